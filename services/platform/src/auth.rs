@@ -1,0 +1,449 @@
+//! Who is calling, and how that travels between services.
+//!
+//! The gateway (or an integration client's verified credentials) yields a [`Principal`]. It
+//! travels to services as a short-lived signed token in the `authorization` metadata; every
+//! service verifies it and enforces its own rules. The same tower layers sign on the client
+//! side and verify on the server side whether the callee runs in this process or elsewhere.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use futures::future::BoxFuture;
+use http::{HeaderValue, Request, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+use uuid::Uuid;
+
+use crate::{
+    clock::SharedClock,
+    config::{ConfigError, SigningKeys},
+    telemetry,
+};
+
+/// A role an expert holds in one organisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Main user (pääkäyttäjä).
+    Admin,
+    Guide,
+    Advisor,
+    Supervisor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Guide, Role::Advisor, Role::Supervisor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Guide => "guide",
+            Role::Advisor => "advisor",
+            Role::Supervisor => "supervisor",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == value)
+    }
+}
+
+/// The roles an expert holds in one organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub tenant_id: Uuid,
+    pub roles: Vec<Role>,
+}
+
+/// Who is calling.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Principal {
+    /// The platform provider's staff.
+    Operator { subject: String },
+    /// A person working for one or more organisations.
+    Expert { person_id: Uuid, memberships: Vec<Membership> },
+    /// A citizen.
+    Customer { customer_id: Uuid },
+    /// A state information system acting for one organisation within its scopes.
+    IntegrationClient { client_id: Uuid, tenant_id: Uuid, scopes: Vec<String> },
+    /// Another Ohjaus service acting on its own behalf.
+    Service { name: String },
+}
+
+impl Principal {
+    /// Roles held in `tenant`; empty for anyone who is not an expert there.
+    pub fn roles_in(&self, tenant: Uuid) -> &[Role] {
+        match self {
+            Principal::Expert { memberships, .. } => memberships
+                .iter()
+                .find(|m| m.tenant_id == tenant)
+                .map_or(&[][..], |m| m.roles.as_slice()),
+            _ => &[],
+        }
+    }
+
+    pub fn has_role(&self, tenant: Uuid, role: Role) -> bool {
+        self.roles_in(tenant).contains(&role)
+    }
+
+    /// An expert of `tenant` (any role), or an integration client of it.
+    pub fn belongs_to(&self, tenant: Uuid) -> bool {
+        match self {
+            Principal::Expert { .. } => !self.roles_in(tenant).is_empty(),
+            Principal::IntegrationClient { tenant_id, .. } => *tenant_id == tenant,
+            _ => false,
+        }
+    }
+
+    /// An integration client of `tenant` holding `scope`.
+    pub fn has_scope(&self, tenant: Uuid, scope: &str) -> bool {
+        matches!(self, Principal::IntegrationClient { tenant_id, scopes, .. } if *tenant_id == tenant && scopes.iter().any(|s| s == scope))
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Principal::Operator { .. })
+    }
+
+    /// The kind, for logs (never the identity).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::Operator { .. } => "operator",
+            Principal::Expert { .. } => "expert",
+            Principal::Customer { .. } => "customer",
+            Principal::IntegrationClient { .. } => "integration_client",
+            Principal::Service { .. } => "service",
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    iat: i64,
+    exp: i64,
+    principal: Principal,
+}
+
+const ISSUER: &str = "ohjaus";
+const AUDIENCE: &str = "ohjaus-services";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token is malformed or its signature does not verify")]
+    Invalid,
+    #[error("token has expired")]
+    Expired,
+    #[error("token was signed with an unknown key")]
+    UnknownKey,
+}
+
+/// Signs and verifies principal tokens (HS256, key id in the header so keys can rotate).
+#[derive(Clone)]
+pub struct TokenKeys {
+    inner: Arc<TokenKeysInner>,
+}
+
+struct TokenKeysInner {
+    current_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+    clock: SharedClock,
+    ttl: Duration,
+}
+
+impl fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenKeys").field("current_kid", &self.inner.current_kid).finish()
+    }
+}
+
+impl TokenKeys {
+    pub fn new(keys: &SigningKeys, clock: SharedClock, ttl: Duration) -> Self {
+        let (kid, secret) = &keys.current;
+        let decoding = keys
+            .accepted
+            .iter()
+            .map(|(kid, secret)| (kid.clone(), DecodingKey::from_secret(secret.expose().as_bytes())))
+            .collect();
+        Self {
+            inner: Arc::new(TokenKeysInner {
+                current_kid: kid.clone(),
+                encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+                decoding,
+                clock,
+                ttl,
+            }),
+        }
+    }
+
+    pub fn from_settings(auth: &crate::config::AuthSettings, clock: SharedClock) -> Result<Self, ConfigError> {
+        let keys = SigningKeys::from_settings(auth)?;
+        Ok(Self::new(&keys, clock, Duration::from_secs(auth.token_ttl_seconds)))
+    }
+
+    /// A token for `principal`, valid for the configured lifetime.
+    pub fn mint(&self, principal: &Principal) -> Result<String, TokenError> {
+        let now = self.inner.clock.now().timestamp();
+        let ttl = i64::try_from(self.inner.ttl.as_secs()).unwrap_or(60);
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            iat: now,
+            exp: now + ttl,
+            principal: principal.clone(),
+        };
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.inner.current_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.inner.encoding).map_err(|_| TokenError::Invalid)
+    }
+
+    /// The principal of a valid token. Expiry is checked against the injected clock.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::HS256 {
+            return Err(TokenError::Invalid);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let key = self.inner.decoding.get(&kid).ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|_| TokenError::Invalid)?;
+        if data.claims.exp <= self.inner.clock.now().timestamp() {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims.principal)
+    }
+}
+
+/// The principal of a gRPC request, or `Unauthenticated`.
+pub fn principal_of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| crate::error::Failure::new(crate::error::ErrorCode::Unauthenticated).to_status())
+}
+
+/// Client side: turns a [`Principal`] in the request's extensions into a signed token in the
+/// `authorization` header, carries the trace context, and bounds the call with a deadline.
+#[derive(Clone, Debug)]
+pub struct OutboundLayer {
+    keys: TokenKeys,
+    timeout: Duration,
+}
+
+impl OutboundLayer {
+    pub fn new(keys: TokenKeys, timeout: Duration) -> Self {
+        Self { keys, timeout }
+    }
+}
+
+impl<S> tower::Layer<S> for OutboundLayer {
+    type Service = Outbound<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Outbound { inner, keys: self.keys.clone(), timeout: self.timeout }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outbound<S> {
+    inner: S,
+    keys: TokenKeys,
+    timeout: Duration,
+}
+
+impl<S, B> tower::Service<Request<B>> for Outbound<S>
+where
+    S: tower::Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<tower::BoxError>,
+    B: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = tower::BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // Drive the service that was polled ready; leave a fresh clone for the next call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if let Some(principal) = request.extensions().get::<Principal>().cloned() {
+            match self.keys.mint(&principal) {
+                Ok(token) => {
+                    if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+                        request.headers_mut().insert(http::header::AUTHORIZATION, value);
+                    }
+                }
+                Err(error) => tracing::error!(%error, "could not sign principal token"),
+            }
+        }
+        telemetry::inject_trace_context(request.headers_mut());
+        let millis = self.timeout.as_millis();
+        if let Ok(value) = HeaderValue::from_str(&format!("{millis}m")) {
+            request.headers_mut().entry("grpc-timeout").or_insert(value);
+        }
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, inner.call(request)).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Ok(Status::deadline_exceeded("deadline exceeded").into_http()),
+            }
+        })
+    }
+}
+
+/// Server side: verifies the `authorization` token and puts the [`Principal`] into the request
+/// extensions. A request without a token goes on unauthenticated (public methods exist); one
+/// with a bad token is refused here.
+#[derive(Clone, Debug)]
+pub struct InboundLayer {
+    keys: TokenKeys,
+}
+
+impl InboundLayer {
+    pub fn new(keys: TokenKeys) -> Self {
+        Self { keys }
+    }
+}
+
+impl<S> tower::Layer<S> for InboundLayer {
+    type Service = Inbound<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Inbound { inner, keys: self.keys.clone() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Inbound<S> {
+    inner: S,
+    keys: TokenKeys,
+}
+
+impl<S, B> tower::Service<Request<B>> for Inbound<S>
+where
+    S: tower::Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S::Future: Send,
+    B: Send + 'static,
+{
+    type Response = Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // Nothing from the network may pose as a verified principal.
+        request.extensions_mut().remove::<Principal>();
+        let bearer = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned());
+        if let Some(token) = bearer {
+            match self.keys.verify(&token) {
+                Ok(principal) => {
+                    request.extensions_mut().insert(principal);
+                }
+                Err(error) => {
+                    tracing::info!(%error, "refused a call with a bad principal token");
+                    let status = crate::error::Failure::new(crate::error::ErrorCode::Unauthenticated).to_status();
+                    return Box::pin(async move { Ok(status.into_http()) });
+                }
+            }
+        }
+        let parent = telemetry::extract_trace_context(request.headers());
+        let span = tracing::info_span!("grpc", path = %request.uri().path());
+        telemetry::set_parent(&span, parent);
+        Box::pin(tracing::Instrument::instrument(async move { inner.call(request).await }, span))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{ManualClock, SystemClock};
+    use crate::config::Secret;
+
+    fn keys(kid: &str, secret: &str, previous: &[(&str, &str)], clock: SharedClock) -> TokenKeys {
+        let mut accepted = vec![(kid.to_owned(), Secret::new(secret))];
+        accepted.extend(previous.iter().map(|(k, s)| ((*k).to_owned(), Secret::new(*s))));
+        TokenKeys::new(
+            &SigningKeys { current: (kid.to_owned(), Secret::new(secret)), accepted },
+            clock,
+            Duration::from_secs(60),
+        )
+    }
+
+    fn expert() -> Principal {
+        Principal::Expert {
+            person_id: Uuid::now_v7(),
+            memberships: vec![Membership { tenant_id: Uuid::now_v7(), roles: vec![Role::Admin] }],
+        }
+    }
+
+    #[test]
+    fn token_round_trip() {
+        let k = keys("a", &"s".repeat(32), &[], Arc::new(SystemClock));
+        let principal = expert();
+        assert_eq!(k.verify(&k.mint(&principal).unwrap()).unwrap(), principal);
+    }
+
+    #[test]
+    fn token_expires_by_the_injected_clock() {
+        let clock = ManualClock::new(chrono::Utc::now());
+        let k = keys("a", &"s".repeat(32), &[], Arc::new(clock.clone()));
+        let token = k.mint(&expert()).unwrap();
+        clock.advance(chrono::Duration::seconds(61));
+        assert_eq!(k.verify(&token), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn rotated_keys_verify_old_tokens_and_others_do_not() {
+        let old = keys("old", &"o".repeat(32), &[], Arc::new(SystemClock));
+        let token = old.mint(&expert()).unwrap();
+        let rotated = keys("new", &"n".repeat(32), &[("old", &"o".repeat(32))], Arc::new(SystemClock));
+        assert!(rotated.verify(&token).is_ok());
+        let stranger = keys("old", &"x".repeat(32), &[], Arc::new(SystemClock));
+        assert_eq!(stranger.verify(&token), Err(TokenError::Invalid));
+        let unknown = keys("other", &"o".repeat(32), &[], Arc::new(SystemClock));
+        assert_eq!(unknown.verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn tampered_token_is_refused() {
+        let k = keys("a", &"s".repeat(32), &[], Arc::new(SystemClock));
+        let token = k.mint(&expert()).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let operator = serde_json::json!({"iss":"ohjaus","aud":"ohjaus-services","iat":0,"exp":i64::MAX,"principal":{"kind":"operator","subject":"x"}});
+        parts[1] = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, operator.to_string());
+        assert_eq!(k.verify(&parts.join(".")), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn roles_are_per_tenant() {
+        let principal = expert();
+        let Principal::Expert { memberships, .. } = &principal else { unreachable!() };
+        let tenant = memberships[0].tenant_id;
+        assert!(principal.has_role(tenant, Role::Admin));
+        assert!(!principal.has_role(Uuid::now_v7(), Role::Admin));
+        assert!(!principal.has_role(tenant, Role::Guide));
+    }
+}

@@ -1,0 +1,426 @@
+//! Configuration: embedded defaults → optional file → environment `OHJAUS__SECTION__KEY`.
+//!
+//! The defaults are the embedded mode: SQLite files and the in-process bus under `./data`,
+//! so `ohjaus` with no configuration at all runs the whole system on a laptop. Secrets are
+//! wrapped in [`Secret`] so they never reach a log or a `Debug` print.
+
+use std::{fmt, net::SocketAddr, path::Path, path::PathBuf, str::FromStr};
+
+use serde::{Deserialize, Deserializer};
+
+/// Embedded defaults. Each can be overridden by the file or the environment.
+const DEFAULTS: &str = include_str!("defaults.toml");
+
+/// Signing key used only when nothing is configured; refused outside the embedded mode.
+pub const EMBEDDED_DEV_SIGNING_KEY: &str = "embedded-dev:ohjaus-embedded-development-key-not-for-production";
+/// Identity-code key used only when nothing is configured; refused outside the embedded mode.
+pub const EMBEDDED_DEV_IDENTITY_CODE_KEY: &str = "ohjaus-embedded-identity-code-key-not-for-production";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database: DatabaseSettings,
+    pub bus: BusSettings,
+    pub grpc: GrpcSettings,
+    pub gateway: GatewaySettings,
+    pub auth: AuthSettings,
+    pub security: SecuritySettings,
+    pub telemetry: TelemetrySettings,
+    pub demo: DemoSettings,
+    #[serde(default)]
+    pub services: ServiceAddresses,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseBackend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub backend: DatabaseBackend,
+    /// PostgreSQL URL; every service keeps its tables in its own schema of this database.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BusKind {
+    InProcess,
+    Nats,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    #[serde(default)]
+    pub nats_url: Option<String>,
+    /// JetStream stream that holds every event.
+    pub stream: String,
+    /// First token of every subject (`<prefix>.<service>.<event>`); tests give each run its own.
+    pub subject_prefix: String,
+    /// Deliveries of one event before it is parked as poison.
+    pub max_deliver: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcSettings {
+    /// Where this process serves the gRPC APIs of the services it runs, if any runs apart.
+    pub listen: SocketAddr,
+    /// Deadline of every call between services, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySettings {
+    pub listen: SocketAddr,
+    /// Address users reach the gateway at; used in links.
+    pub public_base_url: String,
+    pub body_limit_bytes: usize,
+    pub request_timeout_ms: u64,
+    /// Requests per second allowed per client address on public (no login) endpoints.
+    pub public_rate_per_second: u64,
+    pub public_burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `kid:secret`; signs principal tokens between services.
+    pub signing_key: Secret,
+    /// Comma-separated `kid:secret` of earlier keys, still accepted during rotation.
+    #[serde(default)]
+    pub previous_keys: Option<Secret>,
+    /// Lifetime of a principal token, in seconds.
+    pub token_ttl_seconds: u64,
+    /// Bootstrap API token of the operator (optional).
+    #[serde(default)]
+    pub operator_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    /// HMAC key for personal identity codes; they are never stored in plain text.
+    pub identity_code_key: Secret,
+    /// Wraps per-workspace data keys (used by the workspaces service).
+    #[serde(default)]
+    pub key_encryption_key: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub level: String,
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
+    /// Prometheus `/metrics`; empty turns it off.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Seed a demo organisation with an office once (embedded mode).
+    pub seed: bool,
+}
+
+/// Network addresses of services that run in other processes, e.g. `http://tenants:50051`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAddresses {
+    #[serde(default)]
+    pub tenants: Option<ServiceAddress>,
+    #[serde(default)]
+    pub identity: Option<ServiceAddress>,
+    #[serde(default)]
+    pub workspaces: Option<ServiceAddress>,
+    #[serde(default)]
+    pub consent: Option<ServiceAddress>,
+    #[serde(default)]
+    pub forms: Option<ServiceAddress>,
+    #[serde(default)]
+    pub surveys: Option<ServiceAddress>,
+    #[serde(default)]
+    pub retention: Option<ServiceAddress>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceAddress {
+    pub address: String,
+}
+
+impl ServiceAddresses {
+    pub fn address_of(&self, service: &str) -> Option<&str> {
+        let entry = match service {
+            "tenants" => &self.tenants,
+            "identity" => &self.identity,
+            "workspaces" => &self.workspaces,
+            "consent" => &self.consent,
+            "forms" => &self.forms,
+            "surveys" => &self.surveys,
+            "retention" => &self.retention,
+            _ => return None,
+        };
+        entry.as_ref().map(|a| a.address.as_str())
+    }
+}
+
+/// A configuration value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration could not be read: {0}")]
+    Read(String),
+    #[error("configuration key `{key}` is invalid: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Settings {
+    /// Defaults, then the file (if given), then `OHJAUS__*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (tests).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let env_map: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("OHJAUS__"))
+            .collect();
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(path) = file {
+            builder = builder.add_source(config::File::from(path).required(true));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("OHJAUS")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env_map)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(config::Config::try_deserialize)
+            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Embedded mode: SQLite and the in-process bus, nothing to install.
+    pub fn is_embedded(&self) -> bool {
+        self.database.backend == DatabaseBackend::Sqlite && self.bus.kind == BusKind::InProcess
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.database.backend == DatabaseBackend::Postgres && self.database.url.is_none() {
+            return Err(invalid("database.url", "required when database.backend = postgres"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "must be at least 1"));
+        }
+        if self.bus.kind == BusKind::Nats && self.bus.nats_url.is_none() {
+            return Err(invalid("bus.nats_url", "required when bus.kind = nats"));
+        }
+        if self.bus.subject_prefix.is_empty()
+            || !self
+                .bus
+                .subject_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid("bus.subject_prefix", "letters, digits, '_' and '-' only"));
+        }
+        if self.bus.max_deliver == 0 {
+            return Err(invalid("bus.max_deliver", "must be at least 1"));
+        }
+        SigningKeys::from_settings(&self.auth)?;
+        if self.auth.token_ttl_seconds == 0 || self.auth.token_ttl_seconds > 900 {
+            return Err(invalid("auth.token_ttl_seconds", "must be between 1 and 900"));
+        }
+        if let Some(token) = &self.auth.operator_token
+            && token.expose().len() < 32
+        {
+            return Err(invalid("auth.operator_token", "must be at least 32 characters"));
+        }
+        if self.security.identity_code_key.expose().len() < 32 {
+            return Err(invalid("security.identity_code_key", "must be at least 32 characters"));
+        }
+        if url::Url::parse(&self.gateway.public_base_url).is_err() {
+            return Err(invalid("gateway.public_base_url", "not an absolute URL"));
+        }
+        if self.gateway.body_limit_bytes < 1024 {
+            return Err(invalid("gateway.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
+            return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));
+        }
+        // Development secrets are public: only a laptop run may use them.
+        if !self.is_embedded() {
+            if self.auth.signing_key.expose() == EMBEDDED_DEV_SIGNING_KEY {
+                return Err(invalid(
+                    "auth.signing_key",
+                    "the built-in development key is only allowed in the embedded mode",
+                ));
+            }
+            if self.security.identity_code_key.expose() == EMBEDDED_DEV_IDENTITY_CODE_KEY {
+                return Err(invalid(
+                    "security.identity_code_key",
+                    "the built-in development key is only allowed in the embedded mode",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(key: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { key, reason: reason.to_owned() }
+}
+
+/// The key that signs principal tokens now, and every key still accepted.
+#[derive(Clone)]
+pub struct SigningKeys {
+    pub current: (String, Secret),
+    pub accepted: Vec<(String, Secret)>,
+}
+
+impl fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kids: Vec<&str> = self.accepted.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("SigningKeys").field("current", &self.current.0).field("accepted", &kids).finish()
+    }
+}
+
+impl SigningKeys {
+    pub fn from_settings(auth: &AuthSettings) -> Result<Self, ConfigError> {
+        let current = parse_key("auth.signing_key", auth.signing_key.expose())?;
+        let mut accepted = vec![current.clone()];
+        if let Some(previous) = &auth.previous_keys {
+            for part in previous.expose().split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                accepted.push(parse_key("auth.previous_keys", part)?);
+            }
+        }
+        Ok(Self { current, accepted })
+    }
+}
+
+fn parse_key(key: &'static str, value: &str) -> Result<(String, Secret), ConfigError> {
+    let (kid, secret) = value
+        .split_once(':')
+        .ok_or_else(|| invalid(key, "expected `kid:secret`"))?;
+    if kid.is_empty() || secret.len() < 32 {
+        return Err(invalid(key, "the key id must not be empty and the secret needs at least 32 characters"));
+    }
+    Ok((kid.to_owned(), Secret::new(secret)))
+}
+
+impl FromStr for DatabaseBackend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(Self::Sqlite),
+            "postgres" => Ok(Self::Postgres),
+            other => Err(format!("unknown backend {other}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode() {
+        let settings = Settings::load_with(None, env(&[])).unwrap();
+        assert!(settings.is_embedded());
+        assert_eq!(settings.gateway.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_defaults() {
+        let settings = Settings::load_with(
+            None,
+            env(&[("OHJAUS__GATEWAY__LISTEN", "0.0.0.0:9999"), ("OHJAUS__DATABASE__MAX_CONNECTIONS", "7")]),
+        )
+        .unwrap();
+        assert_eq!(settings.gateway.listen.port(), 9999);
+        assert_eq!(settings.database.max_connections, 7);
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = Settings::load_with(None, env(&[("OHJAUS__AUTH__SIGNING_KEY", "nokid")])).unwrap_err();
+        assert!(err.to_string().contains("auth.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn development_keys_are_refused_outside_embedded_mode() {
+        let err = Settings::load_with(
+            None,
+            env(&[
+                ("OHJAUS__DATABASE__BACKEND", "postgres"),
+                ("OHJAUS__DATABASE__URL", "postgres://localhost/x"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("auth.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let settings = Settings::load_with(None, env(&[])).unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("not-for-production"), "{printed}");
+    }
+}

@@ -1,0 +1,303 @@
+//! One database handle over PostgreSQL or SQLite, so a service writes each SQL text once.
+//!
+//! Queries use `$1` placeholders and sqlx's native types on both (uuid, timestamptz and jsonb
+//! on PostgreSQL; sqlx's SQLite encodings). sqlx's `Any` driver is avoided on purpose: it
+//! cannot carry uuid, timestamps or SQLite booleans. Each service owns its database: its own
+//! schema on PostgreSQL, its own file under the data folder on SQLite.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Decode, Encode, PgPool, Postgres, Sqlite, SqlitePool, Type,
+    migrate::Migrator,
+    postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow},
+    sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+};
+
+use crate::config::{DatabaseBackend, Settings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database configuration: {0}")]
+    Config(String),
+}
+
+impl DbError {
+    /// A unique or primary-key constraint refused the write.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_unique_violation())
+    }
+    pub fn is_foreign_key_violation(&self) -> bool {
+        matches!(self, DbError::Sqlx(sqlx::Error::Database(e)) if e.is_foreign_key_violation())
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// The migrations of one service for both dialects.
+pub struct Migrations {
+    pub postgres: fn() -> Migrator,
+    pub sqlite: fn() -> Migrator,
+}
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+impl Db {
+    /// Opens the database of `service` (a schema on PostgreSQL, a file on SQLite).
+    pub async fn connect(settings: &Settings, service: &str) -> DbResult<Self> {
+        if !service.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+            return Err(DbError::Config(format!("bad service name {service}")));
+        }
+        match settings.database.backend {
+            DatabaseBackend::Sqlite => {
+                std::fs::create_dir_all(&settings.data_dir)
+                    .map_err(|e| DbError::Config(format!("data_dir: {e}")))?;
+                let options = SqliteConnectOptions::new()
+                    .filename(settings.data_dir.join(format!("{service}.db")))
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.database.max_connections)
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Sqlite(pool))
+            }
+            DatabaseBackend::Postgres => {
+                let url = settings
+                    .database
+                    .url
+                    .as_ref()
+                    .ok_or_else(|| DbError::Config("database.url missing".into()))?;
+                let base = PgConnectOptions::from_str(url.expose())?;
+                // The schema is the service's own; create it before pointing the pool at it.
+                let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {service}"))
+                    .execute(&bootstrap)
+                    .await?;
+                bootstrap.close().await;
+                let options = base.options([("search_path", service)]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.database.max_connections)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        match self {
+            Db::Postgres(_) => DatabaseBackend::Postgres,
+            Db::Sqlite(_) => DatabaseBackend::Sqlite,
+        }
+    }
+
+    /// Applies the platform tables (outbox, inbox) and the service's own migrations.
+    pub async fn migrate(&self, service: &Migrations) -> DbResult<()> {
+        let (mut platform, mut own) = match self {
+            Db::Postgres(_) => (platform_postgres(), (service.postgres)()),
+            Db::Sqlite(_) => (platform_sqlite(), (service.sqlite)()),
+        };
+        // Both sets share the migrations table; each ignores the other's versions.
+        platform.set_ignore_missing(true);
+        own.set_ignore_missing(true);
+        match self {
+            Db::Postgres(pool) => {
+                platform.run(pool).await?;
+                own.run(pool).await?;
+            }
+            Db::Sqlite(pool) => {
+                platform.run(pool).await?;
+                own.run(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn query<'q>(&self, sql: &'q str) -> Query<'q> {
+        match self {
+            Db::Postgres(_) => Query::Postgres(sqlx::query(sql)),
+            Db::Sqlite(_) => Query::Sqlite(sqlx::query(sql)),
+        }
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so
+    /// concurrent writers wait for each other instead of failing on a lock upgrade.
+    pub async fn begin(&self) -> DbResult<Tx> {
+        Ok(match self {
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> DbResult<()> {
+        self.query("SELECT 1").execute(self).await.map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+fn platform_postgres() -> Migrator {
+    sqlx::migrate!("../../migrations/platform/postgres")
+}
+
+fn platform_sqlite() -> Migrator {
+    sqlx::migrate!("../../migrations/platform/sqlite")
+}
+
+/// A transaction on either backend.
+pub enum Tx {
+    Postgres(sqlx::Transaction<'static, Postgres>),
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    pub fn query<'q>(&self, sql: &'q str) -> Query<'q> {
+        match self {
+            Tx::Postgres(_) => Query::Postgres(sqlx::query(sql)),
+            Tx::Sqlite(_) => Query::Sqlite(sqlx::query(sql)),
+        }
+    }
+    pub fn backend(&self) -> DatabaseBackend {
+        match self {
+            Tx::Postgres(_) => DatabaseBackend::Postgres,
+            Tx::Sqlite(_) => DatabaseBackend::Sqlite,
+        }
+    }
+    pub async fn commit(self) -> DbResult<()> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+    pub async fn rollback(self) -> DbResult<()> {
+        match self {
+            Tx::Postgres(tx) => tx.rollback().await?,
+            Tx::Sqlite(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Where a query runs: a pool or an open transaction.
+pub enum Conn<'c> {
+    PgPool(&'c PgPool),
+    PgConn(&'c mut sqlx::PgConnection),
+    SqlitePool(&'c SqlitePool),
+    SqliteConn(&'c mut sqlx::SqliteConnection),
+}
+
+impl<'c> From<&'c Db> for Conn<'c> {
+    fn from(db: &'c Db) -> Self {
+        match db {
+            Db::Postgres(pool) => Conn::PgPool(pool),
+            Db::Sqlite(pool) => Conn::SqlitePool(pool),
+        }
+    }
+}
+
+impl<'c> From<&'c mut Tx> for Conn<'c> {
+    fn from(tx: &'c mut Tx) -> Self {
+        match tx {
+            Tx::Postgres(tx) => Conn::PgConn(&mut **tx),
+            Tx::Sqlite(tx) => Conn::SqliteConn(&mut **tx),
+        }
+    }
+}
+
+/// Both drivers can encode and decode `T`.
+pub trait DbValue<'q>: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
+impl<'q, T> DbValue<'q> for T where T: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
+
+/// One SQL text with its bound values, for the backend it was made for.
+pub enum Query<'q> {
+    Postgres(sqlx::query::Query<'q, Postgres, PgArguments>),
+    Sqlite(sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>),
+}
+
+fn mismatch() -> DbError {
+    DbError::Config("query and connection are of different backends".into())
+}
+
+impl<'q> Query<'q> {
+    #[must_use]
+    pub fn bind<T: DbValue<'q>>(self, value: T) -> Self {
+        match self {
+            Query::Postgres(q) => Query::Postgres(q.bind(value)),
+            Query::Sqlite(q) => Query::Sqlite(q.bind(value)),
+        }
+    }
+
+    /// Runs the statement; returns the number of rows it changed.
+    pub async fn execute<'c>(self, conn: impl Into<Conn<'c>>) -> DbResult<u64> {
+        Ok(match (self, conn.into()) {
+            (Query::Postgres(q), Conn::PgPool(p)) => q.execute(p).await?.rows_affected(),
+            (Query::Postgres(q), Conn::PgConn(c)) => q.execute(c).await?.rows_affected(),
+            (Query::Sqlite(q), Conn::SqlitePool(p)) => q.execute(p).await?.rows_affected(),
+            (Query::Sqlite(q), Conn::SqliteConn(c)) => q.execute(c).await?.rows_affected(),
+            _ => return Err(mismatch()),
+        })
+    }
+
+    pub async fn fetch_optional<'c>(self, conn: impl Into<Conn<'c>>) -> DbResult<Option<Row>> {
+        Ok(match (self, conn.into()) {
+            (Query::Postgres(q), Conn::PgPool(p)) => q.fetch_optional(p).await?.map(Row::Postgres),
+            (Query::Postgres(q), Conn::PgConn(c)) => q.fetch_optional(c).await?.map(Row::Postgres),
+            (Query::Sqlite(q), Conn::SqlitePool(p)) => q.fetch_optional(p).await?.map(Row::Sqlite),
+            (Query::Sqlite(q), Conn::SqliteConn(c)) => q.fetch_optional(c).await?.map(Row::Sqlite),
+            _ => return Err(mismatch()),
+        })
+    }
+
+    pub async fn fetch_one<'c>(self, conn: impl Into<Conn<'c>>) -> DbResult<Row> {
+        self.fetch_optional(conn).await?.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    pub async fn fetch_all<'c>(self, conn: impl Into<Conn<'c>>) -> DbResult<Vec<Row>> {
+        Ok(match (self, conn.into()) {
+            (Query::Postgres(q), Conn::PgPool(p)) => q.fetch_all(p).await?.into_iter().map(Row::Postgres).collect(),
+            (Query::Postgres(q), Conn::PgConn(c)) => q.fetch_all(c).await?.into_iter().map(Row::Postgres).collect(),
+            (Query::Sqlite(q), Conn::SqlitePool(p)) => q.fetch_all(p).await?.into_iter().map(Row::Sqlite).collect(),
+            (Query::Sqlite(q), Conn::SqliteConn(c)) => q.fetch_all(c).await?.into_iter().map(Row::Sqlite).collect(),
+            _ => return Err(mismatch()),
+        })
+    }
+}
+
+/// A result row of either backend.
+pub enum Row {
+    Postgres(PgRow),
+    Sqlite(SqliteRow),
+}
+
+impl Row {
+    pub fn get<T>(&self, column: &str) -> DbResult<T>
+    where
+        T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite>,
+    {
+        use sqlx::Row as _;
+        Ok(match self {
+            Row::Postgres(row) => row.try_get(column)?,
+            Row::Sqlite(row) => row.try_get(column)?,
+        })
+    }
+}

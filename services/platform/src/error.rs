@@ -1,0 +1,247 @@
+//! One error model for every service: a machine-readable [`ErrorCode`] plus field
+//! violations, mapped once to a gRPC `Status` (with `tonic-types` details) and, in the
+//! gateway, to an HTTP status with a localized RFC 9457 problem document.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// What went wrong, as clients may rely on it. The gateway localizes by [`ErrorCode::reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    /// The client's copy is stale (`If-Match` / expected version).
+    VersionMismatch,
+    /// An update came without `If-Match`.
+    PreconditionRequired,
+    Unauthenticated,
+    PermissionDenied,
+    OrganizationSuspended,
+    /// The same idempotency key was used for a different request.
+    IdempotencyKeyReused,
+    RateLimited,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unavailable,
+    Internal,
+}
+
+const DOMAIN: &str = "ohjaus";
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 14] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotFound,
+        ErrorCode::AlreadyExists,
+        ErrorCode::VersionMismatch,
+        ErrorCode::PreconditionRequired,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::OrganizationSuspended,
+        ErrorCode::IdempotencyKeyReused,
+        ErrorCode::RateLimited,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// Stable identifier: the gRPC `ErrorInfo.reason` and the last part of the problem `type`.
+    pub fn reason(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidArgument => "invalid-argument",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::AlreadyExists => "already-exists",
+            ErrorCode::VersionMismatch => "version-mismatch",
+            ErrorCode::PreconditionRequired => "precondition-required",
+            ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::OrganizationSuspended => "organization-suspended",
+            ErrorCode::IdempotencyKeyReused => "idempotency-key-reused",
+            ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::UnsupportedMediaType => "unsupported-media-type",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn from_reason(reason: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.reason() == reason)
+    }
+
+    pub fn grpc_code(self) -> Code {
+        match self {
+            ErrorCode::InvalidArgument | ErrorCode::PayloadTooLarge | ErrorCode::UnsupportedMediaType => {
+                Code::InvalidArgument
+            }
+            ErrorCode::NotFound => Code::NotFound,
+            ErrorCode::AlreadyExists | ErrorCode::IdempotencyKeyReused => Code::AlreadyExists,
+            ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired => Code::FailedPrecondition,
+            ErrorCode::Unauthenticated => Code::Unauthenticated,
+            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended => Code::PermissionDenied,
+            ErrorCode::RateLimited => Code::ResourceExhausted,
+            ErrorCode::Unavailable => Code::Unavailable,
+            ErrorCode::Internal => Code::Internal,
+        }
+    }
+
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidArgument => 400,
+            ErrorCode::NotFound => 404,
+            ErrorCode::AlreadyExists => 409,
+            ErrorCode::IdempotencyKeyReused => 422,
+            ErrorCode::VersionMismatch => 412,
+            ErrorCode::PreconditionRequired => 428,
+            ErrorCode::Unauthenticated => 401,
+            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended => 403,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+
+    /// Best guess for a status that carries no `ErrorInfo` (e.g. a transport failure).
+    fn from_grpc_code(code: Code) -> Self {
+        match code {
+            Code::InvalidArgument | Code::OutOfRange => ErrorCode::InvalidArgument,
+            Code::NotFound => ErrorCode::NotFound,
+            Code::AlreadyExists => ErrorCode::AlreadyExists,
+            Code::FailedPrecondition => ErrorCode::VersionMismatch,
+            Code::Unauthenticated => ErrorCode::Unauthenticated,
+            Code::PermissionDenied => ErrorCode::PermissionDenied,
+            Code::ResourceExhausted => ErrorCode::RateLimited,
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+/// A field that failed validation; `reason` is a message id the gateway localizes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+/// What a service reports to its caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub violations: Vec<FieldViolation>,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode) -> Self {
+        Self { code, violations: Vec::new() }
+    }
+    pub fn invalid(violations: Vec<FieldViolation>) -> Self {
+        Self { code: ErrorCode::InvalidArgument, violations }
+    }
+
+    /// The gRPC status: a generic English message, the code as `ErrorInfo`, field violations as
+    /// `BadRequest`. Never any internal detail.
+    pub fn to_status(&self) -> Status {
+        let mut details = ErrorDetails::with_error_info(self.code.reason(), DOMAIN, std::collections::HashMap::new());
+        for violation in &self.violations {
+            details.add_bad_request_violation(violation.field.clone(), violation.reason.clone());
+        }
+        Status::with_error_details(self.code.grpc_code(), self.code.reason(), details)
+    }
+
+    /// Reads back what [`Failure::to_status`] wrote; any other status gets a code by its gRPC code.
+    pub fn from_status(status: &Status) -> Self {
+        let details = status.get_error_details();
+        let code = details
+            .error_info()
+            .filter(|info| info.domain == DOMAIN)
+            .and_then(|info| ErrorCode::from_reason(&info.reason))
+            .unwrap_or_else(|| ErrorCode::from_grpc_code(status.code()));
+        let violations = details
+            .bad_request()
+            .map(|bad| {
+                bad.field_violations
+                    .iter()
+                    .map(|v| FieldViolation::new(v.field.clone(), v.description.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { code, violations }
+    }
+}
+
+impl From<Failure> for Status {
+    fn from(failure: Failure) -> Self {
+        failure.to_status()
+    }
+}
+
+/// Collects field violations while parsing a request, so a client learns every problem at once.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Keeps the parsed value, or records the violation and returns `None`.
+    pub fn check<T>(&mut self, result: Result<T, FieldViolation>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(violation) => {
+                self.0.push(violation);
+                None
+            }
+        }
+    }
+    pub fn push(&mut self, violation: FieldViolation) {
+        self.0.push(violation);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Err` with every violation if there was any.
+    pub fn finish(self) -> Result<(), Failure> {
+        if self.0.is_empty() { Ok(()) } else { Err(Failure::invalid(self.0)) }
+    }
+    pub fn into_failure(self) -> Failure {
+        Failure::invalid(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_survives_a_grpc_round_trip() {
+        let failure = Failure::invalid(vec![FieldViolation::new("business_id", "invalid-business-id")]);
+        let status = failure.to_status();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(Failure::from_status(&status), failure);
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_reason() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_reason(code.reason()), Some(code));
+        }
+    }
+
+    #[test]
+    fn foreign_status_maps_by_grpc_code() {
+        let failure = Failure::from_status(&Status::unavailable("connection refused"));
+        assert_eq!(failure.code, ErrorCode::Unavailable);
+        assert!(failure.violations.is_empty());
+    }
+}

@@ -1,0 +1,21 @@
+//! The shared runtime of every Ohjaus service.
+//!
+//! A service is a `domain` (rules, no I/O), a `store` (SQL through [`db`]), a `grpc` transport
+//! and its `events`. This crate gives them what they share: configuration, one database type
+//! over PostgreSQL and SQLite, the clock, events with an outbox and inbox, principals and their
+//! signed tokens, one error model, localized texts, telemetry and health.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod i18n;
+pub mod ids;
+pub mod shutdown;
+pub mod telemetry;
+pub mod types;
+
+pub use ohjaus_proto as proto;

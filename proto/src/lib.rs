@@ -2,6 +2,8 @@
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
+pub use prost_types;
+
 /// Encoded `FileDescriptorSet` of every package, for gRPC reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor.bin"));
 
@@ -15,4 +17,35 @@ pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");
     }
+}
+
+/// A protobuf event message with its type name and bus subject (`<service>.<event>`).
+pub trait Event: prost::Message + Default {
+    const TYPE: &'static str;
+    const SUBJECT: &'static str;
+}
+
+macro_rules! events {
+    (service $service:literal; $($ty:ident => $name:literal),* $(,)?) => {
+        $(impl Event for events::v1::$ty {
+            const TYPE: &'static str = concat!("ohjaus.events.v1.", stringify!($ty));
+            const SUBJECT: &'static str = concat!($service, ".", $name);
+        })*
+    };
+}
+
+events! {
+    service "tenants";
+    OrganizationCreated => "organization_created",
+    OrganizationUpdated => "organization_updated",
+    OrganizationSuspended => "organization_suspended",
+    OrganizationReactivated => "organization_reactivated",
+    OfficeCreated => "office_created",
+    OfficeRenamed => "office_renamed",
+    OfficeDeleted => "office_deleted",
+    ExpertAdded => "expert_added",
+    ExpertRolesChanged => "expert_roles_changed",
+    ExpertRemoved => "expert_removed",
+    IntegrationClientCreated => "integration_client_created",
+    IntegrationClientRevoked => "integration_client_revoked",
 }

@@ -1,1 +1,299 @@
+//! The HTTP gateway: the JSON API for frontends and integrators under `/api/v1`, with its
+//! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`.
+//!
+//! It authenticates callers, turns them into a [`Principal`] and calls the services over
+//! gRPC; every service still enforces its own rules. Errors are localized problem documents.
 
+pub mod extract;
+pub mod problem;
+pub mod routes;
+
+use std::{
+    future::Future,
+    net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
+    pin::Pin,
+    sync::Arc,
+    time::Duration,
+};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    middleware::{self, Next},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ohjaus_platform::{
+    auth::Principal, config::Settings, error::ErrorCode, grpc::Transport,
+    proto::tenants::v1::tenants_service_client::TenantsServiceClient,
+};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::problem::ApiError;
+
+/// A readiness probe of one dependency.
+pub type ReadinessCheck = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<StateInner>,
+}
+
+pub struct StateInner {
+    tenants: TenantsServiceClient<Transport>,
+    pub(crate) operator_token_hash: Option<Vec<u8>>,
+    readiness: Vec<(String, ReadinessCheck)>,
+    public_limiter: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl AppState {
+    pub fn new(settings: &Settings, tenants: Transport, readiness: Vec<(String, ReadinessCheck)>) -> Self {
+        let rate = NonZeroU32::new(u32::try_from(settings.gateway.public_rate_per_second).unwrap_or(u32::MAX))
+            .unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(settings.gateway.public_burst).unwrap_or(NonZeroU32::MIN);
+        Self {
+            inner: Arc::new(StateInner {
+                tenants: TenantsServiceClient::new(tenants),
+                operator_token_hash: settings
+                    .auth
+                    .operator_token
+                    .as_ref()
+                    .map(|t| Sha256::digest(t.expose().as_bytes()).to_vec()),
+                readiness,
+                public_limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            }),
+        }
+    }
+
+    pub fn tenants(&self) -> TenantsServiceClient<Transport> {
+        self.inner.tenants.clone()
+    }
+
+    /// A gRPC request made on behalf of `caller`.
+    pub fn as_caller<T>(&self, caller: &Principal, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        request.extensions_mut().insert(caller.clone());
+        request
+    }
+
+    /// A gRPC request the gateway makes on its own behalf.
+    pub fn as_service<T>(&self, message: T) -> tonic::Request<T> {
+        self.as_caller(&Principal::Service { name: "gateway".into() }, message)
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Ohjaus API", description = "Secure online guidance by public organisations.", license(name = "EUPL-1.2")),
+    servers((url = "/api/v1")),
+    modifiers(&SecuritySchemes),
+    tags((name = "organizations", description = "Organisations, offices, experts and integration clients"),
+         (name = "public", description = "No login needed"))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "operator_token",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Operator API token")).build(),
+            ),
+        );
+        components.add_security_scheme(
+            "client_credentials",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some("Integration client id and secret"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document (also printed by `ohjaus openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::organizations::router()).merge(
+        routes::public::router()
+            .layer(middleware::from_fn(|req, next| async move { rate_limit_public(req, next).await })),
+    )
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState, settings: &Settings) -> Router {
+    let (api, spec) = api_router().split_for_parts();
+    let spec_json = Arc::new(spec.to_pretty_json().unwrap_or_default());
+    let docs = utoipa_scalar::Scalar::new(spec).custom_html(DOCS_HTML).to_html();
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = api.route_layer(middleware::from_fn_with_state(state.clone(), public_state_layer));
+    Router::new()
+        .nest("/api/v1", api)
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json.as_ref().clone()) }),
+        )
+        .route("/docs", get(move || async move { ([(header::CONTENT_SECURITY_POLICY, DOCS_CSP)], Html(docs)) }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .fallback(|| async { ApiError::code(ErrorCode::NotFound) })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.gateway.body_limit_bytes))
+        .layer(middleware::from_fn(problem::render_problems))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_millis(settings.gateway.request_timeout_ms),
+        ))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(security_headers())
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            // The path holds ids only; the query string is left out on purpose.
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Passes state to the public rate limiter (it runs as a plain middleware).
+async fn public_state_layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(state);
+    next.run(request).await
+}
+
+async fn rate_limit_public(request: Request, next: Next) -> Response {
+    let ip = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    if let (Some(state), Some(ip)) = (request.extensions().get::<AppState>(), ip)
+        && state.public_limiter.check_key(&ip).is_err()
+    {
+        metrics::counter!("ohjaus_http_rate_limited_total").increment(1);
+        return ApiError::code(ErrorCode::RateLimited).into_response();
+    }
+    next.run(request).await
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("ohjaus_http_requests_total", "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!("ohjaus_http_request_seconds", "method" => method).record(started.elapsed().as_secs_f64());
+    response
+}
+
+fn security_headers() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        tower::layer::util::Stack<
+            SetResponseHeaderLayer<HeaderValue>,
+            tower::layer::util::Stack<
+                SetResponseHeaderLayer<HeaderValue>,
+                tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
+            >,
+        >,
+    >,
+> {
+    use tower::layer::util::Stack;
+    let set = |name: HeaderName, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    Stack::new(
+        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        Stack::new(
+            set(header::X_FRAME_OPTIONS, "DENY"),
+            Stack::new(
+                set(header::REFERRER_POLICY, "no-referrer"),
+                Stack::new(
+                    set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"),
+                    Stack::new(
+                        set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+                        set(header::CACHE_CONTROL, "no-store"),
+                    ),
+                ),
+            ),
+        ),
+    )
+}
+
+/// The docs page loads the Scalar viewer; only it may run scripts, and only from its CDN.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://fonts.scalar.com https://cdn.jsdelivr.net; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
+
+const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Ohjaus API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body>
+<noscript>The interactive reference needs JavaScript. The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
+<script id="api-reference" type="application/json">$spec</script>
+<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+</body>
+</html>"#;
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let mut failures = Vec::new();
+    for (name, check) in &state.readiness {
+        if let Err(error) = check().await {
+            tracing::warn!(dependency = %name, %error, "not ready");
+            failures.push(name.clone());
+        }
+    }
+    if failures.is_empty() {
+        (StatusCode::OK, "ready").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain")],
+            format!("not ready: {}", failures.join(", ")),
+        )
+            .into_response()
+    }
+}
+
+/// Serves the gateway on `listen` until `shutdown`; returns the bound address.
+pub async fn serve(
+    app: Router,
+    listen: SocketAddr,
+    shutdown: CancellationToken,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let handle = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+    tracing::info!(%addr, "HTTP gateway listening");
+    Ok((addr, handle))
+}

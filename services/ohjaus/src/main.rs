@@ -1,1 +1,106 @@
-fn main() {}
+//! `ohjaus`: run the whole system (default), one service, or the migrations.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use ohjaus::{Options, Target, parse_targets};
+use ohjaus_platform::{clock::SystemClock, config::Settings, shutdown, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "ohjaus", version, about = "Secure online guidance for public organisations")]
+struct Cli {
+    /// Configuration file (TOML); `OHJAUS__SECTION__KEY` environment variables override it.
+    #[arg(long, global = true, env = "OHJAUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// `all` or a comma-separated list of targets.
+    #[arg(long, global = true, default_value = "all")]
+    target: String,
+    /// Print the targets and what each needs, then exit.
+    #[arg(long)]
+    list_targets: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply the database migrations of the targets and exit (the Kubernetes hook Job).
+    Migrate,
+    /// Print the OpenAPI document of the HTTP API and exit.
+    Openapi,
+}
+
+#[allow(clippy::print_stdout)]
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.list_targets {
+        println!("{:<10} needs", "target");
+        for target in Target::ALL {
+            println!("{:<10} {}", target.name(), target.needs());
+        }
+        println!("{:<10} every target above in one process (embedded mode by default)", "all");
+        return ExitCode::SUCCESS;
+    }
+    if matches!(cli.command, Some(Command::Openapi)) {
+        println!("{}", ohjaus_gateway::openapi().to_pretty_json().unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("ohjaus: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let targets = match parse_targets(&cli.target) {
+        Ok(targets) => targets,
+        Err(error) => {
+            eprintln!("ohjaus: --target: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ohjaus: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let names: Vec<&str> = targets.iter().map(|t| t.name()).collect();
+        let _telemetry = match telemetry::init(&settings.telemetry, &format!("ohjaus-{}", names.join("-"))) {
+            Ok(guard) => guard,
+            Err(error) => {
+                eprintln!("ohjaus: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let result = match cli.command {
+            Some(Command::Migrate) => ohjaus::migrate(&settings, &targets).await,
+            Some(Command::Openapi) => Ok(()),
+            None => run(&settings, targets).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!("{error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn run(settings: &Settings, targets: Vec<Target>) -> anyhow::Result<()> {
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone());
+    let embedded = settings.is_embedded();
+    let running =
+        ohjaus::start(settings, Options { targets, clock: Arc::new(SystemClock), migrate: embedded }, token).await?;
+    if let Some(addr) = running.gateway_addr {
+        tracing::info!("Ohjaus is running: http://{addr}/docs (API docs), http://{addr}/api/v1");
+    }
+    running.wait().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -81,10 +81,9 @@ impl Principal {
     /// Roles held in `tenant`; empty for anyone who is not an expert there.
     pub fn roles_in(&self, tenant: Uuid) -> &[Role] {
         match self {
-            Principal::Expert { memberships, .. } => memberships
-                .iter()
-                .find(|m| m.tenant_id == tenant)
-                .map_or(&[][..], |m| m.roles.as_slice()),
+            Principal::Expert { memberships, .. } => {
+                memberships.iter().find(|m| m.tenant_id == tenant).map_or(&[][..], |m| m.roles.as_slice())
+            }
             _ => &[],
         }
     }
@@ -193,13 +192,8 @@ impl TokenKeys {
     pub fn mint(&self, principal: &Principal) -> Result<String, TokenError> {
         let now = self.inner.clock.now().timestamp();
         let ttl = i64::try_from(self.inner.ttl.as_secs()).unwrap_or(60);
-        let claims = Claims {
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            iat: now,
-            exp: now + ttl,
-            principal: principal.clone(),
-        };
+        let claims =
+            Claims { iss: ISSUER.into(), aud: AUDIENCE.into(), iat: now, exp: now + ttl, principal: principal.clone() };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.inner.current_kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.inner.encoding).map_err(|_| TokenError::Invalid)
@@ -270,17 +264,18 @@ where
     B: Send + 'static,
 {
     type Response = Response<tonic::body::Body>;
-    type Error = tower::BoxError;
+    // Transport failures become `Unavailable` statuses here, so callers see one error type.
+    type Error = std::convert::Infallible;
     type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is checked in `call` on a clone, so a broken connection surfaces as a
+        // status for that call rather than as a transport error.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        // Drive the service that was polled ready; leave a fresh clone for the next call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let mut inner = self.inner.clone();
         if let Some(principal) = request.extensions().get::<Principal>().cloned() {
             match self.keys.mint(&principal) {
                 Ok(token) => {
@@ -298,8 +293,17 @@ where
         }
         let timeout = self.timeout;
         Box::pin(async move {
-            match tokio::time::timeout(timeout, inner.call(request)).await {
-                Ok(result) => result.map_err(Into::into),
+            let call = async {
+                futures::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
+                inner.call(request).await
+            };
+            match tokio::time::timeout(timeout, call).await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(error)) => {
+                    let error: tower::BoxError = error.into();
+                    tracing::warn!(%error, "gRPC transport failed");
+                    Ok(crate::error::Failure::new(crate::error::ErrorCode::Unavailable).to_status().into_http())
+                }
                 Err(_) => Ok(Status::deadline_exceeded("deadline exceeded").into_http()),
             }
         })

@@ -229,12 +229,9 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let env_map: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("OHJAUS__"))
-            .collect();
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        let env_map: config::Map<String, String> = env.into_iter().filter(|(k, _)| k.starts_with("OHJAUS__")).collect();
+        let mut builder =
+            config::Config::builder().add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
         if let Some(path) = file {
             builder = builder.add_source(config::File::from(path).required(true));
         }
@@ -245,10 +242,8 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(env_map)),
         );
-        let settings: Settings = builder
-            .build()
-            .and_then(config::Config::try_deserialize)
-            .map_err(|e| ConfigError::Read(e.to_string()))?;
+        let settings: Settings =
+            builder.build().and_then(config::Config::try_deserialize).map_err(|e| ConfigError::Read(e.to_string()))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -269,11 +264,7 @@ impl Settings {
             return Err(invalid("bus.nats_url", "required when bus.kind = nats"));
         }
         if self.bus.subject_prefix.is_empty()
-            || !self
-                .bus
-                .subject_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            || !self.bus.subject_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(invalid("bus.subject_prefix", "letters, digits, '_' and '-' only"));
         }
@@ -352,9 +343,7 @@ impl SigningKeys {
 }
 
 fn parse_key(key: &'static str, value: &str) -> Result<(String, Secret), ConfigError> {
-    let (kid, secret) = value
-        .split_once(':')
-        .ok_or_else(|| invalid(key, "expected `kid:secret`"))?;
+    let (kid, secret) = value.split_once(':').ok_or_else(|| invalid(key, "expected `kid:secret`"))?;
     if kid.is_empty() || secret.len() < 32 {
         return Err(invalid(key, "the key id must not be empty and the secret needs at least 32 characters"));
     }
@@ -408,10 +397,7 @@ mod tests {
     fn development_keys_are_refused_outside_embedded_mode() {
         let err = Settings::load_with(
             None,
-            env(&[
-                ("OHJAUS__DATABASE__BACKEND", "postgres"),
-                ("OHJAUS__DATABASE__URL", "postgres://localhost/x"),
-            ]),
+            env(&[("OHJAUS__DATABASE__BACKEND", "postgres"), ("OHJAUS__DATABASE__URL", "postgres://localhost/x")]),
         )
         .unwrap_err();
         assert!(err.to_string().contains("auth.signing_key"), "{err}");

@@ -11,7 +11,9 @@ use sqlx::{
     Decode, Encode, PgPool, Postgres, Sqlite, SqlitePool, Type,
     migrate::Migrator,
     postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow},
-    sqlite::{SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous},
+    sqlite::{
+        SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    },
 };
 
 use crate::config::{DatabaseBackend, Settings};
@@ -58,8 +60,7 @@ impl Db {
         }
         match settings.database.backend {
             DatabaseBackend::Sqlite => {
-                std::fs::create_dir_all(&settings.data_dir)
-                    .map_err(|e| DbError::Config(format!("data_dir: {e}")))?;
+                std::fs::create_dir_all(&settings.data_dir).map_err(|e| DbError::Config(format!("data_dir: {e}")))?;
                 let options = SqliteConnectOptions::new()
                     .filename(settings.data_dir.join(format!("{service}.db")))
                     .create_if_missing(true)
@@ -74,17 +75,12 @@ impl Db {
                 Ok(Db::Sqlite(pool))
             }
             DatabaseBackend::Postgres => {
-                let url = settings
-                    .database
-                    .url
-                    .as_ref()
-                    .ok_or_else(|| DbError::Config("database.url missing".into()))?;
+                let url =
+                    settings.database.url.as_ref().ok_or_else(|| DbError::Config("database.url missing".into()))?;
                 let base = PgConnectOptions::from_str(url.expose())?;
                 // The schema is the service's own; create it before pointing the pool at it.
                 let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {service}"))
-                    .execute(&bootstrap)
-                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {service}")).execute(&bootstrap).await?;
                 bootstrap.close().await;
                 let options = base.options([("search_path", service)]);
                 let pool = PgPoolOptions::new()
@@ -226,7 +222,10 @@ impl<'c> From<&'c mut Tx> for Conn<'c> {
 
 /// Both drivers can encode and decode `T`.
 pub trait DbValue<'q>: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
-impl<'q, T> DbValue<'q> for T where T: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite> {}
+impl<'q, T> DbValue<'q> for T where
+    T: 'q + Send + Encode<'q, Postgres> + Type<Postgres> + Encode<'q, Sqlite> + Type<Sqlite>
+{
+}
 
 /// One SQL text with its bound values, for the backend it was made for.
 pub enum Query<'q> {

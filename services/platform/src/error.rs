@@ -23,6 +23,7 @@ pub enum ErrorCode {
     RateLimited,
     PayloadTooLarge,
     UnsupportedMediaType,
+    MethodNotAllowed,
     Unavailable,
     Internal,
 }
@@ -30,7 +31,7 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::InvalidArgument,
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
@@ -43,6 +44,7 @@ impl ErrorCode {
         ErrorCode::RateLimited,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
+        ErrorCode::MethodNotAllowed,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
@@ -62,6 +64,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::PayloadTooLarge => "payload-too-large",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
+            ErrorCode::MethodNotAllowed => "method-not-allowed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
@@ -73,9 +76,10 @@ impl ErrorCode {
 
     pub fn grpc_code(self) -> Code {
         match self {
-            ErrorCode::InvalidArgument | ErrorCode::PayloadTooLarge | ErrorCode::UnsupportedMediaType => {
-                Code::InvalidArgument
-            }
+            ErrorCode::InvalidArgument
+            | ErrorCode::PayloadTooLarge
+            | ErrorCode::UnsupportedMediaType
+            | ErrorCode::MethodNotAllowed => Code::InvalidArgument,
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::AlreadyExists | ErrorCode::IdempotencyKeyReused => Code::AlreadyExists,
             ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired => Code::FailedPrecondition,
@@ -100,6 +104,7 @@ impl ErrorCode {
             ErrorCode::RateLimited => 429,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
         }

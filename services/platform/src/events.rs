@@ -25,22 +25,7 @@ use crate::{
     telemetry,
 };
 
-/// A protobuf event message with its type name and subject (`<service>.<event>`).
-pub trait Event: prost::Message + Default {
-    const TYPE: &'static str;
-    const SUBJECT: &'static str;
-}
-
-/// Declares events: `events! { service "tenants"; OrganizationCreated => "organization_created", … }`.
-#[macro_export]
-macro_rules! events {
-    (service $service:literal; $($ty:ty => $name:literal),* $(,)?) => {
-        $(impl $crate::events::Event for $ty {
-            const TYPE: &'static str = concat!("ohjaus.events.v1.", stringify!($ty));
-            const SUBJECT: &'static str = concat!($service, ".", $name);
-        })*
-    };
-}
+pub use ohjaus_proto::Event;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -77,7 +62,10 @@ impl Outbox {
             id: id.to_string(),
             r#type: E::TYPE.to_owned(),
             tenant_id: tenant.map(|t| t.to_string()).unwrap_or_default(),
-            occurred_at: Some(prost_types::Timestamp { seconds: now.timestamp(), nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0) }),
+            occurred_at: Some(prost_types::Timestamp {
+                seconds: now.timestamp(),
+                nanos: i32::try_from(now.timestamp_subsec_nanos()).unwrap_or(0),
+            }),
             trace_context: telemetry::current_trace_map(),
             payload: event.encode_to_vec(),
             source: self.source.to_owned(),
@@ -315,11 +303,7 @@ impl Bus for NatsBus {
 
     async fn subscribe(&self, subscription: Subscription) -> Result<BoxStream<'static, Delivery>, BusError> {
         use async_nats::jetstream::consumer::{AckPolicy, pull};
-        let stream = self
-            .jetstream
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let stream = self.jetstream.get_stream(&self.stream).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         let config = pull::Config {
             durable_name: Some(subscription.durable.clone()),
             filter_subject: format!("{}.{}", self.prefix, subscription.filter),
@@ -495,7 +479,13 @@ pub enum Outcome {
     Parked,
 }
 
-async fn process(db: &Db, handler: &dyn EventHandler, clock: &dyn crate::clock::Clock, max_deliver: u32, delivery: Delivery) -> Outcome {
+async fn process(
+    db: &Db,
+    handler: &dyn EventHandler,
+    clock: &dyn crate::clock::Clock,
+    max_deliver: u32,
+    delivery: Delivery,
+) -> Outcome {
     let name = handler.durable_name().to_owned();
     let outcome = match apply(db, handler, clock, &delivery).await {
         Ok(true) => Outcome::Applied,
@@ -519,7 +509,8 @@ async fn process(db: &Db, handler: &dyn EventHandler, clock: &dyn crate::clock::
             }
         }
     };
-    metrics::counter!("ohjaus_events_consumed_total", "consumer" => name, "outcome" => format!("{outcome:?}")).increment(1);
+    metrics::counter!("ohjaus_events_consumed_total", "consumer" => name, "outcome" => format!("{outcome:?}"))
+        .increment(1);
     match outcome {
         Outcome::Retrying => {
             let exponent = u32::try_from(delivery.attempt.min(6)).unwrap_or(6);
@@ -572,7 +563,14 @@ async fn apply(
     }
 }
 
-async fn park(db: &Db, consumer: &str, event_id: Uuid, delivery: &Delivery, error: &HandlerError, clock: &dyn crate::clock::Clock) -> Result<(), DbError> {
+async fn park(
+    db: &Db,
+    consumer: &str,
+    event_id: Uuid,
+    delivery: &Delivery,
+    error: &HandlerError,
+    clock: &dyn crate::clock::Clock,
+) -> Result<(), DbError> {
     // The event id may be unreadable; a fresh id keeps the row unique and the payload intact.
     let id = if event_id.is_nil() { crate::ids::new_id() } else { event_id };
     db.query(
@@ -592,11 +590,7 @@ async fn park(db: &Db, consumer: &str, event_id: Uuid, delivery: &Delivery, erro
 
 /// Number of parked events of a consumer (for health checks and tests).
 pub async fn parked_count(db: &Db, consumer: &str) -> Result<i64, DbError> {
-    db.query("SELECT COUNT(*) AS n FROM parked_events WHERE consumer = $1")
-        .bind(consumer)
-        .fetch_one(db)
-        .await?
-        .get("n")
+    db.query("SELECT COUNT(*) AS n FROM parked_events WHERE consumer = $1").bind(consumer).fetch_one(db).await?.get("n")
 }
 
 #[cfg(test)]

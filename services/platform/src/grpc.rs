@@ -11,12 +11,16 @@ use tower::{Layer, Service, util::BoxCloneSyncService};
 use crate::auth::{InboundLayer, OutboundLayer, TokenKeys};
 
 /// What a generated client is built on, in either mode.
-pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, tower::BoxError>;
+pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
 /// A transport to a server in this process.
 pub fn in_process<S>(server: S, keys: &TokenKeys, timeout: Duration) -> Transport
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
     S::Future: Send + 'static,
 {
     let inbound = InboundLayer::new(keys.clone()).layer(server);
@@ -43,9 +47,7 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let router = tonic::transport::Server::builder()
-        .layer(InboundLayer::new(keys.clone()))
-        .add_routes(routes);
+    let router = tonic::transport::Server::builder().layer(InboundLayer::new(keys.clone())).add_routes(routes);
     let handle = tokio::spawn(async move {
         if let Err(error) = router.serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned()).await {
             tracing::error!(%error, "gRPC server stopped");
@@ -56,7 +58,10 @@ pub async fn serve(
 }
 
 /// gRPC reflection over every Ohjaus package.
-pub fn reflection() -> Result<tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>, tonic_reflection::server::Error> {
+pub fn reflection() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+    tonic_reflection::server::Error,
+> {
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ohjaus_proto::FILE_DESCRIPTOR_SET)
         .build_v1()

@@ -90,9 +90,7 @@ impl Language {
             .iter()
             .map(|(k, v)| (std::borrow::Cow::Owned((*k).to_owned()), FluentValue::from((*v).to_owned())))
             .collect();
-        LOCALES
-            .try_lookup_with_args(&self.langid(), id, &args)
-            .unwrap_or_else(|| id.to_owned())
+        LOCALES.try_lookup_with_args(&self.langid(), id, &args).unwrap_or_else(|| id.to_owned())
     }
 
     /// Whether every language has message `id` (used by tests of the catalogues).

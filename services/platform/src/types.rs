@@ -128,7 +128,8 @@ impl BusinessId {
 
     fn check(value: &str) -> bool {
         let bytes = value.as_bytes();
-        if bytes.len() != 9 || bytes[7] != b'-' || !value.chars().enumerate().all(|(i, c)| i == 7 || c.is_ascii_digit()) {
+        if bytes.len() != 9 || bytes[7] != b'-' || !value.chars().enumerate().all(|(i, c)| i == 7 || c.is_ascii_digit())
+        {
             return false;
         }
         let sum: u32 = bytes[..7].iter().zip(Self::WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
@@ -165,9 +166,7 @@ impl PersonalIdentityCode {
         if code.is_empty() {
             return Err(FieldViolation::new(field, "field-required"));
         }
-        Self::check(&code)
-            .then_some(Self(code))
-            .ok_or_else(|| FieldViolation::new(field, "invalid-identity-code"))
+        Self::check(&code).then_some(Self(code)).ok_or_else(|| FieldViolation::new(field, "invalid-identity-code"))
     }
 
     fn check(code: &str) -> bool {
@@ -194,7 +193,8 @@ impl PersonalIdentityCode {
         if chrono::NaiveDate::from_ymd_opt(full_year, month, day).is_none() || individual < 2 {
             return false;
         }
-        let number = u64::from(day) * 10_000_000 + u64::from(month) * 100_000 + u64::from(year) * 1000 + u64::from(individual);
+        let number =
+            u64::from(day) * 10_000_000 + u64::from(month) * 100_000 + u64::from(year) * 1000 + u64::from(individual);
         let Ok(index) = usize::try_from(number % 31) else { return false };
         Self::CHECK_CHARS[index] == bytes[10]
     }

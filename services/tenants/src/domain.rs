@@ -2,13 +2,13 @@
 //! may do what. No I/O here.
 
 use chrono::{DateTime, Utc};
+use ohjaus_platform::i18n::Language;
 use ohjaus_platform::{
     auth::{Principal, Role},
     error::{ErrorCode, FieldViolation},
     id_type,
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
 };
-use ohjaus_platform::i18n::Language;
 
 use crate::TenantsError;
 
@@ -230,7 +230,12 @@ pub enum Action {
 }
 
 /// Whether `principal` may do `action` on organisation `org` with `status`.
-pub fn authorize(principal: &Principal, org: OrganizationId, status: OrganizationStatus, action: Action) -> Result<(), TenantsError> {
+pub fn authorize(
+    principal: &Principal,
+    org: OrganizationId,
+    status: OrganizationStatus,
+    action: Action,
+) -> Result<(), TenantsError> {
     let tenant = org.as_uuid();
     let related = principal.is_operator() || principal.belongs_to(tenant);
     if !related {
@@ -247,8 +252,10 @@ pub fn authorize(principal: &Principal, org: OrganizationId, status: Organizatio
         return Err(TenantsError::Refused(ErrorCode::OrganizationSuspended));
     }
     let allowed = match action {
-        Action::Read => principal.belongs_to(tenant) && !matches!(principal, Principal::IntegrationClient { .. })
-            || principal.has_scope(tenant, Scope::TenantsRead.as_str()),
+        Action::Read => {
+            principal.belongs_to(tenant) && !matches!(principal, Principal::IntegrationClient { .. })
+                || principal.has_scope(tenant, Scope::TenantsRead.as_str())
+        }
         Action::Administer | Action::NameMainUser => {
             principal.has_role(tenant, Role::Admin) || principal.has_scope(tenant, Scope::TenantsWrite.as_str())
         }
@@ -300,7 +307,11 @@ mod tests {
         let org = OrganizationId::new();
         let other = expert(OrganizationId::new(), &[Role::Admin]);
         assert_eq!(code(authorize(&other, org, OrganizationStatus::Active, Action::Read)), Some(ErrorCode::NotFound));
-        let client = Principal::IntegrationClient { client_id: Uuid::now_v7(), tenant_id: Uuid::now_v7(), scopes: vec!["tenants.read".into()] };
+        let client = Principal::IntegrationClient {
+            client_id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            scopes: vec!["tenants.read".into()],
+        };
         assert_eq!(code(authorize(&client, org, OrganizationStatus::Active, Action::Read)), Some(ErrorCode::NotFound));
     }
 
@@ -311,8 +322,14 @@ mod tests {
         let guide = expert(org, &[Role::Guide]);
         assert_eq!(code(authorize(&admin, org, OrganizationStatus::Active, Action::Administer)), None);
         assert_eq!(code(authorize(&guide, org, OrganizationStatus::Active, Action::Read)), None);
-        assert_eq!(code(authorize(&guide, org, OrganizationStatus::Active, Action::Administer)), Some(ErrorCode::PermissionDenied));
-        assert_eq!(code(authorize(&admin, org, OrganizationStatus::Active, Action::EditRegistry)), Some(ErrorCode::PermissionDenied));
+        assert_eq!(
+            code(authorize(&guide, org, OrganizationStatus::Active, Action::Administer)),
+            Some(ErrorCode::PermissionDenied)
+        );
+        assert_eq!(
+            code(authorize(&admin, org, OrganizationStatus::Active, Action::EditRegistry)),
+            Some(ErrorCode::PermissionDenied)
+        );
     }
 
     #[test]
@@ -320,7 +337,10 @@ mod tests {
         let org = OrganizationId::new();
         let admin = expert(org, &[Role::Admin]);
         let operator = Principal::Operator { subject: "op".into() };
-        assert_eq!(code(authorize(&admin, org, OrganizationStatus::Suspended, Action::Read)), Some(ErrorCode::OrganizationSuspended));
+        assert_eq!(
+            code(authorize(&admin, org, OrganizationStatus::Suspended, Action::Read)),
+            Some(ErrorCode::OrganizationSuspended)
+        );
         assert_eq!(code(authorize(&operator, org, OrganizationStatus::Suspended, Action::EditRegistry)), None);
     }
 
@@ -331,17 +351,30 @@ mod tests {
         let guide = Roles::parse([Some(Role::Guide), Some(Role::Admin)]).unwrap();
         assert!(check_grantable(&operator, &admin_only).is_ok());
         assert!(check_grantable(&operator, &guide).is_err());
-        assert_eq!(code(authorize(&operator, OrganizationId::new(), OrganizationStatus::Active, Action::Administer)), Some(ErrorCode::PermissionDenied));
+        assert_eq!(
+            code(authorize(&operator, OrganizationId::new(), OrganizationStatus::Active, Action::Administer)),
+            Some(ErrorCode::PermissionDenied)
+        );
     }
 
     #[test]
     fn clients_act_within_scopes() {
         let org = OrganizationId::new();
-        let reader = Principal::IntegrationClient { client_id: Uuid::now_v7(), tenant_id: org.as_uuid(), scopes: vec!["tenants.read".into()] };
+        let reader = Principal::IntegrationClient {
+            client_id: Uuid::now_v7(),
+            tenant_id: org.as_uuid(),
+            scopes: vec!["tenants.read".into()],
+        };
         assert_eq!(code(authorize(&reader, org, OrganizationStatus::Active, Action::Read)), None);
-        assert_eq!(code(authorize(&reader, org, OrganizationStatus::Active, Action::Administer)), Some(ErrorCode::PermissionDenied));
+        assert_eq!(
+            code(authorize(&reader, org, OrganizationStatus::Active, Action::Administer)),
+            Some(ErrorCode::PermissionDenied)
+        );
         let none = Principal::IntegrationClient { client_id: Uuid::now_v7(), tenant_id: org.as_uuid(), scopes: vec![] };
-        assert_eq!(code(authorize(&none, org, OrganizationStatus::Active, Action::Read)), Some(ErrorCode::PermissionDenied));
+        assert_eq!(
+            code(authorize(&none, org, OrganizationStatus::Active, Action::Read)),
+            Some(ErrorCode::PermissionDenied)
+        );
     }
 
     #[test]

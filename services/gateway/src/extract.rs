@@ -1,0 +1,201 @@
+//! Request extractors: the caller, JSON bodies with problem errors, `If-Match`,
+//! `Idempotency-Key`, pagination parameters.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::{HeaderMap, request::Parts},
+};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use ohjaus_platform::{
+    auth::Principal,
+    error::{ErrorCode, Failure, FieldViolation},
+    proto::tenants::v1 as pb,
+};
+use serde::{Deserialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use utoipa::IntoParams;
+
+use crate::{AppState, problem::ApiError};
+
+/// The authenticated caller.
+///
+/// Operators send `Authorization: Bearer <operator token>`; integration clients send their
+/// credentials as HTTP Basic (`client_id:secret`). Browser sessions come with the identity
+/// service.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
+        if let Some(token) = header.strip_prefix("Bearer ") {
+            let presented = Sha256::digest(token.trim().as_bytes());
+            if let Some(expected) = &state.operator_token_hash
+                && bool::from(presented.as_slice().ct_eq(expected.as_slice()))
+            {
+                return Ok(Caller(Principal::Operator { subject: "bootstrap-operator".into() }));
+            }
+            return Err(ApiError::code(ErrorCode::Unauthenticated));
+        }
+        if let Some(encoded) = header.strip_prefix("Basic ") {
+            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
+            let decoded = String::from_utf8(decoded).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
+            let (client_id, secret) = decoded.split_once(':').ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
+            let request = state.as_service(pb::AuthenticateIntegrationClientRequest {
+                client_id: client_id.to_owned(),
+                secret: secret.to_owned(),
+            });
+            let client = state.tenants().authenticate_integration_client(request).await.map_err(|status| {
+                let failure = Failure::from_status(&status);
+                match failure.code {
+                    ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::OrganizationSuspended => {
+                        ApiError(failure)
+                    }
+                    _ => ApiError::code(ErrorCode::Unauthenticated),
+                }
+            })?;
+            let client = client.into_inner();
+            let (Ok(client_id), Ok(tenant_id)) =
+                (uuid::Uuid::parse_str(&client.client_id), uuid::Uuid::parse_str(&client.organization_id))
+            else {
+                return Err(ApiError::code(ErrorCode::Internal));
+            };
+            return Ok(Caller(Principal::IntegrationClient { client_id, tenant_id, scopes: client.scopes }));
+        }
+        Err(ApiError::code(ErrorCode::Unauthenticated))
+    }
+}
+
+/// A JSON body; a malformed, oversized or non-JSON body is a localized problem.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection.status().as_u16() {
+        413 => ApiError::code(ErrorCode::PayloadTooLarge),
+        415 => ApiError::code(ErrorCode::UnsupportedMediaType),
+        _ => {
+            let violation = match rejection {
+                JsonRejection::JsonDataError(e) => data_error_violation(&e.body_text()),
+                _ => FieldViolation::new("body", "field-malformed-json"),
+            };
+            ApiError(Failure::invalid(vec![violation]))
+        }
+    }
+}
+
+/// Names the offending field of a body that is JSON but not of the expected shape, from
+/// serde's message (`<path>: <error>`), without echoing any input value.
+fn data_error_violation(text: &str) -> FieldViolation {
+    let rest = text.strip_prefix("Failed to deserialize the JSON body into the target type: ").unwrap_or("");
+    let (path, error) = rest.split_once(": ").unwrap_or(("", rest));
+    if let Some(missing) = error.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+        let field = if path.is_empty() || path == "." { missing.to_owned() } else { format!("{path}.{missing}") };
+        return FieldViolation::new(field, "field-required");
+    }
+    let valid_path = !path.is_empty()
+        && path != "."
+        && path.len() < 100
+        && path.chars().all(|c| c.is_ascii_alphanumeric() || "._[]".contains(c));
+    FieldViolation::new(if valid_path { path } else { "body" }, "field-malformed-json")
+}
+
+/// The version an update is based on, from `If-Match: "<version>"`. Required.
+pub fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+    let value = headers
+        .get(axum::http::header::IF_MATCH)
+        .ok_or(ApiError::code(ErrorCode::PreconditionRequired))?
+        .to_str()
+        .map_err(|_| ApiError::code(ErrorCode::VersionMismatch))?;
+    value
+        .trim()
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|v| *v > 0)
+        .ok_or(ApiError::code(ErrorCode::VersionMismatch))
+}
+
+/// The strong entity tag of a versioned resource.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The `Idempotency-Key` of a creating POST, if any.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(String::new()),
+        Some(value) => {
+            let key = value.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "field-too-long"))?.trim();
+            if key.is_empty() || key.len() > 200 {
+                return Err(ApiError::invalid("Idempotency-Key", "field-too-long"));
+            }
+            Ok(key.to_owned())
+        }
+    }
+}
+
+/// Cursor pagination parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1–100 (default 50).
+    pub page_size: Option<i32>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+impl PageParams {
+    pub fn size(&self) -> i32 {
+        self.page_size.unwrap_or(0)
+    }
+    pub fn token(&self) -> String {
+        self.page_token.clone().unwrap_or_default()
+    }
+}
+
+/// Query string parse failures as problems.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|_| ApiError::invalid("query", "field-malformed-json"))
+    }
+}
+
+/// Path parameters; a malformed path is "not found", since it names nothing.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::code(ErrorCode::NotFound))
+    }
+}

@@ -1,0 +1,51 @@
+//! HTTP routes under `/api/v1`.
+
+pub mod organizations;
+pub mod public;
+
+use ohjaus_platform::proto::tenants::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A text in Finnish, Swedish and English. Finnish is required; the others fall back to it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LocalizedText {
+    pub fi: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub en: Option<String>,
+}
+
+impl From<LocalizedText> for pb::LocalizedText {
+    fn from(t: LocalizedText) -> Self {
+        pb::LocalizedText { fi: t.fi, sv: t.sv.unwrap_or_default(), en: t.en.unwrap_or_default() }
+    }
+}
+
+impl From<pb::LocalizedText> for LocalizedText {
+    fn from(t: pb::LocalizedText) -> Self {
+        let some = |s: String| if s.is_empty() { None } else { Some(s) };
+        LocalizedText { fi: t.fi, sv: some(t.sv), en: some(t.en) }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `page_token` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+impl<T: ToSchema> Page<T> {
+    pub fn new(items: Vec<T>, token: String) -> Self {
+        Self { items, next_page_token: if token.is_empty() { None } else { Some(token) } }
+    }
+}
+
+pub(crate) fn timestamp(ts: Option<ohjaus_platform::proto::prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_default()
+}

@@ -1,0 +1,1057 @@
+//! The gRPC face of the tenants service: parses requests into domain values, applies the
+//! rules, stores, and announces every change through the outbox.
+
+use std::sync::Arc;
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ohjaus_platform::{
+    auth::{Principal, Role, principal_of},
+    clock::SharedClock,
+    db::{Db, Tx},
+    error::{ErrorCode, FieldViolation, Violations},
+    events::{Event, Outbox},
+    i18n::Language,
+    ids::PageRequest,
+    proto::tenants::v1 as pb,
+    types::{BusinessId, Email, HttpsUrl, IdentityCodeHasher, PersonalIdentityCode, Phone, Text},
+};
+use prost::Message;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    TenantsError,
+    domain::{
+        self, Action, ClientId, ContactPerson, DataProtectionOfficer, Expert, IntegrationClient, Localized, NewExpert,
+        Office, OfficeId, Organization, OrganizationId, OrganizationStatus, PersonId, Registry, Roles, Scope,
+        VirtuIdentity,
+    },
+    events as ev, store,
+};
+
+type Result<T> = std::result::Result<T, TenantsError>;
+
+/// The tenants service.
+#[derive(Clone)]
+pub struct Tenants {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: SharedClock,
+    outbox: Outbox,
+    hasher: IdentityCodeHasher,
+}
+
+impl Tenants {
+    pub fn new(db: Db, clock: SharedClock, outbox: Outbox, hasher: IdentityCodeHasher) -> Self {
+        Self { inner: Arc::new(Inner { db, clock, outbox, hasher }) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn server(&self) -> pb::tenants_service_server::TenantsServiceServer<Self> {
+        pb::tenants_service_server::TenantsServiceServer::new(self.clone())
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    async fn emit<E: Event>(&self, tx: &mut Tx, org: OrganizationId, event: E) -> Result<()> {
+        self.inner.outbox.write(tx, Some(org.as_uuid()), &event).await?;
+        Ok(())
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.inner.outbox.committed();
+        Ok(())
+    }
+
+    /// The organisation, if the caller may do `action` on it; otherwise the refusal.
+    async fn organization_for(
+        &self,
+        principal: &Principal,
+        id: OrganizationId,
+        action: Action,
+    ) -> Result<Organization> {
+        let org =
+            store::organization_of(&self.inner.db, id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        domain::authorize(principal, id, org.status, action)?;
+        Ok(org)
+    }
+
+    /// As [`Tenants::organization_for`], inside a transaction.
+    async fn organization_in(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        id: OrganizationId,
+        action: Action,
+    ) -> Result<Organization> {
+        let org = store::organization_in(tx, id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        domain::authorize(principal, id, org.status, action)?;
+        Ok(org)
+    }
+
+    /// A resource made before under this idempotency key, or an error if the key was used for
+    /// a different request.
+    async fn replayed(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        key: &Option<String>,
+        hash: &str,
+    ) -> Result<Option<Uuid>> {
+        let Some(key) = key else { return Ok(None) };
+        let mut tx = self.inner.db.begin().await?;
+        let found = store::idempotent_result(&mut tx, &caller_key(principal), operation, key).await?;
+        tx.rollback().await?;
+        match found {
+            Some((stored_hash, id)) if stored_hash == hash => Ok(Some(id)),
+            Some(_) => Err(TenantsError::Refused(ErrorCode::IdempotencyKeyReused)),
+            None => Ok(None),
+        }
+    }
+
+    async fn remember(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        operation: &str,
+        key: &Option<String>,
+        hash: &str,
+        id: Uuid,
+    ) -> Result<()> {
+        if let Some(key) = key {
+            store::remember_request(tx, &caller_key(principal), operation, key, hash, id, self.now()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Who made a request, for idempotency keys (keys are per caller).
+fn caller_key(principal: &Principal) -> String {
+    match principal {
+        Principal::Operator { subject } => format!("operator:{subject}"),
+        Principal::Expert { person_id, .. } => format!("expert:{person_id}"),
+        Principal::Customer { customer_id } => format!("customer:{customer_id}"),
+        Principal::IntegrationClient { client_id, .. } => format!("client:{client_id}"),
+        Principal::Service { name } => format!("service:{name}"),
+    }
+}
+
+/// Hash of a request without its idempotency key, to tell a retry from a different request.
+fn request_hash<M: Message + Clone>(message: &M, clear_key: impl FnOnce(&mut M)) -> String {
+    let mut copy = message.clone();
+    clear_key(&mut copy);
+    hex::encode(Sha256::digest(copy.encode_to_vec()))
+}
+
+fn parse_request_id(value: &str) -> std::result::Result<Option<String>, FieldViolation> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Ok(None)
+    } else if trimmed.len() > 200 || !trimmed.chars().all(|c| c.is_ascii_graphic()) {
+        Err(FieldViolation::new("request_id", "field-too-long"))
+    } else {
+        Ok(Some(trimmed.to_owned()))
+    }
+}
+
+fn page(size: i32, token: &str) -> Result<PageRequest> {
+    PageRequest::parse(size, token).map_err(|v| TenantsError::Invalid(vec![v]))
+}
+
+fn org_id(value: &str) -> Result<OrganizationId> {
+    // A malformed id cannot name anything the caller may see.
+    OrganizationId::parse("organization_id", value).map_err(|v| TenantsError::Invalid(vec![v]))
+}
+
+fn optional<T>(
+    value: &str,
+    parse: impl FnOnce(&str) -> std::result::Result<T, FieldViolation>,
+) -> std::result::Result<Option<T>, FieldViolation> {
+    if value.trim().is_empty() { Ok(None) } else { parse(value).map(Some) }
+}
+
+// ---------------------------------------------------------------------------- parsing
+
+fn parse_registry(input: Option<pb::OrganizationRegistry>) -> Result<Registry> {
+    let r = input.unwrap_or_default();
+    let mut v = Violations::new();
+    let names = r.display_name.unwrap_or_default();
+    let contact = r.contact.unwrap_or_default();
+    let dpo = r.data_protection_officer.unwrap_or_default();
+    let privacy = r.privacy_notice_url.unwrap_or_default();
+    let official_name = v.check(Text::parse("registry.official_name", &r.official_name, domain::NAME_MAX));
+    let fi = v.check(Text::parse("registry.display_name.fi", &names.fi, domain::NAME_MAX));
+    let sv = v.check(optional(&names.sv, |s| Text::parse("registry.display_name.sv", s, domain::NAME_MAX)));
+    let en = v.check(optional(&names.en, |s| Text::parse("registry.display_name.en", s, domain::NAME_MAX)));
+    let business_id = v.check(BusinessId::parse("registry.business_id", &r.business_id));
+    let website = v.check(HttpsUrl::parse("registry.website", &r.website));
+    let contact_name = v.check(Text::parse("registry.contact.name", &contact.name, domain::NAME_MAX));
+    let contact_email = v.check(Email::parse("registry.contact.email", &contact.email));
+    let contact_phone = v.check(optional(&contact.phone, |s| Phone::parse("registry.contact.phone", s)));
+    let dpo_name = v.check(Text::parse("registry.data_protection_officer.name", &dpo.name, domain::NAME_MAX));
+    let dpo_email = v.check(Email::parse("registry.data_protection_officer.email", &dpo.email));
+    let privacy_fi = v.check(HttpsUrl::parse("registry.privacy_notice_url.fi", &privacy.fi));
+    let privacy_sv = v.check(optional(&privacy.sv, |s| HttpsUrl::parse("registry.privacy_notice_url.sv", s)));
+    let privacy_en = v.check(optional(&privacy.en, |s| HttpsUrl::parse("registry.privacy_notice_url.en", s)));
+    let data_request_url = v.check(HttpsUrl::parse("registry.data_request_url", &r.data_request_url));
+    match (
+        official_name,
+        fi,
+        sv,
+        en,
+        business_id,
+        website,
+        contact_name,
+        contact_email,
+        contact_phone,
+        dpo_name,
+        dpo_email,
+        privacy_fi,
+        privacy_sv,
+        privacy_en,
+        data_request_url,
+    ) {
+        (
+            Some(official_name),
+            Some(fi),
+            Some(sv),
+            Some(en),
+            Some(business_id),
+            Some(website),
+            Some(contact_name),
+            Some(contact_email),
+            Some(contact_phone),
+            Some(dpo_name),
+            Some(dpo_email),
+            Some(privacy_fi),
+            Some(privacy_sv),
+            Some(privacy_en),
+            Some(data_request_url),
+        ) if v.is_empty() => Ok(Registry {
+            official_name,
+            display_name: Localized { fi, sv, en },
+            business_id,
+            website,
+            contact: ContactPerson { name: contact_name, email: contact_email, phone: contact_phone },
+            data_protection_officer: DataProtectionOfficer { name: dpo_name, email: dpo_email },
+            privacy_notice_url: Localized { fi: privacy_fi, sv: privacy_sv, en: privacy_en },
+            data_request_url,
+        }),
+        _ => Err(TenantsError::Invalid(v.into_failure().violations)),
+    }
+}
+
+fn role_from_pb(value: i32) -> Option<Role> {
+    match pb::Role::try_from(value).ok()? {
+        pb::Role::Admin => Some(Role::Admin),
+        pb::Role::Guide => Some(Role::Guide),
+        pb::Role::Advisor => Some(Role::Advisor),
+        pb::Role::Supervisor => Some(Role::Supervisor),
+        pb::Role::Unspecified => None,
+    }
+}
+
+fn role_to_pb(role: Role) -> i32 {
+    let role = match role {
+        Role::Admin => pb::Role::Admin,
+        Role::Guide => pb::Role::Guide,
+        Role::Advisor => pb::Role::Advisor,
+        Role::Supervisor => pb::Role::Supervisor,
+    };
+    role as i32
+}
+
+fn parse_virtu(input: Option<pb::VirtuIdentity>) -> std::result::Result<Option<VirtuIdentity>, FieldViolation> {
+    let Some(virtu) = input else { return Ok(None) };
+    match (virtu.home_organization.trim().is_empty(), virtu.local_id.trim().is_empty()) {
+        (true, true) => Ok(None),
+        (false, false) => Ok(Some(VirtuIdentity {
+            home_organization: Text::parse("virtu.home_organization", &virtu.home_organization, 200)?,
+            local_id: Text::parse("virtu.local_id", &virtu.local_id, 200)?,
+        })),
+        _ => Err(FieldViolation::new("virtu", "invalid-virtu")),
+    }
+}
+
+// ---------------------------------------------------------------------------- to proto
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+fn localized_text(l: &Localized<Text>) -> pb::LocalizedText {
+    pb::LocalizedText {
+        fi: l.fi.as_str().to_owned(),
+        sv: l.sv.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        en: l.en.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+    }
+}
+
+fn localized_url(l: &Localized<HttpsUrl>) -> pb::LocalizedText {
+    pb::LocalizedText {
+        fi: l.fi.as_str().to_owned(),
+        sv: l.sv.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+        en: l.en.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+    }
+}
+
+fn status_to_pb(status: OrganizationStatus) -> i32 {
+    let status = match status {
+        OrganizationStatus::Active => pb::OrganizationStatus::Active,
+        OrganizationStatus::Suspended => pb::OrganizationStatus::Suspended,
+    };
+    status as i32
+}
+
+fn dpo_to_pb(dpo: &DataProtectionOfficer) -> pb::DataProtectionOfficer {
+    pb::DataProtectionOfficer { name: dpo.name.as_str().to_owned(), email: dpo.email.as_str().to_owned() }
+}
+
+fn organization_to_pb(org: &Organization) -> pb::Organization {
+    let r = &org.registry;
+    pb::Organization {
+        id: org.id.to_string(),
+        registry: Some(pb::OrganizationRegistry {
+            official_name: r.official_name.as_str().to_owned(),
+            display_name: Some(localized_text(&r.display_name)),
+            business_id: r.business_id.as_str().to_owned(),
+            website: r.website.as_str().to_owned(),
+            contact: Some(pb::ContactPerson {
+                name: r.contact.name.as_str().to_owned(),
+                email: r.contact.email.as_str().to_owned(),
+                phone: r.contact.phone.as_ref().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+            }),
+            data_protection_officer: Some(dpo_to_pb(&r.data_protection_officer)),
+            privacy_notice_url: Some(localized_url(&r.privacy_notice_url)),
+            data_request_url: r.data_request_url.as_str().to_owned(),
+        }),
+        status: status_to_pb(org.status),
+        version: org.version,
+        created_at: Some(ts(org.created_at)),
+        updated_at: Some(ts(org.updated_at)),
+    }
+}
+
+fn public_profile(org: &Organization) -> pb::PublicProfile {
+    let r = &org.registry;
+    pb::PublicProfile {
+        id: org.id.to_string(),
+        display_name: Some(localized_text(&r.display_name)),
+        official_name: r.official_name.as_str().to_owned(),
+        business_id: r.business_id.as_str().to_owned(),
+        website: r.website.as_str().to_owned(),
+        privacy_notice_url: Some(localized_url(&r.privacy_notice_url)),
+        data_request_url: r.data_request_url.as_str().to_owned(),
+        data_protection_officer: Some(dpo_to_pb(&r.data_protection_officer)),
+        status: status_to_pb(org.status),
+    }
+}
+
+fn office_to_pb(office: &Office) -> pb::Office {
+    pb::Office {
+        id: office.id.to_string(),
+        organization_id: office.organization_id.to_string(),
+        name: office.name.as_str().to_owned(),
+        version: office.version,
+        created_at: Some(ts(office.created_at)),
+    }
+}
+
+fn expert_to_pb(expert: &Expert) -> pb::Expert {
+    pb::Expert {
+        id: expert.person_id.to_string(),
+        organization_id: expert.organization_id.to_string(),
+        name: expert.name.as_str().to_owned(),
+        email: expert.email.as_str().to_owned(),
+        language: expert.language.code().to_owned(),
+        virtu: expert.virtu.as_ref().map(|v| pb::VirtuIdentity {
+            home_organization: v.home_organization.as_str().to_owned(),
+            local_id: v.local_id.as_str().to_owned(),
+        }),
+        has_suomifi_link: expert.has_suomifi_link,
+        roles: expert.roles.as_slice().iter().map(|r| role_to_pb(*r)).collect(),
+        version: expert.version,
+        added_at: Some(ts(expert.added_at)),
+    }
+}
+
+fn client_to_pb(client: &IntegrationClient) -> pb::IntegrationClient {
+    pb::IntegrationClient {
+        id: client.id.to_string(),
+        organization_id: client.organization_id.to_string(),
+        name: client.name.as_str().to_owned(),
+        scopes: client.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        created_at: Some(ts(client.created_at)),
+        revoked_at: client.revoked_at.map(ts),
+    }
+}
+
+fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+// ---------------------------------------------------------------------------- operations
+
+impl Tenants {
+    async fn create_organization(
+        &self,
+        principal: &Principal,
+        msg: pb::CreateOrganizationRequest,
+    ) -> Result<Organization> {
+        domain::authorize_create_organization(principal)?;
+        let hash = request_hash(&msg, |m| m.request_id.clear());
+        let mut v = Violations::new();
+        let key = v.check(parse_request_id(&msg.request_id)).flatten();
+        let registry = parse_registry(msg.registry);
+        v.finish()?;
+        let registry = registry?;
+        if let Some(id) = self.replayed(principal, "create_organization", &key, &hash).await? {
+            return store::organization_of(&self.inner.db, OrganizationId(id))
+                .await?
+                .ok_or(TenantsError::Refused(ErrorCode::NotFound));
+        }
+        let now = self.now();
+        let org = Organization {
+            id: OrganizationId::new(),
+            registry,
+            status: OrganizationStatus::Active,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.inner.db.begin().await?;
+        store::insert_organization(&mut tx, &org).await?;
+        self.emit(&mut tx, org.id, ev::OrganizationCreated { organization_id: org.id.to_string() }).await?;
+        self.remember(&mut tx, principal, "create_organization", &key, &hash, org.id.as_uuid()).await?;
+        self.commit(tx).await?;
+        tracing::info!(organization = %org.id, "organisation created");
+        Ok(org)
+    }
+
+    async fn update_organization(
+        &self,
+        principal: &Principal,
+        msg: pb::UpdateOrganizationRequest,
+    ) -> Result<Organization> {
+        let id = org_id(&msg.id)?;
+        let registry = parse_registry(msg.registry)?;
+        let mut tx = self.inner.db.begin().await?;
+        let mut org = self.organization_in(&mut tx, principal, id, Action::EditRegistry).await?;
+        domain::check_version(msg.expected_version, org.version)?;
+        org.registry = registry;
+        org.version += 1;
+        org.updated_at = self.now();
+        store::update_organization(&mut tx, &org).await?;
+        self.emit(&mut tx, id, ev::OrganizationUpdated { organization_id: id.to_string(), version: org.version })
+            .await?;
+        self.commit(tx).await?;
+        Ok(org)
+    }
+
+    async fn set_status(&self, principal: &Principal, msg: pb::SetOrganizationStatusRequest) -> Result<Organization> {
+        let id = org_id(&msg.id)?;
+        let status = match pb::OrganizationStatus::try_from(msg.status) {
+            Ok(pb::OrganizationStatus::Active) => OrganizationStatus::Active,
+            Ok(pb::OrganizationStatus::Suspended) => OrganizationStatus::Suspended,
+            _ => return Err(TenantsError::Invalid(vec![FieldViolation::new("status", "invalid-status")])),
+        };
+        let mut tx = self.inner.db.begin().await?;
+        let mut org = self.organization_in(&mut tx, principal, id, Action::EditRegistry).await?;
+        domain::check_version(msg.expected_version, org.version)?;
+        if org.status == status {
+            tx.rollback().await?;
+            return Ok(org);
+        }
+        org.status = status;
+        org.version += 1;
+        org.updated_at = self.now();
+        store::update_organization(&mut tx, &org).await?;
+        match status {
+            OrganizationStatus::Suspended => {
+                self.emit(&mut tx, id, ev::OrganizationSuspended { organization_id: id.to_string() }).await?
+            }
+            OrganizationStatus::Active => {
+                self.emit(&mut tx, id, ev::OrganizationReactivated { organization_id: id.to_string() }).await?
+            }
+        }
+        self.commit(tx).await?;
+        tracing::info!(organization = %id, status = status.as_str(), "organisation status changed");
+        Ok(org)
+    }
+
+    async fn list_organizations(
+        &self,
+        principal: &Principal,
+        msg: pb::ListOrganizationsRequest,
+    ) -> Result<pb::ListOrganizationsResponse> {
+        let page = page(msg.page_size, &msg.page_token)?;
+        let rows = if principal.is_operator() {
+            store::organizations_page(&self.inner.db, &page).await?
+        } else {
+            // Experts see the organisations they work for; clients their own.
+            let mut ids: Vec<Uuid> = match principal {
+                Principal::Expert { memberships, .. } => memberships.iter().map(|m| m.tenant_id).collect(),
+                Principal::IntegrationClient { tenant_id, scopes, .. }
+                    if scopes.iter().any(|s| s == Scope::TenantsRead.as_str()) =>
+                {
+                    vec![*tenant_id]
+                }
+                _ => Vec::new(),
+            };
+            ids.sort();
+            ids.dedup();
+            let mut rows = Vec::new();
+            for id in ids.into_iter().filter(|id| page.after.is_none_or(|after| *id > after)) {
+                if let Some(org) = store::organization_of(&self.inner.db, OrganizationId(id)).await?
+                    && org.status == OrganizationStatus::Active
+                {
+                    rows.push(org);
+                }
+                if rows.len() >= usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX) {
+                    break;
+                }
+            }
+            rows
+        };
+        let (rows, next_page_token) = page.finish(rows, |o| o.id.as_uuid());
+        Ok(pb::ListOrganizationsResponse {
+            organizations: rows.iter().map(organization_to_pb).collect(),
+            next_page_token,
+        })
+    }
+
+    async fn create_office(&self, principal: &Principal, msg: pb::CreateOfficeRequest) -> Result<Office> {
+        let hash = request_hash(&msg, |m| m.request_id.clear());
+        let id = org_id(&msg.organization_id)?;
+        let mut v = Violations::new();
+        let key = v.check(parse_request_id(&msg.request_id)).flatten();
+        let name = v.check(Text::parse("name", &msg.name, domain::OFFICE_NAME_MAX));
+        self.organization_for(principal, id, Action::Administer).await?;
+        v.finish()?;
+        let Some(name) = name else { return Err(TenantsError::Corrupt("violations were empty".into())) };
+        if let Some(existing) = self.replayed(principal, "create_office", &key, &hash).await? {
+            let mut tx = self.inner.db.begin().await?;
+            let office = store::office_in(&mut tx, id, OfficeId(existing)).await?;
+            tx.rollback().await?;
+            return office.ok_or(TenantsError::Refused(ErrorCode::NotFound));
+        }
+        let office = Office { id: OfficeId::new(), organization_id: id, name, version: 1, created_at: self.now() };
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        store::insert_office(&mut tx, &office).await?;
+        self.emit(&mut tx, id, ev::OfficeCreated { organization_id: id.to_string(), office_id: office.id.to_string() })
+            .await?;
+        self.remember(&mut tx, principal, "create_office", &key, &hash, office.id.as_uuid()).await?;
+        self.commit(tx).await?;
+        Ok(office)
+    }
+
+    async fn update_office(&self, principal: &Principal, msg: pb::UpdateOfficeRequest) -> Result<Office> {
+        let id = org_id(&msg.organization_id)?;
+        let office_id = OfficeId::parse("office_id", &msg.office_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let name =
+            Text::parse("name", &msg.name, domain::OFFICE_NAME_MAX).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        let mut office =
+            store::office_in(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        domain::check_version(msg.expected_version, office.version)?;
+        office.name = name;
+        office.version += 1;
+        store::rename_office(&mut tx, &office).await?;
+        self.emit(&mut tx, id, ev::OfficeRenamed { organization_id: id.to_string(), office_id: office.id.to_string() })
+            .await?;
+        self.commit(tx).await?;
+        Ok(office)
+    }
+
+    async fn delete_office(&self, principal: &Principal, msg: pb::DeleteOfficeRequest) -> Result<()> {
+        let id = org_id(&msg.organization_id)?;
+        let office_id = OfficeId::parse("office_id", &msg.office_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        store::office_in(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        store::delete_office(&mut tx, office_id).await?;
+        self.emit(&mut tx, id, ev::OfficeDeleted { organization_id: id.to_string(), office_id: office_id.to_string() })
+            .await?;
+        self.commit(tx).await
+    }
+
+    fn parse_new_expert(&self, msg: &pb::AddExpertRequest) -> Result<NewExpert> {
+        let mut v = Violations::new();
+        let name = v.check(Text::parse("name", &msg.name, domain::NAME_MAX));
+        let email = v.check(Email::parse("email", &msg.email));
+        let language =
+            v.check(Language::parse_field("language", if msg.language.is_empty() { "fi" } else { &msg.language }));
+        let virtu = v.check(parse_virtu(msg.virtu.clone())).flatten();
+        let code = v
+            .check(optional(&msg.personal_identity_code, |s| PersonalIdentityCode::parse("personal_identity_code", s)))
+            .flatten();
+        let roles = v.check(Roles::parse(msg.roles.iter().map(|r| role_from_pb(*r))));
+        if virtu.is_none() && code.is_none() && v.is_empty() {
+            v.push(FieldViolation::new("virtu", "field-required"));
+        }
+        match (name, email, language, roles) {
+            (Some(name), Some(email), Some(language), Some(roles)) if v.is_empty() => Ok(NewExpert {
+                name,
+                email,
+                language,
+                virtu,
+                suomifi: code.as_ref().map(|c| self.inner.hasher.hash(c)),
+                roles,
+            }),
+            _ => Err(TenantsError::Invalid(v.into_failure().violations)),
+        }
+    }
+
+    async fn add_expert(&self, principal: &Principal, msg: pb::AddExpertRequest) -> Result<Expert> {
+        let id = org_id(&msg.organization_id)?;
+        let mut hashed = msg.clone();
+        // The identity code must not reach the idempotency table, even inside a hash input
+        // that could be brute-forced; its keyed hash stands in for it.
+        let new = self.parse_new_expert(&msg);
+        let key = parse_request_id(&msg.request_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        self.organization_for(principal, id, Action::NameMainUser).await?;
+        let new = new?;
+        hashed.personal_identity_code = new.suomifi.as_ref().map(|h| h.as_str().to_owned()).unwrap_or_default();
+        let hash = request_hash(&hashed, |m| m.request_id.clear());
+        // The operator names main users only; a main user (or a client) may grant any role.
+        domain::check_grantable(principal, &new.roles)?;
+        if let Some(existing) = self.replayed(principal, "add_expert", &key, &hash).await? {
+            return store::expert_of(&self.inner.db, id, PersonId(existing))
+                .await?
+                .ok_or(TenantsError::Refused(ErrorCode::NotFound));
+        }
+        let now = self.now();
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::NameMainUser).await?;
+        let person = match store::find_person(&mut tx, new.virtu.as_ref(), new.suomifi.as_ref()).await? {
+            Some(person) => person,
+            None => {
+                let person = PersonId::new();
+                store::insert_person(
+                    &mut tx,
+                    person,
+                    &new.name,
+                    &new.email,
+                    new.language,
+                    new.virtu.as_ref(),
+                    new.suomifi.as_ref(),
+                    now,
+                )
+                .await?;
+                person
+            }
+        };
+        store::insert_membership(&mut tx, person, id, &new.roles, now).await?;
+        self.emit(
+            &mut tx,
+            id,
+            ev::ExpertAdded {
+                organization_id: id.to_string(),
+                expert_id: person.to_string(),
+                roles: new.roles.to_strings(),
+            },
+        )
+        .await?;
+        self.remember(&mut tx, principal, "add_expert", &key, &hash, person.as_uuid()).await?;
+        let expert = store::expert_in(&mut tx, id, person)
+            .await?
+            .ok_or_else(|| TenantsError::Corrupt("membership vanished".into()))?;
+        self.commit(tx).await?;
+        Ok(expert)
+    }
+
+    async fn set_roles(&self, principal: &Principal, msg: pb::SetExpertRolesRequest) -> Result<Expert> {
+        let id = org_id(&msg.organization_id)?;
+        let person = PersonId::parse("expert_id", &msg.expert_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let roles =
+            Roles::parse(msg.roles.iter().map(|r| role_from_pb(*r))).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        let mut expert =
+            store::expert_in(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        domain::check_version(msg.expected_version, expert.version)?;
+        expert.roles = roles;
+        expert.version += 1;
+        store::set_roles(&mut tx, id, person, &expert.roles, expert.version).await?;
+        self.emit(
+            &mut tx,
+            id,
+            ev::ExpertRolesChanged {
+                organization_id: id.to_string(),
+                expert_id: person.to_string(),
+                roles: expert.roles.to_strings(),
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(expert)
+    }
+
+    async fn remove_expert(&self, principal: &Principal, msg: pb::RemoveExpertRequest) -> Result<()> {
+        let id = org_id(&msg.organization_id)?;
+        let person = PersonId::parse("expert_id", &msg.expert_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        store::expert_in(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        store::delete_membership(&mut tx, id, person).await?;
+        self.emit(&mut tx, id, ev::ExpertRemoved { organization_id: id.to_string(), expert_id: person.to_string() })
+            .await?;
+        self.commit(tx).await
+    }
+
+    async fn create_client(
+        &self,
+        principal: &Principal,
+        msg: pb::CreateIntegrationClientRequest,
+    ) -> Result<pb::CreateIntegrationClientResponse> {
+        let hash = request_hash(&msg, |m| m.request_id.clear());
+        let id = org_id(&msg.organization_id)?;
+        let mut v = Violations::new();
+        let key = v.check(parse_request_id(&msg.request_id)).flatten();
+        let name = v.check(Text::parse("name", &msg.name, domain::NAME_MAX));
+        let mut scopes: Vec<Scope> = msg.scopes.iter().filter_map(|s| v.check(Scope::parse(s))).collect();
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() && msg.scopes.is_empty() {
+            v.push(FieldViolation::new("scopes", "field-required"));
+        }
+        // Only main users manage clients; a client cannot make more clients.
+        let org = self.organization_for(principal, id, Action::Administer).await?;
+        if !principal.has_role(org.id.as_uuid(), Role::Admin) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+        }
+        v.finish()?;
+        let Some(name) = name else { return Err(TenantsError::Corrupt("violations were empty".into())) };
+        if let Some(existing) = self.replayed(principal, "create_integration_client", &key, &hash).await? {
+            // The secret is shown only once; a replay returns the client without it.
+            let mut tx = self.inner.db.begin().await?;
+            let client = store::client_in(&mut tx, id, ClientId(existing)).await?;
+            tx.rollback().await?;
+            let client = client.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+            return Ok(pb::CreateIntegrationClientResponse {
+                client: Some(client_to_pb(&client)),
+                secret: String::new(),
+            });
+        }
+        let mut raw = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut raw);
+        let secret = URL_SAFE_NO_PAD.encode(raw);
+        let client = IntegrationClient {
+            id: ClientId::new(),
+            organization_id: id,
+            name,
+            scopes,
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        let mut tx = self.inner.db.begin().await?;
+        store::insert_client(&mut tx, &client, &secret_hash(&secret)).await?;
+        self.emit(
+            &mut tx,
+            id,
+            ev::IntegrationClientCreated { organization_id: id.to_string(), client_id: client.id.to_string() },
+        )
+        .await?;
+        self.remember(&mut tx, principal, "create_integration_client", &key, &hash, client.id.as_uuid()).await?;
+        self.commit(tx).await?;
+        Ok(pb::CreateIntegrationClientResponse { client: Some(client_to_pb(&client)), secret })
+    }
+
+    async fn revoke_client(
+        &self,
+        principal: &Principal,
+        msg: pb::RevokeIntegrationClientRequest,
+    ) -> Result<IntegrationClient> {
+        let id = org_id(&msg.organization_id)?;
+        let client_id = ClientId::parse("client_id", &msg.client_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        if !principal.has_role(id.as_uuid(), Role::Admin) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+        }
+        let mut client =
+            store::client_in(&mut tx, id, client_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        if client.revoked_at.is_none() {
+            let now = self.now();
+            store::revoke_client(&mut tx, client_id, now).await?;
+            client.revoked_at = Some(now);
+            self.emit(
+                &mut tx,
+                id,
+                ev::IntegrationClientRevoked { organization_id: id.to_string(), client_id: client_id.to_string() },
+            )
+            .await?;
+        }
+        self.commit(tx).await?;
+        Ok(client)
+    }
+
+    async fn authenticate_client(
+        &self,
+        principal: &Principal,
+        msg: pb::AuthenticateIntegrationClientRequest,
+    ) -> Result<pb::AuthenticatedClient> {
+        if !matches!(principal, Principal::Service { .. }) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+        }
+        let refused = TenantsError::Refused(ErrorCode::Unauthenticated);
+        let Ok(client_id) = ClientId::parse("client_id", &msg.client_id) else { return Err(refused) };
+        let Some((client, stored_hash)) = store::client_credentials(&self.inner.db, client_id).await? else {
+            return Err(refused);
+        };
+        let matches: bool = secret_hash(&msg.secret).as_bytes().ct_eq(stored_hash.as_bytes()).into();
+        if !matches || client.revoked_at.is_some() {
+            return Err(refused);
+        }
+        let org = store::organization_of(&self.inner.db, client.organization_id)
+            .await?
+            .ok_or(TenantsError::Refused(ErrorCode::Unauthenticated))?;
+        if org.status != OrganizationStatus::Active {
+            return Err(TenantsError::Refused(ErrorCode::OrganizationSuspended));
+        }
+        Ok(pb::AuthenticatedClient {
+            client_id: client.id.to_string(),
+            organization_id: client.organization_id.to_string(),
+            scopes: client.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        })
+    }
+}
+
+fn caller<T>(request: &Request<T>) -> std::result::Result<Principal, Status> {
+    principal_of(request).cloned()
+}
+
+#[tonic::async_trait]
+impl pb::tenants_service_server::TenantsService for Tenants {
+    async fn create_organization(
+        &self,
+        request: Request<pb::CreateOrganizationRequest>,
+    ) -> std::result::Result<Response<pb::Organization>, Status> {
+        let principal = caller(&request)?;
+        let org = self.create_organization(&principal, request.into_inner()).await?;
+        Ok(Response::new(organization_to_pb(&org)))
+    }
+
+    async fn get_organization(
+        &self,
+        request: Request<pb::GetOrganizationRequest>,
+    ) -> std::result::Result<Response<pb::Organization>, Status> {
+        let principal = caller(&request)?;
+        let id = org_id(&request.get_ref().id)?;
+        let org = self.organization_for(&principal, id, Action::Read).await?;
+        Ok(Response::new(organization_to_pb(&org)))
+    }
+
+    async fn list_organizations(
+        &self,
+        request: Request<pb::ListOrganizationsRequest>,
+    ) -> std::result::Result<Response<pb::ListOrganizationsResponse>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.list_organizations(&principal, request.into_inner()).await?))
+    }
+
+    async fn update_organization(
+        &self,
+        request: Request<pb::UpdateOrganizationRequest>,
+    ) -> std::result::Result<Response<pb::Organization>, Status> {
+        let principal = caller(&request)?;
+        let org = self.update_organization(&principal, request.into_inner()).await?;
+        Ok(Response::new(organization_to_pb(&org)))
+    }
+
+    async fn set_organization_status(
+        &self,
+        request: Request<pb::SetOrganizationStatusRequest>,
+    ) -> std::result::Result<Response<pb::Organization>, Status> {
+        let principal = caller(&request)?;
+        let org = self.set_status(&principal, request.into_inner()).await?;
+        Ok(Response::new(organization_to_pb(&org)))
+    }
+
+    async fn get_public_profile(
+        &self,
+        request: Request<pb::GetPublicProfileRequest>,
+    ) -> std::result::Result<Response<pb::PublicProfile>, Status> {
+        // Public: what any customer view shows about the controller. Needs no principal.
+        let id = OrganizationId::parse("id", &request.get_ref().id)
+            .map_err(|_| TenantsError::Refused(ErrorCode::NotFound))?;
+        let org = store::organization_of(&self.inner.db, id)
+            .await
+            .map_err(Status::from)?
+            .ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        Ok(Response::new(public_profile(&org)))
+    }
+
+    async fn create_office(
+        &self,
+        request: Request<pb::CreateOfficeRequest>,
+    ) -> std::result::Result<Response<pb::Office>, Status> {
+        let principal = caller(&request)?;
+        let office = self.create_office(&principal, request.into_inner()).await?;
+        Ok(Response::new(office_to_pb(&office)))
+    }
+
+    async fn list_offices(
+        &self,
+        request: Request<pb::ListOfficesRequest>,
+    ) -> std::result::Result<Response<pb::ListOfficesResponse>, Status> {
+        let principal = caller(&request)?;
+        let msg = request.into_inner();
+        let id = org_id(&msg.organization_id)?;
+        self.organization_for(&principal, id, Action::Read).await?;
+        let page = page(msg.page_size, &msg.page_token)?;
+        let rows = store::offices_page(&self.inner.db, id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |o| o.id.as_uuid());
+        Ok(Response::new(pb::ListOfficesResponse { offices: rows.iter().map(office_to_pb).collect(), next_page_token }))
+    }
+
+    async fn update_office(
+        &self,
+        request: Request<pb::UpdateOfficeRequest>,
+    ) -> std::result::Result<Response<pb::Office>, Status> {
+        let principal = caller(&request)?;
+        let office = self.update_office(&principal, request.into_inner()).await?;
+        Ok(Response::new(office_to_pb(&office)))
+    }
+
+    async fn delete_office(
+        &self,
+        request: Request<pb::DeleteOfficeRequest>,
+    ) -> std::result::Result<Response<pb::DeleteOfficeResponse>, Status> {
+        let principal = caller(&request)?;
+        self.delete_office(&principal, request.into_inner()).await?;
+        Ok(Response::new(pb::DeleteOfficeResponse {}))
+    }
+
+    async fn add_expert(
+        &self,
+        request: Request<pb::AddExpertRequest>,
+    ) -> std::result::Result<Response<pb::Expert>, Status> {
+        let principal = caller(&request)?;
+        let expert = self.add_expert(&principal, request.into_inner()).await?;
+        Ok(Response::new(expert_to_pb(&expert)))
+    }
+
+    async fn get_expert(
+        &self,
+        request: Request<pb::GetExpertRequest>,
+    ) -> std::result::Result<Response<pb::Expert>, Status> {
+        let principal = caller(&request)?;
+        let msg = request.into_inner();
+        let id = org_id(&msg.organization_id)?;
+        self.organization_for(&principal, id, Action::Read).await?;
+        let person =
+            PersonId::parse("expert_id", &msg.expert_id).map_err(|_| TenantsError::Refused(ErrorCode::NotFound))?;
+        let expert =
+            store::expert_of(&self.inner.db, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        Ok(Response::new(expert_to_pb(&expert)))
+    }
+
+    async fn list_experts(
+        &self,
+        request: Request<pb::ListExpertsRequest>,
+    ) -> std::result::Result<Response<pb::ListExpertsResponse>, Status> {
+        let principal = caller(&request)?;
+        let msg = request.into_inner();
+        let id = org_id(&msg.organization_id)?;
+        self.organization_for(&principal, id, Action::Read).await?;
+        let page = page(msg.page_size, &msg.page_token)?;
+        let rows = store::experts_page(&self.inner.db, id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |e| e.person_id.as_uuid());
+        Ok(Response::new(pb::ListExpertsResponse { experts: rows.iter().map(expert_to_pb).collect(), next_page_token }))
+    }
+
+    async fn set_expert_roles(
+        &self,
+        request: Request<pb::SetExpertRolesRequest>,
+    ) -> std::result::Result<Response<pb::Expert>, Status> {
+        let principal = caller(&request)?;
+        let expert = self.set_roles(&principal, request.into_inner()).await?;
+        Ok(Response::new(expert_to_pb(&expert)))
+    }
+
+    async fn remove_expert(
+        &self,
+        request: Request<pb::RemoveExpertRequest>,
+    ) -> std::result::Result<Response<pb::RemoveExpertResponse>, Status> {
+        let principal = caller(&request)?;
+        self.remove_expert(&principal, request.into_inner()).await?;
+        Ok(Response::new(pb::RemoveExpertResponse {}))
+    }
+
+    async fn create_integration_client(
+        &self,
+        request: Request<pb::CreateIntegrationClientRequest>,
+    ) -> std::result::Result<Response<pb::CreateIntegrationClientResponse>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.create_client(&principal, request.into_inner()).await?))
+    }
+
+    async fn list_integration_clients(
+        &self,
+        request: Request<pb::ListIntegrationClientsRequest>,
+    ) -> std::result::Result<Response<pb::ListIntegrationClientsResponse>, Status> {
+        let principal = caller(&request)?;
+        let msg = request.into_inner();
+        let id = org_id(&msg.organization_id)?;
+        self.organization_for(&principal, id, Action::Administer).await?;
+        if !principal.has_role(id.as_uuid(), Role::Admin) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied).into());
+        }
+        let page = page(msg.page_size, &msg.page_token)?;
+        let rows = store::clients_page(&self.inner.db, id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |c| c.id.as_uuid());
+        Ok(Response::new(pb::ListIntegrationClientsResponse {
+            clients: rows.iter().map(client_to_pb).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn revoke_integration_client(
+        &self,
+        request: Request<pb::RevokeIntegrationClientRequest>,
+    ) -> std::result::Result<Response<pb::IntegrationClient>, Status> {
+        let principal = caller(&request)?;
+        let client = self.revoke_client(&principal, request.into_inner()).await?;
+        Ok(Response::new(client_to_pb(&client)))
+    }
+
+    async fn authenticate_integration_client(
+        &self,
+        request: Request<pb::AuthenticateIntegrationClientRequest>,
+    ) -> std::result::Result<Response<pb::AuthenticatedClient>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.authenticate_client(&principal, request.into_inner()).await?))
+    }
+}
+
+/// Operations for trusted in-process callers (start-up seeding), with an explicit principal.
+impl Tenants {
+    pub async fn create_organization_as(
+        &self,
+        principal: &Principal,
+        msg: pb::CreateOrganizationRequest,
+    ) -> Result<Organization> {
+        self.create_organization(principal, msg).await
+    }
+    pub async fn create_office_as(&self, principal: &Principal, msg: pb::CreateOfficeRequest) -> Result<Office> {
+        self.create_office(principal, msg).await
+    }
+    pub async fn add_expert_as(&self, principal: &Principal, msg: pb::AddExpertRequest) -> Result<Expert> {
+        self.add_expert(principal, msg).await
+    }
+}

@@ -1,0 +1,516 @@
+//! SQL of the tenants service. One text per statement runs on PostgreSQL and SQLite.
+
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{
+    auth::Role,
+    db::{Db, Row, Tx},
+    i18n::Language,
+    ids::PageRequest,
+    types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
+};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::{
+    TenantsError,
+    domain::{
+        ClientId, ContactPerson, DataProtectionOfficer, Expert, IntegrationClient, Localized, Office, OfficeId,
+        Organization, OrganizationId, OrganizationStatus, PersonId, Registry, Roles, Scope, VirtuIdentity,
+    },
+};
+
+type Result<T> = std::result::Result<T, TenantsError>;
+
+/// Stored values were valid when written; failing to read one back is corruption.
+fn stored<T>(field: &str, result: std::result::Result<T, ohjaus_platform::error::FieldViolation>) -> Result<T> {
+    result.map_err(|_| TenantsError::Corrupt(format!("stored {field} does not parse")))
+}
+
+fn opt_text(row: &Row, column: &str, max: usize) -> Result<Option<Text>> {
+    row.get::<Option<String>>(column)?.map(|v| stored(column, Text::parse(column, &v, max))).transpose()
+}
+
+fn opt_url(row: &Row, column: &str) -> Result<Option<HttpsUrl>> {
+    row.get::<Option<String>>(column)?.map(|v| stored(column, HttpsUrl::parse(column, &v))).transpose()
+}
+
+// ---------------------------------------------------------------------------- organisations
+
+const ORGANIZATION_COLUMNS: &str = "id, official_name, display_name_fi, display_name_sv, display_name_en, business_id, website, \
+    contact_name, contact_email, contact_phone, dpo_name, dpo_email, privacy_notice_fi, privacy_notice_sv, \
+    privacy_notice_en, data_request_url, status, version, created_at, updated_at";
+
+fn organization(row: &Row) -> Result<Organization> {
+    let text = |c: &str| -> Result<Text> { stored(c, Text::parse(c, &row.get::<String>(c)?, 1000)) };
+    let url = |c: &str| -> Result<HttpsUrl> { stored(c, HttpsUrl::parse(c, &row.get::<String>(c)?)) };
+    let status: String = row.get("status")?;
+    Ok(Organization {
+        id: OrganizationId(row.get("id")?),
+        registry: Registry {
+            official_name: text("official_name")?,
+            display_name: Localized {
+                fi: text("display_name_fi")?,
+                sv: opt_text(row, "display_name_sv", 1000)?,
+                en: opt_text(row, "display_name_en", 1000)?,
+            },
+            business_id: stored("business_id", BusinessId::parse("business_id", &row.get::<String>("business_id")?))?,
+            website: url("website")?,
+            contact: ContactPerson {
+                name: text("contact_name")?,
+                email: stored("contact_email", Email::parse("contact_email", &row.get::<String>("contact_email")?))?,
+                phone: row
+                    .get::<Option<String>>("contact_phone")?
+                    .map(|p| stored("contact_phone", Phone::parse("contact_phone", &p)))
+                    .transpose()?,
+            },
+            data_protection_officer: DataProtectionOfficer {
+                name: text("dpo_name")?,
+                email: stored("dpo_email", Email::parse("dpo_email", &row.get::<String>("dpo_email")?))?,
+            },
+            privacy_notice_url: Localized {
+                fi: url("privacy_notice_fi")?,
+                sv: opt_url(row, "privacy_notice_sv")?,
+                en: opt_url(row, "privacy_notice_en")?,
+            },
+            data_request_url: url("data_request_url")?,
+        },
+        status: OrganizationStatus::parse(&status).ok_or_else(|| TenantsError::Corrupt("status".into()))?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+pub async fn insert_organization(tx: &mut Tx, org: &Organization) -> Result<()> {
+    let r = &org.registry;
+    let sql = format!(
+        "INSERT INTO organizations ({ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    );
+    tx.query(&sql)
+        .bind(org.id.as_uuid())
+        .bind(r.official_name.as_str().to_owned())
+        .bind(r.display_name.fi.as_str().to_owned())
+        .bind(r.display_name.sv.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(r.display_name.en.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(r.business_id.as_str().to_owned())
+        .bind(r.website.as_str().to_owned())
+        .bind(r.contact.name.as_str().to_owned())
+        .bind(r.contact.email.as_str().to_owned())
+        .bind(r.contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(r.data_protection_officer.name.as_str().to_owned())
+        .bind(r.data_protection_officer.email.as_str().to_owned())
+        .bind(r.privacy_notice_url.fi.as_str().to_owned())
+        .bind(r.privacy_notice_url.sv.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(r.privacy_notice_url.en.as_ref().map(|u| u.as_str().to_owned()))
+        .bind(r.data_request_url.as_str().to_owned())
+        .bind(org.status.as_str())
+        .bind(org.version)
+        .bind(org.created_at)
+        .bind(org.updated_at)
+        .execute(tx)
+        .await
+        .map_err(|e| unique_to(e, "business_id", "business-id-taken"))?;
+    Ok(())
+}
+
+/// A unique-constraint refusal becomes a field violation the user can act on.
+fn unique_to(error: ohjaus_platform::db::DbError, field: &str, reason: &str) -> TenantsError {
+    if error.is_unique_violation() {
+        TenantsError::Conflict(vec![ohjaus_platform::error::FieldViolation::new(field, reason)])
+    } else {
+        error.into()
+    }
+}
+
+pub async fn update_organization(tx: &mut Tx, org: &Organization) -> Result<()> {
+    let r = &org.registry;
+    tx.query(
+        "UPDATE organizations SET official_name = $2, display_name_fi = $3, display_name_sv = $4, display_name_en = $5, \
+         business_id = $6, website = $7, contact_name = $8, contact_email = $9, contact_phone = $10, dpo_name = $11, \
+         dpo_email = $12, privacy_notice_fi = $13, privacy_notice_sv = $14, privacy_notice_en = $15, data_request_url = $16, \
+         status = $17, version = $18, updated_at = $19 WHERE id = $1",
+    )
+    .bind(org.id.as_uuid())
+    .bind(r.official_name.as_str().to_owned())
+    .bind(r.display_name.fi.as_str().to_owned())
+    .bind(r.display_name.sv.as_ref().map(|t| t.as_str().to_owned()))
+    .bind(r.display_name.en.as_ref().map(|t| t.as_str().to_owned()))
+    .bind(r.business_id.as_str().to_owned())
+    .bind(r.website.as_str().to_owned())
+    .bind(r.contact.name.as_str().to_owned())
+    .bind(r.contact.email.as_str().to_owned())
+    .bind(r.contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+    .bind(r.data_protection_officer.name.as_str().to_owned())
+    .bind(r.data_protection_officer.email.as_str().to_owned())
+    .bind(r.privacy_notice_url.fi.as_str().to_owned())
+    .bind(r.privacy_notice_url.sv.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(r.privacy_notice_url.en.as_ref().map(|u| u.as_str().to_owned()))
+    .bind(r.data_request_url.as_str().to_owned())
+    .bind(org.status.as_str())
+    .bind(org.version)
+    .bind(org.updated_at)
+    .execute(tx)
+    .await
+    .map_err(|e| unique_to(e, "business_id", "business-id-taken"))?;
+    Ok(())
+}
+
+pub async fn organization_in(tx: &mut Tx, id: OrganizationId) -> Result<Option<Organization>> {
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1");
+    tx.query(&sql).bind(id.as_uuid()).fetch_optional(tx).await?.as_ref().map(organization).transpose()
+}
+
+pub async fn organization_of(db: &Db, id: OrganizationId) -> Result<Option<Organization>> {
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1");
+    db.query(&sql).bind(id.as_uuid()).fetch_optional(db).await?.as_ref().map(organization).transpose()
+}
+
+pub async fn organizations_page(db: &Db, page: &PageRequest) -> Result<Vec<Organization>> {
+    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id > $1 ORDER BY id LIMIT $2");
+    db.query(&sql)
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(organization)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------- offices
+
+fn office(row: &Row) -> Result<Office> {
+    Ok(Office {
+        id: OfficeId(row.get("id")?),
+        organization_id: OrganizationId(row.get("organization_id")?),
+        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        version: row.get("version")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+pub async fn insert_office(tx: &mut Tx, office: &Office) -> Result<()> {
+    tx.query("INSERT INTO offices (id, organization_id, name, version, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(office.id.as_uuid())
+        .bind(office.organization_id.as_uuid())
+        .bind(office.name.as_str().to_owned())
+        .bind(office.version)
+        .bind(office.created_at)
+        .execute(tx)
+        .await
+        .map_err(|e| unique_to(e, "name", "already-exists"))?;
+    Ok(())
+}
+
+pub async fn office_in(tx: &mut Tx, org: OrganizationId, id: OfficeId) -> Result<Option<Office>> {
+    tx.query(
+        "SELECT id, organization_id, name, version, created_at FROM offices WHERE organization_id = $1 AND id = $2",
+    )
+    .bind(org.as_uuid())
+    .bind(id.as_uuid())
+    .fetch_optional(tx)
+    .await?
+    .as_ref()
+    .map(office)
+    .transpose()
+}
+
+pub async fn offices_page(db: &Db, org: OrganizationId, page: &PageRequest) -> Result<Vec<Office>> {
+    db.query("SELECT id, organization_id, name, version, created_at FROM offices WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        .bind(org.as_uuid())
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(office)
+        .collect()
+}
+
+pub async fn rename_office(tx: &mut Tx, office: &Office) -> Result<()> {
+    tx.query("UPDATE offices SET name = $2, version = $3 WHERE id = $1")
+        .bind(office.id.as_uuid())
+        .bind(office.name.as_str().to_owned())
+        .bind(office.version)
+        .execute(tx)
+        .await
+        .map_err(|e| unique_to(e, "name", "already-exists"))?;
+    Ok(())
+}
+
+pub async fn delete_office(tx: &mut Tx, id: OfficeId) -> Result<()> {
+    tx.query("DELETE FROM offices WHERE id = $1").bind(id.as_uuid()).execute(tx).await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------- experts
+
+const EXPERT_SELECT: &str = "SELECT p.id, m.organization_id, p.name, p.email, p.language, p.virtu_home_organization, \
+    p.virtu_local_id, p.suomifi_hash, m.roles, m.version, m.added_at FROM memberships m JOIN persons p ON p.id = m.person_id";
+
+fn expert(row: &Row) -> Result<Expert> {
+    let language: String = row.get("language")?;
+    let roles: Json<Vec<String>> = row.get("roles")?;
+    let virtu =
+        match (row.get::<Option<String>>("virtu_home_organization")?, row.get::<Option<String>>("virtu_local_id")?) {
+            (Some(home), Some(local)) => Some(VirtuIdentity {
+                home_organization: stored("virtu", Text::parse("virtu", &home, 500))?,
+                local_id: stored("virtu", Text::parse("virtu", &local, 500))?,
+            }),
+            _ => None,
+        };
+    Ok(Expert {
+        person_id: PersonId(row.get("id")?),
+        organization_id: OrganizationId(row.get("organization_id")?),
+        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        email: stored("email", Email::parse("email", &row.get::<String>("email")?))?,
+        language: stored("language", Language::parse_field("language", &language))?,
+        virtu,
+        has_suomifi_link: row.get::<Option<String>>("suomifi_hash")?.is_some(),
+        roles: stored("roles", Roles::parse(roles.0.iter().map(|r| Role::parse(r))))?,
+        version: row.get("version")?,
+        added_at: row.get("added_at")?,
+    })
+}
+
+/// The person with this Virtu identity or identity-code hash, if one exists.
+pub async fn find_person(
+    tx: &mut Tx,
+    virtu: Option<&VirtuIdentity>,
+    suomifi: Option<&IdentityCodeHash>,
+) -> Result<Option<PersonId>> {
+    if let Some(v) = virtu {
+        let row = tx
+            .query("SELECT id FROM persons WHERE virtu_home_organization = $1 AND virtu_local_id = $2")
+            .bind(v.home_organization.as_str().to_owned())
+            .bind(v.local_id.as_str().to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(PersonId(row.get("id")?)));
+        }
+    }
+    if let Some(hash) = suomifi {
+        let row = tx
+            .query("SELECT id FROM persons WHERE suomifi_hash = $1")
+            .bind(hash.as_str().to_owned())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            return Ok(Some(PersonId(row.get("id")?)));
+        }
+    }
+    Ok(None)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_person(
+    tx: &mut Tx,
+    id: PersonId,
+    name: &Text,
+    email: &Email,
+    language: Language,
+    virtu: Option<&VirtuIdentity>,
+    suomifi: Option<&IdentityCodeHash>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.query(
+        "INSERT INTO persons (id, name, email, language, virtu_home_organization, virtu_local_id, suomifi_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(id.as_uuid())
+    .bind(name.as_str().to_owned())
+    .bind(email.as_str().to_owned())
+    .bind(language.code())
+    .bind(virtu.map(|v| v.home_organization.as_str().to_owned()))
+    .bind(virtu.map(|v| v.local_id.as_str().to_owned()))
+    .bind(suomifi.map(|h| h.as_str().to_owned()))
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(|e| unique_to(e, "personal_identity_code", "identity-taken"))?;
+    Ok(())
+}
+
+pub async fn insert_membership(
+    tx: &mut Tx,
+    person: PersonId,
+    org: OrganizationId,
+    roles: &Roles,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.query(
+        "INSERT INTO memberships (person_id, organization_id, roles, version, added_at) VALUES ($1, $2, $3, 1, $4)",
+    )
+    .bind(person.as_uuid())
+    .bind(org.as_uuid())
+    .bind(Json(roles.to_strings()))
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(|e| unique_to(e, "expert", "expert-already-member"))?;
+    Ok(())
+}
+
+pub async fn expert_in(tx: &mut Tx, org: OrganizationId, person: PersonId) -> Result<Option<Expert>> {
+    let sql = format!("{EXPERT_SELECT} WHERE m.organization_id = $1 AND m.person_id = $2");
+    tx.query(&sql).bind(org.as_uuid()).bind(person.as_uuid()).fetch_optional(tx).await?.as_ref().map(expert).transpose()
+}
+
+pub async fn expert_of(db: &Db, org: OrganizationId, person: PersonId) -> Result<Option<Expert>> {
+    let sql = format!("{EXPERT_SELECT} WHERE m.organization_id = $1 AND m.person_id = $2");
+    db.query(&sql).bind(org.as_uuid()).bind(person.as_uuid()).fetch_optional(db).await?.as_ref().map(expert).transpose()
+}
+
+pub async fn experts_page(db: &Db, org: OrganizationId, page: &PageRequest) -> Result<Vec<Expert>> {
+    let sql =
+        format!("{EXPERT_SELECT} WHERE m.organization_id = $1 AND m.person_id > $2 ORDER BY m.person_id LIMIT $3");
+    db.query(&sql)
+        .bind(org.as_uuid())
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(expert)
+        .collect()
+}
+
+pub async fn set_roles(tx: &mut Tx, org: OrganizationId, person: PersonId, roles: &Roles, version: i64) -> Result<()> {
+    tx.query("UPDATE memberships SET roles = $3, version = $4 WHERE organization_id = $1 AND person_id = $2")
+        .bind(org.as_uuid())
+        .bind(person.as_uuid())
+        .bind(Json(roles.to_strings()))
+        .bind(version)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_membership(tx: &mut Tx, org: OrganizationId, person: PersonId) -> Result<()> {
+    tx.query("DELETE FROM memberships WHERE organization_id = $1 AND person_id = $2")
+        .bind(org.as_uuid())
+        .bind(person.as_uuid())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------- clients
+
+fn client(row: &Row) -> Result<IntegrationClient> {
+    let scopes: Json<Vec<String>> = row.get("scopes")?;
+    Ok(IntegrationClient {
+        id: ClientId(row.get("id")?),
+        organization_id: OrganizationId(row.get("organization_id")?),
+        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        scopes: scopes.0.iter().map(|s| stored("scopes", Scope::parse(s))).collect::<Result<_>>()?,
+        created_at: row.get("created_at")?,
+        revoked_at: row.get("revoked_at")?,
+    })
+}
+
+pub async fn insert_client(tx: &mut Tx, client: &IntegrationClient, secret_hash: &str) -> Result<()> {
+    tx.query("INSERT INTO integration_clients (id, organization_id, name, scopes, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(client.id.as_uuid())
+        .bind(client.organization_id.as_uuid())
+        .bind(client.name.as_str().to_owned())
+        .bind(Json(client.scopes.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>()))
+        .bind(secret_hash.to_owned())
+        .bind(client.created_at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn client_in(tx: &mut Tx, org: OrganizationId, id: ClientId) -> Result<Option<IntegrationClient>> {
+    tx.query("SELECT id, organization_id, name, scopes, created_at, revoked_at FROM integration_clients WHERE organization_id = $1 AND id = $2")
+        .bind(org.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(tx)
+        .await?
+        .as_ref()
+        .map(client)
+        .transpose()
+}
+
+pub async fn clients_page(db: &Db, org: OrganizationId, page: &PageRequest) -> Result<Vec<IntegrationClient>> {
+    db.query("SELECT id, organization_id, name, scopes, created_at, revoked_at FROM integration_clients WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        .bind(org.as_uuid())
+        .bind(page.after.unwrap_or(Uuid::nil()))
+        .bind(page.fetch_limit())
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(client)
+        .collect()
+}
+
+pub async fn revoke_client(tx: &mut Tx, id: ClientId, at: DateTime<Utc>) -> Result<()> {
+    tx.query("UPDATE integration_clients SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id.as_uuid())
+        .bind(at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// The client and its secret hash, for authentication.
+pub async fn client_credentials(db: &Db, id: ClientId) -> Result<Option<(IntegrationClient, String)>> {
+    let row = db
+        .query("SELECT id, organization_id, name, scopes, created_at, revoked_at, secret_hash FROM integration_clients WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_optional(db)
+        .await?;
+    match row {
+        Some(row) => Ok(Some((client(&row)?, row.get("secret_hash")?))),
+        None => Ok(None),
+    }
+}
+
+// ---------------------------------------------------------------------------- idempotency
+
+/// A creating request answered before under the same key: its hash and the resource made.
+pub async fn idempotent_result(
+    tx: &mut Tx,
+    caller: &str,
+    operation: &str,
+    request_id: &str,
+) -> Result<Option<(String, Uuid)>> {
+    let row = tx
+        .query("SELECT request_hash, resource_id FROM idempotency_keys WHERE caller = $1 AND operation = $2 AND request_id = $3")
+        .bind(caller.to_owned())
+        .bind(operation.to_owned())
+        .bind(request_id.to_owned())
+        .fetch_optional(tx)
+        .await?;
+    match row {
+        Some(row) => Ok(Some((row.get("request_hash")?, row.get("resource_id")?))),
+        None => Ok(None),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn remember_request(
+    tx: &mut Tx,
+    caller: &str,
+    operation: &str,
+    request_id: &str,
+    request_hash: &str,
+    resource: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.query(
+        "INSERT INTO idempotency_keys (caller, operation, request_id, request_hash, resource_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(caller.to_owned())
+    .bind(operation.to_owned())
+    .bind(request_id.to_owned())
+    .bind(request_hash.to_owned())
+    .bind(resource)
+    .bind(now)
+    .execute(tx)
+    .await
+    .map_err(|e| if e.is_unique_violation() { TenantsError::ConcurrentReplay } else { e.into() })?;
+    Ok(())
+}

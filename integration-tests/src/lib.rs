@@ -1,1 +1,341 @@
+//! Starts the whole system for a test, on either backend, and talks to it as a client would:
+//! HTTP to the gateway and gRPC to the services, on real sockets.
+//!
+//! The server backend (PostgreSQL + NATS JetStream) reads `OHJAUS_TEST_POSTGRES_URL` and
+//! `OHJAUS_TEST_NATS_URL` (defaults: the local servers) and fails when they cannot be reached;
+//! it never skips. Each test gets its own database, stream and subject prefix.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{path::PathBuf, sync::Arc};
+
+use ohjaus::{Options, Running, Target};
+use ohjaus_platform::{
+    auth::{Membership, Principal, Role, TokenKeys},
+    clock::ManualClock,
+    config::Settings,
+    proto::tenants::v1::tenants_service_client::TenantsServiceClient,
+};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdefghijklmnopqrstuvwxyz";
+const SIGNING_KEY: &str = "test:integration-signing-key-0123456789abcdefghijklmnop";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite files and the in-process bus.
+    Embedded,
+    /// PostgreSQL and NATS JetStream.
+    Server,
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("OHJAUS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("OHJAUS_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+/// Where a test system keeps its data, so a second start finds it again.
+pub struct Storage {
+    pub backend: Backend,
+    pub dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    pub suffix: String,
+}
+
+impl Storage {
+    pub async fn new(backend: Backend) -> Self {
+        let suffix = Uuid::now_v7().simple().to_string();
+        let database_url = match backend {
+            Backend::Embedded => None,
+            Backend::Server => Some(create_database(&suffix).await),
+        };
+        Self { backend, dir: tempfile::tempdir().unwrap(), database_url, suffix }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().to_path_buf()
+    }
+
+    /// The settings of a system on this storage, with extra `OHJAUS__…` pairs on top.
+    pub fn settings(&self, extra: &[(&str, String)]) -> Settings {
+        let mut env: Vec<(String, String)> = vec![
+            ("OHJAUS__DATA_DIR".into(), self.dir.path().display().to_string()),
+            ("OHJAUS__GATEWAY__LISTEN".into(), "127.0.0.1:0".into()),
+            ("OHJAUS__GRPC__LISTEN".into(), "127.0.0.1:0".into()),
+            ("OHJAUS__AUTH__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()),
+            ("OHJAUS__AUTH__SIGNING_KEY".into(), SIGNING_KEY.into()),
+            ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "test-identity-code-key-0123456789abcdefghij".into()),
+            ("OHJAUS__DEMO__SEED".into(), "false".into()),
+            // Tests drive many requests from one address.
+            ("OHJAUS__GATEWAY__PUBLIC_RATE_PER_SECOND".into(), "1000".into()),
+            ("OHJAUS__GATEWAY__PUBLIC_BURST".into(), "1000".into()),
+        ];
+        if self.backend == Backend::Server {
+            env.extend([
+                ("OHJAUS__DATABASE__BACKEND".into(), "postgres".into()),
+                ("OHJAUS__DATABASE__URL".into(), self.database_url.clone().unwrap()),
+                ("OHJAUS__BUS__KIND".into(), "nats".into()),
+                ("OHJAUS__BUS__NATS_URL".into(), nats_url()),
+                ("OHJAUS__BUS__STREAM".into(), format!("T_{}", self.suffix)),
+                ("OHJAUS__BUS__SUBJECT_PREFIX".into(), format!("t{}", self.suffix)),
+            ]);
+        }
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        Settings::load_with(None, env).expect("test settings")
+    }
+}
+
+impl Drop for Storage {
+    /// Drops the test's database and stream (best effort; a leftover does no harm but space).
+    fn drop(&mut self) {
+        let Some(url) = self.database_url.take() else { return };
+        let suffix = self.suffix.clone();
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_url()).await {
+                    let name = format!("ohjaus_it_{suffix}");
+                    let _ =
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
+                }
+                if let Ok(client) = async_nats::connect(nats_url()).await {
+                    let _ = async_nats::jetstream::new(client).delete_stream(format!("T_{suffix}")).await;
+                }
+                drop(url);
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+async fn create_database(suffix: &str) -> String {
+    use sqlx::Connection;
+    let admin_url = postgres_url();
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL is required for the server backend at {admin_url} (OHJAUS_TEST_POSTGRES_URL): {e}")
+    });
+    let name = format!("ohjaus_it_{suffix}");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let mut url = url_with_database(&admin_url, &name);
+    if !url.contains("://") {
+        url = format!("postgres://{url}");
+    }
+    url
+}
+
+fn url_with_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
+    let root = path_start.map_or(base, |i| &base[..i]);
+    match query {
+        Some(q) => format!("{root}/{database}?{q}"),
+        None => format!("{root}/{database}"),
+    }
+}
+
+/// A running system and clients for it.
+pub struct TestSystem {
+    pub storage: Arc<Storage>,
+    pub clock: ManualClock,
+    pub base: String,
+    pub grpc: String,
+    pub http: reqwest::Client,
+    keys: TokenKeys,
+    running: Option<Running>,
+}
+
+impl TestSystem {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_on(Arc::new(Storage::new(backend).await), &[]).await
+    }
+
+    /// Starts every target on `storage` (again, if it was used before).
+    pub async fn start_on(storage: Arc<Storage>, extra: &[(&str, String)]) -> Self {
+        let settings = storage.settings(extra);
+        let clock = ManualClock::new(chrono::Utc::now());
+        let keys = TokenKeys::from_settings(&settings.auth, Arc::new(clock.clone())).unwrap();
+        let running = ohjaus::start(
+            &settings,
+            Options { targets: Target::ALL.to_vec(), clock: Arc::new(clock.clone()), migrate: true },
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("system did not start on {:?}: {e:#}", storage.backend));
+        let base = format!("http://{}", running.gateway_addr.unwrap());
+        let grpc = format!("http://{}", running.grpc_addr.unwrap());
+        Self { storage, clock, base, grpc, http: reqwest::Client::new(), keys, running: Some(running) }
+    }
+
+    /// Stops the system and waits for it.
+    pub async fn stop(mut self) -> Arc<Storage> {
+        if let Some(running) = self.running.take() {
+            running.shutdown();
+            running.wait().await;
+        }
+        self.storage.clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A short-lived access token for `principal`, as the identity service would issue it.
+    pub fn token(&self, principal: &Principal) -> String {
+        self.keys.mint(principal).unwrap()
+    }
+
+    pub fn operator(&self) -> Caller<'_> {
+        Caller { system: self, authorization: Some(format!("Bearer {OPERATOR_TOKEN}")), language: None }
+    }
+
+    pub fn as_principal(&self, principal: &Principal) -> Caller<'_> {
+        Caller { system: self, authorization: Some(format!("Bearer {}", self.token(principal))), language: None }
+    }
+
+    pub fn anonymous(&self) -> Caller<'_> {
+        Caller { system: self, authorization: None, language: None }
+    }
+
+    pub fn basic(&self, client_id: &str, secret: &str) -> Caller<'_> {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{client_id}:{secret}"));
+        Caller { system: self, authorization: Some(format!("Basic {encoded}")), language: None }
+    }
+
+    /// A gRPC client of the tenants service that sends `principal`'s access token.
+    pub async fn tenants_grpc(
+        &self,
+        principal: Option<&Principal>,
+    ) -> TenantsServiceClient<
+        tonic::service::interceptor::InterceptedService<tonic::transport::Channel, impl tonic::service::Interceptor>,
+    > {
+        let channel = tonic::transport::Endpoint::from_shared(self.grpc.clone()).unwrap().connect().await.unwrap();
+        let header = principal.map(|p| format!("Bearer {}", self.token(p)));
+        TenantsServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            if let Some(header) = &header {
+                request.metadata_mut().insert("authorization", header.parse().unwrap());
+            }
+            Ok(request)
+        })
+    }
+}
+
+impl Drop for TestSystem {
+    fn drop(&mut self) {
+        if let Some(running) = &self.running {
+            running.shutdown();
+        }
+    }
+}
+
+/// A main user (or other expert) of one organisation.
+pub fn expert(tenant: Uuid, roles: &[Role]) -> Principal {
+    Principal::Expert {
+        person_id: Uuid::now_v7(),
+        memberships: vec![Membership { tenant_id: tenant, roles: roles.to_vec() }],
+    }
+}
+
+/// An HTTP caller with fixed credentials.
+pub struct Caller<'a> {
+    system: &'a TestSystem,
+    authorization: Option<String>,
+    language: Option<&'static str>,
+}
+
+/// A response: status, headers and JSON body (or `Null`).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_else(|| panic!("no id in {}", self.body)).to_owned()
+    }
+    /// The field names of a problem's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Caller<'_> {
+    pub fn language(mut self, language: &'static str) -> Self {
+        self.language = Some(language);
+        self
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        let mut request = self.system.http.request(method, self.system.url(path));
+        if let Some(auth) = &self.authorization {
+            request = request.header("authorization", auth);
+        }
+        if let Some(language) = self.language {
+            request = request.header("accept-language", language);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(reqwest::Method::POST, path, Some(body), &[]).await
+    }
+    pub async fn put(&self, path: &str, body: Value, if_match: &str) -> Reply {
+        self.send(reqwest::Method::PUT, path, Some(body), &[("if-match", if_match.to_owned())]).await
+    }
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send(reqwest::Method::DELETE, path, None, &[]).await
+    }
+}
+
+/// Registry data of a valid organisation with the given business ID.
+pub fn registry(name: &str, business_id: &str) -> Value {
+    json!({
+        "official_name": name,
+        "display_name": {"fi": format!("{name} (fi)"), "sv": format!("{name} (sv)"), "en": format!("{name} (en)")},
+        "business_id": business_id,
+        "website": "https://example.fi",
+        "contact": {"name": "Kaisa Kontakti", "email": "kaisa@example.fi", "phone": "+358 40 123 4567"},
+        "data_protection_officer": {"name": "Tiina Tietosuoja", "email": "dpo@example.fi"},
+        "privacy_notice_url": {"fi": "https://example.fi/tietosuoja", "sv": "https://example.fi/dataskydd"},
+        "data_request_url": "https://example.fi/tietopyynto"
+    })
+}
+
+/// Valid business IDs (correct check digits) for tests.
+pub const BUSINESS_IDS: [&str; 4] = ["0201256-6", "1572860-0", "2617416-4", "1234567-1"];

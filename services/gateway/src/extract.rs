@@ -20,7 +20,8 @@ use crate::{AppState, problem::ApiError};
 
 /// The authenticated caller.
 ///
-/// Operators send `Authorization: Bearer <operator token>`; integration clients send their
+/// `Authorization: Bearer <token>` carries the operator's bootstrap API token or a short-lived
+/// access token signed with the platform keys; integration clients may also send their
 /// credentials as HTTP Basic (`client_id:secret`). Browser sessions come with the identity
 /// service.
 #[derive(Debug, Clone)]
@@ -42,7 +43,9 @@ impl FromRequestParts<AppState> for Caller {
             {
                 return Ok(Caller(Principal::Operator { subject: "bootstrap-operator".into() }));
             }
-            return Err(ApiError::code(ErrorCode::Unauthenticated));
+            // A short-lived access token signed with the platform's keys (issued by the
+            // identity service after login or by client credentials).
+            return state.keys.verify(token.trim()).map(Caller).map_err(|_| ApiError::code(ErrorCode::Unauthenticated));
         }
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
@@ -97,7 +100,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
                 JsonRejection::JsonDataError(e) => data_error_violation(&e.body_text()),
                 _ => FieldViolation::new("body", "field-malformed-json"),
             };
-            ApiError(Failure::invalid(vec![violation]))
+            ApiError(Failure { code: ErrorCode::MalformedRequest, violations: vec![violation] })
         }
     }
 }
@@ -179,10 +182,12 @@ pub struct ApiQuery<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|_| ApiError::invalid("query", "field-malformed-json"))
+        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|_| {
+            ApiError(Failure {
+                code: ErrorCode::MalformedRequest,
+                violations: vec![FieldViolation::new("query", "field-malformed-json")],
+            })
+        })
     }
 }
 

@@ -27,7 +27,10 @@ use axum::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ohjaus_platform::{
-    auth::Principal, config::Settings, error::ErrorCode, grpc::Transport,
+    auth::{Principal, TokenKeys},
+    config::Settings,
+    error::ErrorCode,
+    grpc::Transport,
     proto::tenants::v1::tenants_service_client::TenantsServiceClient,
 };
 use sha2::{Digest, Sha256};
@@ -58,6 +61,7 @@ pub struct AppState {
 pub struct StateInner {
     tenants: TenantsServiceClient<Transport>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
+    pub(crate) keys: TokenKeys,
     readiness: Vec<(String, ReadinessCheck)>,
     public_limiter: DefaultKeyedRateLimiter<IpAddr>,
 }
@@ -70,13 +74,19 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(settings: &Settings, tenants: Transport, readiness: Vec<(String, ReadinessCheck)>) -> Self {
+    pub fn new(
+        settings: &Settings,
+        keys: TokenKeys,
+        tenants: Transport,
+        readiness: Vec<(String, ReadinessCheck)>,
+    ) -> Self {
         let rate = NonZeroU32::new(u32::try_from(settings.gateway.public_rate_per_second).unwrap_or(u32::MAX))
             .unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(settings.gateway.public_burst).unwrap_or(NonZeroU32::MIN);
         Self {
             inner: Arc::new(StateInner {
                 tenants: TenantsServiceClient::new(tenants),
+                keys,
                 operator_token_hash: settings
                     .auth
                     .operator_token
@@ -123,7 +133,10 @@ impl Modify for SecuritySchemes {
         components.add_security_scheme(
             "operator_token",
             SecurityScheme::Http(
-                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("Operator API token")).build(),
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("Operator API token, or a short-lived access token signed by the platform"))
+                    .build(),
             ),
         );
         components.add_security_scheme(

@@ -112,7 +112,8 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
         429 => ErrorCode::RateLimited,
         401 => ErrorCode::Unauthenticated,
         403 => ErrorCode::PermissionDenied,
-        400..=499 => ErrorCode::InvalidArgument,
+        422 => ErrorCode::InvalidArgument,
+        400..=499 => ErrorCode::MalformedRequest,
         _ => ErrorCode::Internal,
     }
 }

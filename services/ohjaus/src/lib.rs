@@ -221,7 +221,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
                 transport
             }
         };
-        let state = AppState::new(settings, tenants, readiness);
+        let state = AppState::new(settings, keys.clone(), tenants, readiness);
         let app = ohjaus_gateway::app(state, settings);
         let (addr, task) =
             ohjaus_gateway::serve(app, settings.gateway.listen, shutdown.clone()).await.with_context(|| {

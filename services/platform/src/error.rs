@@ -8,7 +8,10 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// What went wrong, as clients may rely on it. The gateway localizes by [`ErrorCode::reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
+    /// Well-formed request with invalid values (HTTP 422).
     InvalidArgument,
+    /// Not parseable at all: broken JSON, wrong types (HTTP 400).
+    MalformedRequest,
     NotFound,
     AlreadyExists,
     /// The client's copy is stale (`If-Match` / expected version).
@@ -31,8 +34,9 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::InvalidArgument,
+        ErrorCode::MalformedRequest,
         ErrorCode::NotFound,
         ErrorCode::AlreadyExists,
         ErrorCode::VersionMismatch,
@@ -53,6 +57,7 @@ impl ErrorCode {
     pub fn reason(self) -> &'static str {
         match self {
             ErrorCode::InvalidArgument => "invalid-argument",
+            ErrorCode::MalformedRequest => "malformed-request",
             ErrorCode::NotFound => "not-found",
             ErrorCode::AlreadyExists => "already-exists",
             ErrorCode::VersionMismatch => "version-mismatch",
@@ -77,6 +82,7 @@ impl ErrorCode {
     pub fn grpc_code(self) -> Code {
         match self {
             ErrorCode::InvalidArgument
+            | ErrorCode::MalformedRequest
             | ErrorCode::PayloadTooLarge
             | ErrorCode::UnsupportedMediaType
             | ErrorCode::MethodNotAllowed => Code::InvalidArgument,
@@ -93,7 +99,8 @@ impl ErrorCode {
 
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidArgument => 400,
+            ErrorCode::InvalidArgument => 422,
+            ErrorCode::MalformedRequest => 400,
             ErrorCode::NotFound => 404,
             ErrorCode::AlreadyExists => 409,
             ErrorCode::IdempotencyKeyReused => 422,

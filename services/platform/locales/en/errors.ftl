@@ -1,5 +1,7 @@
 error-invalid-argument-title = The request has invalid values
 error-invalid-argument-detail = Correct the fields listed below and try again.
+error-malformed-request-title = The request could not be read
+error-malformed-request-detail = The request body or its parameters are not in the expected format.
 error-not-found-title = Not found
 error-not-found-detail = The item does not exist or you have no access to it.
 error-already-exists-title = Already exists

@@ -1,5 +1,7 @@
 error-invalid-argument-title = Pyynnössä on virheellisiä tietoja
 error-invalid-argument-detail = Korjaa alla luetellut kentät ja yritä uudelleen.
+error-malformed-request-title = Pyyntöä ei voitu lukea
+error-malformed-request-detail = Pyynnön runko tai parametrit eivät ole odotetussa muodossa.
 error-not-found-title = Ei löytynyt
 error-not-found-detail = Kohdetta ei ole olemassa tai sinulla ei ole siihen pääsyä.
 error-already-exists-title = On jo olemassa

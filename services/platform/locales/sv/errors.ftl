@@ -1,5 +1,7 @@
 error-invalid-argument-title = Begäran innehåller felaktiga uppgifter
 error-invalid-argument-detail = Rätta fälten nedan och försök igen.
+error-malformed-request-title = Begäran kunde inte läsas
+error-malformed-request-detail = Begärans innehåll eller parametrar har inte det förväntade formatet.
 error-not-found-title = Hittades inte
 error-not-found-detail = Objektet finns inte eller så har du ingen åtkomst till det.
 error-already-exists-title = Finns redan

@@ -1,0 +1,182 @@
+//! The binary as operators run it: migrations as a separate command, then `--target tenants`
+//! and `--target gateway` as two processes on PostgreSQL + NATS, answering like `--target all`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, OPERATOR_TOKEN, Storage, registry};
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The server-mode environment of `storage`, as the chart would set it.
+fn environment(storage: &Storage) -> Vec<(String, String)> {
+    let settings_env = [
+        ("OHJAUS__DATABASE__BACKEND", "postgres".to_owned()),
+        ("OHJAUS__DATABASE__URL", storage.database_url.clone().unwrap()),
+        ("OHJAUS__BUS__KIND", "nats".to_owned()),
+        ("OHJAUS__BUS__NATS_URL", ohjaus_integration_tests::nats_url()),
+        ("OHJAUS__BUS__STREAM", format!("T_{}", storage.suffix)),
+        ("OHJAUS__BUS__SUBJECT_PREFIX", format!("t{}", storage.suffix)),
+        ("OHJAUS__AUTH__SIGNING_KEY", "proc:process-test-signing-key-0123456789abcdefghij".to_owned()),
+        ("OHJAUS__AUTH__OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
+        ("OHJAUS__SECURITY__IDENTITY_CODE_KEY", "process-test-identity-code-key-0123456789abc".to_owned()),
+        ("OHJAUS__TELEMETRY__FORMAT", "json".to_owned()),
+        ("OHJAUS__TELEMETRY__LEVEL", "warn".to_owned()),
+    ];
+    settings_env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(storage: &Storage, args: &[&str], extra: &[(&str, String)]) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ohjaus"));
+    command
+        .args(args)
+        .current_dir(storage.data_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in environment(storage) {
+        command.env(k, v);
+    }
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    Process(command.spawn().unwrap())
+}
+
+async fn wait_ready(base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let http = reqwest::Client::new();
+    while Instant::now() < deadline {
+        if let Ok(response) = http.get(format!("{base}/readyz")).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{base} did not become ready");
+}
+
+async fn create_and_fetch(base: &str) -> (Value, Value) {
+    let http = reqwest::Client::new();
+    let auth = format!("Bearer {OPERATOR_TOKEN}");
+    let created: Value = http
+        .post(format!("{base}/api/v1/organizations"))
+        .header("authorization", &auth)
+        .json(&registry("Prosessi", BUSINESS_IDS[0]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refused: Value = http
+        .post(format!("{base}/api/v1/organizations"))
+        .header("authorization", &auth)
+        .header("accept-language", "sv")
+        .json(&registry("Prosessi", "0201256-7"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (created, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_answer_like_one() {
+    let storage = Storage::new(Backend::Server).await;
+
+    let status = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["migrate", "--target", "all"])
+        .envs(environment(&storage))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ohjaus migrate failed");
+
+    let grpc_port = free_port();
+    let http_port = free_port();
+    let _tenants =
+        spawn(&storage, &["--target", "tenants"], &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))]);
+    let _gateway = spawn(
+        &storage,
+        &["--target", "gateway"],
+        &[
+            ("OHJAUS__GATEWAY__LISTEN", format!("127.0.0.1:{http_port}")),
+            ("OHJAUS__SERVICES__TENANTS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+        ],
+    );
+    let split = format!("http://127.0.0.1:{http_port}");
+    wait_ready(&split).await;
+    let (created, split_refusal) = create_and_fetch(&split).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(split_refusal["status"], 422);
+    drop(_gateway);
+    drop(_tenants);
+
+    let all_port = free_port();
+    let _all = spawn(
+        &storage,
+        &["--target", "all"],
+        &[
+            ("OHJAUS__GATEWAY__LISTEN", format!("127.0.0.1:{all_port}")),
+            ("OHJAUS__GRPC__LISTEN", "127.0.0.1:0".to_owned()),
+        ],
+    );
+    let whole = format!("http://127.0.0.1:{all_port}");
+    wait_ready(&whole).await;
+    let fetched: Value = reqwest::Client::new()
+        .get(format!("{whole}/api/v1/organizations/{id}"))
+        .header("authorization", format!("Bearer {OPERATOR_TOKEN}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched, created, "the whole system sees what the split one stored");
+    let (_, whole_refusal) = create_and_fetch(&whole).await;
+    assert_eq!(whole_refusal["errors"], split_refusal["errors"]);
+    assert_eq!(whole_refusal["title"], split_refusal["title"]);
+}
+
+#[test]
+fn list_targets_names_every_target() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for target in ["gateway", "tenants", "all"] {
+        assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
+    }
+}
+
+#[test]
+fn a_bad_setting_is_named_and_stops_the_start() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_ohjaus")).env("OHJAUS__GATEWAY__LISTEN", "not-an-address").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8(output.stderr).unwrap();
+    assert!(text.contains("`gateway.listen`"), "{text}");
+    let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).env("OHJAUS__BUS__KIND", "nats").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8(output.stderr).unwrap().contains("bus.nats_url"));
+}

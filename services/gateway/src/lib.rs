@@ -170,7 +170,7 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
     let docs = utoipa_scalar::Scalar::new(spec).custom_html(DOCS_HTML).to_html();
     let request_id = HeaderName::from_static("x-request-id");
     let api = api.route_layer(middleware::from_fn_with_state(state.clone(), public_state_layer));
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .route(
             "/openapi.json",
@@ -187,8 +187,8 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_millis(settings.gateway.request_timeout_ms),
         ))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(security_headers())
+        .layer(middleware::from_fn(record_metrics));
+    with_security_headers(router)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // The path holds ids only; the query string is left out on purpose.
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -225,39 +225,18 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            tower::layer::util::Stack<
-                SetResponseHeaderLayer<HeaderValue>,
-                tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
-            >,
-        >,
-    >,
-> {
-    use tower::layer::util::Stack;
+/// Headers every response carries unless a handler set its own (the docs page sets its CSP).
+fn with_security_headers(router: Router) -> Router {
     let set = |name: HeaderName, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
     };
-    Stack::new(
-        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        Stack::new(
-            set(header::X_FRAME_OPTIONS, "DENY"),
-            Stack::new(
-                set(header::REFERRER_POLICY, "no-referrer"),
-                Stack::new(
-                    set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"),
-                    Stack::new(
-                        set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
-                        set(header::CACHE_CONTROL, "no-store"),
-                    ),
-                ),
-            ),
-        ),
-    )
+    router
+        .layer(set(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(set(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(set(header::REFERRER_POLICY, "no-referrer"))
+        .layer(set(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"))
+        .layer(set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
+        .layer(set(header::CACHE_CONTROL, "no-store"))
 }
 
 /// The docs page loads the Scalar viewer; only it may run scripts, and only from its CDN.

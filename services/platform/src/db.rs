@@ -214,8 +214,8 @@ impl<'c> From<&'c Db> for Conn<'c> {
 impl<'c> From<&'c mut Tx> for Conn<'c> {
     fn from(tx: &'c mut Tx) -> Self {
         match tx {
-            Tx::Postgres(tx) => Conn::PgConn(&mut **tx),
-            Tx::Sqlite(tx) => Conn::SqliteConn(&mut **tx),
+            Tx::Postgres(tx) => Conn::PgConn(tx),
+            Tx::Sqlite(tx) => Conn::SqliteConn(tx),
         }
     }
 }

@@ -115,5 +115,5 @@ pub fn context_from_map(map: &HashMap<String, String>) -> Context {
 
 /// Makes `span` a child of `parent` (a remote trace), if tracing is on.
 pub fn set_parent(span: &tracing::Span, parent: Context) {
-    let _ = span.set_parent(parent);
+    span.set_parent(parent);
 }

@@ -149,9 +149,18 @@ fn subject_matches(filter: &str, subject: &str) -> bool {
 type LocalDelivery = (String, Bytes, u64, oneshot::Sender<Option<Duration>>);
 
 /// The embedded mode's bus. Subscribe every consumer before starting the relays.
+///
+/// A consumer that has stopped makes every publish to its subjects fail, so the relay keeps
+/// the events in the outbox until a consumer of the same durable name subscribes again.
 pub struct InProcessBus {
     prefix: String,
-    consumers: Mutex<Vec<(String, mpsc::Sender<LocalDelivery>)>>,
+    consumers: Mutex<Vec<LocalConsumer>>,
+}
+
+struct LocalConsumer {
+    durable: String,
+    filter: String,
+    sender: mpsc::Sender<LocalDelivery>,
 }
 
 impl InProcessBus {
@@ -180,8 +189,8 @@ impl Bus for InProcessBus {
             .lock()
             .await
             .iter()
-            .filter(|(filter, _)| subject_matches(filter, subject))
-            .map(|(_, tx)| tx.clone())
+            .filter(|consumer| subject_matches(&consumer.filter, subject))
+            .map(|consumer| consumer.sender.clone())
             .collect();
         for target in targets {
             let mut attempt = 1;
@@ -207,7 +216,13 @@ impl Bus for InProcessBus {
     async fn subscribe(&self, subscription: Subscription) -> Result<BoxStream<'static, Delivery>, BusError> {
         let (tx, rx) = mpsc::channel::<LocalDelivery>(16);
         let filter = format!("{}.{}", self.prefix, subscription.filter);
-        self.consumers.lock().await.push((filter, tx));
+        // As with a durable NATS consumer, the name is the consumer: a restarted consumer takes
+        // the place of its stopped predecessor instead of leaving a dead entry that fails
+        // every later publish.
+        let mut consumers = self.consumers.lock().await;
+        consumers.retain(|consumer| consumer.durable != subscription.durable);
+        consumers.push(LocalConsumer { durable: subscription.durable, filter, sender: tx });
+        drop(consumers);
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx).map(|(subject, payload, attempt, ack)| Delivery {
             subject,
             payload,
@@ -384,13 +399,20 @@ pub async fn run_relay(db: Db, bus: Arc<dyn Bus>, wake: Arc<Notify>, shutdown: C
 
 /// Publishes up to 100 outbox rows; a row leaves the outbox only after the bus accepted it.
 pub async fn relay_batch(db: &Db, bus: &dyn Bus) -> Result<usize, BusError> {
+    match db {
+        Db::Postgres(_) => relay_batch_locked(db, bus).await,
+        Db::Sqlite(_) => relay_batch_unlocked(db, bus).await,
+    }
+}
+
+/// PostgreSQL: replicas of a service share the outbox; each takes rows the others have not
+/// locked, and holds them until its transaction ends.
+async fn relay_batch_locked(db: &Db, bus: &dyn Bus) -> Result<usize, BusError> {
     let mut tx = db.begin().await?;
-    // Replicas of a service share the outbox; each takes rows the others have not locked.
-    let sql = match db {
-        Db::Postgres(_) => "SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED",
-        Db::Sqlite(_) => "SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT 100",
-    };
-    let rows = tx.query(sql).fetch_all(&mut tx).await?;
+    let rows = tx
+        .query("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED")
+        .fetch_all(&mut tx)
+        .await?;
     let mut published = 0;
     for row in &rows {
         let id: Uuid = row.get("id")?;
@@ -406,6 +428,30 @@ pub async fn relay_batch(db: &Db, bus: &dyn Bus) -> Result<usize, BusError> {
         metrics::counter!("ohjaus_events_published_total").increment(1);
     }
     tx.commit().await?;
+    Ok(published)
+}
+
+/// SQLite: no transaction is held while publishing. SQLite has one writer at a time, and the
+/// in-process bus returns only after the consumers have applied the event in their own write
+/// transactions (to this very file when a service consumes its own events); a write lock held
+/// meanwhile would shut them, and every other writer of the service, out until the busy
+/// timeout. The embedded mode runs one relay per database file; should a row be published
+/// again after a crash between publish and delete, the consumers' inboxes turn it away.
+async fn relay_batch_unlocked(db: &Db, bus: &dyn Bus) -> Result<usize, BusError> {
+    let rows = db.query("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT 100").fetch_all(db).await?;
+    let mut published = 0;
+    for row in &rows {
+        let id: Uuid = row.get("id")?;
+        let subject: String = row.get("subject")?;
+        let envelope: Vec<u8> = row.get("envelope")?;
+        let full_subject = format!("{}.{subject}", bus.prefix());
+        if let Err(error) = bus.publish(&full_subject, id, Bytes::from(envelope)).await {
+            return if published > 0 { Ok(published) } else { Err(error) };
+        }
+        db.query("DELETE FROM outbox WHERE id = $1").bind(id).execute(db).await?;
+        published += 1;
+        metrics::counter!("ohjaus_events_published_total").increment(1);
+    }
     Ok(published)
 }
 

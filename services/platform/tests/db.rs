@@ -17,7 +17,8 @@ use crate::support::{TestEnv, count, migrations, on_both_backends};
 
 on_both_backends!(round_trip_of_native_types, transactions_commit_and_roll_back, concurrent_writers_all_succeed);
 
-const INSERT: &str = "INSERT INTO things (id, name, flag, payload, at, counter, note) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT: &str =
+    "INSERT INTO things (id, name, flag, payload, at, counter, note) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 async fn insert_thing(db: &Db, id: Uuid, name: &str) -> ohjaus_platform::db::DbResult<u64> {
     db.query(INSERT)
@@ -81,7 +82,8 @@ async fn round_trip_of_native_types(env: TestEnv) {
         let id = new_id();
         let name = format!("thing ä{i}");
         let flag = i % 3 == 0;
-        let payload = json!({ "i": i, "text": "äöå \"quoted\"", "list": [1, 2.5, null, true], "nested": { "empty": {} } });
+        let payload =
+            json!({ "i": i, "text": "äöå \"quoted\"", "list": [1, 2.5, null, true], "nested": { "empty": {} } });
         let at = env.clock.now();
         let counter = match i {
             0 => i64::MIN,
@@ -107,7 +109,11 @@ async fn round_trip_of_native_types(env: TestEnv) {
     // The first `at` has a fractional second; microseconds survive.
     assert_ne!(written[0].at.timestamp_subsec_micros(), 0);
 
-    let rows = db.query("SELECT id, name, flag, payload, at, counter, note FROM things ORDER BY id").fetch_all(db).await.unwrap();
+    let rows = db
+        .query("SELECT id, name, flag, payload, at, counter, note FROM things ORDER BY id")
+        .fetch_all(db)
+        .await
+        .unwrap();
     assert_eq!(rows.len(), written.len());
     for (row, expected) in rows.iter().map(thing).zip(&written) {
         assert_eq!(row.id, expected.id, "ordering by a UUIDv7 id is the order of creation");
@@ -148,7 +154,12 @@ async fn round_trip_of_native_types(env: TestEnv) {
         .await
         .unwrap();
     assert_eq!(changed, 1);
-    let row = db.query("SELECT id, name, flag, payload, at, counter, note FROM things WHERE id = $1").bind(middle.id).fetch_one(db).await.unwrap();
+    let row = db
+        .query("SELECT id, name, flag, payload, at, counter, note FROM things WHERE id = $1")
+        .bind(middle.id)
+        .fetch_one(db)
+        .await
+        .unwrap();
     let row = thing(&row);
     assert_eq!((row.counter, row.flag, row.note), (middle.counter + 5, !middle.flag, None));
 
@@ -172,7 +183,8 @@ async fn transactions_commit_and_roll_back(env: TestEnv) {
         .execute(&mut tx)
         .await
         .unwrap();
-    let inside = tx.query("SELECT COUNT(*) AS n FROM things WHERE id = $1").bind(rolled_back).fetch_one(&mut tx).await.unwrap();
+    let inside =
+        tx.query("SELECT COUNT(*) AS n FROM things WHERE id = $1").bind(rolled_back).fetch_one(&mut tx).await.unwrap();
     assert_eq!(inside.get::<i64>("n").unwrap(), 1);
     tx.rollback().await.unwrap();
     assert_eq!(count(db, "SELECT COUNT(*) AS n FROM things").await, 0);

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use ohjaus_platform::{
     db::{Db, Tx},
     events::{
-        Bus, Event, EventHandler, HandlerError, InProcessBus, Outbox, Subscription, decode, parked_count, relay_batch, run_relay,
-        start_consumer,
+        Bus, Event, EventHandler, HandlerError, InProcessBus, Outbox, Subscription, decode, parked_count, relay_batch,
+        run_relay, start_consumer,
     },
     ids::new_id,
     proto::events::v1::{EventEnvelope, OrganizationCreated},
@@ -178,7 +178,9 @@ async fn outbox_len(db: &Db) -> i64 {
 }
 
 async fn consume(env: &TestEnv, handler: Arc<Recorder>, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
-    start_consumer(env.db.clone(), env.bus.clone(), handler, env.shared_clock(), env.max_deliver(), shutdown.clone()).await.unwrap()
+    start_consumer(env.db.clone(), env.bus.clone(), handler, env.shared_clock(), env.max_deliver(), shutdown.clone())
+        .await
+        .unwrap()
 }
 
 fn relay(env: &TestEnv, outbox: &Outbox, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -201,8 +203,10 @@ async fn outbox_relay_consumer_applies_each_event_once(env: TestEnv) {
 
     let expected = names("org", 25);
     let ids = write_events(db, &outbox, &expected).await;
-    eventually("25 events applied and the outbox empty", move || async move { applied(db, "pipeline").await == 25 && outbox_len(db).await == 0 })
-        .await;
+    eventually("25 events applied and the outbox empty", move || async move {
+        applied(db, "pipeline").await == 25 && outbox_len(db).await == 0
+    })
+    .await;
     shutdown.cancel();
     relay.await.unwrap();
     consumer.await.unwrap();
@@ -237,7 +241,10 @@ async fn redelivery_has_no_second_effect(env: TestEnv) {
     // One consumer applies in order: once the sentinel is in, both copies have been seen.
     let sentinel = new_id();
     env.bus.publish(&subject, sentinel, envelope_bytes(&envelope(sentinel, "sentinel"))).await.unwrap();
-    eventually("the sentinel applied", move || async move { applied_names(db, "redelivery").await.contains(&"sentinel".to_owned()) }).await;
+    eventually("the sentinel applied", move || async move {
+        applied_names(db, "redelivery").await.contains(&"sentinel".to_owned())
+    })
+    .await;
     shutdown.cancel();
     consumer.await.unwrap();
 
@@ -293,7 +300,8 @@ async fn poison_event_is_parked_and_the_rest_flow(env: TestEnv) {
     .await;
     // Events written after the parking flow too.
     let later = write_events(db, &outbox, &["later".to_owned()]).await[0];
-    eventually("a later event applied", move || async move { applied_ids(db, "poisoned").await.contains(&later) }).await;
+    eventually("a later event applied", move || async move { applied_ids(db, "poisoned").await.contains(&later) })
+        .await;
     eventually("the outbox empty", move || async move { outbox_len(db).await == 0 }).await;
     shutdown.cancel();
     relay.await.unwrap();
@@ -311,7 +319,10 @@ async fn poison_event_is_parked_and_the_rest_flow(env: TestEnv) {
         .await
         .unwrap();
     assert_eq!(parked.get::<Uuid>("event_id").unwrap(), poison_id);
-    assert_eq!(parked.get::<String>("subject").unwrap(), format!("{}.{}", env.bus.prefix(), OrganizationCreated::SUBJECT));
+    assert_eq!(
+        parked.get::<String>("subject").unwrap(),
+        format!("{}.{}", env.bus.prefix(), OrganizationCreated::SUBJECT)
+    );
     assert!(parked.get::<String>("error").unwrap().contains("poison"));
     let envelope = EventEnvelope::decode(parked.get::<Vec<u8>>("envelope").unwrap().as_slice()).unwrap();
     assert_eq!(envelope.id, poison_id.to_string());
@@ -322,7 +333,8 @@ async fn relay_keeps_rows_while_the_bus_is_down(env: TestEnv) {
     let db = &env.db;
     // An in-process bus whose only consumer has gone: a publish cannot reach it.
     let bus = Arc::new(InProcessBus::new(env.settings.bus.subject_prefix.clone()));
-    let gone = bus.subscribe(Subscription { durable: "down".to_owned(), filter: "tenants.>".to_owned() }).await.unwrap();
+    let gone =
+        bus.subscribe(Subscription { durable: "down".to_owned(), filter: "tenants.>".to_owned() }).await.unwrap();
     drop(gone);
 
     let outbox = Outbox::new("things", env.shared_clock());
@@ -337,8 +349,16 @@ async fn relay_keeps_rows_while_the_bus_is_down(env: TestEnv) {
     // The consumer comes back under its durable name: the kept row is delivered once.
     let shutdown = CancellationToken::new();
     let handler = Arc::new(Recorder::new("down"));
-    let consumer =
-        start_consumer(db.clone(), bus.clone(), handler.clone(), env.shared_clock(), env.max_deliver(), shutdown.clone()).await.unwrap();
+    let consumer = start_consumer(
+        db.clone(),
+        bus.clone(),
+        handler.clone(),
+        env.shared_clock(),
+        env.max_deliver(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
     let published = tokio::time::timeout(std::time::Duration::from_secs(10), relay_batch(db, bus.as_ref()))
         .await
         .expect("the relay finishes within 10 s")
@@ -374,8 +394,10 @@ async fn consumer_restart_resumes_where_it_stopped(env: TestEnv) {
     let second_stop = CancellationToken::new();
     let second = Arc::new(Recorder::new("restart"));
     let second_task = consume(&env, second.clone(), &second_stop).await;
-    eventually("the rest applied after the restart", move || async move { applied(db, "restart").await == 20 && outbox_len(db).await == 0 })
-        .await;
+    eventually("the rest applied after the restart", move || async move {
+        applied(db, "restart").await == 20 && outbox_len(db).await == 0
+    })
+    .await;
     relay_shutdown.cancel();
     second_stop.cancel();
     relay.await.unwrap();
@@ -385,7 +407,15 @@ async fn consumer_restart_resumes_where_it_stopped(env: TestEnv) {
     expected.extend(before.iter().cloned());
     expected.sort();
     assert_eq!(applied_names(db, "restart").await, expected, "every event applied once");
-    assert_eq!(first.handled(), before.iter().cloned().collect(), "the first consumer saw only what was written before it stopped");
-    assert_eq!(second.handled(), after.iter().cloned().collect(), "the restarted consumer resumed after the acknowledged events");
+    assert_eq!(
+        first.handled(),
+        before.iter().cloned().collect(),
+        "the first consumer saw only what was written before it stopped"
+    );
+    assert_eq!(
+        second.handled(),
+        after.iter().cloned().collect(),
+        "the restarted consumer resumed after the acknowledged events"
+    );
     assert_eq!(inbox(db, "restart").await, 20);
 }

@@ -43,7 +43,10 @@ pub enum Backend {
 }
 
 pub fn migrations() -> Migrations {
-    Migrations { postgres: || sqlx::migrate!("tests/migrations/postgres"), sqlite: || sqlx::migrate!("tests/migrations/sqlite") }
+    Migrations {
+        postgres: || sqlx::migrate!("tests/migrations/postgres"),
+        sqlite: || sqlx::migrate!("tests/migrations/sqlite"),
+    }
 }
 
 /// What a test body gets: settings, a migrated database, the configured bus and a clock.
@@ -146,23 +149,35 @@ where
         ]);
         server = Some(ServerResources { database, stream: format!("T_{hex}") });
     }
-    let settings = Settings::load_with(None, env).expect("test settings are valid");
-    assert_eq!(settings.is_embedded(), backend == Backend::Embedded);
-
-    let db = Db::connect(&settings, SERVICE).await.expect("connect to the test database");
-    db.migrate(&migrations()).await.expect("migrations apply");
-    let bus = events::connect(&settings.bus).await.unwrap_or_else(|e| {
-        panic!(
-            "NATS JetStream is not reachable at {} (set OHJAUS_TEST_NATS_URL; server-backend tests never skip): {e}",
-            nats_url()
-        )
-    });
+    let setup = async {
+        let settings = Settings::load_with(None, env).map_err(|e| format!("test settings are invalid: {e}"))?;
+        assert_eq!(settings.is_embedded(), backend == Backend::Embedded);
+        let db = Db::connect(&settings, SERVICE).await.map_err(|e| format!("cannot open the test database: {e}"))?;
+        db.migrate(&migrations()).await.map_err(|e| format!("migrations failed: {e}"))?;
+        let bus = events::connect(&settings.bus).await.map_err(|e| {
+            format!(
+                "NATS JetStream is not reachable at {} (set OHJAUS_TEST_NATS_URL; server-backend tests never skip): {e}",
+                nats_url()
+            )
+        })?;
+        Ok::<_, String>((settings, db, bus))
+    };
+    let (settings, db, bus) = match setup.await {
+        Ok(parts) => parts,
+        Err(message) => {
+            if let Some(server) = &server {
+                cleanup(server).await;
+            }
+            panic!("{message}");
+        }
+    };
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).single().expect("a valid time"));
     let test_env = TestEnv { backend, settings, db: db.clone(), bus, clock, _data_dir: data_dir };
 
     // The body runs as its own task so that cleanup happens even when it panics.
     let outcome = tokio::spawn(body(test_env)).await;
-    db.close().await;
+    // A failed body may leave tasks holding connections; closing must not wait for them.
+    let _ = tokio::time::timeout(Duration::from_secs(5), db.close()).await;
     if let Some(server) = server {
         cleanup(&server).await;
     }

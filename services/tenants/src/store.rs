@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Role,
-    db::{Db, Row, Tx},
+    db::{Db, Query, Row, Tx},
     i18n::Language,
     ids::PageRequest,
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
@@ -81,30 +81,37 @@ fn organization(row: &Row) -> Result<Organization> {
     })
 }
 
-pub async fn insert_organization(tx: &mut Tx, org: &Organization) -> Result<()> {
+/// Binds `$1` id, `$2`–`$16` registry data, `$17` status and `$18` version.
+fn bind_organization<'q>(query: Query<'q>, org: &Organization) -> Query<'q> {
     let r = &org.registry;
+    let owned = |t: &Text| t.as_str().to_owned();
+    let url = |u: &HttpsUrl| u.as_str().to_owned();
+    query
+        .bind(org.id.as_uuid())
+        .bind(owned(&r.official_name))
+        .bind(owned(&r.display_name.fi))
+        .bind(r.display_name.sv.as_ref().map(owned))
+        .bind(r.display_name.en.as_ref().map(owned))
+        .bind(r.business_id.as_str().to_owned())
+        .bind(url(&r.website))
+        .bind(owned(&r.contact.name))
+        .bind(r.contact.email.as_str().to_owned())
+        .bind(r.contact.phone.as_ref().map(|p| p.as_str().to_owned()))
+        .bind(owned(&r.data_protection_officer.name))
+        .bind(r.data_protection_officer.email.as_str().to_owned())
+        .bind(url(&r.privacy_notice_url.fi))
+        .bind(r.privacy_notice_url.sv.as_ref().map(url))
+        .bind(r.privacy_notice_url.en.as_ref().map(url))
+        .bind(url(&r.data_request_url))
+        .bind(org.status.as_str())
+        .bind(org.version)
+}
+
+pub async fn insert_organization(tx: &mut Tx, org: &Organization) -> Result<()> {
     let sql = format!(
         "INSERT INTO organizations ({ORGANIZATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     );
-    tx.query(&sql)
-        .bind(org.id.as_uuid())
-        .bind(r.official_name.as_str().to_owned())
-        .bind(r.display_name.fi.as_str().to_owned())
-        .bind(r.display_name.sv.as_ref().map(|t| t.as_str().to_owned()))
-        .bind(r.display_name.en.as_ref().map(|t| t.as_str().to_owned()))
-        .bind(r.business_id.as_str().to_owned())
-        .bind(r.website.as_str().to_owned())
-        .bind(r.contact.name.as_str().to_owned())
-        .bind(r.contact.email.as_str().to_owned())
-        .bind(r.contact.phone.as_ref().map(|p| p.as_str().to_owned()))
-        .bind(r.data_protection_officer.name.as_str().to_owned())
-        .bind(r.data_protection_officer.email.as_str().to_owned())
-        .bind(r.privacy_notice_url.fi.as_str().to_owned())
-        .bind(r.privacy_notice_url.sv.as_ref().map(|u| u.as_str().to_owned()))
-        .bind(r.privacy_notice_url.en.as_ref().map(|u| u.as_str().to_owned()))
-        .bind(r.data_request_url.as_str().to_owned())
-        .bind(org.status.as_str())
-        .bind(org.version)
+    bind_organization(tx.query(&sql), org)
         .bind(org.created_at)
         .bind(org.updated_at)
         .execute(tx)
@@ -123,35 +130,15 @@ fn unique_to(error: ohjaus_platform::db::DbError, field: &str, reason: &str) -> 
 }
 
 pub async fn update_organization(tx: &mut Tx, org: &Organization) -> Result<()> {
-    let r = &org.registry;
-    tx.query(
-        "UPDATE organizations SET official_name = $2, display_name_fi = $3, display_name_sv = $4, display_name_en = $5, \
+    let sql = "UPDATE organizations SET official_name = $2, display_name_fi = $3, display_name_sv = $4, display_name_en = $5, \
          business_id = $6, website = $7, contact_name = $8, contact_email = $9, contact_phone = $10, dpo_name = $11, \
          dpo_email = $12, privacy_notice_fi = $13, privacy_notice_sv = $14, privacy_notice_en = $15, data_request_url = $16, \
-         status = $17, version = $18, updated_at = $19 WHERE id = $1",
-    )
-    .bind(org.id.as_uuid())
-    .bind(r.official_name.as_str().to_owned())
-    .bind(r.display_name.fi.as_str().to_owned())
-    .bind(r.display_name.sv.as_ref().map(|t| t.as_str().to_owned()))
-    .bind(r.display_name.en.as_ref().map(|t| t.as_str().to_owned()))
-    .bind(r.business_id.as_str().to_owned())
-    .bind(r.website.as_str().to_owned())
-    .bind(r.contact.name.as_str().to_owned())
-    .bind(r.contact.email.as_str().to_owned())
-    .bind(r.contact.phone.as_ref().map(|p| p.as_str().to_owned()))
-    .bind(r.data_protection_officer.name.as_str().to_owned())
-    .bind(r.data_protection_officer.email.as_str().to_owned())
-    .bind(r.privacy_notice_url.fi.as_str().to_owned())
-    .bind(r.privacy_notice_url.sv.as_ref().map(|u| u.as_str().to_owned()))
-    .bind(r.privacy_notice_url.en.as_ref().map(|u| u.as_str().to_owned()))
-    .bind(r.data_request_url.as_str().to_owned())
-    .bind(org.status.as_str())
-    .bind(org.version)
-    .bind(org.updated_at)
-    .execute(tx)
-    .await
-    .map_err(|e| unique_to(e, "business_id", "business-id-taken"))?;
+         status = $17, version = $18, updated_at = $19 WHERE id = $1";
+    bind_organization(tx.query(sql), org)
+        .bind(org.updated_at)
+        .execute(tx)
+        .await
+        .map_err(|e| unique_to(e, "business_id", "business-id-taken"))?;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ use ohjaus_platform::{
     error::ErrorCode,
     grpc::Transport,
     proto::tenants::v1::tenants_service_client::TenantsServiceClient,
+    telemetry,
 };
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -192,7 +193,11 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             // The path holds ids only; the query string is left out on purpose.
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            let span =
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id);
+            // Continue the caller's trace (W3C `traceparent`) when it sends one.
+            telemetry::set_parent(&span, telemetry::extract_trace_context(request.headers()));
+            span
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

@@ -3,7 +3,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Read at run time: a build script compiled in another checkout that shares the target
+    // folder must not look for the files there.
+    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let root = manifest_dir.as_path();
     let mut files = Vec::new();
     collect(&root.join("ohjaus"), &mut files)?;
     files.sort();

@@ -11,7 +11,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use ohjaus::{Options, Running, Target};
 use ohjaus_platform::{
-    auth::{Membership, Principal, Role, TokenKeys},
+    auth::{Audience, Membership, Principal, Role, TokenKeys},
     clock::ManualClock,
     config::Settings,
     proto::tenants::v1::tenants_service_client::TenantsServiceClient,
@@ -177,7 +177,7 @@ impl TestSystem {
     pub async fn stop(mut self) -> Arc<Storage> {
         if let Some(running) = self.running.take() {
             running.shutdown();
-            running.wait().await;
+            running.wait().await.expect("the system stopped cleanly");
         }
         self.storage.clone()
     }
@@ -188,6 +188,11 @@ impl TestSystem {
 
     /// A short-lived access token for `principal`, as the identity service would issue it.
     pub fn token(&self, principal: &Principal) -> String {
+        self.keys.mint_for(principal, Audience::Api).unwrap()
+    }
+
+    /// A token between services, as the gateway sends one.
+    pub fn service_token(&self, principal: &Principal) -> String {
         self.keys.mint(principal).unwrap()
     }
 
@@ -217,7 +222,7 @@ impl TestSystem {
         tonic::service::interceptor::InterceptedService<tonic::transport::Channel, impl tonic::service::Interceptor>,
     > {
         let channel = tonic::transport::Endpoint::from_shared(self.grpc.clone()).unwrap().connect().await.unwrap();
-        let header = principal.map(|p| format!("Bearer {}", self.token(p)));
+        let header = principal.map(|p| format!("Bearer {}", self.service_token(p)));
         TenantsServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
             if let Some(header) = &header {
                 request.metadata_mut().insert("authorization", header.parse().unwrap());

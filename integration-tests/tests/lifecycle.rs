@@ -111,8 +111,8 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
 
     tenants.shutdown();
     gateway.shutdown();
-    tenants.wait().await;
-    gateway.wait().await;
+    tenants.wait().await.unwrap();
+    gateway.wait().await.unwrap();
 
     // The same data, served by one process, gives the same answers.
     let whole = TestSystem::start_on(storage, &[]).await;

@@ -31,7 +31,7 @@ async fn operator_creates_an_organisation_and_invalid_input_stores_nothing(backe
     assert_eq!(fields, ["business_id", "contact.email"]);
     let in_swedish =
         system.operator().language("sv-FI,fi;q=0.5").post("/api/v1/organizations", registry("X", "1234567-2")).await;
-    assert_eq!(in_swedish.body["errors"][0]["message"], "Ogiltigt FO-nummer (till exempel 1234567-8).");
+    assert_eq!(in_swedish.body["errors"][0]["message"], "Ogiltigt FO-nummer (till exempel 1234567-1).");
     assert_eq!(operator.get("/api/v1/organizations").await.body["items"], json!([]), "nothing stored");
 
     let created = operator.post("/api/v1/organizations", registry("Testikunta", BUSINESS_IDS[0])).await;
@@ -65,6 +65,14 @@ async fn operator_creates_an_organisation_and_invalid_input_stores_nothing(backe
         .send(reqwest::Method::GET, "/api/v1/organizations", None, &[("authorization", "Bearer nope".into())])
         .await;
     assert_eq!(forged.status, 401);
+    // A token meant for calls between services does not open the public API.
+    let operator_principal = ohjaus_platform::auth::Principal::Operator { subject: "x".into() };
+    let internal = format!("Bearer {}", system.service_token(&operator_principal));
+    let refused = system
+        .anonymous()
+        .send(reqwest::Method::GET, "/api/v1/organizations", None, &[("authorization", internal)])
+        .await;
+    assert_eq!(refused.status, 401);
 }
 
 async fn office_expert_and_suspension(backend: Backend) {

@@ -7,7 +7,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ohjaus_platform::{
-    auth::Principal,
+    auth::{Audience, Principal},
     error::{ErrorCode, Failure, FieldViolation},
     proto::tenants::v1 as pb,
 };
@@ -45,7 +45,11 @@ impl FromRequestParts<AppState> for Caller {
             }
             // A short-lived access token signed with the platform's keys (issued by the
             // identity service after login or by client credentials).
-            return state.keys.verify(token.trim()).map(Caller).map_err(|_| ApiError::code(ErrorCode::Unauthenticated));
+            return state
+                .keys
+                .verify_for(token.trim(), Audience::Api)
+                .map(Caller)
+                .map_err(|_| ApiError::code(ErrorCode::Unauthenticated));
         }
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;

@@ -113,15 +113,32 @@ impl Running {
         self.shutdown.cancel();
     }
 
-    /// Waits until every task has stopped (after [`Running::shutdown`] or a signal).
-    pub async fn wait(self) {
-        self.shutdown.cancelled().await;
-        for task in self.tasks {
+    /// Waits until every task has stopped, after [`Running::shutdown`], a signal, or a task
+    /// that ended on its own (a server that failed): then the rest are stopped too and an
+    /// error says so, so the process exits and its orchestrator restarts it.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let Running { shutdown, tasks, databases, .. } = self;
+        let mut pending = tasks;
+        let mut failed = false;
+        while !pending.is_empty() && !shutdown.is_cancelled() {
+            tokio::select! {
+                () = shutdown.cancelled() => {}
+                (_, _, rest) = futures::future::select_all(pending.iter_mut()) => {
+                    // A task ended before shutdown was asked for.
+                    let _ = rest;
+                    failed = true;
+                    shutdown.cancel();
+                }
+            }
+            pending.retain(|task| !task.is_finished());
+        }
+        for task in pending {
             let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
         }
-        for db in self.databases {
+        for db in databases {
             db.close().await;
         }
+        if failed { Err(anyhow::anyhow!("a server task stopped unexpectedly; shutting down")) } else { Ok(()) }
     }
 }
 
@@ -130,7 +147,7 @@ pub async fn migrate(settings: &Settings, targets: &[Target]) -> anyhow::Result<
     for target in targets.iter().filter(|t| t.has_database()) {
         let db = open_database(settings, *target).await?;
         db.close().await;
-        tracing::info!(target = %target, "migrations applied");
+        tracing::info!(service = %target, "migrations applied");
     }
     Ok(())
 }

@@ -100,7 +100,7 @@ async fn run(settings: &Settings, targets: Vec<Target>) -> anyhow::Result<()> {
     if let Some(addr) = running.gateway_addr {
         tracing::info!("Ohjaus is running: http://{addr}/docs (API docs), http://{addr}/api/v1");
     }
-    running.wait().await;
+    running.wait().await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -132,7 +132,25 @@ struct Claims {
 }
 
 const ISSUER: &str = "ohjaus";
-const AUDIENCE: &str = "ohjaus-services";
+
+/// Who a token is for. Tokens between services never work at the public API, and access
+/// tokens given to users and clients never work between services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Calls between services (gRPC metadata).
+    Services,
+    /// The public HTTP API and integration clients' gRPC calls.
+    Api,
+}
+
+impl Audience {
+    fn as_str(self) -> &'static str {
+        match self {
+            Audience::Services => "ohjaus-services",
+            Audience::Api => "ohjaus-api",
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -188,19 +206,34 @@ impl TokenKeys {
         Ok(Self::new(&keys, clock, Duration::from_secs(auth.token_ttl_seconds)))
     }
 
-    /// A token for `principal`, valid for the configured lifetime.
+    /// A token between services for `principal`, valid for the configured lifetime.
     pub fn mint(&self, principal: &Principal) -> Result<String, TokenError> {
+        self.mint_for(principal, Audience::Services)
+    }
+
+    /// The principal of a token between services.
+    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+        self.verify_for(token, Audience::Services)
+    }
+
+    /// A token for `principal`, valid for the configured lifetime.
+    pub fn mint_for(&self, principal: &Principal, audience: Audience) -> Result<String, TokenError> {
         let now = self.inner.clock.now().timestamp();
         let ttl = i64::try_from(self.inner.ttl.as_secs()).unwrap_or(60);
-        let claims =
-            Claims { iss: ISSUER.into(), aud: AUDIENCE.into(), iat: now, exp: now + ttl, principal: principal.clone() };
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: audience.as_str().into(),
+            iat: now,
+            exp: now + ttl,
+            principal: principal.clone(),
+        };
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(self.inner.current_kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.inner.encoding).map_err(|_| TokenError::Invalid)
     }
 
-    /// The principal of a valid token. Expiry is checked against the injected clock.
-    pub fn verify(&self, token: &str) -> Result<Principal, TokenError> {
+    /// The principal of a valid token for `audience`. Expiry is checked against the injected clock.
+    pub fn verify_for(&self, token: &str, audience: Audience) -> Result<Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::Invalid);
@@ -209,7 +242,7 @@ impl TokenKeys {
         let key = self.inner.decoding.get(&kid).ok_or(TokenError::UnknownKey)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
-        validation.set_audience(&[AUDIENCE]);
+        validation.set_audience(&[audience.as_str()]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         let data = jsonwebtoken::decode::<Claims>(token, key, &validation).map_err(|_| TokenError::Invalid)?;
@@ -429,6 +462,16 @@ mod tests {
         assert_eq!(stranger.verify(&token), Err(TokenError::Invalid));
         let unknown = keys("other", &"o".repeat(32), &[], Arc::new(SystemClock));
         assert_eq!(unknown.verify(&token), Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn audiences_do_not_mix() {
+        let k = keys("a", &"s".repeat(32), &[], Arc::new(SystemClock));
+        let internal = k.mint(&expert()).unwrap();
+        assert_eq!(k.verify_for(&internal, Audience::Api), Err(TokenError::Invalid));
+        let access = k.mint_for(&expert(), Audience::Api).unwrap();
+        assert_eq!(k.verify(&access), Err(TokenError::Invalid));
+        assert!(k.verify_for(&access, Audience::Api).is_ok());
     }
 
     #[test]

@@ -13,6 +13,12 @@ pub mod tenants {
     }
 }
 
+pub mod identity {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.identity.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");

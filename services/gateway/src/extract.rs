@@ -3,13 +3,16 @@
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
-    http::{HeaderMap, request::Parts},
+    http::{HeaderMap, Method, request::Parts},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ohjaus_platform::{
-    auth::{Audience, Principal},
+    auth::{Audience, Membership, Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
-    proto::tenants::v1 as pb,
+    proto::{
+        identity::v1::{ResolveSessionRequest, ResolvedSession},
+        tenants::v1 as pb,
+    },
 };
 use serde::{Deserialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -20,17 +23,31 @@ use crate::{AppState, problem::ApiError};
 
 /// The authenticated caller.
 ///
-/// `Authorization: Bearer <token>` carries the operator's bootstrap API token or a short-lived
-/// access token signed with the platform keys; integration clients may also send their
-/// credentials as HTTP Basic (`client_id:secret`). Browser sessions come with the identity
-/// service.
+/// A browser sends its session cookie. Otherwise `Authorization: Bearer <token>` carries the
+/// operator's bootstrap API token or a short-lived access token signed with the platform keys
+/// (client credentials); integration clients may also send their credentials as HTTP Basic
+/// (`client_id:secret`).
 #[derive(Debug, Clone)]
 pub struct Caller(pub Principal);
+
+/// The browser session behind a request, when it came with a session cookie.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    pub token: String,
+    pub resolved: ResolvedSession,
+}
+
+pub const SESSION_COOKIE: &str = "ohjaus_session";
+pub const CSRF_COOKIE: &str = "ohjaus_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(session) = session_of(parts, state).await? {
+            return principal_of_session(&session.resolved).map(Caller);
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -44,7 +61,7 @@ impl FromRequestParts<AppState> for Caller {
                 return Ok(Caller(Principal::Operator { subject: "bootstrap-operator".into() }));
             }
             // A short-lived access token signed with the platform's keys (issued by the
-            // identity service after login or by client credentials).
+            // identity service to integration clients).
             return state
                 .keys
                 .verify_for(token.trim(), Audience::Api)
@@ -78,6 +95,73 @@ impl FromRequestParts<AppState> for Caller {
         }
         Err(ApiError::code(ErrorCode::Unauthenticated))
     }
+}
+
+impl FromRequestParts<AppState> for CurrentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        session_of(parts, state).await?.ok_or(ApiError::code(ErrorCode::Unauthenticated))
+    }
+}
+
+/// The session of the request's cookie, checked with the identity service on every request
+/// so that ending a session takes effect on every gateway replica at once. Unsafe methods
+/// must echo the session's CSRF token in `X-CSRF-Token`.
+async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Option<CurrentSession>, ApiError> {
+    if let Some(found) = parts.extensions.get::<CurrentSession>() {
+        return Ok(Some(found.clone()));
+    }
+    let jar = axum_extra::extract::CookieJar::from_headers(&parts.headers);
+    let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let request = state.as_service(ResolveSessionRequest { session_token: token.clone() });
+    let resolved = match state.identity().resolve_session(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => {
+            let failure = Failure::from_status(&status);
+            return Err(match failure.code {
+                ErrorCode::Unavailable | ErrorCode::Internal => ApiError(failure),
+                _ => ApiError::code(ErrorCode::Unauthenticated),
+            });
+        }
+    };
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method {
+        let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !bool::from(presented.as_bytes().ct_eq(resolved.csrf_token.as_bytes())) || presented.is_empty() {
+            return Err(ApiError::code(ErrorCode::CsrfRejected));
+        }
+    }
+    let session = CurrentSession { token, resolved };
+    parts.extensions.insert(session.clone());
+    Ok(Some(session))
+}
+
+/// The principal a resolved session stands for.
+pub fn principal_of_session(resolved: &ResolvedSession) -> Result<Principal, ApiError> {
+    let internal = || ApiError::code(ErrorCode::Internal);
+    Ok(match resolved.kind.as_str() {
+        "operator" => Principal::Operator { subject: resolved.subject.clone() },
+        "customer" => {
+            Principal::Customer { customer_id: uuid::Uuid::parse_str(&resolved.subject).map_err(|_| internal())? }
+        }
+        "expert" => Principal::Expert {
+            person_id: uuid::Uuid::parse_str(&resolved.subject).map_err(|_| internal())?,
+            memberships: resolved
+                .memberships
+                .iter()
+                .filter_map(|m| {
+                    Some(Membership {
+                        tenant_id: uuid::Uuid::parse_str(&m.organization_id).ok()?,
+                        roles: m.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+                    })
+                })
+                .collect(),
+        },
+        _ => return Err(internal()),
+    })
 }
 
 /// A JSON body; a malformed, oversized or non-JSON body is a localized problem.

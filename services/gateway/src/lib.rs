@@ -31,7 +31,10 @@ use ohjaus_platform::{
     config::Settings,
     error::ErrorCode,
     grpc::Transport,
-    proto::tenants::v1::tenants_service_client::TenantsServiceClient,
+    proto::{
+        identity::v1::identity_service_client::IdentityServiceClient,
+        tenants::v1::tenants_service_client::TenantsServiceClient,
+    },
     telemetry,
 };
 use sha2::{Digest, Sha256};
@@ -61,6 +64,7 @@ pub struct AppState {
 
 pub struct StateInner {
     tenants: TenantsServiceClient<Transport>,
+    identity: IdentityServiceClient<Transport>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
     readiness: Vec<(String, ReadinessCheck)>,
@@ -79,6 +83,7 @@ impl AppState {
         settings: &Settings,
         keys: TokenKeys,
         tenants: Transport,
+        identity: Transport,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
         let rate = NonZeroU32::new(u32::try_from(settings.gateway.public_rate_per_second).unwrap_or(u32::MAX))
@@ -87,6 +92,7 @@ impl AppState {
         Self {
             inner: Arc::new(StateInner {
                 tenants: TenantsServiceClient::new(tenants),
+                identity: IdentityServiceClient::new(identity),
                 keys,
                 operator_token_hash: settings
                     .auth
@@ -101,6 +107,10 @@ impl AppState {
 
     pub fn tenants(&self) -> TenantsServiceClient<Transport> {
         self.inner.tenants.clone()
+    }
+
+    pub fn identity(&self) -> IdentityServiceClient<Transport> {
+        self.inner.identity.clone()
     }
 
     /// A gRPC request made on behalf of `caller`.
@@ -122,6 +132,7 @@ impl AppState {
     servers((url = "/api/v1")),
     modifiers(&SecuritySchemes),
     tags((name = "organizations", description = "Organisations, offices, experts and integration clients"),
+         (name = "auth", description = "Login, logout, sessions, who am I, client credentials"),
          (name = "public", description = "No login needed"))
 )]
 struct ApiDoc;
@@ -154,25 +165,51 @@ impl Modify for SecuritySchemes {
 
 /// The OpenAPI document (also printed by `ohjaus openapi`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    full_spec()
+}
+
+/// `/api/v1` paths plus the browser login paths (with their full path, outside the server prefix).
+fn full_spec() -> utoipa::openapi::OpenApi {
+    let mut spec = api_router().split_for_parts().1;
+    let (_, auth) = auth_router().split_for_parts();
+    for (path, item) in auth.paths.paths {
+        let mut item = item;
+        item.servers = Some(vec![utoipa::openapi::server::Server::new("/")]);
+        spec.paths.paths.insert(path, item);
+    }
+    if let (Some(components), Some(extra)) = (spec.components.as_mut(), auth.components) {
+        components.schemas.extend(extra.schemas);
+    }
+    spec
+}
+
+/// The browser-facing login routes, outside `/api/v1`.
+fn auth_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::auth::browser_router())
 }
 
 fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::organizations::router()).merge(
-        routes::public::router()
-            .layer(middleware::from_fn(|req, next| async move { rate_limit_public(req, next).await })),
-    )
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::organizations::router())
+        .merge(routes::auth::api_router())
+        .merge(
+            routes::public::router()
+                .layer(middleware::from_fn(|req, next| async move { rate_limit_public(req, next).await })),
+        )
 }
 
 /// The whole HTTP application.
 pub fn app(state: AppState, settings: &Settings) -> Router {
-    let (api, spec) = api_router().split_for_parts();
+    let (api, _) = api_router().split_for_parts();
+    let (auth, _) = auth_router().split_for_parts();
+    let spec = full_spec();
     let spec_json = Arc::new(spec.to_pretty_json().unwrap_or_default());
     let docs = utoipa_scalar::Scalar::new(spec).custom_html(DOCS_HTML).to_html();
     let request_id = HeaderName::from_static("x-request-id");
     let api = api.route_layer(middleware::from_fn_with_state(state.clone(), public_state_layer));
     let router = Router::new()
         .nest("/api/v1", api)
+        .merge(auth)
         .route(
             "/openapi.json",
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json.as_ref().clone()) }),
@@ -277,20 +314,19 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves the gateway on `listen` until `shutdown`; returns the bound address.
-pub async fn serve(
+/// Serves the gateway on a bound listener until `shutdown`.
+pub fn serve(
     app: Router,
-    listen: SocketAddr,
+    listener: tokio::net::TcpListener,
     shutdown: CancellationToken,
-) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    let handle = tokio::spawn(async move {
+) -> tokio::task::JoinHandle<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "HTTP gateway listening");
+    }
+    tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
             tracing::error!(%error, "HTTP server stopped");
         }
-    });
-    tracing::info!(%addr, "HTTP gateway listening");
-    Ok((addr, handle))
+    })
 }

@@ -9,13 +9,23 @@ use std::{fmt, net::SocketAddr, str::FromStr, sync::Arc, time::Duration};
 
 use anyhow::{Context, bail};
 use ohjaus_gateway::{AppState, ReadinessCheck};
+use ohjaus_identity::{
+    dev_idp,
+    domain::{SessionPolicy, operator_identities},
+    grpc::IdentityConfig,
+    oidc::OidcConnector,
+};
 use ohjaus_platform::{
     auth::TokenKeys,
     clock::SharedClock,
-    config::Settings,
+    config::{ProviderSettings, Secret, Settings},
     db::Db,
     events::{self, Bus, Outbox},
     grpc::{self, Transport},
+    proto::{
+        identity::v1::identity_service_server::IdentityServiceServer,
+        tenants::v1::tenants_service_server::TenantsServiceServer,
+    },
     types::IdentityCodeHasher,
 };
 use tokio::task::JoinHandle;
@@ -25,15 +35,17 @@ use tokio_util::sync::CancellationToken;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
     Gateway,
+    Identity,
     Tenants,
 }
 
 impl Target {
-    pub const ALL: [Target; 2] = [Target::Gateway, Target::Tenants];
+    pub const ALL: [Target; 3] = [Target::Gateway, Target::Identity, Target::Tenants];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Gateway => "gateway",
+            Target::Identity => "identity",
             Target::Tenants => "tenants",
         }
     }
@@ -42,7 +54,10 @@ impl Target {
     pub fn needs(self) -> &'static str {
         match self {
             Target::Gateway => {
-                "HTTP listener (gateway.listen); the tenants service, here or at services.tenants.address"
+                "HTTP listener (gateway.listen); tenants and identity, here or at services.<name>.address"
+            }
+            Target::Identity => {
+                "its database (schema `identity` / identity.db), identity providers (identity.providers), tenants here or at services.tenants.address, gRPC listener"
             }
             Target::Tenants => {
                 "its database (schema `tenants` / tenants.db), the event bus, gRPC listener (grpc.listen)"
@@ -102,6 +117,8 @@ pub struct Options {
 pub struct Running {
     pub gateway_addr: Option<SocketAddr>,
     pub grpc_addr: Option<SocketAddr>,
+    /// The development identity provider's issuer, when it runs.
+    pub dev_idp: Option<String>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     databases: Vec<Db>,
@@ -123,9 +140,8 @@ impl Running {
         while !pending.is_empty() && !shutdown.is_cancelled() {
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                (_, _, rest) = futures::future::select_all(pending.iter_mut()) => {
+                _ = futures::future::select_all(pending.iter_mut()) => {
                     // A task ended before shutdown was asked for.
-                    let _ = rest;
                     failed = true;
                     shutdown.cancel();
                 }
@@ -156,10 +172,34 @@ async fn open_database(settings: &Settings, target: Target) -> anyhow::Result<Db
     let db = Db::connect(settings, target.name()).await.with_context(|| format!("opening the {target} database"))?;
     let migrations = match target {
         Target::Tenants => ohjaus_tenants::migrations(),
+        Target::Identity => ohjaus_identity::migrations(),
         Target::Gateway => return Ok(db),
     };
     db.migrate(&migrations).await.with_context(|| format!("migrating the {target} database"))?;
     Ok(db)
+}
+
+/// A transport to `service`: in-process if it runs here, otherwise at its configured address.
+fn transport_to(
+    settings: &Settings,
+    service: &str,
+    local: Option<&Transport>,
+    keys: &TokenKeys,
+    timeout: Duration,
+    readiness: &mut Vec<(String, ReadinessCheck)>,
+) -> anyhow::Result<Transport> {
+    if let Some(local) = local {
+        return Ok(local.clone());
+    }
+    let Some(address) = settings.services.address_of(service) else {
+        bail!(
+            "configuration key `services.{service}.address` is required when the {service} target does not run in this process"
+        );
+    };
+    let transport = grpc::remote(address, keys, timeout)
+        .with_context(|| format!("configuration key `services.{service}.address`"))?;
+    readiness.push((service.to_owned(), grpc_health_check(transport.clone())));
+    Ok(transport)
 }
 
 /// Starts the targets; they run until `shutdown` is cancelled.
@@ -171,7 +211,25 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     let mut databases = Vec::new();
     let mut readiness: Vec<(String, ReadinessCheck)> = Vec::new();
 
-    let bus: Option<Arc<dyn Bus>> = if options.targets.iter().any(|t| t.has_database()) {
+    // The gateway's address is known before the services start: login callbacks point at it.
+    let (gateway_listener, public_base_url) = if runs(Target::Gateway) {
+        let listener = tokio::net::TcpListener::bind(settings.gateway.listen).await.with_context(|| {
+            format!("configuration key `gateway.listen`: cannot listen on {}", settings.gateway.listen)
+        })?;
+        let bound = listener.local_addr()?;
+        // With port 0 (tests) the public address follows the bound one.
+        let base = if settings.gateway.listen.port() == 0 {
+            format!("http://{bound}")
+        } else {
+            settings.gateway.public_base_url.clone()
+        };
+        (Some(listener), base)
+    } else {
+        (None, settings.gateway.public_base_url.clone())
+    };
+    let public_base_url = public_base_url.trim_end_matches('/').to_owned();
+
+    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) {
         Some(events::connect(&settings.bus).await.context("connecting to the event bus")?)
     } else {
         None
@@ -182,9 +240,10 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     routes.add_service(health_service);
     routes.add_service(grpc::reflection()?);
     let mut serves_grpc = false;
+    let hasher = IdentityCodeHasher::new(settings.security.identity_code_key.clone());
 
     // Tenants.
-    let mut tenants_transport: Option<Transport> = None;
+    let mut tenants_local: Option<Transport> = None;
     if runs(Target::Tenants) {
         let db = if options.migrate {
             open_database(settings, Target::Tenants).await?
@@ -192,8 +251,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             Db::connect(settings, "tenants").await?
         };
         let outbox = Outbox::new(ohjaus_tenants::SERVICE, options.clock.clone());
-        let hasher = IdentityCodeHasher::new(settings.security.identity_code_key.clone());
-        let tenants = ohjaus_tenants::Tenants::new(db.clone(), options.clock.clone(), outbox.clone(), hasher);
+        let tenants = ohjaus_tenants::Tenants::new(db.clone(), options.clock.clone(), outbox.clone(), hasher.clone());
         if settings.is_embedded() && settings.demo.seed {
             ohjaus_tenants::seed::seed_demo(&tenants)
                 .await
@@ -203,9 +261,79 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             tasks.push(tokio::spawn(events::run_relay(db.clone(), bus.clone(), outbox.waker(), shutdown.clone())));
         }
         routes.add_service(tenants.server());
-        health_reporter.set_serving::<ohjaus_platform::proto::tenants::v1::tenants_service_server::TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
-        tenants_transport = Some(grpc::in_process(tenants.server(), &keys, timeout));
+        health_reporter.set_serving::<TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
+        tenants_local = Some(grpc::in_process(tenants.server(), &keys, timeout));
         readiness.push(("tenants-database".into(), db_check(db.clone())));
+        databases.push(db);
+        serves_grpc = true;
+    }
+
+    // Identity.
+    let mut identity_local: Option<Transport> = None;
+    let mut dev_idp_issuer = None;
+    if runs(Target::Identity) {
+        let db = if options.migrate {
+            open_database(settings, Target::Identity).await?
+        } else {
+            Db::connect(settings, "identity").await?
+        };
+        let mut providers: Vec<(String, ProviderSettings)> = settings.identity.providers.clone().into_iter().collect();
+        let mut operators = operator_identities(&settings.identity.operators);
+        if settings.dev_idp_enabled() {
+            let running = dev_idp::start(settings.identity.dev_idp.listen, options.clock.clone(), shutdown.clone())
+                .await
+                .context("configuration key `identity.dev_idp.listen`")?;
+            tasks.push(running.task);
+            providers.push(("dev".into(), dev_provider(&running.issuer)));
+            operators.push((dev_idp::DEMO_VIRTU_HOME.into(), dev_idp::OPERATOR_LOCAL_ID.into()));
+            dev_idp_issuer = Some(running.issuer);
+        }
+        let connectors = providers
+            .into_iter()
+            .map(|(id, provider)| {
+                OidcConnector::new(
+                    &id,
+                    provider,
+                    format!("{public_base_url}/auth/callback/{id}"),
+                    options.clock.clone(),
+                )
+                .with_context(|| format!("configuration key `identity.providers.{id}`"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
+        let config = IdentityConfig {
+            policy: SessionPolicy {
+                idle: chrono::Duration::minutes(i64::try_from(settings.identity.session_idle_minutes).unwrap_or(30)),
+                absolute: chrono::Duration::hours(
+                    i64::try_from(settings.identity.session_absolute_hours).unwrap_or(12),
+                ),
+            },
+            login_timeout: chrono::Duration::minutes(
+                i64::try_from(settings.identity.login_timeout_minutes).unwrap_or(10),
+            ),
+            access_token_ttl: Duration::from_secs(settings.identity.access_token_ttl_seconds),
+            operators,
+            post_logout_redirect: format!("{public_base_url}/auth/logged-out"),
+        };
+        let identity = ohjaus_identity::Identity::new(
+            db.clone(),
+            options.clock.clone(),
+            keys.clone(),
+            hasher.clone(),
+            tenants,
+            connectors,
+            config,
+        );
+        tasks.push(tokio::spawn(purge_logins(
+            identity.clone(),
+            options.clock.clone(),
+            settings.identity.login_timeout_minutes,
+            shutdown.clone(),
+        )));
+        routes.add_service(identity.server());
+        health_reporter.set_serving::<IdentityServiceServer<ohjaus_identity::Identity>>().await;
+        identity_local = Some(grpc::in_process(identity.server(), &keys, timeout));
+        readiness.push(("identity-database".into(), db_check(db.clone())));
         databases.push(db);
         serves_grpc = true;
     }
@@ -223,41 +351,60 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         None
     };
 
-    let gateway_addr = if runs(Target::Gateway) {
-        let tenants = match tenants_transport {
-            Some(transport) => transport,
-            None => {
-                let Some(address) = settings.services.address_of("tenants") else {
-                    bail!(
-                        "configuration key `services.tenants.address` is required when the gateway runs without the tenants target"
-                    );
-                };
-                let transport =
-                    grpc::remote(address, &keys, timeout).context("configuration key `services.tenants.address`")?;
-                readiness.push(("tenants".into(), grpc_health_check(transport.clone())));
-                transport
-            }
-        };
-        let state = AppState::new(settings, keys.clone(), tenants, readiness);
-        let app = ohjaus_gateway::app(state, settings);
-        let (addr, task) =
-            ohjaus_gateway::serve(app, settings.gateway.listen, shutdown.clone()).await.with_context(|| {
-                format!("configuration key `gateway.listen`: cannot listen on {}", settings.gateway.listen)
-            })?;
-        tasks.push(task);
-        Some(addr)
-    } else {
-        None
+    let gateway_addr = match gateway_listener {
+        Some(listener) => {
+            let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
+            let identity = transport_to(settings, "identity", identity_local.as_ref(), &keys, timeout, &mut readiness)?;
+            let state = AppState::new(settings, keys.clone(), tenants, identity, readiness);
+            let app = ohjaus_gateway::app(state, settings);
+            let addr = listener.local_addr()?;
+            tasks.push(ohjaus_gateway::serve(app, listener, shutdown.clone()));
+            Some(addr)
+        }
+        None => None,
     };
 
     let reporter = health_reporter.clone();
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         stop.cancelled().await;
-        reporter.set_not_serving::<ohjaus_platform::proto::tenants::v1::tenants_service_server::TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
+        reporter.set_not_serving::<TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
+        reporter.set_not_serving::<IdentityServiceServer<ohjaus_identity::Identity>>().await;
     }));
 
-    Ok(Running { gateway_addr, grpc_addr, shutdown, tasks, databases })
+    Ok(Running { gateway_addr, grpc_addr, dev_idp: dev_idp_issuer, shutdown, tasks, databases })
+}
+
+/// The connector settings of the built-in development provider.
+fn dev_provider(issuer: &str) -> ProviderSettings {
+    ProviderSettings {
+        display_name: "Development login (test identities)".into(),
+        issuer: issuer.to_owned(),
+        client_id: dev_idp::CLIENT_ID.into(),
+        client_secret: Secret::new(dev_idp::CLIENT_SECRET),
+        scopes: "profile email".into(),
+        acr_values: dev_idp::LOA_SUBSTANTIAL.into(),
+        accepted_acr: format!("{},{}", dev_idp::LOA_SUBSTANTIAL, dev_idp::LOA_HIGH),
+    }
+}
+
+/// Removes logins that never came back from the provider.
+async fn purge_logins(
+    identity: ohjaus_identity::Identity,
+    clock: SharedClock,
+    timeout_minutes: u64,
+    shutdown: CancellationToken,
+) {
+    let timeout = chrono::Duration::minutes(i64::try_from(timeout_minutes).unwrap_or(10));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+        if let Err(error) = ohjaus_identity::store::purge_logins(identity.db(), clock.now() - timeout).await {
+            tracing::warn!(%error, "could not purge stale logins");
+        }
+    }
 }
 
 fn db_check(db: Db) -> ReadinessCheck {

@@ -218,8 +218,18 @@ impl TokenKeys {
 
     /// A token for `principal`, valid for the configured lifetime.
     pub fn mint_for(&self, principal: &Principal, audience: Audience) -> Result<String, TokenError> {
+        self.mint_with_ttl(principal, audience, self.inner.ttl)
+    }
+
+    /// A token for `principal` valid for `ttl` (access tokens of integration clients).
+    pub fn mint_with_ttl(
+        &self,
+        principal: &Principal,
+        audience: Audience,
+        ttl: Duration,
+    ) -> Result<String, TokenError> {
         let now = self.inner.clock.now().timestamp();
-        let ttl = i64::try_from(self.inner.ttl.as_secs()).unwrap_or(60);
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(60);
         let claims = Claims {
             iss: ISSUER.into(),
             aud: audience.as_str().into(),
@@ -395,7 +405,15 @@ where
             .and_then(|v| v.to_str().ok())
             .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned());
         if let Some(token) = bearer {
-            match self.keys.verify(&token) {
+            // A service's token, or an integration client's access token (they call the gRPC
+            // APIs directly); an access token never speaks for a service.
+            let verified = self.keys.verify(&token).or_else(|_| {
+                self.keys.verify_for(&token, Audience::Api).and_then(|principal| match principal {
+                    Principal::Service { .. } => Err(TokenError::Invalid),
+                    other => Ok(other),
+                })
+            });
+            match verified {
                 Ok(principal) => {
                     request.extensions_mut().insert(principal);
                 }

@@ -28,8 +28,58 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub telemetry: TelemetrySettings,
     pub demo: DemoSettings,
+    pub identity: IdentitySettings,
     #[serde(default)]
     pub services: ServiceAddresses,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySettings {
+    /// A session ends after this long without use.
+    pub session_idle_minutes: u64,
+    /// A session ends this long after login, however busy.
+    pub session_absolute_hours: u64,
+    /// A login must come back from the provider within this time.
+    pub login_timeout_minutes: u64,
+    /// Lifetime of access tokens issued to integration clients.
+    pub access_token_ttl_seconds: u64,
+    /// Comma-separated Virtu identities (`virtu:<home organisation>/<local id>`) of operators.
+    #[serde(default)]
+    pub operators: String,
+    pub dev_idp: DevIdpSettings,
+    /// Login connectors by id; the id is part of the callback address.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevIdpSettings {
+    /// Unset: on in the embedded mode only. `true` elsewhere turns it on deliberately.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    pub listen: SocketAddr,
+}
+
+/// An OpenID Connect provider (Suomi.fi's OIDC interface, a broker, or Virtu through one).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub display_name: String,
+    /// Issuer URL; discovery is read from `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Space-separated scopes besides `openid`.
+    #[serde(default)]
+    pub scopes: String,
+    /// Requested level of assurance (`acr_values`), space-separated.
+    #[serde(default)]
+    pub acr_values: String,
+    /// Comma-separated `acr` values accepted in the ID token; empty accepts any.
+    #[serde(default)]
+    pub accepted_acr: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -253,6 +303,12 @@ impl Settings {
         self.database.backend == DatabaseBackend::Sqlite && self.bus.kind == BusKind::InProcess
     }
 
+    /// The development identity provider runs in the embedded mode, and elsewhere only when
+    /// explicitly enabled.
+    pub fn dev_idp_enabled(&self) -> bool {
+        self.identity.dev_idp.enabled.unwrap_or_else(|| self.is_embedded())
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.database.backend == DatabaseBackend::Postgres && self.database.url.is_none() {
             return Err(invalid("database.url", "required when database.backend = postgres"));
@@ -282,6 +338,36 @@ impl Settings {
         }
         if self.security.identity_code_key.expose().len() < 32 {
             return Err(invalid("security.identity_code_key", "must be at least 32 characters"));
+        }
+        let identity = &self.identity;
+        if identity.session_idle_minutes == 0 || identity.session_absolute_hours == 0 {
+            return Err(invalid("identity.session_idle_minutes", "session timeouts must be positive"));
+        }
+        if identity.login_timeout_minutes == 0 || identity.access_token_ttl_seconds == 0 {
+            return Err(invalid("identity.login_timeout_minutes", "must be positive"));
+        }
+        for entry in identity.operators.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let valid = entry
+                .strip_prefix("virtu:")
+                .and_then(|r| r.split_once('/'))
+                .is_some_and(|(h, l)| !h.is_empty() && !l.is_empty());
+            if !valid {
+                return Err(invalid("identity.operators", "expected `virtu:<home organisation>/<local id>` entries"));
+            }
+        }
+        for (id, provider) in &identity.providers {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || id == "dev" {
+                return Err(invalid(
+                    "identity.providers",
+                    "provider ids are letters, digits, '-' and '_' (and not `dev`)",
+                ));
+            }
+            if url::Url::parse(&provider.issuer).is_err() {
+                return Err(invalid("identity.providers.<id>.issuer", "not an absolute URL"));
+            }
+        }
+        if identity.dev_idp.enabled == Some(true) && !self.is_embedded() {
+            tracing::warn!("the development identity provider is enabled outside the embedded mode");
         }
         if url::Url::parse(&self.gateway.public_base_url).is_err() {
             return Err(invalid("gateway.public_base_url", "not an absolute URL"));

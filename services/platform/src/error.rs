@@ -20,6 +20,8 @@ pub enum ErrorCode {
     PreconditionRequired,
     Unauthenticated,
     PermissionDenied,
+    /// An unsafe request with a session cookie but without its CSRF token.
+    CsrfRejected,
     OrganizationSuspended,
     /// The same idempotency key was used for a different request.
     IdempotencyKeyReused,
@@ -34,7 +36,7 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::NotFound,
@@ -43,6 +45,7 @@ impl ErrorCode {
         ErrorCode::PreconditionRequired,
         ErrorCode::Unauthenticated,
         ErrorCode::PermissionDenied,
+        ErrorCode::CsrfRejected,
         ErrorCode::OrganizationSuspended,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::RateLimited,
@@ -64,6 +67,7 @@ impl ErrorCode {
             ErrorCode::PreconditionRequired => "precondition-required",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::CsrfRejected => "csrf-rejected",
             ErrorCode::OrganizationSuspended => "organization-suspended",
             ErrorCode::IdempotencyKeyReused => "idempotency-key-reused",
             ErrorCode::RateLimited => "rate-limited",
@@ -90,7 +94,9 @@ impl ErrorCode {
             ErrorCode::AlreadyExists | ErrorCode::IdempotencyKeyReused => Code::AlreadyExists,
             ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired => Code::FailedPrecondition,
             ErrorCode::Unauthenticated => Code::Unauthenticated,
-            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended => Code::PermissionDenied,
+            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended | ErrorCode::CsrfRejected => {
+                Code::PermissionDenied
+            }
             ErrorCode::RateLimited => Code::ResourceExhausted,
             ErrorCode::Unavailable => Code::Unavailable,
             ErrorCode::Internal => Code::Internal,
@@ -107,7 +113,7 @@ impl ErrorCode {
             ErrorCode::VersionMismatch => 412,
             ErrorCode::PreconditionRequired => 428,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended => 403,
+            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended | ErrorCode::CsrfRejected => 403,
             ErrorCode::RateLimited => 429,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,

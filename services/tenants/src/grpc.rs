@@ -831,6 +831,56 @@ impl Tenants {
     }
 }
 
+impl Tenants {
+    async fn resolve_expert(&self, principal: &Principal, msg: pb::ResolveExpertRequest) -> Result<pb::ResolvedExpert> {
+        if !matches!(principal, Principal::Service { .. }) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+        }
+        let not_found = TenantsError::Refused(ErrorCode::NotFound);
+        let person = match msg.identity {
+            Some(pb::resolve_expert_request::Identity::PersonId(id)) => {
+                PersonId::parse("person_id", &id).map_err(|v| TenantsError::Invalid(vec![v]))?
+            }
+            Some(pb::resolve_expert_request::Identity::Virtu(virtu)) => {
+                let virtu = parse_virtu(Some(virtu)).map_err(|v| TenantsError::Invalid(vec![v]))?.ok_or(not_found)?;
+                store::person_by_identity(&self.inner.db, Some(&virtu), None)
+                    .await?
+                    .ok_or(TenantsError::Refused(ErrorCode::NotFound))?
+            }
+            Some(pb::resolve_expert_request::Identity::PersonalIdentityCode(code)) => {
+                let code = PersonalIdentityCode::parse("personal_identity_code", &code)
+                    .map_err(|v| TenantsError::Invalid(vec![v]))?;
+                let hash = self.inner.hasher.hash(&code);
+                store::person_by_identity(&self.inner.db, None, Some(&hash))
+                    .await?
+                    .ok_or(TenantsError::Refused(ErrorCode::NotFound))?
+            }
+            None => return Err(TenantsError::Invalid(vec![FieldViolation::new("identity", "field-required")])),
+        };
+        let found = store::person_memberships(&self.inner.db, person)
+            .await?
+            .ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        let mut suspended = 0;
+        let mut memberships = Vec::new();
+        for (org, roles, status) in found.memberships {
+            match status {
+                OrganizationStatus::Active => memberships.push(pb::ExpertMembership {
+                    organization_id: org.to_string(),
+                    roles: roles.as_slice().iter().map(|r| role_to_pb(*r)).collect(),
+                }),
+                OrganizationStatus::Suspended => suspended += 1,
+            }
+        }
+        Ok(pb::ResolvedExpert {
+            person_id: found.person.to_string(),
+            name: found.name,
+            language: found.language,
+            memberships,
+            suspended_memberships: suspended,
+        })
+    }
+}
+
 fn caller<T>(request: &Request<T>) -> std::result::Result<Principal, Status> {
     principal_of(request).cloned()
 }
@@ -1036,6 +1086,14 @@ impl pb::tenants_service_server::TenantsService for Tenants {
     ) -> std::result::Result<Response<pb::AuthenticatedClient>, Status> {
         let principal = caller(&request)?;
         Ok(Response::new(self.authenticate_client(&principal, request.into_inner()).await?))
+    }
+
+    async fn resolve_expert(
+        &self,
+        request: Request<pb::ResolveExpertRequest>,
+    ) -> std::result::Result<Response<pb::ResolvedExpert>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.resolve_expert(&principal, request.into_inner()).await?))
     }
 }
 

@@ -501,3 +501,55 @@ pub async fn remember_request(
     .map_err(|e| if e.is_unique_violation() { TenantsError::ConcurrentReplay } else { e.into() })?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------- resolution
+
+/// A person and their roles per organisation, with each organisation's status.
+pub struct PersonMemberships {
+    pub person: PersonId,
+    pub name: String,
+    pub language: String,
+    pub memberships: Vec<(OrganizationId, Roles, OrganizationStatus)>,
+}
+
+pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<PersonMemberships>> {
+    let Some(row) = db
+        .query("SELECT id, name, language FROM persons WHERE id = $1")
+        .bind(person.as_uuid())
+        .fetch_optional(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let rows = db
+        .query(
+            "SELECT m.organization_id, m.roles, o.status FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+             WHERE m.person_id = $1 ORDER BY m.organization_id",
+        )
+        .bind(person.as_uuid())
+        .fetch_all(db)
+        .await?;
+    let mut memberships = Vec::new();
+    for r in rows {
+        let roles: Json<Vec<String>> = r.get("roles")?;
+        let status: String = r.get("status")?;
+        memberships.push((
+            OrganizationId(r.get("organization_id")?),
+            stored("roles", Roles::parse(roles.0.iter().map(|x| Role::parse(x))))?,
+            OrganizationStatus::parse(&status).ok_or_else(|| TenantsError::Corrupt("status".into()))?,
+        ));
+    }
+    Ok(Some(PersonMemberships { person, name: row.get("name")?, language: row.get("language")?, memberships }))
+}
+
+/// The person with this Virtu identity or identity-code hash (outside a transaction).
+pub async fn person_by_identity(
+    db: &Db,
+    virtu: Option<&VirtuIdentity>,
+    suomifi: Option<&IdentityCodeHash>,
+) -> Result<Option<PersonId>> {
+    let mut tx = db.begin().await?;
+    let found = find_person(&mut tx, virtu, suomifi).await;
+    tx.rollback().await?;
+    found
+}

@@ -1,5 +1,6 @@
 //! HTTP routes under `/api/v1`.
 
+pub mod auth;
 pub mod organizations;
 pub mod public;
 

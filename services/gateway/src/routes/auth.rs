@@ -1,0 +1,416 @@
+//! Login through identity providers, logout, "who am I", one's own sessions, and OAuth 2.0
+//! client credentials for integration clients.
+
+use axum::{
+    Form, Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use base64::{Engine, engine::general_purpose::STANDARD};
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{i18n::Language, proto::identity::v1 as pb};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::timestamp;
+use crate::{
+    AppState,
+    extract::{ApiPath, ApiQuery, CSRF_COOKIE, CurrentSession, SESSION_COOKIE},
+    problem::{ApiError, Problem},
+};
+
+pub const TAG: &str = "auth";
+
+/// Routes outside `/api/v1`: the browser is sent to and from identity providers here.
+pub fn browser_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(callback))
+        .routes(routes!(logout))
+        .routes(routes!(logged_out))
+        .routes(routes!(providers))
+        .routes(routes!(token))
+}
+
+/// Routes under `/api/v1`.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me)).routes(routes!(my_sessions)).routes(routes!(end_my_session))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoginParams {
+    /// `customer` (default) or `expert` (experts and operators).
+    pub intent: Option<String>,
+    /// Path to return to after login.
+    pub return_to: Option<String>,
+    /// Passed to the provider; the development provider logs this test identity in directly.
+    pub login_hint: Option<String>,
+    /// `fi`, `sv` or `en`; defaults to `Accept-Language`.
+    pub lang: Option<String>,
+}
+
+fn language_of(headers: &HeaderMap, explicit: Option<&str>) -> Language {
+    explicit
+        .and_then(|l| l.parse().ok())
+        .unwrap_or_else(|| Language::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
+}
+
+/// Start a login: redirects to the identity provider.
+#[utoipa::path(get, path = "/auth/login/{provider}", tag = TAG, params(("provider" = String, Path), LoginParams),
+    responses((status = 303, description = "To the identity provider"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn login(
+    state: State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<LoginParams>,
+) -> Result<Response, ApiError> {
+    let intent = match params.intent.as_deref() {
+        None | Some("customer") => pb::LoginIntent::Customer,
+        Some("expert") => pb::LoginIntent::Expert,
+        Some(_) => return Err(ApiError::invalid("intent", "invalid-role")),
+    };
+    let language = language_of(&headers, params.lang.as_deref());
+    let request = state.as_service(pb::BeginLoginRequest {
+        provider_id: provider,
+        intent: intent as i32,
+        return_to: params.return_to.unwrap_or_else(|| "/".into()),
+        language: language.code().into(),
+        login_hint: params.login_hint.unwrap_or_default(),
+    });
+    let started = state.identity().begin_login(request).await?.into_inner();
+    Ok(Redirect::to(&started.redirect_url).into_response())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallbackParams {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+}
+
+fn session_cookies(token: &str, csrf: &str) -> [HeaderValue; 2] {
+    let session = Cookie::build((SESSION_COOKIE, token.to_owned()))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build();
+    let csrf = Cookie::build((CSRF_COOKIE, csrf.to_owned()))
+        .http_only(false)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build();
+    [session, csrf].map(|c| HeaderValue::from_str(&c.to_string()).unwrap_or(HeaderValue::from_static("")))
+}
+
+fn cleared_cookies() -> [HeaderValue; 2] {
+    [SESSION_COOKIE, CSRF_COOKIE].map(|name| {
+        let mut cookie = Cookie::build((name, "")).secure(true).same_site(SameSite::Lax).path("/").build();
+        cookie.make_removal();
+        HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+    })
+}
+
+fn refusal_reason(value: i32) -> &'static str {
+    match pb::LoginRefusal::try_from(value).unwrap_or(pb::LoginRefusal::InvalidResponse) {
+        pb::LoginRefusal::NoWorkspace => "no-workspace",
+        pb::LoginRefusal::UnknownExpert => "unknown-expert",
+        pb::LoginRefusal::Suspended => "suspended",
+        pb::LoginRefusal::InsufficientAssurance => "insufficient-assurance",
+        pb::LoginRefusal::Expired => "expired",
+        pb::LoginRefusal::Cancelled => "cancelled",
+        pb::LoginRefusal::InvalidResponse | pb::LoginRefusal::Unspecified => "invalid-response",
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A refused login: a page for browsers, a problem document for scripts.
+fn refused(reason: &str, language: Language, headers: &HeaderMap) -> Response {
+    let title = language.text("login-refused-title");
+    let detail = language.text(&format!("login-refused-{reason}"));
+    let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let language_header = HeaderValue::from_static(language.code());
+    if wants_html {
+        let page = format!(
+            "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
+             <body><main><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">{again}</a></p></main></body></html>",
+            lang = language.code(),
+            title = escape(&title),
+            detail = escape(&detail),
+            again = escape(&language.text("login-again")),
+        );
+        return (StatusCode::FORBIDDEN, [(header::CONTENT_LANGUAGE, language_header)], Html(page)).into_response();
+    }
+    let body = json!({
+        "type": format!("urn:ohjaus:problem:login-refused:{reason}"),
+        "title": title,
+        "status": 403,
+        "detail": detail,
+        "reason": reason,
+    });
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")),
+            (header::CONTENT_LANGUAGE, language_header),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Where the identity provider returns the browser (OpenID Connect redirect URI).
+#[utoipa::path(get, path = "/auth/callback/{provider}", tag = TAG, params(("provider" = String, Path), CallbackParams),
+    responses((status = 303, description = "Logged in: session cookie set, back to the application"),
+        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json")))]
+async fn callback(
+    state: State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<CallbackParams>,
+) -> Result<Response, ApiError> {
+    let request = state.as_service(pb::CompleteLoginRequest {
+        provider_id: provider,
+        state: params.state.unwrap_or_default(),
+        code: params.code.unwrap_or_default(),
+        error: params.error.unwrap_or_default(),
+    });
+    let result = state.identity().complete_login(request).await?.into_inner();
+    let language = result.language.parse().unwrap_or_else(|_| language_of(&headers, None));
+    if result.session_token.is_empty() {
+        return Ok(refused(refusal_reason(result.refusal), language, &headers));
+    }
+    let mut response = Redirect::to(&result.return_to).into_response();
+    for cookie in session_cookies(&result.session_token, &result.csrf_token) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedOut {
+    /// Where to send the browser to log out at the identity provider too (single logout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_logout_url: Option<String>,
+}
+
+/// Log out: ends the session here and gives the provider's logout address. Needs `X-CSRF-Token`.
+#[utoipa::path(post, path = "/auth/logout", tag = TAG,
+    responses((status = 200, body = LoggedOut), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn logout(state: State<AppState>, session: CurrentSession) -> Result<Response, ApiError> {
+    let request = state.as_service(pb::LogoutRequest { session_token: session.token });
+    let result = state.identity().logout(request).await?.into_inner();
+    let url = Some(result.provider_logout_url).filter(|u| !u.is_empty());
+    let mut response = Json(LoggedOut { provider_logout_url: url }).into_response();
+    for cookie in cleared_cookies() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Where the identity provider returns the browser after single logout.
+#[utoipa::path(get, path = "/auth/logged-out", tag = TAG, responses((status = 200, description = "Logged out")))]
+async fn logged_out(headers: HeaderMap) -> Response {
+    let language = language_of(&headers, None);
+    let mut response = Html(format!(
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>Ohjaus</title></head><body><main><p>{}</p></main></body></html>",
+        language.code(),
+        escape(&language.text("logged-out"))
+    ))
+    .into_response();
+    for cookie in cleared_cookies() {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderInfo {
+    pub id: String,
+    pub display_name: String,
+    pub protocol: String,
+}
+
+/// Identity providers a login page can offer.
+#[utoipa::path(get, path = "/auth/providers", tag = TAG, responses((status = 200, body = Vec<ProviderInfo>)))]
+async fn providers(state: State<AppState>) -> Result<Json<Vec<ProviderInfo>>, ApiError> {
+    let list = state.identity().list_providers(state.as_service(pb::ListProvidersRequest {})).await?.into_inner();
+    Ok(Json(
+        list.providers
+            .into_iter()
+            .map(|p| ProviderInfo { id: p.id, display_name: p.display_name, protocol: p.protocol })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// Must be `client_credentials`.
+    pub grant_type: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub scope: String,
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    // RFC 6749 §5.2 error document.
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(json!({ "error": error }))).into_response()
+}
+
+/// OAuth 2.0 client credentials (RFC 6749 §4.4): a short-lived access token for an
+/// integration client, for the HTTP API and the gRPC APIs.
+#[utoipa::path(post, path = "/oauth/token", tag = TAG, request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenResponse), (status = 400, description = "unsupported_grant_type / invalid_request"), (status = 401, description = "invalid_client")))]
+async fn token(state: State<AppState>, headers: HeaderMap, Form(form): Form<TokenRequest>) -> Response {
+    if form.grant_type != "client_credentials" {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
+    }
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| STANDARD.decode(b.trim()).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(i, p)| (i.to_owned(), p.to_owned())));
+    let Some((client_id, client_secret)) =
+        basic.or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)))
+    else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    match state
+        .identity()
+        .issue_client_token(state.as_service(pb::IssueClientTokenRequest { client_id, client_secret }))
+        .await
+    {
+        Ok(issued) => {
+            let issued = issued.into_inner();
+            let body = TokenResponse {
+                access_token: issued.access_token,
+                token_type: "Bearer".into(),
+                expires_in: issued.expires_in,
+                scope: issued.scopes.join(" "),
+            };
+            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        }
+        Err(status)
+            if status.code() == tonic::Code::Unauthenticated || status.code() == tonic::Code::PermissionDenied =>
+        {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client")
+        }
+        Err(status) => ApiError::from(status).into_response(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationRoles {
+    pub organization_id: Uuid,
+    pub roles: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub id: Uuid,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// `operator`, `expert` or `customer`.
+    pub kind: String,
+    /// Person, customer or operator id.
+    pub id: String,
+    pub name: String,
+    pub organizations: Vec<OrganizationRoles>,
+    pub session: SessionInfo,
+    /// Send as `X-CSRF-Token` with every unsafe request.
+    pub csrf_token: String,
+}
+
+/// Who am I: my kind, organisations and roles, and this session.
+#[utoipa::path(get, path = "/me", tag = TAG, responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn me(session: CurrentSession) -> Json<Me> {
+    let r = session.resolved;
+    Json(Me {
+        kind: r.kind,
+        id: r.subject,
+        name: r.display_name,
+        organizations: r
+            .memberships
+            .into_iter()
+            .map(|m| OrganizationRoles {
+                organization_id: Uuid::parse_str(&m.organization_id).unwrap_or_default(),
+                roles: m.roles,
+            })
+            .collect(),
+        session: SessionInfo {
+            id: Uuid::parse_str(&r.session_id).unwrap_or_default(),
+            provider: r.provider_id,
+            created_at: timestamp(r.created_at),
+            last_seen_at: None,
+            expires_at: timestamp(r.expires_at),
+            current: true,
+        },
+        csrf_token: r.csrf_token,
+    })
+}
+
+/// My sessions (on every device).
+#[utoipa::path(get, path = "/me/sessions", tag = TAG, responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn my_sessions(state: State<AppState>, session: CurrentSession) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    let list = state
+        .identity()
+        .list_my_sessions(state.as_service(pb::ListMySessionsRequest { session_token: session.token }))
+        .await?
+        .into_inner();
+    Ok(Json(
+        list.sessions
+            .into_iter()
+            .map(|s| SessionInfo {
+                id: Uuid::parse_str(&s.id).unwrap_or_default(),
+                provider: s.provider_id,
+                created_at: timestamp(s.created_at),
+                last_seen_at: Some(timestamp(s.last_seen_at)),
+                expires_at: timestamp(s.expires_at),
+                current: s.current,
+            })
+            .collect(),
+    ))
+}
+
+/// End one of my sessions; it stops working at once everywhere. Needs `X-CSRF-Token`.
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn end_my_session(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let request =
+        state.as_service(pb::EndMySessionRequest { session_token: session.token, session_id: id.to_string() });
+    state.identity().end_my_session(request).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,642 @@
+//! The gRPC face of the identity service.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration as StdDuration};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::Duration;
+use ohjaus_platform::{
+    auth::{Audience, Principal, Role, TokenKeys, principal_of},
+    clock::SharedClock,
+    db::Db,
+    error::ErrorCode,
+    grpc::Transport,
+    i18n::Language,
+    proto::{
+        identity::v1 as pb,
+        tenants::v1::{self as tenants_pb, tenants_service_client::TenantsServiceClient},
+    },
+    types::{IdentityCodeHasher, PersonalIdentityCode},
+};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    IdentityError,
+    domain::{self, Attributes, CustomerId, Intent, Refusal, SessionId, SessionKind, SessionPolicy},
+    oidc::OidcConnector,
+    store::{self, AuditEntry, LoginTransaction, SessionRow},
+};
+
+type Result<T> = std::result::Result<T, IdentityError>;
+
+/// How the identity service is set up.
+pub struct IdentityConfig {
+    pub policy: SessionPolicy,
+    pub login_timeout: Duration,
+    pub access_token_ttl: StdDuration,
+    /// Virtu identities (home organisation, local id) of operators.
+    pub operators: Vec<(String, String)>,
+    /// Where the browser returns after single logout at a provider.
+    pub post_logout_redirect: String,
+}
+
+#[derive(Clone)]
+pub struct Identity {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    clock: SharedClock,
+    keys: TokenKeys,
+    hasher: IdentityCodeHasher,
+    tenants: TenantsServiceClient<Transport>,
+    connectors: BTreeMap<String, Arc<OidcConnector>>,
+    config: IdentityConfig,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn hash(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
+fn refusal_to_pb(refusal: Refusal) -> i32 {
+    let value = match refusal {
+        Refusal::InvalidResponse => pb::LoginRefusal::InvalidResponse,
+        Refusal::NoWorkspace => pb::LoginRefusal::NoWorkspace,
+        Refusal::UnknownExpert => pb::LoginRefusal::UnknownExpert,
+        Refusal::Suspended => pb::LoginRefusal::Suspended,
+        Refusal::InsufficientAssurance => pb::LoginRefusal::InsufficientAssurance,
+        Refusal::Expired => pb::LoginRefusal::Expired,
+        Refusal::Cancelled => pb::LoginRefusal::Cancelled,
+    };
+    value as i32
+}
+
+fn roles_to_strings(roles: &[i32]) -> Vec<String> {
+    roles
+        .iter()
+        .filter_map(|r| match tenants_pb::Role::try_from(*r).ok()? {
+            tenants_pb::Role::Admin => Some(Role::Admin),
+            tenants_pb::Role::Guide => Some(Role::Guide),
+            tenants_pb::Role::Advisor => Some(Role::Advisor),
+            tenants_pb::Role::Supervisor => Some(Role::Supervisor),
+            tenants_pb::Role::Unspecified => None,
+        })
+        .map(|r| r.as_str().to_owned())
+        .collect()
+}
+
+/// Who logged in, once resolved.
+struct Resolved {
+    kind: SessionKind,
+    subject: String,
+    display_name: String,
+    tenants: Vec<Uuid>,
+}
+
+impl Identity {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        keys: TokenKeys,
+        hasher: IdentityCodeHasher,
+        tenants: Transport,
+        connectors: Vec<OidcConnector>,
+        config: IdentityConfig,
+    ) -> Self {
+        let connectors = connectors.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                clock,
+                keys,
+                hasher,
+                tenants: TenantsServiceClient::new(tenants),
+                connectors,
+                config,
+            }),
+        }
+    }
+
+    pub fn server(&self) -> pb::identity_service_server::IdentityServiceServer<Self> {
+        pb::identity_service_server::IdentityServiceServer::new(self.clone())
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    fn as_service<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.extensions_mut().insert(Principal::Service { name: "identity".into() });
+        request
+    }
+
+    fn connector(&self, id: &str) -> Result<&Arc<OidcConnector>> {
+        self.inner.connectors.get(id).ok_or(IdentityError::Refused(ErrorCode::NotFound))
+    }
+
+    async fn audit(&self, entry: AuditEntry<'_>) {
+        if let Err(error) = store::audit(&self.inner.db, &entry, self.inner.clock.now()).await {
+            // The audit must not be lost silently; the log still has the entry.
+            tracing::error!(%error, event = entry.event, "could not store an audit entry");
+        }
+    }
+
+    async fn begin_login(&self, msg: pb::BeginLoginRequest) -> Result<pb::BeginLoginResponse> {
+        let connector = self.connector(&msg.provider_id)?.clone();
+        let intent = match pb::LoginIntent::try_from(msg.intent) {
+            Ok(pb::LoginIntent::Expert) => Intent::Expert,
+            _ => Intent::Customer,
+        };
+        let language = msg.language.parse::<Language>().unwrap_or_default();
+        let start = connector
+            .begin(Some(&msg.login_hint), language.code())
+            .await
+            .map_err(|e| IdentityError::Peer(e.to_string()))?;
+        let login = LoginTransaction {
+            provider_id: connector.id.clone(),
+            intent: intent.as_str().to_owned(),
+            nonce: start.nonce,
+            pkce_verifier: start.pkce_verifier,
+            return_to: domain::safe_return_to(&msg.return_to),
+            language: language.code().to_owned(),
+            created_at: self.inner.clock.now(),
+        };
+        store::insert_login(&self.inner.db, &hash(&start.state), &login).await?;
+        Ok(pb::BeginLoginResponse { redirect_url: start.url })
+    }
+
+    async fn complete_login(&self, msg: pb::CompleteLoginRequest) -> Result<pb::CompleteLoginResponse> {
+        let provider = msg.provider_id.clone();
+        let refuse = |refusal: Refusal, language: &str| pb::CompleteLoginResponse {
+            refusal: refusal_to_pb(refusal),
+            language: language.to_owned(),
+            ..Default::default()
+        };
+        let now = self.inner.clock.now();
+        // An unknown, used or wrong `state` finds no login: nothing to continue.
+        let Some(login) = store::take_login(&self.inner.db, &hash(&msg.state)).await? else {
+            self.audit(AuditEntry {
+                event: "login",
+                outcome: "refused:unknown-state",
+                provider_id: &provider,
+                principal_kind: None,
+                tenant_ids: vec![],
+                session_id: None,
+            })
+            .await;
+            return Ok(refuse(Refusal::Expired, "fi"));
+        };
+        let language = login.language.clone();
+        let refused = |refusal: Refusal| async move {
+            self.audit(AuditEntry {
+                event: "login",
+                outcome: &format!("refused:{}", refusal.as_str()),
+                provider_id: &provider,
+                principal_kind: None,
+                tenant_ids: vec![],
+                session_id: None,
+            })
+            .await;
+            Ok(refuse(refusal, &language))
+        };
+        if login.provider_id != msg.provider_id {
+            return refused(Refusal::InvalidResponse).await;
+        }
+        if now - login.created_at > self.inner.config.login_timeout {
+            return refused(Refusal::Expired).await;
+        }
+        if !msg.error.is_empty() {
+            return refused(if msg.error == "access_denied" { Refusal::Cancelled } else { Refusal::InvalidResponse })
+                .await;
+        }
+        let connector = self.connector(&login.provider_id)?.clone();
+        let result = match connector.complete(&msg.code, &login.nonce, &login.pkce_verifier).await {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::warn!(provider = %msg.provider_id, %error, "login response refused");
+                return refused(Refusal::InvalidResponse).await;
+            }
+        };
+        if !domain::assurance_accepted(&connector.accepted_acr(), result.attributes.acr.as_deref()) {
+            return refused(Refusal::InsufficientAssurance).await;
+        }
+        let intent = Intent::parse(&login.intent).unwrap_or(Intent::Customer);
+        let resolved = match self.resolve(intent, &result.attributes).await? {
+            Ok(resolved) => resolved,
+            Err(refusal) => return refused(refusal).await,
+        };
+        // A new session, and so a new id, on every login (no fixation).
+        let token = random_token();
+        let session = SessionRow {
+            id: SessionId::new(),
+            csrf_token: random_token(),
+            kind: resolved.kind,
+            subject: resolved.subject,
+            display_name: resolved.display_name,
+            provider_id: msg.provider_id.clone(),
+            created_at: now,
+            last_seen_at: now,
+        };
+        store::insert_session(&self.inner.db, &hash(&token), &session).await?;
+        self.audit(AuditEntry {
+            event: "login",
+            outcome: "success",
+            provider_id: &msg.provider_id,
+            principal_kind: Some(session.kind.as_str()),
+            tenant_ids: resolved.tenants,
+            session_id: Some(session.id),
+        })
+        .await;
+        Ok(pb::CompleteLoginResponse {
+            session_token: token,
+            csrf_token: session.csrf_token,
+            return_to: login.return_to,
+            refusal: pb::LoginRefusal::Unspecified as i32,
+            language: login.language,
+        })
+    }
+
+    /// The principal behind verified attributes, or why they may not log in.
+    async fn resolve(&self, intent: Intent, attributes: &Attributes) -> Result<std::result::Result<Resolved, Refusal>> {
+        match intent {
+            Intent::Customer => {
+                let Some(code) = &attributes.identity_code else { return Ok(Err(Refusal::InsufficientAssurance)) };
+                // No account, no login, and no account is made here.
+                let Some(customer) = store::customer_by_identity(&self.inner.db, &self.inner.hasher.hash(code)).await?
+                else {
+                    return Ok(Err(Refusal::NoWorkspace));
+                };
+                store::touch_customer(&self.inner.db, customer, self.inner.clock.now()).await?;
+                Ok(Ok(Resolved {
+                    kind: SessionKind::Customer,
+                    subject: customer.to_string(),
+                    display_name: attributes.display_name.clone().unwrap_or_default(),
+                    tenants: vec![],
+                }))
+            }
+            Intent::Expert => {
+                if let Some((home, local)) = &attributes.virtu
+                    && self.inner.config.operators.iter().any(|(h, l)| h == home && l == local)
+                {
+                    return Ok(Ok(Resolved {
+                        kind: SessionKind::Operator,
+                        subject: format!("virtu:{home}/{local}"),
+                        display_name: attributes.display_name.clone().unwrap_or_default(),
+                        tenants: vec![],
+                    }));
+                }
+                let identity = match (&attributes.virtu, &attributes.identity_code) {
+                    (Some((home, local)), _) => {
+                        tenants_pb::resolve_expert_request::Identity::Virtu(tenants_pb::VirtuIdentity {
+                            home_organization: home.clone(),
+                            local_id: local.clone(),
+                        })
+                    }
+                    (None, Some(code)) => {
+                        tenants_pb::resolve_expert_request::Identity::PersonalIdentityCode(code.expose().to_owned())
+                    }
+                    (None, None) => return Ok(Err(Refusal::UnknownExpert)),
+                };
+                let Some(expert) = self.resolve_expert(identity).await? else { return Ok(Err(Refusal::UnknownExpert)) };
+                if expert.memberships.is_empty() {
+                    return Ok(Err(if expert.suspended_memberships > 0 {
+                        Refusal::Suspended
+                    } else {
+                        Refusal::UnknownExpert
+                    }));
+                }
+                Ok(Ok(Resolved {
+                    kind: SessionKind::Expert,
+                    subject: expert.person_id.clone(),
+                    display_name: expert.name.clone(),
+                    tenants: expert
+                        .memberships
+                        .iter()
+                        .filter_map(|m| Uuid::parse_str(&m.organization_id).ok())
+                        .collect(),
+                }))
+            }
+        }
+    }
+
+    async fn resolve_expert(
+        &self,
+        identity: tenants_pb::resolve_expert_request::Identity,
+    ) -> Result<Option<tenants_pb::ResolvedExpert>> {
+        let mut tenants = self.inner.tenants.clone();
+        match tenants
+            .resolve_expert(self.as_service(tenants_pb::ResolveExpertRequest { identity: Some(identity) }))
+            .await
+        {
+            Ok(response) => Ok(Some(response.into_inner())),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+            Err(status) => Err(IdentityError::Peer(format!("tenants: {}", status.code()))),
+        }
+    }
+
+    /// The open, live session of a token; ends it if it timed out.
+    async fn live_session(&self, token: &str) -> Result<SessionRow> {
+        let unauthenticated = IdentityError::Refused(ErrorCode::Unauthenticated);
+        if token.is_empty() {
+            return Err(unauthenticated);
+        }
+        let Some(session) = store::open_session(&self.inner.db, &hash(token)).await? else {
+            return Err(unauthenticated);
+        };
+        let now = self.inner.clock.now();
+        if let Err(reason) = self.inner.config.policy.alive(session.created_at, session.last_seen_at, now) {
+            if store::end_session(&self.inner.db, session.id, reason, now).await? {
+                self.audit(AuditEntry {
+                    event: "logout",
+                    outcome: reason,
+                    provider_id: &session.provider_id,
+                    principal_kind: Some(session.kind.as_str()),
+                    tenant_ids: vec![],
+                    session_id: Some(session.id),
+                })
+                .await;
+            }
+            return Err(IdentityError::Refused(ErrorCode::Unauthenticated));
+        }
+        Ok(session)
+    }
+
+    async fn resolve_session(&self, msg: pb::ResolveSessionRequest) -> Result<pb::ResolvedSession> {
+        let session = self.live_session(&msg.session_token).await?;
+        let now = self.inner.clock.now();
+        let mut memberships = Vec::new();
+        if session.kind == SessionKind::Expert {
+            // Roles and suspensions take effect on the next request, not the next login.
+            let expert = self
+                .resolve_expert(tenants_pb::resolve_expert_request::Identity::PersonId(session.subject.clone()))
+                .await?;
+            let active = expert.map(|e| e.memberships).unwrap_or_default();
+            if active.is_empty() {
+                store::end_session(&self.inner.db, session.id, "no-active-membership", now).await?;
+                self.audit(AuditEntry {
+                    event: "logout",
+                    outcome: "no-active-membership",
+                    provider_id: &session.provider_id,
+                    principal_kind: Some("expert"),
+                    tenant_ids: vec![],
+                    session_id: Some(session.id),
+                })
+                .await;
+                return Err(IdentityError::Refused(ErrorCode::Unauthenticated));
+            }
+            memberships = active
+                .into_iter()
+                .map(|m| pb::Membership { organization_id: m.organization_id, roles: roles_to_strings(&m.roles) })
+                .collect();
+        }
+        store::touch_session(&self.inner.db, session.id, now).await?;
+        Ok(pb::ResolvedSession {
+            session_id: session.id.to_string(),
+            csrf_token: session.csrf_token,
+            kind: session.kind.as_str().to_owned(),
+            subject: session.subject,
+            display_name: session.display_name,
+            memberships,
+            provider_id: session.provider_id,
+            created_at: Some(ts(session.created_at)),
+            expires_at: Some(ts(self.inner.config.policy.expires_at(session.created_at, now))),
+        })
+    }
+
+    async fn logout(&self, msg: pb::LogoutRequest) -> Result<pb::LogoutResponse> {
+        let session = self.live_session(&msg.session_token).await?;
+        store::end_session(&self.inner.db, session.id, "logout", self.inner.clock.now()).await?;
+        self.audit(AuditEntry {
+            event: "logout",
+            outcome: "success",
+            provider_id: &session.provider_id,
+            principal_kind: Some(session.kind.as_str()),
+            tenant_ids: vec![],
+            session_id: Some(session.id),
+        })
+        .await;
+        let provider_logout_url = match self.inner.connectors.get(&session.provider_id) {
+            Some(connector) => connector.logout_url(&self.inner.config.post_logout_redirect).await.unwrap_or_default(),
+            None => String::new(),
+        };
+        Ok(pb::LogoutResponse { provider_logout_url })
+    }
+
+    async fn list_sessions(&self, msg: pb::ListMySessionsRequest) -> Result<pb::ListMySessionsResponse> {
+        let current = self.live_session(&msg.session_token).await?;
+        let policy = self.inner.config.policy;
+        let now = self.inner.clock.now();
+        let sessions = store::sessions_of(&self.inner.db, current.kind, &current.subject)
+            .await?
+            .into_iter()
+            .filter(|s| policy.alive(s.created_at, s.last_seen_at, now).is_ok())
+            .map(|s| pb::Session {
+                id: s.id.to_string(),
+                provider_id: s.provider_id,
+                created_at: Some(ts(s.created_at)),
+                last_seen_at: Some(ts(s.last_seen_at)),
+                expires_at: Some(ts(policy.expires_at(s.created_at, s.last_seen_at))),
+                current: s.id == current.id,
+            })
+            .collect();
+        Ok(pb::ListMySessionsResponse { sessions })
+    }
+
+    async fn end_session(&self, msg: pb::EndMySessionRequest) -> Result<()> {
+        let current = self.live_session(&msg.session_token).await?;
+        let target =
+            SessionId::parse("session_id", &msg.session_id).map_err(|_| IdentityError::Refused(ErrorCode::NotFound))?;
+        // Only one's own sessions; anyone else's is "not found".
+        let own = store::sessions_of(&self.inner.db, current.kind, &current.subject).await?;
+        let Some(session) = own.into_iter().find(|s| s.id == target) else {
+            return Err(IdentityError::Refused(ErrorCode::NotFound));
+        };
+        if store::end_session(&self.inner.db, session.id, "ended-by-user", self.inner.clock.now()).await? {
+            self.audit(AuditEntry {
+                event: "logout",
+                outcome: "ended-by-user",
+                provider_id: &session.provider_id,
+                principal_kind: Some(session.kind.as_str()),
+                tenant_ids: vec![],
+                session_id: Some(session.id),
+            })
+            .await;
+        }
+        Ok(())
+    }
+
+    async fn issue_client_token(&self, msg: pb::IssueClientTokenRequest) -> Result<pb::IssueClientTokenResponse> {
+        let mut tenants = self.inner.tenants.clone();
+        let request = self.as_service(tenants_pb::AuthenticateIntegrationClientRequest {
+            client_id: msg.client_id,
+            secret: msg.client_secret,
+        });
+        let client = match tenants.authenticate_integration_client(request).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => {
+                let outcome = if status.code() == tonic::Code::PermissionDenied {
+                    "refused:suspended"
+                } else {
+                    "refused:invalid-client"
+                };
+                self.audit(AuditEntry {
+                    event: "client-token",
+                    outcome,
+                    provider_id: "client-credentials",
+                    principal_kind: Some("integration_client"),
+                    tenant_ids: vec![],
+                    session_id: None,
+                })
+                .await;
+                return Err(match status.code() {
+                    tonic::Code::Unavailable | tonic::Code::Internal => IdentityError::Peer("tenants".into()),
+                    _ => IdentityError::Refused(ErrorCode::Unauthenticated),
+                });
+            }
+        };
+        let (Ok(client_id), Ok(tenant_id)) =
+            (Uuid::parse_str(&client.client_id), Uuid::parse_str(&client.organization_id))
+        else {
+            return Err(IdentityError::Corrupt("client ids".into()));
+        };
+        let principal = Principal::IntegrationClient { client_id, tenant_id, scopes: client.scopes.clone() };
+        let ttl = self.inner.config.access_token_ttl;
+        let access_token = self
+            .inner
+            .keys
+            .mint_with_ttl(&principal, Audience::Api, ttl)
+            .map_err(|e| IdentityError::Corrupt(e.to_string()))?;
+        self.audit(AuditEntry {
+            event: "client-token",
+            outcome: "success",
+            provider_id: "client-credentials",
+            principal_kind: Some("integration_client"),
+            tenant_ids: vec![tenant_id],
+            session_id: None,
+        })
+        .await;
+        Ok(pb::IssueClientTokenResponse {
+            access_token,
+            expires_in: i64::try_from(ttl.as_secs()).unwrap_or(0),
+            scopes: client.scopes,
+        })
+    }
+
+    async fn ensure_customer(
+        &self,
+        principal: &Principal,
+        msg: pb::EnsureCustomerAccountRequest,
+    ) -> Result<pb::CustomerAccount> {
+        if !matches!(principal, Principal::Service { .. }) {
+            return Err(IdentityError::Refused(ErrorCode::PermissionDenied));
+        }
+        let code = PersonalIdentityCode::parse("personal_identity_code", &msg.personal_identity_code)
+            .map_err(|v| IdentityError::Invalid(vec![v]))?;
+        let (id, created): (CustomerId, bool) =
+            store::ensure_customer(&self.inner.db, &self.inner.hasher.hash(&code), self.inner.clock.now()).await?;
+        Ok(pb::CustomerAccount { id: id.to_string(), created })
+    }
+}
+
+/// Calls that only the gateway (a service principal) may make.
+fn require_service<T>(request: &Request<T>) -> std::result::Result<(), Status> {
+    match principal_of(request)? {
+        Principal::Service { .. } => Ok(()),
+        _ => Err(IdentityError::Refused(ErrorCode::PermissionDenied).into()),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::identity_service_server::IdentityService for Identity {
+    async fn list_providers(
+        &self,
+        _request: Request<pb::ListProvidersRequest>,
+    ) -> std::result::Result<Response<pb::ListProvidersResponse>, Status> {
+        let providers = self
+            .inner
+            .connectors
+            .values()
+            .map(|c| pb::Provider { id: c.id.clone(), display_name: c.display_name.clone(), protocol: "oidc".into() })
+            .collect();
+        Ok(Response::new(pb::ListProvidersResponse { providers }))
+    }
+
+    async fn begin_login(
+        &self,
+        request: Request<pb::BeginLoginRequest>,
+    ) -> std::result::Result<Response<pb::BeginLoginResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.begin_login(request.into_inner()).await?))
+    }
+
+    async fn complete_login(
+        &self,
+        request: Request<pb::CompleteLoginRequest>,
+    ) -> std::result::Result<Response<pb::CompleteLoginResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.complete_login(request.into_inner()).await?))
+    }
+
+    async fn resolve_session(
+        &self,
+        request: Request<pb::ResolveSessionRequest>,
+    ) -> std::result::Result<Response<pb::ResolvedSession>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.resolve_session(request.into_inner()).await?))
+    }
+
+    async fn logout(
+        &self,
+        request: Request<pb::LogoutRequest>,
+    ) -> std::result::Result<Response<pb::LogoutResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.logout(request.into_inner()).await?))
+    }
+
+    async fn list_my_sessions(
+        &self,
+        request: Request<pb::ListMySessionsRequest>,
+    ) -> std::result::Result<Response<pb::ListMySessionsResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.list_sessions(request.into_inner()).await?))
+    }
+
+    async fn end_my_session(
+        &self,
+        request: Request<pb::EndMySessionRequest>,
+    ) -> std::result::Result<Response<pb::EndMySessionResponse>, Status> {
+        require_service(&request)?;
+        self.end_session(request.into_inner()).await?;
+        Ok(Response::new(pb::EndMySessionResponse {}))
+    }
+
+    async fn issue_client_token(
+        &self,
+        request: Request<pb::IssueClientTokenRequest>,
+    ) -> std::result::Result<Response<pb::IssueClientTokenResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.issue_client_token(request.into_inner()).await?))
+    }
+
+    async fn ensure_customer_account(
+        &self,
+        request: Request<pb::EnsureCustomerAccountRequest>,
+    ) -> std::result::Result<Response<pb::CustomerAccount>, Status> {
+        let principal = principal_of(&request)?.clone();
+        Ok(Response::new(self.ensure_customer(&principal, request.into_inner()).await?))
+    }
+}

@@ -1,0 +1,66 @@
+//! The identity service: who may log in and how they stay logged in.
+//!
+//! Customers log in with Suomi.fi strong authentication only, and only when a customer account
+//! exists (made when they accept a workspace invitation). Experts log in with Virtu (or
+//! Suomi.fi) and must be experts of an active organisation; operators are listed in
+//! configuration. Nobody has a password. Logins go through OpenID Connect connectors (SAML
+//! connectors are to come); in the embedded mode a built-in development provider stands in
+//! for Suomi.fi and Virtu. Sessions are opaque 256-bit tokens stored only as hashes, with idle
+//! and absolute timeouts; integration clients get short-lived access tokens by client
+//! credentials. Every login, logout, failure and refusal is audited without identity codes.
+
+pub mod dev_idp;
+pub mod domain;
+pub mod grpc;
+pub mod oidc;
+pub mod store;
+
+use ohjaus_platform::{
+    db::{DbError, Migrations},
+    error::{ErrorCode, Failure, FieldViolation},
+};
+
+pub use grpc::Identity;
+
+pub const SERVICE: &str = "identity";
+
+pub fn migrations() -> Migrations {
+    Migrations {
+        postgres: || sqlx::migrate!("../../migrations/identity/postgres"),
+        sqlite: || sqlx::migrate!("../../migrations/identity/sqlite"),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    #[error("refused: {0:?}")]
+    Refused(ErrorCode),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("a peer service failed: {0}")]
+    Peer(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl IdentityError {
+    pub fn failure(&self) -> Failure {
+        match self {
+            IdentityError::Invalid(violations) => Failure::invalid(violations.clone()),
+            IdentityError::Refused(code) => Failure::new(*code),
+            IdentityError::Peer(_) => Failure::new(ErrorCode::Unavailable),
+            IdentityError::Db(_) | IdentityError::Corrupt(_) => Failure::new(ErrorCode::Internal),
+        }
+    }
+}
+
+impl From<IdentityError> for tonic::Status {
+    fn from(error: IdentityError) -> Self {
+        if matches!(error, IdentityError::Db(_) | IdentityError::Corrupt(_) | IdentityError::Peer(_)) {
+            tracing::error!(%error, "identity request failed");
+        }
+        error.failure().to_status()
+    }
+}

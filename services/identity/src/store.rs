@@ -1,0 +1,244 @@
+//! SQL of the identity service.
+
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{
+    db::{Db, Row},
+    types::IdentityCodeHash,
+};
+use uuid::Uuid;
+
+use crate::{
+    IdentityError,
+    domain::{CustomerId, SessionId, SessionKind},
+};
+
+type Result<T> = std::result::Result<T, IdentityError>;
+
+pub struct LoginTransaction {
+    pub provider_id: String,
+    pub intent: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    pub return_to: String,
+    pub language: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert_login(db: &Db, state_hash: &str, login: &LoginTransaction) -> Result<()> {
+    db.query(
+        "INSERT INTO login_transactions (state_hash, provider_id, intent, nonce, pkce_verifier, return_to, language, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(state_hash.to_owned())
+    .bind(login.provider_id.clone())
+    .bind(login.intent.clone())
+    .bind(login.nonce.clone())
+    .bind(login.pkce_verifier.clone())
+    .bind(login.return_to.clone())
+    .bind(login.language.clone())
+    .bind(login.created_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Takes a login transaction out: it can be completed once.
+pub async fn take_login(db: &Db, state_hash: &str) -> Result<Option<LoginTransaction>> {
+    let mut tx = db.begin().await?;
+    let row = tx
+        .query("SELECT provider_id, intent, nonce, pkce_verifier, return_to, language, created_at FROM login_transactions WHERE state_hash = $1")
+        .bind(state_hash.to_owned())
+        .fetch_optional(&mut tx)
+        .await?;
+    let Some(row) = row else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    let deleted = tx
+        .query("DELETE FROM login_transactions WHERE state_hash = $1")
+        .bind(state_hash.to_owned())
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    if deleted == 0 {
+        return Ok(None);
+    }
+    Ok(Some(LoginTransaction {
+        provider_id: row.get("provider_id")?,
+        intent: row.get("intent")?,
+        nonce: row.get("nonce")?,
+        pkce_verifier: row.get("pkce_verifier")?,
+        return_to: row.get("return_to")?,
+        language: row.get("language")?,
+        created_at: row.get("created_at")?,
+    }))
+}
+
+/// Removes logins that were never completed.
+pub async fn purge_logins(db: &Db, before: DateTime<Utc>) -> Result<u64> {
+    Ok(db.query("DELETE FROM login_transactions WHERE created_at < $1").bind(before).execute(db).await?)
+}
+
+pub async fn customer_by_identity(db: &Db, hash: &IdentityCodeHash) -> Result<Option<CustomerId>> {
+    let row = db
+        .query("SELECT id FROM customer_accounts WHERE identity_hash = $1")
+        .bind(hash.as_str().to_owned())
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok(CustomerId(r.get("id")?))).transpose()
+}
+
+/// The account of this person, created if missing; `true` when created now.
+pub async fn ensure_customer(db: &Db, hash: &IdentityCodeHash, now: DateTime<Utc>) -> Result<(CustomerId, bool)> {
+    let id = CustomerId::new();
+    let inserted = db
+        .query("INSERT INTO customer_accounts (id, identity_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (identity_hash) DO NOTHING")
+        .bind(id.as_uuid())
+        .bind(hash.as_str().to_owned())
+        .bind(now)
+        .execute(db)
+        .await?;
+    if inserted == 1 {
+        return Ok((id, true));
+    }
+    let existing =
+        customer_by_identity(db, hash).await?.ok_or_else(|| IdentityError::Corrupt("customer vanished".into()))?;
+    Ok((existing, false))
+}
+
+pub async fn touch_customer(db: &Db, id: CustomerId, now: DateTime<Utc>) -> Result<()> {
+    db.query("UPDATE customer_accounts SET last_login_at = $2 WHERE id = $1")
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub struct SessionRow {
+    pub id: SessionId,
+    pub csrf_token: String,
+    pub kind: SessionKind,
+    pub subject: String,
+    pub display_name: String,
+    pub provider_id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
+const SESSION_COLUMNS: &str = "id, csrf_token, kind, subject, display_name, provider_id, created_at, last_seen_at";
+
+fn session(row: &Row) -> Result<SessionRow> {
+    let kind: String = row.get("kind")?;
+    Ok(SessionRow {
+        id: SessionId(row.get("id")?),
+        csrf_token: row.get("csrf_token")?,
+        kind: SessionKind::parse(&kind).ok_or_else(|| IdentityError::Corrupt("session kind".into()))?,
+        subject: row.get("subject")?,
+        display_name: row.get("display_name")?,
+        provider_id: row.get("provider_id")?,
+        created_at: row.get("created_at")?,
+        last_seen_at: row.get("last_seen_at")?,
+    })
+}
+
+pub async fn insert_session(db: &Db, token_hash: &str, s: &SessionRow) -> Result<()> {
+    db.query(&format!(
+        "INSERT INTO sessions (token_hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(token_hash.to_owned())
+    .bind(s.id.as_uuid())
+    .bind(s.csrf_token.clone())
+    .bind(s.kind.as_str())
+    .bind(s.subject.clone())
+    .bind(s.display_name.clone())
+    .bind(s.provider_id.clone())
+    .bind(s.created_at)
+    .bind(s.last_seen_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A session that has not been ended, by its token's hash.
+pub async fn open_session(db: &Db, token_hash: &str) -> Result<Option<SessionRow>> {
+    db.query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE token_hash = $1 AND ended_at IS NULL"))
+        .bind(token_hash.to_owned())
+        .fetch_optional(db)
+        .await?
+        .as_ref()
+        .map(session)
+        .transpose()
+}
+
+pub async fn touch_session(db: &Db, id: SessionId, now: DateTime<Utc>) -> Result<()> {
+    db.query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Ends a session; `false` if it was already ended.
+pub async fn end_session(db: &Db, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+    let changed = db
+        .query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
+        .bind(id.as_uuid())
+        .bind(now)
+        .bind(reason.to_owned())
+        .execute(db)
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Open sessions of one principal, newest first.
+pub async fn sessions_of(db: &Db, kind: SessionKind, subject: &str) -> Result<Vec<SessionRow>> {
+    db.query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE kind = $1 AND subject = $2 AND ended_at IS NULL ORDER BY id DESC LIMIT 100"
+    ))
+    .bind(kind.as_str())
+    .bind(subject.to_owned())
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(session)
+    .collect()
+}
+
+/// One audit entry. Never an identity code, a name or a token.
+pub struct AuditEntry<'a> {
+    pub event: &'a str,
+    pub outcome: &'a str,
+    pub provider_id: &'a str,
+    pub principal_kind: Option<&'a str>,
+    pub tenant_ids: Vec<Uuid>,
+    pub session_id: Option<SessionId>,
+}
+
+pub async fn audit(db: &Db, entry: &AuditEntry<'_>, now: DateTime<Utc>) -> Result<()> {
+    let tenants: Vec<String> = entry.tenant_ids.iter().map(Uuid::to_string).collect();
+    db.query(
+        "INSERT INTO audit_log (id, at, event, outcome, provider_id, principal_kind, tenant_ids, session_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(ohjaus_platform::ids::new_id())
+    .bind(now)
+    .bind(entry.event.to_owned())
+    .bind(entry.outcome.to_owned())
+    .bind(entry.provider_id.to_owned())
+    .bind(entry.principal_kind.map(str::to_owned))
+    .bind(tenants.join(","))
+    .bind(entry.session_id.map(|s| s.as_uuid()))
+    .execute(db)
+    .await?;
+    tracing::info!(
+        audit = true,
+        event = entry.event,
+        outcome = entry.outcome,
+        provider = entry.provider_id,
+        principal_kind = entry.principal_kind.unwrap_or(""),
+        tenants = %tenants.join(","),
+        "identity audit"
+    );
+    Ok(())
+}

@@ -1,0 +1,12 @@
+dev-idp-title = Development login
+dev-idp-intro = Test identities only. Choose who to log in as.
+login-refused-title = Login was not completed
+login-refused-invalid-response = The identity provider's answer could not be verified. Try logging in again.
+login-refused-no-workspace = No workspace has been set up for you in this service. If you are expecting guidance, ask the organisation that is helping you to invite you.
+login-refused-unknown-expert = Your account is not linked to any organisation in this service. Ask your organisation's main user to add you.
+login-refused-suspended = Your organisation's use of this service has been suspended. Contact your main user.
+login-refused-insufficient-assurance = This service requires strong electronic identification. Log in again with a stronger method.
+login-refused-expired = The login took too long or was already used. Start again.
+login-refused-cancelled = The login was cancelled.
+login-again = Log in again
+logged-out = You have logged out.

@@ -1,0 +1,12 @@
+dev-idp-title = Kehityskirjautuminen
+dev-idp-intro = Vain testihenkilöitä. Valitse, kenenä kirjaudut.
+login-refused-title = Kirjautuminen ei onnistunut
+login-refused-invalid-response = Tunnistuspalvelun vastausta ei voitu varmentaa. Yritä kirjautua uudelleen.
+login-refused-no-workspace = Sinulle ei ole avattu ohjaustilaa tässä palvelussa. Jos odotat ohjausta, pyydä sinua auttavaa organisaatiota kutsumaan sinut.
+login-refused-unknown-expert = Tunnuksiasi ei ole liitetty mihinkään organisaatioon tässä palvelussa. Pyydä organisaatiosi pääkäyttäjää lisäämään sinut.
+login-refused-suspended = Organisaatiosi palvelun käyttö on keskeytetty. Ota yhteyttä pääkäyttäjään.
+login-refused-insufficient-assurance = Palvelu edellyttää vahvaa sähköistä tunnistautumista. Kirjaudu uudelleen vahvemmalla menetelmällä.
+login-refused-expired = Kirjautuminen kesti liian kauan tai se oli jo käytetty. Aloita alusta.
+login-refused-cancelled = Kirjautuminen keskeytettiin.
+login-again = Kirjaudu uudelleen
+logged-out = Olet kirjautunut ulos.

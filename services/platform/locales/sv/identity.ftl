@@ -1,0 +1,12 @@
+dev-idp-title = Inloggning för utveckling
+dev-idp-intro = Endast testpersoner. Välj vem du loggar in som.
+login-refused-title = Inloggningen slutfördes inte
+login-refused-invalid-response = Identifieringstjänstens svar kunde inte verifieras. Försök logga in igen.
+login-refused-no-workspace = Inget vägledningsutrymme har skapats för dig i den här tjänsten. Om du väntar på vägledning, be organisationen som hjälper dig att bjuda in dig.
+login-refused-unknown-expert = Ditt konto är inte kopplat till någon organisation i den här tjänsten. Be din organisations huvudanvändare att lägga till dig.
+login-refused-suspended = Din organisations användning av tjänsten har avbrutits. Kontakta din huvudanvändare.
+login-refused-insufficient-assurance = Tjänsten kräver stark elektronisk identifiering. Logga in igen med en starkare metod.
+login-refused-expired = Inloggningen tog för lång tid eller har redan använts. Börja om.
+login-refused-cancelled = Inloggningen avbröts.
+login-again = Logga in igen
+logged-out = Du har loggat ut.

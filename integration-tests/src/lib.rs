@@ -71,6 +71,9 @@ impl Storage {
             ("OHJAUS__AUTH__SIGNING_KEY".into(), SIGNING_KEY.into()),
             ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "test-identity-code-key-0123456789abcdefghij".into()),
             ("OHJAUS__DEMO__SEED".into(), "false".into()),
+            // The development identity provider, on a free port, on both backends.
+            ("OHJAUS__IDENTITY__DEV_IDP__ENABLED".into(), "true".into()),
+            ("OHJAUS__IDENTITY__DEV_IDP__LISTEN".into(), "127.0.0.1:0".into()),
             // Tests drive many requests from one address.
             ("OHJAUS__GATEWAY__PUBLIC_RATE_PER_SECOND".into(), "1000".into()),
             ("OHJAUS__GATEWAY__PUBLIC_BURST".into(), "1000".into()),

@@ -73,7 +73,10 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     .unwrap();
     assert!(tenants.gateway_addr.is_none());
     let address = format!("http://{}", tenants.grpc_addr.unwrap());
-    let gateway_settings = storage.settings(&[("OHJAUS__SERVICES__TENANTS__ADDRESS", address)]);
+    let gateway_settings = storage.settings(&[
+        ("OHJAUS__SERVICES__TENANTS__ADDRESS", address.clone()),
+        ("OHJAUS__SERVICES__IDENTITY__ADDRESS", address),
+    ]);
     let gateway = ohjaus::start(
         &gateway_settings,
         Options { targets: vec![Target::Gateway], clock, migrate: false },

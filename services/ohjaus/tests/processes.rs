@@ -1,5 +1,6 @@
-//! The binary as operators run it: migrations as a separate command, then `--target tenants`
-//! and `--target gateway` as two processes on PostgreSQL + NATS, answering like `--target all`.
+//! The binary as operators run it: migrations as a separate command, then `--target
+//! tenants,identity` and `--target gateway` as two processes on PostgreSQL + NATS, answering
+//! like `--target all`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -123,6 +124,7 @@ async fn two_processes_answer_like_one() {
         &[
             ("OHJAUS__GATEWAY__LISTEN", format!("127.0.0.1:{http_port}")),
             ("OHJAUS__SERVICES__TENANTS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__IDENTITY__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );
     let split = format!("http://127.0.0.1:{http_port}");
@@ -164,7 +166,7 @@ fn list_targets_names_every_target() {
     let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for target in ["gateway", "tenants", "all"] {
+    for target in ["gateway", "identity", "tenants", "all"] {
         assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
     }
 }

@@ -347,3 +347,129 @@ pub fn registry(name: &str, business_id: &str) -> Value {
 
 /// Valid business IDs (correct check digits) for tests.
 pub const BUSINESS_IDS: [&str; 4] = ["0201256-6", "1572860-0", "2617416-4", "1234567-1"];
+
+/// A browser: follows redirects between the gateway and the identity provider by hand and
+/// keeps the gateway's cookies (they are `Secure`, which a plain-HTTP client would not send).
+pub struct Browser<'a> {
+    pub system: &'a TestSystem,
+    http: reqwest::Client,
+    pub cookies: std::collections::BTreeMap<String, String>,
+    pub language: &'static str,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(system: &'a TestSystem) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { system, http, cookies: Default::default(), language: "en" }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&mut self, headers: &reqwest::header::HeaderMap) {
+        for value in headers.get_all("set-cookie") {
+            let Ok(text) = value.to_str() else { continue };
+            let Some((pair, attributes)) = text.split_once(';').or(Some((text, ""))) else { continue };
+            let Some((name, value)) = pair.split_once('=') else { continue };
+            let removed = attributes.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
+            if removed {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+    }
+
+    /// One request; gateway cookies are sent to the gateway only.
+    pub async fn request(
+        &mut self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+        headers: &[(&str, String)],
+    ) -> Reply {
+        let mut request = self.http.request(method, url).header("accept-language", self.language);
+        if url.starts_with(&self.system.base) && !self.cookies.is_empty() {
+            request = request.header("cookie", self.cookie_header());
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if url.starts_with(&self.system.base) {
+            self.keep_cookies(&headers);
+        }
+        let text = response.text().await.unwrap();
+        let body =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Reply { status, headers, body }
+    }
+
+    /// Follows `Location` headers (at most 10) from `url`; returns the last answer.
+    pub async fn follow(&mut self, url: &str) -> Reply {
+        let mut url = url.to_owned();
+        for _ in 0..10 {
+            let reply = self.request(reqwest::Method::GET, &url, None, &[]).await;
+            if reply.status != 303 && reply.status != 302 && reply.status != 307 {
+                return reply;
+            }
+            let location = reply.header("location").unwrap().to_owned();
+            url = if location.starts_with('/') { format!("{}{location}", self.system.base) } else { location };
+            if url.starts_with(&self.system.base) && !url.contains("/auth/") {
+                // Back in the application after login: stop here, as the test decides what next.
+                return reply;
+            }
+        }
+        panic!("too many redirects");
+    }
+
+    /// Logs in through the development provider as `hint` with `intent` (`customer`/`expert`).
+    pub async fn login(&mut self, intent: &str, hint: &str) -> Reply {
+        let url = format!("{}/auth/login/dev?intent={intent}&login_hint={hint}&return_to=/app", self.system.base);
+        self.follow(&url).await
+    }
+
+    pub fn csrf(&self) -> String {
+        self.cookies.get("ohjaus_csrf").cloned().unwrap_or_default()
+    }
+
+    pub async fn get(&mut self, path: &str) -> Reply {
+        let url = self.system.url(path);
+        self.request(reqwest::Method::GET, &url, None, &[]).await
+    }
+
+    /// An unsafe request with the CSRF token, as the application's pages send it.
+    pub async fn send_with_csrf(&mut self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let url = self.system.url(path);
+        let csrf = self.csrf();
+        self.request(method, &url, body, &[("x-csrf-token", csrf)]).await
+    }
+}
+
+impl TestSystem {
+    /// A service's own token (as the gateway or another service sends it), for service-only calls.
+    pub fn service_principal_token(&self) -> String {
+        self.keys.mint(&Principal::Service { name: "test".into() }).unwrap()
+    }
+
+    /// Makes a customer account as the workspaces service will when an invitation is accepted.
+    pub async fn ensure_customer(&self, identity_code: &str) -> String {
+        use ohjaus_platform::proto::identity::v1::{
+            EnsureCustomerAccountRequest, identity_service_client::IdentityServiceClient,
+        };
+        let channel = tonic::transport::Endpoint::from_shared(self.grpc.clone()).unwrap().connect().await.unwrap();
+        let mut client = IdentityServiceClient::new(channel);
+        let mut request =
+            tonic::Request::new(EnsureCustomerAccountRequest { personal_identity_code: identity_code.into() });
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {}", self.service_principal_token()).parse().unwrap());
+        client.ensure_customer_account(request).await.unwrap().into_inner().id
+    }
+}

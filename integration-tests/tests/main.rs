@@ -20,6 +20,7 @@ macro_rules! on_both_backends {
 }
 
 mod gateway;
+mod identity;
 mod isolation;
 mod lifecycle;
 mod organizations;

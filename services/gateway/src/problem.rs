@@ -129,10 +129,12 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     }
     let failure = match response.extensions().get::<Failure>() {
         Some(failure) => failure.clone(),
+        // A body made on purpose (a problem, an OAuth error document, a refusal page) stays;
+        // bare statuses and plain-text rejections become problems.
         None if response
             .headers()
             .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json")) =>
+            .is_some_and(|v| !v.as_bytes().starts_with(b"text/plain")) =>
         {
             return response;
         }

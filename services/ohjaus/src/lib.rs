@@ -141,9 +141,11 @@ impl Running {
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 _ = futures::future::select_all(pending.iter_mut()) => {
-                    // A task ended before shutdown was asked for.
-                    failed = true;
-                    shutdown.cancel();
+                    // A task that ends before shutdown was asked for has failed.
+                    if !shutdown.is_cancelled() {
+                        failed = true;
+                        shutdown.cancel();
+                    }
                 }
             }
             pending.retain(|task| !task.is_finished());

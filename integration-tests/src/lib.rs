@@ -353,30 +353,46 @@ pub const BUSINESS_IDS: [&str; 4] = ["0201256-6", "1572860-0", "2617416-4", "123
 pub struct Browser<'a> {
     pub system: &'a TestSystem,
     http: reqwest::Client,
+    /// The gateway's cookies.
     pub cookies: std::collections::BTreeMap<String, String>,
+    /// Other sites' cookies (identity providers), by origin.
+    others: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     pub language: &'static str,
+}
+
+fn origin_of(url: &str) -> String {
+    url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
 }
 
 impl<'a> Browser<'a> {
     pub fn new(system: &'a TestSystem) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { system, http, cookies: Default::default(), language: "en" }
+        Self { system, http, cookies: Default::default(), others: Default::default(), language: "en" }
     }
 
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    fn jar(&mut self, url: &str) -> &mut std::collections::BTreeMap<String, String> {
+        if url.starts_with(&self.system.base) {
+            &mut self.cookies
+        } else {
+            self.others.entry(origin_of(url)).or_default()
+        }
     }
 
-    fn keep_cookies(&mut self, headers: &reqwest::header::HeaderMap) {
+    fn cookie_header(&mut self, url: &str) -> String {
+        self.jar(url).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep_cookies(&mut self, url: &str, headers: &reqwest::header::HeaderMap) {
         for value in headers.get_all("set-cookie") {
             let Ok(text) = value.to_str() else { continue };
             let Some((pair, attributes)) = text.split_once(';').or(Some((text, ""))) else { continue };
             let Some((name, value)) = pair.split_once('=') else { continue };
             let removed = attributes.to_ascii_lowercase().contains("max-age=0") || value.is_empty();
+            let jar = self.jar(url);
             if removed {
-                self.cookies.remove(name.trim());
+                jar.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+                jar.insert(name.trim().to_owned(), value.trim().to_owned());
             }
         }
     }
@@ -390,8 +406,9 @@ impl<'a> Browser<'a> {
         headers: &[(&str, String)],
     ) -> Reply {
         let mut request = self.http.request(method, url).header("accept-language", self.language);
-        if url.starts_with(&self.system.base) && !self.cookies.is_empty() {
-            request = request.header("cookie", self.cookie_header());
+        let cookies = self.cookie_header(url);
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
         }
         for (name, value) in headers {
             request = request.header(*name, value);
@@ -399,12 +416,24 @@ impl<'a> Browser<'a> {
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.finish(url, request).await
+    }
+
+    /// Posts an HTML form (`application/x-www-form-urlencoded`).
+    pub async fn post_form(&mut self, url: &str, fields: &[(&str, &str)]) -> Reply {
+        let mut request = self.http.post(url).header("accept-language", self.language).form(fields);
+        let cookies = self.cookie_header(url);
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
+        self.finish(url, request).await
+    }
+
+    async fn finish(&mut self, url: &str, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        if url.starts_with(&self.system.base) {
-            self.keep_cookies(&headers);
-        }
+        self.keep_cookies(url, &headers);
         let text = response.text().await.unwrap();
         let body =
             if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
@@ -420,7 +449,7 @@ impl<'a> Browser<'a> {
                 return reply;
             }
             let location = reply.header("location").unwrap().to_owned();
-            url = if location.starts_with('/') { format!("{}{location}", self.system.base) } else { location };
+            url = if location.starts_with('/') { format!("{}{location}", origin_of(&url)) } else { location };
             if url.starts_with(&self.system.base) && !url.contains("/auth/") {
                 // Back in the application after login: stop here, as the test decides what next.
                 return reply;
@@ -471,5 +500,78 @@ impl TestSystem {
             .metadata_mut()
             .insert("authorization", format!("Bearer {}", self.service_principal_token()).parse().unwrap());
         client.ensure_customer_account(request).await.unwrap().into_inner().id
+    }
+}
+
+/// A third-party OpenID provider (npm `oidc-provider`, see `peers/oidc-provider`) run with node.
+pub struct OidcPeer {
+    pub issuer: String,
+    child: std::process::Child,
+}
+
+pub const PEER_CLIENT_ID: &str = "ohjaus-peer-client";
+pub const PEER_CLIENT_SECRET: &str = "ohjaus-peer-client-secret-0123456789";
+
+impl OidcPeer {
+    /// A free port for the provider, chosen before the system starts (its issuer is config).
+    pub fn port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    /// The settings that make provider `peer` of a system point at this provider.
+    pub fn settings(port: u16) -> Vec<(&'static str, String)> {
+        vec![
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__DISPLAY_NAME", "Test OpenID provider".into()),
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__ISSUER", format!("http://127.0.0.1:{port}")),
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__CLIENT_ID", PEER_CLIENT_ID.into()),
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__CLIENT_SECRET", PEER_CLIENT_SECRET.into()),
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__SCOPES", "profile suomifi virtu".into()),
+            ("OHJAUS__IDENTITY__PROVIDERS__PEER__ACR_VALUES", "http://ftn.ficora.fi/2017/loa2".into()),
+            (
+                "OHJAUS__IDENTITY__PROVIDERS__PEER__ACCEPTED_ACR",
+                "http://ftn.ficora.fi/2017/loa2,http://ftn.ficora.fi/2017/loa3".into(),
+            ),
+        ]
+    }
+
+    /// Starts the provider for `system` (its callback and logout addresses) and waits for it.
+    pub async fn start(port: u16, system: &TestSystem) -> Self {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/oidc-provider");
+        assert!(
+            dir.join("node_modules/oidc-provider").exists(),
+            "the OpenID provider peer is not installed: run `npm ci --prefix {}` (.ci/run does)",
+            dir.display()
+        );
+        let child = std::process::Command::new("node")
+            .arg("server.mjs")
+            .current_dir(&dir)
+            .env("PORT", port.to_string())
+            .env("CLIENT_ID", PEER_CLIENT_ID)
+            .env("CLIENT_SECRET", PEER_CLIENT_SECRET)
+            .env("REDIRECT_URI", system.url("/auth/callback/peer"))
+            .env("POST_LOGOUT_REDIRECT_URI", system.url("/auth/logged-out"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("node is required for the OpenID provider peer: {e}"));
+        let issuer = format!("http://127.0.0.1:{port}");
+        let peer = Self { issuer: issuer.clone(), child };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Ok(response) = reqwest::get(format!("{issuer}/.well-known/openid-configuration")).await
+                && response.status() == 200
+            {
+                return peer;
+            }
+            assert!(std::time::Instant::now() < deadline, "the OpenID provider peer did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for OidcPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -23,4 +23,5 @@ mod gateway;
 mod identity;
 mod isolation;
 mod lifecycle;
+mod oidc_peer;
 mod organizations;

@@ -7,6 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod hostile;
+
 use std::{path::PathBuf, sync::Arc};
 
 use ohjaus::{Options, Running, Target};

@@ -11,6 +11,7 @@ on_both_backends!(
     session_timeouts_fixation_csrf_and_logout,
     login_answers_cannot_be_forged_or_replayed,
     integration_clients_get_tokens_by_client_credentials,
+    every_login_outcome_is_audited_without_codes_or_tokens,
 );
 
 /// An organisation whose experts are the development provider's Virtu users.
@@ -415,4 +416,68 @@ async fn integration_clients_get_tokens_by_client_credentials(backend: Backend) 
         .await
         .unwrap_err();
     assert_eq!(service_only.code(), tonic::Code::PermissionDenied);
+}
+
+async fn every_login_outcome_is_audited_without_codes_or_tokens(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let org = demo_organisation(&system).await;
+    let mut refused = Browser::new(&system);
+    refused.login("customer", "010280-952L").await;
+    let mut maija = Browser::new(&system);
+    maija.login("expert", "maija.paakayttaja").await;
+    let token = maija.cookies["ohjaus_session"].clone();
+    let csrf = maija.csrf();
+    maija.send_with_csrf(reqwest::Method::POST, "/auth/logout", None).await;
+
+    let settings = system.storage.settings(&[]);
+    let db = ohjaus_platform::db::Db::connect(&settings, "identity").await.unwrap();
+    let rows = db
+        .query("SELECT event, outcome, provider_id, principal_kind, tenant_ids, at FROM audit_log ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .unwrap();
+    let entries: Vec<(String, String, String, Option<String>, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("event").unwrap(),
+                r.get("outcome").unwrap(),
+                r.get("provider_id").unwrap(),
+                r.get("principal_kind").unwrap(),
+                r.get("tenant_ids").unwrap(),
+            )
+        })
+        .collect();
+    assert!(entries.iter().any(|e| e.0 == "login" && e.1 == "refused:no-workspace" && e.2 == "dev"), "{entries:?}");
+    assert!(
+        entries.iter().any(|e| e.0 == "login" && e.1 == "success" && e.3.as_deref() == Some("expert") && e.4 == org),
+        "{entries:?}"
+    );
+    assert!(entries.iter().any(|e| e.0 == "logout" && e.1 == "success"), "{entries:?}");
+    let at: chrono::DateTime<chrono::Utc> = rows[0].get("at").unwrap();
+    assert_eq!(at.timezone(), chrono::Utc);
+    // Nothing anywhere in the identity database holds the code or a token.
+    let everything = format!("{entries:?}");
+    for secret in ["010280-952L", "010280", &token, &csrf] {
+        assert!(!everything.contains(secret), "audit holds {secret}");
+    }
+    let customers: Vec<String> = db
+        .query("SELECT identity_hash FROM customer_accounts")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("identity_hash").unwrap())
+        .collect();
+    assert!(customers.iter().all(|h| !h.contains("010280")));
+    let hashes: Vec<String> = db
+        .query("SELECT token_hash FROM sessions")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("token_hash").unwrap())
+        .collect();
+    assert!(!hashes.is_empty() && hashes.iter().all(|h| h != &token), "session tokens are stored hashed");
+    db.close().await;
 }

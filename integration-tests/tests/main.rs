@@ -23,5 +23,6 @@ mod gateway;
 mod identity;
 mod isolation;
 mod lifecycle;
+mod oidc_flaws;
 mod oidc_peer;
 mod organizations;

@@ -244,7 +244,24 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     // A wrong state is refused and does not spend the real one.
     let forged_state = regex_replace(&callback, "state=", "state=forged");
     assert_eq!(browser.request(reqwest::Method::GET, &forged_state, None, &[]).await.body["reason"], "expired");
-    // A tampered code is refused (and spends the login).
+    // Login CSRF: the answer opened in another browser (an attacker's link) is refused.
+    let mut victim = Browser::new(&system);
+    let planted = victim.request(reqwest::Method::GET, &callback, None, &[]).await;
+    assert_eq!(planted.status, 403);
+    assert_eq!(planted.body["reason"], "invalid-response");
+    assert!(!victim.cookies.contains_key("ohjaus_session"));
+
+    let mut browser = Browser::new(&system);
+    let start = browser
+        .request(
+            reqwest::Method::GET,
+            &system.url("/auth/login/dev?intent=expert&login_hint=maija.paakayttaja"),
+            None,
+            &[],
+        )
+        .await;
+    let at_provider = browser.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
+    let callback = at_provider.header("location").unwrap().to_owned();
     let first = browser.request(reqwest::Method::GET, &callback, None, &[]).await;
     assert_eq!(first.status, 303);
     // The same answer again (replay) is refused.

@@ -11,6 +11,8 @@ CREATE TABLE customer_accounts (
 CREATE TABLE login_transactions (
     -- SHA-256 of the `state` parameter.
     state_hash TEXT PRIMARY KEY,
+    -- SHA-256 of the secret kept in the starting browser's cookie (login CSRF protection).
+    binding_hash TEXT NOT NULL,
     provider_id TEXT NOT NULL,
     intent TEXT NOT NULL,
     nonce TEXT NOT NULL,

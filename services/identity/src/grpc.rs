@@ -19,6 +19,7 @@ use ohjaus_platform::{
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -166,7 +167,9 @@ impl Identity {
             .begin(Some(&msg.login_hint), language.code())
             .await
             .map_err(|e| IdentityError::Peer(e.to_string()))?;
+        let binding = random_token();
         let login = LoginTransaction {
+            binding_hash: hash(&binding),
             provider_id: connector.id.clone(),
             intent: intent.as_str().to_owned(),
             nonce: start.nonce,
@@ -176,7 +179,7 @@ impl Identity {
             created_at: self.inner.clock.now(),
         };
         store::insert_login(&self.inner.db, &hash(&start.state), &login).await?;
-        Ok(pb::BeginLoginResponse { redirect_url: start.url })
+        Ok(pb::BeginLoginResponse { redirect_url: start.url, browser_binding: binding })
     }
 
     async fn complete_login(&self, msg: pb::CompleteLoginRequest) -> Result<pb::CompleteLoginResponse> {
@@ -213,7 +216,9 @@ impl Identity {
             .await;
             Ok(refuse(refusal, &language))
         };
-        if login.provider_id != msg.provider_id {
+        // Finished in the browser that started it, or not at all (login CSRF).
+        let same_browser: bool = hash(&msg.browser_binding).as_bytes().ct_eq(login.binding_hash.as_bytes()).into();
+        if login.provider_id != msg.provider_id || !same_browser {
             return refused(Refusal::InvalidResponse).await;
         }
         if now - login.created_at > self.inner.config.login_timeout {

@@ -15,6 +15,7 @@ use crate::{
 type Result<T> = std::result::Result<T, IdentityError>;
 
 pub struct LoginTransaction {
+    pub binding_hash: String,
     pub provider_id: String,
     pub intent: String,
     pub nonce: String,
@@ -26,10 +27,11 @@ pub struct LoginTransaction {
 
 pub async fn insert_login(db: &Db, state_hash: &str, login: &LoginTransaction) -> Result<()> {
     db.query(
-        "INSERT INTO login_transactions (state_hash, provider_id, intent, nonce, pkce_verifier, return_to, language, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO login_transactions (state_hash, binding_hash, provider_id, intent, nonce, pkce_verifier, return_to, language, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(state_hash.to_owned())
+    .bind(login.binding_hash.clone())
     .bind(login.provider_id.clone())
     .bind(login.intent.clone())
     .bind(login.nonce.clone())
@@ -46,7 +48,7 @@ pub async fn insert_login(db: &Db, state_hash: &str, login: &LoginTransaction) -
 pub async fn take_login(db: &Db, state_hash: &str) -> Result<Option<LoginTransaction>> {
     let mut tx = db.begin().await?;
     let row = tx
-        .query("SELECT provider_id, intent, nonce, pkce_verifier, return_to, language, created_at FROM login_transactions WHERE state_hash = $1")
+        .query("SELECT binding_hash, provider_id, intent, nonce, pkce_verifier, return_to, language, created_at FROM login_transactions WHERE state_hash = $1")
         .bind(state_hash.to_owned())
         .fetch_optional(&mut tx)
         .await?;
@@ -64,6 +66,7 @@ pub async fn take_login(db: &Db, state_hash: &str) -> Result<Option<LoginTransac
         return Ok(None);
     }
     Ok(Some(LoginTransaction {
+        binding_hash: row.get("binding_hash")?,
         provider_id: row.get("provider_id")?,
         intent: row.get("intent")?,
         nonce: row.get("nonce")?,

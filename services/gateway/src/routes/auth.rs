@@ -26,6 +26,9 @@ use crate::{
 
 pub const TAG: &str = "auth";
 
+/// Binds a login under way to the browser that started it.
+const LOGIN_COOKIE: &str = "ohjaus_login";
+
 /// Routes outside `/api/v1`: the browser is sent to and from identity providers here.
 pub fn browser_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,7 +87,18 @@ async fn login(
         login_hint: params.login_hint.unwrap_or_default(),
     });
     let started = state.identity().begin_login(request).await?.into_inner();
-    Ok(Redirect::to(&started.redirect_url).into_response())
+    let mut response = Redirect::to(&started.redirect_url).into_response();
+    // Only the browser that started the login can finish it (login CSRF).
+    let binding = Cookie::build((LOGIN_COOKIE, started.browser_binding))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/auth/callback")
+        .build();
+    if let Ok(value) = HeaderValue::from_str(&binding.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -180,7 +194,10 @@ async fn callback(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
+    let jar = axum_extra::extract::CookieJar::from_headers(&headers);
+    let browser_binding = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     let request = state.as_service(pb::CompleteLoginRequest {
+        browser_binding,
         provider_id: provider,
         state: params.state.unwrap_or_default(),
         code: params.code.unwrap_or_default(),
@@ -188,10 +205,25 @@ async fn callback(
     });
     let result = state.identity().complete_login(request).await?.into_inner();
     let language = result.language.parse().unwrap_or_else(|_| language_of(&headers, None));
-    if result.session_token.is_empty() {
-        return Ok(refused(refusal_reason(result.refusal), language, &headers));
+    let mut response = if result.session_token.is_empty() {
+        refused(refusal_reason(result.refusal), language, &headers)
+    } else {
+        Redirect::to(&result.return_to).into_response()
+    };
+    // The login is over either way: its binding cookie goes.
+    let mut spent = Cookie::build((LOGIN_COOKIE, ""))
+        .http_only(true)
+        .secure(true)
+        .same_site(SameSite::Lax)
+        .path("/auth/callback")
+        .build();
+    spent.make_removal();
+    if let Ok(value) = HeaderValue::from_str(&spent.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
-    let mut response = Redirect::to(&result.return_to).into_response();
+    if result.session_token.is_empty() {
+        return Ok(response);
+    }
     for cookie in session_cookies(&result.session_token, &result.csrf_token) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }

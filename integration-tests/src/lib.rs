@@ -466,6 +466,14 @@ impl<'a> Browser<'a> {
         self.follow(&url).await
     }
 
+    /// Starts a login at `path` and passes the provider; returns the callback address the
+    /// provider sent the browser to, without opening it.
+    pub async fn callback_from(&mut self, path: &str) -> String {
+        let start = self.request(reqwest::Method::GET, &self.system.url(path), None, &[]).await;
+        let at_provider = self.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
+        at_provider.header("location").unwrap().to_owned()
+    }
+
     pub fn csrf(&self) -> String {
         self.cookies.get("ohjaus_csrf").cloned().unwrap_or_default()
     }

@@ -6,6 +6,8 @@ use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, TestSystem, regis
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde_json::json;
 
+const MAIJA_LOGIN: &str = "/auth/login/dev?intent=expert&login_hint=maija.paakayttaja";
+
 on_both_backends!(
     experts_operators_and_customers_log_in_or_are_refused,
     session_timeouts_fixation_csrf_and_logout,
@@ -230,16 +232,7 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     let system = TestSystem::start(backend).await;
     demo_organisation(&system).await;
     let mut browser = Browser::new(&system);
-    let start = browser
-        .request(
-            reqwest::Method::GET,
-            &system.url("/auth/login/dev?intent=expert&login_hint=maija.paakayttaja"),
-            None,
-            &[],
-        )
-        .await;
-    let at_provider = browser.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
-    let callback = at_provider.header("location").unwrap().to_owned();
+    let callback = browser.callback_from(MAIJA_LOGIN).await;
 
     // A wrong state is refused and does not spend the real one.
     let forged_state = regex_replace(&callback, "state=", "state=forged");
@@ -252,16 +245,7 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     assert!(!victim.cookies.contains_key("ohjaus_session"));
 
     let mut browser = Browser::new(&system);
-    let start = browser
-        .request(
-            reqwest::Method::GET,
-            &system.url("/auth/login/dev?intent=expert&login_hint=maija.paakayttaja"),
-            None,
-            &[],
-        )
-        .await;
-    let at_provider = browser.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
-    let callback = at_provider.header("location").unwrap().to_owned();
+    let callback = browser.callback_from(MAIJA_LOGIN).await;
     let first = browser.request(reqwest::Method::GET, &callback, None, &[]).await;
     assert_eq!(first.status, 303);
     // The same answer again (replay) is refused.
@@ -270,35 +254,15 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     assert_eq!(replayed.body["reason"], "expired");
 
     let mut tamper = Browser::new(&system);
-    let start = tamper
-        .request(
-            reqwest::Method::GET,
-            &system.url("/auth/login/dev?intent=expert&login_hint=maija.paakayttaja"),
-            None,
-            &[],
-        )
-        .await;
-    let at_provider = tamper.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
-    let callback = at_provider.header("location").unwrap().to_owned();
+    let callback = tamper.callback_from(MAIJA_LOGIN).await;
     let tampered = regex_replace(&callback, "code=", "code=x");
     assert_eq!(tamper.request(reqwest::Method::GET, &tampered, None, &[]).await.body["reason"], "invalid-response");
 
     // A login that took too long is refused.
     let mut slow = Browser::new(&system);
-    let start = slow
-        .request(
-            reqwest::Method::GET,
-            &system.url("/auth/login/dev?intent=expert&login_hint=maija.paakayttaja"),
-            None,
-            &[],
-        )
-        .await;
-    let at_provider = slow.request(reqwest::Method::GET, start.header("location").unwrap(), None, &[]).await;
+    let callback = slow.callback_from(MAIJA_LOGIN).await;
     system.clock.advance(Duration::minutes(11));
-    assert_eq!(
-        slow.request(reqwest::Method::GET, at_provider.header("location").unwrap(), None, &[]).await.body["reason"],
-        "expired"
-    );
+    assert_eq!(slow.request(reqwest::Method::GET, &callback, None, &[]).await.body["reason"], "expired");
 
     // The user cancelled at the provider.
     let mut cancel = Browser::new(&system);

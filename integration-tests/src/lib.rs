@@ -492,11 +492,6 @@ impl<'a> Browser<'a> {
 }
 
 impl TestSystem {
-    /// A service's own token (as the gateway or another service sends it), for service-only calls.
-    pub fn service_principal_token(&self) -> String {
-        self.keys.mint(&Principal::Service { name: "test".into() }).unwrap()
-    }
-
     /// Makes a customer account as the workspaces service will when an invitation is accepted.
     pub async fn ensure_customer(&self, identity_code: &str) -> String {
         use ohjaus_platform::proto::identity::v1::{
@@ -506,9 +501,10 @@ impl TestSystem {
         let mut client = IdentityServiceClient::new(channel);
         let mut request =
             tonic::Request::new(EnsureCustomerAccountRequest { personal_identity_code: identity_code.into() });
-        request
-            .metadata_mut()
-            .insert("authorization", format!("Bearer {}", self.service_principal_token()).parse().unwrap());
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {}", self.service_token(&Principal::Service { name: "test".into() })).parse().unwrap(),
+        );
         client.ensure_customer_account(request).await.unwrap().into_inner().id
     }
 }

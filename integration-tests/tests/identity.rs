@@ -235,7 +235,7 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     let callback = browser.callback_from(MAIJA_LOGIN).await;
 
     // A wrong state is refused and does not spend the real one.
-    let forged_state = regex_replace(&callback, "state=", "state=forged");
+    let forged_state = with_param_prefixed(&callback, "state=", "state=forged");
     assert_eq!(browser.request(reqwest::Method::GET, &forged_state, None, &[]).await.body["reason"], "expired");
     // Login CSRF: the answer opened in another browser (an attacker's link) is refused.
     let mut victim = Browser::new(&system);
@@ -255,7 +255,7 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
 
     let mut tamper = Browser::new(&system);
     let callback = tamper.callback_from(MAIJA_LOGIN).await;
-    let tampered = regex_replace(&callback, "code=", "code=x");
+    let tampered = with_param_prefixed(&callback, "code=", "code=x");
     assert_eq!(tamper.request(reqwest::Method::GET, &tampered, None, &[]).await.body["reason"], "invalid-response");
 
     // A login that took too long is refused.
@@ -293,8 +293,8 @@ fn url_param(url: &str, name: &str) -> String {
     url::Url::parse(url).unwrap().query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
 }
 
-/// Replaces the value of the query parameter starting at `prefix` with `replacement`'s value.
-fn regex_replace(url: &str, prefix: &str, replacement: &str) -> String {
+/// The URL with `replacement`'s text put in front of the value of the parameter `prefix` names.
+fn with_param_prefixed(url: &str, prefix: &str, replacement: &str) -> String {
     let mut parsed = url::Url::parse(url).unwrap();
     let name = prefix.trim_end_matches('=');
     let new_value = replacement.trim_start_matches(prefix);

@@ -17,7 +17,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ohjaus_platform::{clock::SharedClock, i18n::Language};
+use ohjaus_platform::{clock::SharedClock, html::escape, i18n::Language};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -260,10 +260,6 @@ async fn authorize(State(idp): State<Arc<DevIdp>>, Query(p): Query<AuthorizePara
     let Ok(mut target) = url::Url::parse(&redirect_uri) else { return bad_request("redirect_uri") };
     target.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
     Redirect::to(target.as_str()).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// The page that lists the test identities; each link carries its `login_hint`.

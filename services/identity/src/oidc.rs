@@ -9,9 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use ohjaus_platform::{clock::SharedClock, config::ProviderSettings, types::PersonalIdentityCode};
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
-    EndpointSet, IssuerUrl, LoginHint, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    Scope, TokenResponse,
-    core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata},
+    EndpointSet, IssuerUrl, LoginHint, Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
+    RedirectUrl, Scope, TokenResponse,
+    core::{CoreAuthenticationFlow, CoreClient},
 };
 use serde_json::Value;
 use tokio::sync::RwLock;
@@ -40,7 +40,7 @@ pub struct LoginResult {
 }
 
 struct Discovered {
-    metadata: CoreProviderMetadata,
+    metadata: ProviderMetadataWithLogout,
     end_session_endpoint: Option<String>,
     fetched_at: DateTime<Utc>,
 }
@@ -91,17 +91,12 @@ impl OidcConnector {
         }
         let issuer =
             IssuerUrl::new(self.settings.issuer.clone()).map_err(|e| ConnectorError::Provider(e.to_string()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+        // One read of the discovery document (and its JWKS), `end_session_endpoint` included.
+        let metadata = ProviderMetadataWithLogout::discover_async(issuer, &self.http)
             .await
             .map_err(|e| ConnectorError::Provider(e.to_string()))?;
-        // `end_session_endpoint` is not in the core metadata type; read it from the document.
-        let document_url = format!("{}/.well-known/openid-configuration", self.settings.issuer.trim_end_matches('/'));
-        let end_session_endpoint = match self.http.get(document_url).send().await {
-            Ok(response) => {
-                response.json::<Value>().await.ok().and_then(|v| v["end_session_endpoint"].as_str().map(str::to_owned))
-            }
-            Err(_) => None,
-        };
+        let end_session_endpoint =
+            metadata.additional_metadata().end_session_endpoint.as_ref().map(|u| u.url().to_string());
         let found = Arc::new(Discovered { metadata, end_session_endpoint, fetched_at: self.clock.now() });
         *self.discovered.write().await = Some(found.clone());
         Ok(found)
@@ -158,7 +153,6 @@ impl OidcConnector {
             .request_async(&self.http)
             .await
             .map_err(|e| ConnectorError::Invalid(format!("token request: {e}")))?;
-        let _ = response.access_token();
         let id_token = response.id_token().ok_or_else(|| ConnectorError::Invalid("no id_token".into()))?.clone();
         let nonce = Nonce::new(nonce.to_owned());
         let clock = self.clock.clone();

@@ -194,6 +194,32 @@ impl Tx {
     }
 }
 
+/// A pool or an open transaction a query can run on: store functions take `impl Source` so
+/// one function serves both, inside a transaction or not.
+pub trait Source<'c>: Into<Conn<'c>> {
+    fn backend(&self) -> DatabaseBackend;
+
+    /// `sql` prepared for this source's dialect.
+    fn query<'q>(&self, sql: &'q str) -> Query<'q> {
+        match self.backend() {
+            DatabaseBackend::Postgres => Query::Postgres(sqlx::query(sql)),
+            DatabaseBackend::Sqlite => Query::Sqlite(sqlx::query(sql)),
+        }
+    }
+}
+
+impl<'c> Source<'c> for &'c Db {
+    fn backend(&self) -> DatabaseBackend {
+        Db::backend(self)
+    }
+}
+
+impl<'c> Source<'c> for &'c mut Tx {
+    fn backend(&self) -> DatabaseBackend {
+        Tx::backend(self)
+    }
+}
+
 /// Where a query runs: a pool or an open transaction.
 pub enum Conn<'c> {
     PgPool(&'c PgPool),

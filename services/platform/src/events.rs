@@ -415,17 +415,15 @@ async fn relay_batch_locked(db: &Db, bus: &dyn Bus) -> Result<usize, BusError> {
         .await?;
     let mut published = 0;
     for row in &rows {
-        let id: Uuid = row.get("id")?;
-        let subject: String = row.get("subject")?;
-        let envelope: Vec<u8> = row.get("envelope")?;
-        let full_subject = format!("{}.{subject}", bus.prefix());
-        if let Err(error) = bus.publish(&full_subject, id, Bytes::from(envelope)).await {
-            tx.commit().await?;
-            return if published > 0 { Ok(published) } else { Err(error) };
-        }
+        let id = match publish_row(bus, row).await {
+            Ok(id) => id,
+            Err(error) => {
+                tx.commit().await?;
+                return if published > 0 { Ok(published) } else { Err(error) };
+            }
+        };
         tx.query("DELETE FROM outbox WHERE id = $1").bind(id).execute(&mut tx).await?;
         published += 1;
-        metrics::counter!("ohjaus_events_published_total").increment(1);
     }
     tx.commit().await?;
     Ok(published)
@@ -441,18 +439,24 @@ async fn relay_batch_unlocked(db: &Db, bus: &dyn Bus) -> Result<usize, BusError>
     let rows = db.query("SELECT id, subject, envelope FROM outbox ORDER BY id LIMIT 100").fetch_all(db).await?;
     let mut published = 0;
     for row in &rows {
-        let id: Uuid = row.get("id")?;
-        let subject: String = row.get("subject")?;
-        let envelope: Vec<u8> = row.get("envelope")?;
-        let full_subject = format!("{}.{subject}", bus.prefix());
-        if let Err(error) = bus.publish(&full_subject, id, Bytes::from(envelope)).await {
-            return if published > 0 { Ok(published) } else { Err(error) };
-        }
+        let id = match publish_row(bus, row).await {
+            Ok(id) => id,
+            Err(error) => return if published > 0 { Ok(published) } else { Err(error) },
+        };
         db.query("DELETE FROM outbox WHERE id = $1").bind(id).execute(db).await?;
         published += 1;
-        metrics::counter!("ohjaus_events_published_total").increment(1);
     }
     Ok(published)
+}
+
+/// Publishes one outbox row; returns its id once the bus has it.
+async fn publish_row(bus: &dyn Bus, row: &crate::db::Row) -> Result<Uuid, BusError> {
+    let id: Uuid = row.get("id")?;
+    let subject: String = row.get("subject")?;
+    let envelope: Vec<u8> = row.get("envelope")?;
+    bus.publish(&format!("{}.{subject}", bus.prefix()), id, Bytes::from(envelope)).await?;
+    metrics::counter!("ohjaus_events_published_total").increment(1);
+    Ok(id)
 }
 
 // ---------------------------------------------------------------------------------------------

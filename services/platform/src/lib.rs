@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod html;
 pub mod i18n;
 pub mod ids;
 pub mod shutdown;

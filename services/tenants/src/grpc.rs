@@ -7,7 +7,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ohjaus_platform::{
     auth::{Principal, Role, principal_of},
     clock::SharedClock,
-    db::{Db, Tx},
+    db::{Db, Source, Tx},
     error::{ErrorCode, FieldViolation, Violations},
     events::{Event, Outbox},
     i18n::Language,
@@ -75,28 +75,16 @@ impl Tenants {
         Ok(())
     }
 
-    /// The organisation, if the caller may do `action` on it; otherwise the refusal.
-    async fn organization_for(
+    /// The organisation, if the caller may do `action` on it; otherwise the refusal. Read from
+    /// the pool or inside the caller's transaction.
+    async fn authorized<'c>(
         &self,
+        conn: impl Source<'c>,
         principal: &Principal,
         id: OrganizationId,
         action: Action,
     ) -> Result<Organization> {
-        let org =
-            store::organization_of(&self.inner.db, id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
-        domain::authorize(principal, id, org.status, action)?;
-        Ok(org)
-    }
-
-    /// As [`Tenants::organization_for`], inside a transaction.
-    async fn organization_in(
-        &self,
-        tx: &mut Tx,
-        principal: &Principal,
-        id: OrganizationId,
-        action: Action,
-    ) -> Result<Organization> {
-        let org = store::organization_in(tx, id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        let org = store::find_organization(conn, id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         domain::authorize(principal, id, org.status, action)?;
         Ok(org)
     }
@@ -111,10 +99,7 @@ impl Tenants {
         hash: &str,
     ) -> Result<Option<Uuid>> {
         let Some(key) = key else { return Ok(None) };
-        let mut tx = self.inner.db.begin().await?;
-        let found = store::idempotent_result(&mut tx, &caller_key(principal), operation, key).await?;
-        tx.rollback().await?;
-        match found {
+        match store::idempotent_result(&self.inner.db, &caller_key(principal), operation, key).await? {
             Some((stored_hash, id)) if stored_hash == hash => Ok(Some(id)),
             Some(_) => Err(TenantsError::Refused(ErrorCode::IdempotencyKeyReused)),
             None => Ok(None),
@@ -418,7 +403,7 @@ impl Tenants {
         v.finish()?;
         let registry = registry?;
         if let Some(id) = self.replayed(principal, "create_organization", &key, &hash).await? {
-            return store::organization_of(&self.inner.db, OrganizationId(id))
+            return store::find_organization(&self.inner.db, OrganizationId(id))
                 .await?
                 .ok_or(TenantsError::Refused(ErrorCode::NotFound));
         }
@@ -448,7 +433,7 @@ impl Tenants {
         let id = org_id(&msg.id)?;
         let registry = parse_registry(msg.registry)?;
         let mut tx = self.inner.db.begin().await?;
-        let mut org = self.organization_in(&mut tx, principal, id, Action::EditRegistry).await?;
+        let mut org = self.authorized(&mut tx, principal, id, Action::EditRegistry).await?;
         domain::check_version(msg.expected_version, org.version)?;
         org.registry = registry;
         org.version += 1;
@@ -468,7 +453,7 @@ impl Tenants {
             _ => return Err(TenantsError::Invalid(vec![FieldViolation::new("status", "invalid-status")])),
         };
         let mut tx = self.inner.db.begin().await?;
-        let mut org = self.organization_in(&mut tx, principal, id, Action::EditRegistry).await?;
+        let mut org = self.authorized(&mut tx, principal, id, Action::EditRegistry).await?;
         domain::check_version(msg.expected_version, org.version)?;
         if org.status == status {
             tx.rollback().await?;
@@ -514,7 +499,7 @@ impl Tenants {
             ids.dedup();
             let mut rows = Vec::new();
             for id in ids.into_iter().filter(|id| page.after.is_none_or(|after| *id > after)) {
-                if let Some(org) = store::organization_of(&self.inner.db, OrganizationId(id)).await?
+                if let Some(org) = store::find_organization(&self.inner.db, OrganizationId(id)).await?
                     && org.status == OrganizationStatus::Active
                 {
                     rows.push(org);
@@ -538,18 +523,16 @@ impl Tenants {
         let mut v = Violations::new();
         let key = v.check(parse_request_id(&msg.request_id)).flatten();
         let name = v.check(Text::parse("name", &msg.name, domain::OFFICE_NAME_MAX));
-        self.organization_for(principal, id, Action::Administer).await?;
+        self.authorized(&self.inner.db, principal, id, Action::Administer).await?;
         v.finish()?;
         let Some(name) = name else { return Err(TenantsError::Corrupt("violations were empty".into())) };
         if let Some(existing) = self.replayed(principal, "create_office", &key, &hash).await? {
-            let mut tx = self.inner.db.begin().await?;
-            let office = store::office_in(&mut tx, id, OfficeId(existing)).await?;
-            tx.rollback().await?;
+            let office = store::find_office(&self.inner.db, id, OfficeId(existing)).await?;
             return office.ok_or(TenantsError::Refused(ErrorCode::NotFound));
         }
         let office = Office { id: OfficeId::new(), organization_id: id, name, version: 1, created_at: self.now() };
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
         store::insert_office(&mut tx, &office).await?;
         self.emit(&mut tx, id, ev::OfficeCreated { organization_id: id.to_string(), office_id: office.id.to_string() })
             .await?;
@@ -564,9 +547,9 @@ impl Tenants {
         let name =
             Text::parse("name", &msg.name, domain::OFFICE_NAME_MAX).map_err(|v| TenantsError::Invalid(vec![v]))?;
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
         let mut office =
-            store::office_in(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+            store::find_office(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         domain::check_version(msg.expected_version, office.version)?;
         office.name = name;
         office.version += 1;
@@ -581,8 +564,8 @@ impl Tenants {
         let id = org_id(&msg.organization_id)?;
         let office_id = OfficeId::parse("office_id", &msg.office_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
-        store::office_in(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
+        store::find_office(&mut tx, id, office_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         store::delete_office(&mut tx, office_id).await?;
         self.emit(&mut tx, id, ev::OfficeDeleted { organization_id: id.to_string(), office_id: office_id.to_string() })
             .await?;
@@ -623,20 +606,20 @@ impl Tenants {
         // that could be brute-forced; its keyed hash stands in for it.
         let new = self.parse_new_expert(&msg);
         let key = parse_request_id(&msg.request_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
-        self.organization_for(principal, id, Action::NameMainUser).await?;
+        self.authorized(&self.inner.db, principal, id, Action::NameMainUser).await?;
         let new = new?;
         hashed.personal_identity_code = new.suomifi.as_ref().map(|h| h.as_str().to_owned()).unwrap_or_default();
         let hash = request_hash(&hashed, |m| m.request_id.clear());
         // The operator names main users only; a main user (or a client) may grant any role.
         domain::check_grantable(principal, &new.roles)?;
         if let Some(existing) = self.replayed(principal, "add_expert", &key, &hash).await? {
-            return store::expert_of(&self.inner.db, id, PersonId(existing))
+            return store::find_expert(&self.inner.db, id, PersonId(existing))
                 .await?
                 .ok_or(TenantsError::Refused(ErrorCode::NotFound));
         }
         let now = self.now();
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::NameMainUser).await?;
+        self.authorized(&mut tx, principal, id, Action::NameMainUser).await?;
         let person = match store::find_person(&mut tx, new.virtu.as_ref(), new.suomifi.as_ref()).await? {
             Some(person) => person,
             None => {
@@ -667,7 +650,7 @@ impl Tenants {
         )
         .await?;
         self.remember(&mut tx, principal, "add_expert", &key, &hash, person.as_uuid()).await?;
-        let expert = store::expert_in(&mut tx, id, person)
+        let expert = store::find_expert(&mut tx, id, person)
             .await?
             .ok_or_else(|| TenantsError::Corrupt("membership vanished".into()))?;
         self.commit(tx).await?;
@@ -680,9 +663,9 @@ impl Tenants {
         let roles =
             Roles::parse(msg.roles.iter().map(|r| role_from_pb(*r))).map_err(|v| TenantsError::Invalid(vec![v]))?;
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
         let mut expert =
-            store::expert_in(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+            store::find_expert(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         domain::check_version(msg.expected_version, expert.version)?;
         expert.roles = roles;
         expert.version += 1;
@@ -705,8 +688,8 @@ impl Tenants {
         let id = org_id(&msg.organization_id)?;
         let person = PersonId::parse("expert_id", &msg.expert_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
-        store::expert_in(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
+        store::find_expert(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         store::delete_membership(&mut tx, id, person).await?;
         self.emit(&mut tx, id, ev::ExpertRemoved { organization_id: id.to_string(), expert_id: person.to_string() })
             .await?;
@@ -730,7 +713,7 @@ impl Tenants {
             v.push(FieldViolation::new("scopes", "field-required"));
         }
         // Only main users manage clients; a client cannot make more clients.
-        let org = self.organization_for(principal, id, Action::Administer).await?;
+        let org = self.authorized(&self.inner.db, principal, id, Action::Administer).await?;
         if !principal.has_role(org.id.as_uuid(), Role::Admin) {
             return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
         }
@@ -738,9 +721,7 @@ impl Tenants {
         let Some(name) = name else { return Err(TenantsError::Corrupt("violations were empty".into())) };
         if let Some(existing) = self.replayed(principal, "create_integration_client", &key, &hash).await? {
             // The secret is shown only once; a replay returns the client without it.
-            let mut tx = self.inner.db.begin().await?;
-            let client = store::client_in(&mut tx, id, ClientId(existing)).await?;
-            tx.rollback().await?;
+            let client = store::find_client(&self.inner.db, id, ClientId(existing)).await?;
             let client = client.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
             return Ok(pb::CreateIntegrationClientResponse {
                 client: Some(client_to_pb(&client)),
@@ -779,12 +760,12 @@ impl Tenants {
         let id = org_id(&msg.organization_id)?;
         let client_id = ClientId::parse("client_id", &msg.client_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
         let mut tx = self.inner.db.begin().await?;
-        self.organization_in(&mut tx, principal, id, Action::Administer).await?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
         if !principal.has_role(id.as_uuid(), Role::Admin) {
             return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
         }
         let mut client =
-            store::client_in(&mut tx, id, client_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+            store::find_client(&mut tx, id, client_id).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         if client.revoked_at.is_none() {
             let now = self.now();
             store::revoke_client(&mut tx, client_id, now).await?;
@@ -817,7 +798,7 @@ impl Tenants {
         if !matches || client.revoked_at.is_some() {
             return Err(refused);
         }
-        let org = store::organization_of(&self.inner.db, client.organization_id)
+        let org = store::find_organization(&self.inner.db, client.organization_id)
             .await?
             .ok_or(TenantsError::Refused(ErrorCode::Unauthenticated))?;
         if org.status != OrganizationStatus::Active {
@@ -843,7 +824,7 @@ impl Tenants {
             }
             Some(pb::resolve_expert_request::Identity::Virtu(virtu)) => {
                 let virtu = parse_virtu(Some(virtu)).map_err(|v| TenantsError::Invalid(vec![v]))?.ok_or(not_found)?;
-                store::person_by_identity(&self.inner.db, Some(&virtu), None)
+                store::find_person(&self.inner.db, Some(&virtu), None)
                     .await?
                     .ok_or(TenantsError::Refused(ErrorCode::NotFound))?
             }
@@ -851,7 +832,7 @@ impl Tenants {
                 let code = PersonalIdentityCode::parse("personal_identity_code", &code)
                     .map_err(|v| TenantsError::Invalid(vec![v]))?;
                 let hash = self.inner.hasher.hash(&code);
-                store::person_by_identity(&self.inner.db, None, Some(&hash))
+                store::find_person(&self.inner.db, None, Some(&hash))
                     .await?
                     .ok_or(TenantsError::Refused(ErrorCode::NotFound))?
             }
@@ -902,7 +883,7 @@ impl pb::tenants_service_server::TenantsService for Tenants {
     ) -> std::result::Result<Response<pb::Organization>, Status> {
         let principal = caller(&request)?;
         let id = org_id(&request.get_ref().id)?;
-        let org = self.organization_for(&principal, id, Action::Read).await?;
+        let org = self.authorized(&self.inner.db, &principal, id, Action::Read).await?;
         Ok(Response::new(organization_to_pb(&org)))
     }
 
@@ -939,7 +920,7 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         // Public: what any customer view shows about the controller. Needs no principal.
         let id = OrganizationId::parse("id", &request.get_ref().id)
             .map_err(|_| TenantsError::Refused(ErrorCode::NotFound))?;
-        let org = store::organization_of(&self.inner.db, id)
+        let org = store::find_organization(&self.inner.db, id)
             .await
             .map_err(Status::from)?
             .ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
@@ -962,7 +943,7 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         let principal = caller(&request)?;
         let msg = request.into_inner();
         let id = org_id(&msg.organization_id)?;
-        self.organization_for(&principal, id, Action::Read).await?;
+        self.authorized(&self.inner.db, &principal, id, Action::Read).await?;
         let page = page(msg.page_size, &msg.page_token)?;
         let rows = store::offices_page(&self.inner.db, id, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |o| o.id.as_uuid());
@@ -1003,11 +984,11 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         let principal = caller(&request)?;
         let msg = request.into_inner();
         let id = org_id(&msg.organization_id)?;
-        self.organization_for(&principal, id, Action::Read).await?;
+        self.authorized(&self.inner.db, &principal, id, Action::Read).await?;
         let person =
             PersonId::parse("expert_id", &msg.expert_id).map_err(|_| TenantsError::Refused(ErrorCode::NotFound))?;
         let expert =
-            store::expert_of(&self.inner.db, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+            store::find_expert(&self.inner.db, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         Ok(Response::new(expert_to_pb(&expert)))
     }
 
@@ -1018,7 +999,7 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         let principal = caller(&request)?;
         let msg = request.into_inner();
         let id = org_id(&msg.organization_id)?;
-        self.organization_for(&principal, id, Action::Read).await?;
+        self.authorized(&self.inner.db, &principal, id, Action::Read).await?;
         let page = page(msg.page_size, &msg.page_token)?;
         let rows = store::experts_page(&self.inner.db, id, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |e| e.person_id.as_uuid());
@@ -1058,7 +1039,7 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         let principal = caller(&request)?;
         let msg = request.into_inner();
         let id = org_id(&msg.organization_id)?;
-        self.organization_for(&principal, id, Action::Administer).await?;
+        self.authorized(&self.inner.db, &principal, id, Action::Administer).await?;
         if !principal.has_role(id.as_uuid(), Role::Admin) {
             return Err(TenantsError::Refused(ErrorCode::PermissionDenied).into());
         }

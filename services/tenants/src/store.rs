@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Role,
-    db::{Db, Query, Row, Tx},
+    db::{Db, Query, Row, Source, Tx},
     i18n::Language,
     ids::PageRequest,
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
@@ -142,14 +142,9 @@ pub async fn update_organization(tx: &mut Tx, org: &Organization) -> Result<()> 
     Ok(())
 }
 
-pub async fn organization_in(tx: &mut Tx, id: OrganizationId) -> Result<Option<Organization>> {
+pub async fn find_organization<'c>(conn: impl Source<'c>, id: OrganizationId) -> Result<Option<Organization>> {
     let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1");
-    tx.query(&sql).bind(id.as_uuid()).fetch_optional(tx).await?.as_ref().map(organization).transpose()
-}
-
-pub async fn organization_of(db: &Db, id: OrganizationId) -> Result<Option<Organization>> {
-    let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1");
-    db.query(&sql).bind(id.as_uuid()).fetch_optional(db).await?.as_ref().map(organization).transpose()
+    conn.query(&sql).bind(id.as_uuid()).fetch_optional(conn).await?.as_ref().map(organization).transpose()
 }
 
 pub async fn organizations_page(db: &Db, page: &PageRequest) -> Result<Vec<Organization>> {
@@ -189,13 +184,13 @@ pub async fn insert_office(tx: &mut Tx, office: &Office) -> Result<()> {
     Ok(())
 }
 
-pub async fn office_in(tx: &mut Tx, org: OrganizationId, id: OfficeId) -> Result<Option<Office>> {
-    tx.query(
+pub async fn find_office<'c>(conn: impl Source<'c>, org: OrganizationId, id: OfficeId) -> Result<Option<Office>> {
+    conn.query(
         "SELECT id, organization_id, name, version, created_at FROM offices WHERE organization_id = $1 AND id = $2",
     )
     .bind(org.as_uuid())
     .bind(id.as_uuid())
-    .fetch_optional(tx)
+    .fetch_optional(conn)
     .await?
     .as_ref()
     .map(office)
@@ -260,34 +255,25 @@ fn expert(row: &Row) -> Result<Expert> {
     })
 }
 
-/// The person with this Virtu identity or identity-code hash, if one exists.
-pub async fn find_person(
-    tx: &mut Tx,
+/// The person with this Virtu identity or, failing that, this identity-code hash.
+pub async fn find_person<'c>(
+    conn: impl Source<'c>,
     virtu: Option<&VirtuIdentity>,
     suomifi: Option<&IdentityCodeHash>,
 ) -> Result<Option<PersonId>> {
-    if let Some(v) = virtu {
-        let row = tx
-            .query("SELECT id FROM persons WHERE virtu_home_organization = $1 AND virtu_local_id = $2")
-            .bind(v.home_organization.as_str().to_owned())
-            .bind(v.local_id.as_str().to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Some(PersonId(row.get("id")?)));
-        }
-    }
-    if let Some(hash) = suomifi {
-        let row = tx
-            .query("SELECT id FROM persons WHERE suomifi_hash = $1")
-            .bind(hash.as_str().to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(row) = row {
-            return Ok(Some(PersonId(row.get("id")?)));
-        }
-    }
-    Ok(None)
+    let home = virtu.map(|v| v.home_organization.as_str().to_owned());
+    let local = virtu.map(|v| v.local_id.as_str().to_owned());
+    let row = conn
+        .query(
+            "SELECT id FROM persons WHERE (virtu_home_organization = $1 AND virtu_local_id = $2) OR suomifi_hash = $3 \
+             ORDER BY CASE WHEN virtu_home_organization = $1 AND virtu_local_id = $2 THEN 0 ELSE 1 END LIMIT 1",
+        )
+        .bind(home)
+        .bind(local)
+        .bind(suomifi.map(|h| h.as_str().to_owned()))
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok(PersonId(r.get("id")?))).transpose()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -339,14 +325,16 @@ pub async fn insert_membership(
     Ok(())
 }
 
-pub async fn expert_in(tx: &mut Tx, org: OrganizationId, person: PersonId) -> Result<Option<Expert>> {
+pub async fn find_expert<'c>(conn: impl Source<'c>, org: OrganizationId, person: PersonId) -> Result<Option<Expert>> {
     let sql = format!("{EXPERT_SELECT} WHERE m.organization_id = $1 AND m.person_id = $2");
-    tx.query(&sql).bind(org.as_uuid()).bind(person.as_uuid()).fetch_optional(tx).await?.as_ref().map(expert).transpose()
-}
-
-pub async fn expert_of(db: &Db, org: OrganizationId, person: PersonId) -> Result<Option<Expert>> {
-    let sql = format!("{EXPERT_SELECT} WHERE m.organization_id = $1 AND m.person_id = $2");
-    db.query(&sql).bind(org.as_uuid()).bind(person.as_uuid()).fetch_optional(db).await?.as_ref().map(expert).transpose()
+    conn.query(&sql)
+        .bind(org.as_uuid())
+        .bind(person.as_uuid())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(expert)
+        .transpose()
 }
 
 pub async fn experts_page(db: &Db, org: OrganizationId, page: &PageRequest) -> Result<Vec<Expert>> {
@@ -410,11 +398,15 @@ pub async fn insert_client(tx: &mut Tx, client: &IntegrationClient, secret_hash:
     Ok(())
 }
 
-pub async fn client_in(tx: &mut Tx, org: OrganizationId, id: ClientId) -> Result<Option<IntegrationClient>> {
-    tx.query("SELECT id, organization_id, name, scopes, created_at, revoked_at FROM integration_clients WHERE organization_id = $1 AND id = $2")
+pub async fn find_client<'c>(
+    conn: impl Source<'c>,
+    org: OrganizationId,
+    id: ClientId,
+) -> Result<Option<IntegrationClient>> {
+    conn.query("SELECT id, organization_id, name, scopes, created_at, revoked_at FROM integration_clients WHERE organization_id = $1 AND id = $2")
         .bind(org.as_uuid())
         .bind(id.as_uuid())
-        .fetch_optional(tx)
+        .fetch_optional(conn)
         .await?
         .as_ref()
         .map(client)
@@ -458,18 +450,18 @@ pub async fn client_credentials(db: &Db, id: ClientId) -> Result<Option<(Integra
 // ---------------------------------------------------------------------------- idempotency
 
 /// A creating request answered before under the same key: its hash and the resource made.
-pub async fn idempotent_result(
-    tx: &mut Tx,
+pub async fn idempotent_result<'c>(
+    conn: impl Source<'c>,
     caller: &str,
     operation: &str,
     request_id: &str,
 ) -> Result<Option<(String, Uuid)>> {
-    let row = tx
+    let row = conn
         .query("SELECT request_hash, resource_id FROM idempotency_keys WHERE caller = $1 AND operation = $2 AND request_id = $3")
         .bind(caller.to_owned())
         .bind(operation.to_owned())
         .bind(request_id.to_owned())
-        .fetch_optional(tx)
+        .fetch_optional(conn)
         .await?;
     match row {
         Some(row) => Ok(Some((row.get("request_hash")?, row.get("resource_id")?))),
@@ -540,16 +532,4 @@ pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<Pers
         ));
     }
     Ok(Some(PersonMemberships { person, name: row.get("name")?, language: row.get("language")?, memberships }))
-}
-
-/// The person with this Virtu identity or identity-code hash (outside a transaction).
-pub async fn person_by_identity(
-    db: &Db,
-    virtu: Option<&VirtuIdentity>,
-    suomifi: Option<&IdentityCodeHash>,
-) -> Result<Option<PersonId>> {
-    let mut tx = db.begin().await?;
-    let found = find_person(&mut tx, virtu, suomifi).await;
-    tx.rollback().await?;
-    found
 }

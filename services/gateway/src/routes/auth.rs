@@ -10,7 +10,7 @@ use axum::{
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
-use ohjaus_platform::{i18n::Language, proto::identity::v1 as pb};
+use ohjaus_platform::{html::escape, i18n::Language, proto::identity::v1 as pb};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -143,10 +143,6 @@ fn refusal_reason(value: i32) -> &'static str {
         pb::LoginRefusal::Cancelled => "cancelled",
         pb::LoginRefusal::InvalidResponse | pb::LoginRefusal::Unspecified => "invalid-response",
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// A refused login: a page for browsers, a problem document for scripts.

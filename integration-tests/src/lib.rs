@@ -8,6 +8,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod hostile;
+pub mod saml_peer;
+pub use saml_peer::{SAML_PROVIDER, SamlForm, SamlPeer};
 
 use std::{path::PathBuf, sync::Arc};
 

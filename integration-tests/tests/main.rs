@@ -26,3 +26,4 @@ mod lifecycle;
 mod oidc_flaws;
 mod oidc_peer;
 mod organizations;
+mod saml_peer;

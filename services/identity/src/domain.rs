@@ -49,6 +49,39 @@ pub struct Attributes {
     pub acr: Option<String>,
 }
 
+/// Attribute names, as OpenID claims and as SAML attributes (by OID and by friendly name).
+const IDENTITY_CODE: &[&str] = &["urn:oid:1.2.246.21", "nationalIdentificationNumber", "hetu", "personalIdentityCode"];
+const VIRTU_HOME: &[&str] = &["urn:oid:1.3.6.1.4.1.31350.1.5", "virtuHomeOrganization"];
+const VIRTU_LOCAL: &[&str] = &["urn:oid:1.3.6.1.4.1.31350.1.8", "virtuLocalID"];
+const DISPLAY_NAME: &[&str] = &["name", "urn:oid:2.16.840.1.113730.3.1.241", "displayName", "urn:oid:2.5.4.3", "cn"];
+const GIVEN_NAME: &[&str] = &["given_name", "urn:oid:2.5.4.42", "givenName", "urn:oid:1.2.246.575.1.14", "FirstName"];
+const FAMILY_NAME: &[&str] = &["family_name", "urn:oid:2.5.4.4", "sn"];
+const EMAIL: &[&str] = &["email", "mail", "urn:oid:0.9.2342.19200300.100.1.3"];
+
+/// The personal identity code a provider sent does not validate.
+#[derive(Debug)]
+pub struct InvalidIdentityCode;
+
+impl Attributes {
+    /// Maps what a provider vouched for, by whichever name it used, to attributes. `value`
+    /// looks a name up; an invalid identity code refuses the whole login.
+    pub fn from_named_values(
+        value: impl Fn(&str) -> Option<String>,
+        acr: Option<String>,
+    ) -> Result<Self, InvalidIdentityCode> {
+        let first = |names: &[&str]| names.iter().find_map(|n| value(n)).filter(|v| !v.trim().is_empty());
+        let identity_code = first(IDENTITY_CODE)
+            .map(|code| PersonalIdentityCode::parse("urn:oid:1.2.246.21", &code).map_err(|_| InvalidIdentityCode))
+            .transpose()?;
+        let virtu = first(VIRTU_HOME).zip(first(VIRTU_LOCAL));
+        let display_name = first(DISPLAY_NAME).or_else(|| match (first(GIVEN_NAME), first(FAMILY_NAME)) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            (given, family) => given.or(family),
+        });
+        Ok(Attributes { identity_code, virtu, display_name, email: first(EMAIL), acr })
+    }
+}
+
 /// Why a login is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -59,6 +92,8 @@ pub enum Refusal {
     InsufficientAssurance,
     Expired,
     Cancelled,
+    /// The same assertion was presented a second time.
+    Replayed,
 }
 
 impl Refusal {
@@ -71,6 +106,7 @@ impl Refusal {
             Refusal::InsufficientAssurance => "insufficient-assurance",
             Refusal::Expired => "expired",
             Refusal::Cancelled => "cancelled",
+            Refusal::Replayed => "replayed",
         }
     }
 }

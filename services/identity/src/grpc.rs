@@ -8,7 +8,7 @@ use ohjaus_platform::{
     auth::{Audience, Principal, Role, TokenKeys, principal_of},
     clock::SharedClock,
     db::Db,
-    error::ErrorCode,
+    error::{ErrorCode, FieldViolation},
     grpc::Transport,
     i18n::Language,
     proto::{
@@ -26,9 +26,50 @@ use uuid::Uuid;
 use crate::{
     IdentityError,
     domain::{self, Attributes, CustomerId, Intent, Refusal, SessionId, SessionKind, SessionPolicy},
-    oidc::OidcConnector,
-    store::{self, AuditEntry, LoginTransaction, SessionRow},
+    oidc::{ConnectorError, OidcConnector},
+    saml::{LogoutMessage, SamlConnector, VerifiedAssertion},
+    store::{self, AuditEntry, Federation, LoginTransaction, SessionRow},
 };
+
+/// A login connector: how one identity provider is spoken to.
+pub enum Connector {
+    Oidc(OidcConnector),
+    Saml(SamlConnector),
+}
+
+impl Connector {
+    pub fn id(&self) -> &str {
+        match self {
+            Connector::Oidc(c) => &c.id,
+            Connector::Saml(c) => &c.id,
+        }
+    }
+
+    fn display_name(&self) -> &str {
+        match self {
+            Connector::Oidc(c) => &c.display_name,
+            Connector::Saml(c) => &c.display_name,
+        }
+    }
+
+    fn protocol(&self) -> &'static str {
+        match self {
+            Connector::Oidc(_) => "oidc",
+            Connector::Saml(_) => "saml",
+        }
+    }
+
+    /// Levels of assurance accepted from this provider; empty accepts any.
+    fn accepted_assurance(&self) -> Vec<String> {
+        match self {
+            Connector::Oidc(c) => c.accepted_acr(),
+            Connector::Saml(c) => c.accepted_authn_context(),
+        }
+    }
+}
+
+/// How long we wait for the provider's answer to our LogoutRequest.
+const SAML_LOGOUT_MINUTES: i64 = 10;
 
 type Result<T> = std::result::Result<T, IdentityError>;
 
@@ -54,7 +95,7 @@ struct Inner {
     keys: TokenKeys,
     hasher: IdentityCodeHasher,
     tenants: TenantsServiceClient<Transport>,
-    connectors: BTreeMap<String, Arc<OidcConnector>>,
+    connectors: BTreeMap<String, Arc<Connector>>,
     config: IdentityConfig,
 }
 
@@ -81,6 +122,7 @@ fn refusal_to_pb(refusal: Refusal) -> i32 {
         Refusal::InsufficientAssurance => pb::LoginRefusal::InsufficientAssurance,
         Refusal::Expired => pb::LoginRefusal::Expired,
         Refusal::Cancelled => pb::LoginRefusal::Cancelled,
+        Refusal::Replayed => pb::LoginRefusal::InvalidResponse,
     };
     value as i32
 }
@@ -114,10 +156,10 @@ impl Identity {
         keys: TokenKeys,
         hasher: IdentityCodeHasher,
         tenants: Transport,
-        connectors: Vec<OidcConnector>,
+        connectors: Vec<Connector>,
         config: IdentityConfig,
     ) -> Self {
-        let connectors = connectors.into_iter().map(|c| (c.id.clone(), Arc::new(c))).collect();
+        let connectors = connectors.into_iter().map(|c| (c.id().to_owned(), Arc::new(c))).collect();
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -145,7 +187,7 @@ impl Identity {
         request
     }
 
-    fn connector(&self, id: &str) -> Result<&Arc<OidcConnector>> {
+    fn connector(&self, id: &str) -> Result<&Arc<Connector>> {
         self.inner.connectors.get(id).ok_or(IdentityError::Refused(ErrorCode::NotFound))
     }
 
@@ -163,23 +205,35 @@ impl Identity {
             _ => Intent::Customer,
         };
         let language = msg.language.parse::<Language>().unwrap_or_default();
-        let start = connector
-            .begin(Some(&msg.login_hint), language.code())
-            .await
-            .map_err(|e| IdentityError::Peer(e.to_string()))?;
+        // OpenID Connect: state, nonce and PKCE. SAML: the RelayState is our state and the
+        // AuthnRequest's id stands in for the nonce (the assertion's InResponseTo).
+        let (url, state, nonce, pkce_verifier) = match &*connector {
+            Connector::Oidc(oidc) => {
+                let start = oidc
+                    .begin(Some(&msg.login_hint), language.code())
+                    .await
+                    .map_err(|e| IdentityError::Peer(e.to_string()))?;
+                (start.url, start.state, start.nonce, start.pkce_verifier)
+            }
+            Connector::Saml(saml) => {
+                let state = random_token();
+                let (url, request_id) = saml.begin(&state).await.map_err(|e| IdentityError::Peer(e.to_string()))?;
+                (url, state, request_id, String::new())
+            }
+        };
         let binding = random_token();
         let login = LoginTransaction {
             binding_hash: hash(&binding),
-            provider_id: connector.id.clone(),
+            provider_id: connector.id().to_owned(),
             intent: intent.as_str().to_owned(),
-            nonce: start.nonce,
-            pkce_verifier: start.pkce_verifier,
+            nonce,
+            pkce_verifier,
             return_to: domain::safe_return_to(&msg.return_to),
             language: language.code().to_owned(),
             created_at: self.inner.clock.now(),
         };
-        store::insert_login(&self.inner.db, &hash(&start.state), &login).await?;
-        Ok(pb::BeginLoginResponse { redirect_url: start.url, browser_binding: binding })
+        store::insert_login(&self.inner.db, &hash(&state), &login).await?;
+        Ok(pb::BeginLoginResponse { redirect_url: url, browser_binding: binding })
     }
 
     async fn complete_login(&self, msg: pb::CompleteLoginRequest) -> Result<pb::CompleteLoginResponse> {
@@ -190,6 +244,35 @@ impl Identity {
             ..Default::default()
         };
         let now = self.inner.clock.now();
+        let connector = self.connector(&provider)?.clone();
+        // A SAML assertion is checked first and used once: the same one again is a replay,
+        // whichever login it names.
+        let assertion = match &*connector {
+            Connector::Saml(saml) => Some(saml.complete(&msg.saml_response).await),
+            Connector::Oidc(_) => None,
+        };
+        if let Some(Ok(verified)) = &assertion
+            && !store::remember_saml_message(
+                &self.inner.db,
+                &provider,
+                "assertion",
+                &verified.id,
+                verified.valid_until,
+                now,
+            )
+            .await?
+        {
+            self.audit(AuditEntry {
+                event: "login",
+                outcome: "refused:replayed",
+                provider_id: &provider,
+                principal_kind: None,
+                tenant_ids: vec![],
+                session_id: None,
+            })
+            .await;
+            return Ok(refuse(Refusal::Replayed, "fi"));
+        }
         // An unknown, used or wrong `state` finds no login: nothing to continue.
         let Some(login) = store::take_login(&self.inner.db, &hash(&msg.state)).await? else {
             self.audit(AuditEntry {
@@ -204,10 +287,12 @@ impl Identity {
             return Ok(refuse(Refusal::Expired, "fi"));
         };
         let language = login.language.clone();
-        let refused = |refusal: Refusal| async move {
+        // `detail`: which check failed, from a fixed list (never text a provider sent).
+        let refused = |refusal: Refusal, detail: Option<&'static str>| async move {
+            let detail = detail.map(|d| format!(":{d}")).unwrap_or_default();
             self.audit(AuditEntry {
                 event: "login",
-                outcome: &format!("refused:{}", refusal.as_str()),
+                outcome: &format!("refused:{}{detail}", refusal.as_str()),
                 provider_id: &provider,
                 principal_kind: None,
                 tenant_ids: vec![],
@@ -219,30 +304,44 @@ impl Identity {
         // Finished in the browser that started it, or not at all (login CSRF).
         let same_browser: bool = hash(&msg.browser_binding).as_bytes().ct_eq(login.binding_hash.as_bytes()).into();
         if login.provider_id != msg.provider_id || !same_browser {
-            return refused(Refusal::InvalidResponse).await;
+            return refused(Refusal::InvalidResponse, None).await;
         }
         if now - login.created_at > self.inner.config.login_timeout {
-            return refused(Refusal::Expired).await;
+            return refused(Refusal::Expired, None).await;
         }
-        if !msg.error.is_empty() {
-            return refused(if msg.error == "access_denied" { Refusal::Cancelled } else { Refusal::InvalidResponse })
-                .await;
-        }
-        let connector = self.connector(&login.provider_id)?.clone();
-        let result = match connector.complete(&msg.code, &login.nonce, &login.pkce_verifier).await {
-            Ok(result) => result,
+        let verified: std::result::Result<(Attributes, Option<Federation>), ConnectorError> =
+            match (&*connector, assertion) {
+                (Connector::Oidc(_), _) if !msg.error.is_empty() => Err(if msg.error == "access_denied" {
+                    ConnectorError::Cancelled
+                } else {
+                    ConnectorError::Invalid(msg.error)
+                }),
+                (Connector::Oidc(oidc), _) => {
+                    oidc.complete(&msg.code, &login.nonce, &login.pkce_verifier).await.map(|r| (r.attributes, None))
+                }
+                (Connector::Saml(_), Some(Ok(assertion))) => saml_login(assertion, &login.nonce),
+                (Connector::Saml(_), Some(Err(error))) => Err(error),
+                (Connector::Saml(_), None) => Err(ConnectorError::Check("no assertion")),
+            };
+        let (attributes, federation) = match verified {
+            Ok(verified) => verified,
+            Err(ConnectorError::Cancelled) => return refused(Refusal::Cancelled, None).await,
             Err(error) => {
                 tracing::warn!(provider = %msg.provider_id, %error, "login response refused");
-                return refused(Refusal::InvalidResponse).await;
+                let detail = match error {
+                    ConnectorError::Check(check) => Some(check),
+                    _ => None,
+                };
+                return refused(Refusal::InvalidResponse, detail).await;
             }
         };
-        if !domain::assurance_accepted(&connector.accepted_acr(), result.attributes.acr.as_deref()) {
-            return refused(Refusal::InsufficientAssurance).await;
+        if !domain::assurance_accepted(&connector.accepted_assurance(), attributes.acr.as_deref()) {
+            return refused(Refusal::InsufficientAssurance, None).await;
         }
         let intent = Intent::parse(&login.intent).unwrap_or(Intent::Customer);
-        let resolved = match self.resolve(intent, &result.attributes).await? {
+        let resolved = match self.resolve(intent, &attributes).await? {
             Ok(resolved) => resolved,
-            Err(refusal) => return refused(refusal).await,
+            Err(refusal) => return refused(refusal, None).await,
         };
         // A new session, and so a new id, on every login (no fixation).
         let token = random_token();
@@ -255,6 +354,7 @@ impl Identity {
             provider_id: msg.provider_id.clone(),
             created_at: now,
             last_seen_at: now,
+            federation,
         };
         store::insert_session(&self.inner.db, &hash(&token), &session).await?;
         self.audit(AuditEntry {
@@ -434,11 +534,94 @@ impl Identity {
             session_id: Some(session.id),
         })
         .await;
-        let provider_logout_url = match self.inner.connectors.get(&session.provider_id) {
-            Some(connector) => connector.logout_url(&self.inner.config.post_logout_redirect).await.unwrap_or_default(),
+        let provider_logout_url = match self.inner.connectors.get(&session.provider_id).map(|c| &**c) {
+            Some(Connector::Oidc(oidc)) => {
+                oidc.logout_url(&self.inner.config.post_logout_redirect).await.unwrap_or_default()
+            }
+            Some(Connector::Saml(saml)) => match &session.federation {
+                Some(f) => self.saml_logout_url(saml, f).await?,
+                None => String::new(),
+            },
             None => String::new(),
         };
         Ok(pb::LogoutResponse { provider_logout_url })
+    }
+
+    /// A signed LogoutRequest for the provider, remembered until it answers.
+    async fn saml_logout_url(&self, saml: &SamlConnector, federation: &Federation) -> Result<String> {
+        let request =
+            saml.logout_url(&federation.name_id, &federation.name_id_format, federation.session_index.as_deref()).await;
+        let Ok(Some((url, request_id))) = request else {
+            // Logged out here either way; the provider's own session just outlives ours.
+            if let Err(error) = request {
+                tracing::warn!(provider = %saml.id, %error, "no single logout at the provider");
+            }
+            return Ok(String::new());
+        };
+        let now = self.inner.clock.now();
+        let until = now + Duration::minutes(SAML_LOGOUT_MINUTES);
+        store::remember_saml_message(&self.inner.db, &saml.id, "logout", &request_id, until, now).await?;
+        Ok(url)
+    }
+
+    async fn saml_logout(&self, msg: pb::SamlLogoutRequest) -> Result<pb::SamlLogoutResponse> {
+        let connector = self.connector(&msg.provider_id)?.clone();
+        let Connector::Saml(saml) = &*connector else { return Err(IdentityError::Refused(ErrorCode::NotFound)) };
+        let now = self.inner.clock.now();
+        let audit = |outcome: String, session_id: Option<SessionId>| {
+            let provider = msg.provider_id.clone();
+            async move {
+                self.audit(AuditEntry {
+                    event: "single-logout",
+                    outcome: &outcome,
+                    provider_id: &provider,
+                    principal_kind: None,
+                    tenant_ids: vec![],
+                    session_id,
+                })
+                .await;
+            }
+        };
+        let message = match saml.logout_message(&msg.raw_query).await {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::warn!(provider = %msg.provider_id, %error, "single logout message refused");
+                audit("refused:invalid".into(), None).await;
+                return Err(IdentityError::Invalid(vec![FieldViolation::new("SAMLRequest", "invalid-saml-message")]));
+            }
+        };
+        match message {
+            LogoutMessage::Request { id, name_id, relay_state } => {
+                // The user logged out at the provider: every session it knows by this name ends.
+                let mut ended = 0;
+                for session in store::sessions_of_federated(&self.inner.db, &msg.provider_id, &name_id).await? {
+                    if store::end_session(&self.inner.db, session.id, "idp-logout", now).await? {
+                        ended += 1;
+                        audit("success:idp-initiated".into(), Some(session.id)).await;
+                    }
+                }
+                let redirect_url = saml
+                    .logout_response_url(&id, relay_state.as_deref())
+                    .await
+                    .map_err(|e| IdentityError::Peer(e.to_string()))?
+                    .unwrap_or_else(|| self.inner.config.post_logout_redirect.clone());
+                Ok(pb::SamlLogoutResponse { redirect_url, ended_sessions: ended })
+            }
+            LogoutMessage::Response { in_response_to, success } => {
+                let ours = store::forget_saml_message(&self.inner.db, &msg.provider_id, "logout", &in_response_to, now)
+                    .await?;
+                let outcome = match (ours, success) {
+                    (true, true) => "success:sp-initiated",
+                    (true, false) => "failed-at-provider",
+                    (false, _) => "refused:unknown-request",
+                };
+                audit(outcome.into(), None).await;
+                Ok(pb::SamlLogoutResponse {
+                    redirect_url: self.inner.config.post_logout_redirect.clone(),
+                    ended_sessions: 0,
+                })
+            }
+        }
     }
 
     async fn list_sessions(&self, msg: pb::ListMySessionsRequest) -> Result<pb::ListMySessionsResponse> {
@@ -557,6 +740,23 @@ impl Identity {
     }
 }
 
+/// A verified assertion answers the login we started, or it is refused.
+fn saml_login(
+    assertion: VerifiedAssertion,
+    request_id: &str,
+) -> std::result::Result<(Attributes, Option<Federation>), ConnectorError> {
+    let answers_ours: bool = assertion.in_response_to.as_bytes().ct_eq(request_id.as_bytes()).into();
+    if !answers_ours {
+        return Err(ConnectorError::Check("InResponseTo"));
+    }
+    let federation = Federation {
+        name_id: assertion.name_id,
+        name_id_format: assertion.name_id_format,
+        session_index: assertion.session_index,
+    };
+    Ok((assertion.attributes, Some(federation)))
+}
+
 /// Calls that only the gateway (a service principal) may make.
 fn require_service<T>(request: &Request<T>) -> std::result::Result<(), Status> {
     match principal_of(request)? {
@@ -575,7 +775,11 @@ impl pb::identity_service_server::IdentityService for Identity {
             .inner
             .connectors
             .values()
-            .map(|c| pb::Provider { id: c.id.clone(), display_name: c.display_name.clone(), protocol: "oidc".into() })
+            .map(|c| pb::Provider {
+                id: c.id().to_owned(),
+                display_name: c.display_name().to_owned(),
+                protocol: c.protocol().into(),
+            })
             .collect();
         Ok(Response::new(pb::ListProvidersResponse { providers }))
     }
@@ -635,6 +839,24 @@ impl pb::identity_service_server::IdentityService for Identity {
     ) -> std::result::Result<Response<pb::IssueClientTokenResponse>, Status> {
         require_service(&request)?;
         Ok(Response::new(self.issue_client_token(request.into_inner()).await?))
+    }
+
+    async fn saml_metadata(
+        &self,
+        request: Request<pb::SamlMetadataRequest>,
+    ) -> std::result::Result<Response<pb::SamlMetadataResponse>, Status> {
+        match self.connector(&request.get_ref().provider_id).map(|c| &**c)? {
+            Connector::Saml(saml) => Ok(Response::new(pb::SamlMetadataResponse { xml: saml.metadata_xml() })),
+            Connector::Oidc(_) => Err(IdentityError::Refused(ErrorCode::NotFound).into()),
+        }
+    }
+
+    async fn saml_logout(
+        &self,
+        request: Request<pb::SamlLogoutRequest>,
+    ) -> std::result::Result<Response<pb::SamlLogoutResponse>, Status> {
+        require_service(&request)?;
+        Ok(Response::new(self.saml_logout(request.into_inner()).await?))
     }
 
     async fn ensure_customer_account(

@@ -3,8 +3,8 @@
 //! Customers log in with Suomi.fi strong authentication only, and only when a customer account
 //! exists (made when they accept a workspace invitation). Experts log in with Virtu (or
 //! Suomi.fi) and must be experts of an active organisation; operators are listed in
-//! configuration. Nobody has a password. Logins go through OpenID Connect connectors (SAML
-//! connectors are to come); in the embedded mode a built-in development provider stands in
+//! configuration. Nobody has a password. Logins go through OpenID Connect and SAML 2.0
+//! connectors (any number, per identity provider); in the embedded mode a built-in development provider stands in
 //! for Suomi.fi and Virtu. Sessions are opaque 256-bit tokens stored only as hashes, with idle
 //! and absolute timeouts; integration clients get short-lived access tokens by client
 //! credentials. Every login, logout, failure and refusal is audited without identity codes.
@@ -13,6 +13,7 @@ pub mod dev_idp;
 pub mod domain;
 pub mod grpc;
 pub mod oidc;
+pub mod saml;
 pub mod store;
 
 use ohjaus_platform::{

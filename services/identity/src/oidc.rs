@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
-use ohjaus_platform::{clock::SharedClock, config::ProviderSettings, types::PersonalIdentityCode};
+use ohjaus_platform::{clock::SharedClock, config::ProviderSettings};
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
     EndpointSet, IssuerUrl, LoginHint, Nonce, PkceCodeChallenge, PkceCodeVerifier, ProviderMetadataWithLogout,
@@ -24,6 +24,11 @@ pub enum ConnectorError {
     Provider(String),
     #[error("the provider's answer did not verify: {0}")]
     Invalid(String),
+    /// A check of ours failed (SAML); the name of the check is fixed text, safe to audit.
+    #[error("the provider's answer failed the check: {0}")]
+    Check(&'static str),
+    #[error("the user cancelled or the provider refused the login")]
+    Cancelled,
 }
 
 /// What a started login needs to remember until the callback.
@@ -212,27 +217,8 @@ fn attributes_of(compact: &str, acr: Option<String>) -> Result<Attributes, Conne
     let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| ConnectorError::Invalid("malformed id token".into()))?;
     let claims: Value =
         serde_json::from_slice(&bytes).map_err(|_| ConnectorError::Invalid("malformed id token".into()))?;
-    let text =
-        |names: &[&str]| names.iter().find_map(|n| claims[*n].as_str().map(str::to_owned)).filter(|v| !v.is_empty());
-    let identity_code = match text(&["urn:oid:1.2.246.21", "hetu", "personalIdentityCode"]) {
-        Some(code) => Some(
-            PersonalIdentityCode::parse("urn:oid:1.2.246.21", &code)
-                .map_err(|_| ConnectorError::Invalid("the personal identity code does not validate".into()))?,
-        ),
-        None => None,
-    };
-    let virtu = match (
-        text(&["virtuHomeOrganization", "urn:oid:1.3.6.1.4.1.31350.1.5"]),
-        text(&["virtuLocalID", "urn:oid:1.3.6.1.4.1.31350.1.8"]),
-    ) {
-        (Some(home), Some(local)) => Some((home, local)),
-        _ => None,
-    };
-    let display_name = text(&["name"]).or_else(|| match (text(&["given_name"]), text(&["family_name"])) {
-        (Some(g), Some(f)) => Some(format!("{g} {f}")),
-        (g, f) => g.or(f),
-    });
-    Ok(Attributes { identity_code, virtu, display_name, email: text(&["email", "mail"]), acr })
+    Attributes::from_named_values(|name| claims[name].as_str().map(str::to_owned), acr)
+        .map_err(|_| ConnectorError::Invalid("the personal identity code does not validate".into()))
 }
 
 #[cfg(test)]

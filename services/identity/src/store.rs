@@ -127,9 +127,19 @@ pub struct SessionRow {
     pub provider_id: String,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    /// The provider's name for this login, for single logout (SAML).
+    pub federation: Option<Federation>,
 }
 
-const SESSION_COLUMNS: &str = "id, csrf_token, kind, subject, display_name, provider_id, created_at, last_seen_at";
+/// How a SAML provider knows a login: its NameID and SessionIndex.
+#[derive(Clone, Debug)]
+pub struct Federation {
+    pub name_id: String,
+    pub name_id_format: String,
+    pub session_index: Option<String>,
+}
+
+const SESSION_COLUMNS: &str = "id, csrf_token, kind, subject, display_name, provider_id, created_at, last_seen_at, idp_name_id, idp_name_id_format, idp_session_index";
 
 fn session(row: &Row) -> Result<SessionRow> {
     let kind: String = row.get("kind")?;
@@ -142,12 +152,22 @@ fn session(row: &Row) -> Result<SessionRow> {
         provider_id: row.get("provider_id")?,
         created_at: row.get("created_at")?,
         last_seen_at: row.get("last_seen_at")?,
+        federation: row
+            .get::<Option<String>>("idp_name_id")?
+            .map(|name_id| -> Result<Federation> {
+                Ok(Federation {
+                    name_id,
+                    name_id_format: row.get::<Option<String>>("idp_name_id_format")?.unwrap_or_default(),
+                    session_index: row.get("idp_session_index")?,
+                })
+            })
+            .transpose()?,
     })
 }
 
 pub async fn insert_session(db: &Db, token_hash: &str, s: &SessionRow) -> Result<()> {
     db.query(&format!(
-        "INSERT INTO sessions (token_hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        "INSERT INTO sessions (token_hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(token_hash.to_owned())
     .bind(s.id.as_uuid())
@@ -158,6 +178,9 @@ pub async fn insert_session(db: &Db, token_hash: &str, s: &SessionRow) -> Result
     .bind(s.provider_id.clone())
     .bind(s.created_at)
     .bind(s.last_seen_at)
+    .bind(s.federation.as_ref().map(|f| f.name_id.clone()))
+    .bind(s.federation.as_ref().map(|f| f.name_id_format.clone()))
+    .bind(s.federation.as_ref().and_then(|f| f.session_index.clone()))
     .execute(db)
     .await?;
     Ok(())
@@ -207,6 +230,65 @@ pub async fn sessions_of(db: &Db, kind: SessionKind, subject: &str) -> Result<Ve
     .iter()
     .map(session)
     .collect()
+}
+
+/// Open sessions a provider knows by this NameID (its single logout ends them).
+pub async fn sessions_of_federated(db: &Db, provider_id: &str, name_id: &str) -> Result<Vec<SessionRow>> {
+    db.query(&format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions WHERE provider_id = $1 AND idp_name_id = $2 AND ended_at IS NULL"
+    ))
+    .bind(provider_id.to_owned())
+    .bind(name_id.to_owned())
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(session)
+    .collect()
+}
+
+/// Remembers a SAML message id until `expires_at`; `false` if it is remembered already.
+pub async fn remember_saml_message(
+    db: &Db,
+    provider_id: &str,
+    kind: &str,
+    message_id: &str,
+    expires_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    db.query("DELETE FROM saml_messages WHERE expires_at < $1").bind(now).execute(db).await?;
+    let inserted = db
+        .query(
+            "INSERT INTO saml_messages (provider_id, kind, message_id, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (provider_id, kind, message_id) DO NOTHING",
+        )
+        .bind(provider_id.to_owned())
+        .bind(kind.to_owned())
+        .bind(message_id.to_owned())
+        .bind(expires_at)
+        .execute(db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Forgets a remembered message (an answered logout request); `false` if it was not there.
+pub async fn forget_saml_message(
+    db: &Db,
+    provider_id: &str,
+    kind: &str,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let deleted = db
+        .query(
+            "DELETE FROM saml_messages WHERE provider_id = $1 AND kind = $2 AND message_id = $3 AND expires_at >= $4",
+        )
+        .bind(provider_id.to_owned())
+        .bind(kind.to_owned())
+        .bind(message_id.to_owned())
+        .bind(now)
+        .execute(db)
+        .await?;
+    Ok(deleted == 1)
 }
 
 /// One audit entry. Never an identity code, a name or a token.

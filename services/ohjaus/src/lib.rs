@@ -12,8 +12,9 @@ use ohjaus_gateway::{AppState, ReadinessCheck};
 use ohjaus_identity::{
     dev_idp,
     domain::{SessionPolicy, operator_identities},
-    grpc::IdentityConfig,
+    grpc::{Connector, IdentityConfig},
     oidc::OidcConnector,
+    saml::SamlConnector,
 };
 use ohjaus_platform::{
     auth::TokenKeys,
@@ -290,7 +291,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             operators.push((dev_idp::DEMO_VIRTU_HOME.into(), dev_idp::OPERATOR_LOCAL_ID.into()));
             dev_idp_issuer = Some(running.issuer);
         }
-        let connectors = providers
+        let mut connectors = providers
             .into_iter()
             .map(|(id, provider)| {
                 OidcConnector::new(
@@ -299,9 +300,20 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
                     format!("{public_base_url}/auth/callback/{id}"),
                     options.clock.clone(),
                 )
+                .map(Connector::Oidc)
                 .with_context(|| format!("configuration key `identity.providers.{id}`"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        for (id, provider) in settings.identity.saml_providers.clone() {
+            if connectors.iter().any(|c| c.id() == id) {
+                anyhow::bail!(
+                    "configuration key `identity.saml_providers.{id}`: the id is taken by an OpenID provider"
+                );
+            }
+            let connector = SamlConnector::new(&id, provider, &public_base_url, options.clock.clone())
+                .with_context(|| format!("configuration key `identity.saml_providers.{id}`"))?;
+            connectors.push(Connector::Saml(connector));
+        }
         let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
         let config = IdentityConfig {
             policy: SessionPolicy {

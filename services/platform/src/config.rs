@@ -48,9 +48,35 @@ pub struct IdentitySettings {
     #[serde(default)]
     pub operators: String,
     pub dev_idp: DevIdpSettings,
-    /// Login connectors by id; the id is part of the callback address.
+    /// OpenID Connect login connectors by id; the id is part of the callback address.
     #[serde(default)]
     pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+    /// SAML 2.0 login connectors by id (ids are shared with `providers`); the id is part of
+    /// the SP metadata, ACS and SLO addresses under `/auth/saml/`.
+    #[serde(default)]
+    pub saml_providers: std::collections::BTreeMap<String, SamlProviderSettings>,
+}
+
+/// A SAML 2.0 identity provider (Suomi.fi's SAML interface, Virtu).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamlProviderSettings {
+    pub display_name: String,
+    /// The provider's metadata: an https URL (plain http only to this machine) or a file.
+    pub idp_metadata: String,
+    /// Our entity id; by default `<public base URL>/auth/saml/metadata/<id>`.
+    #[serde(default)]
+    pub sp_entity_id: Option<String>,
+    /// PEM private key that signs our requests and decrypts assertions (mount it as a secret).
+    pub sp_private_key_file: std::path::PathBuf,
+    /// PEM certificate of that key, published in our metadata.
+    pub sp_certificate_file: std::path::PathBuf,
+    /// AuthnContextClassRef values to request, comma-separated.
+    #[serde(default)]
+    pub requested_authn_context: String,
+    /// AuthnContextClassRef values accepted in the assertion, comma-separated; empty accepts any.
+    #[serde(default)]
+    pub accepted_authn_context: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

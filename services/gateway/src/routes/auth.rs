@@ -3,7 +3,7 @@
 
 use axum::{
     Form, Json,
-    extract::State,
+    extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
@@ -38,6 +38,9 @@ pub fn browser_router() -> OpenApiRouter<AppState> {
         .routes(routes!(logged_out))
         .routes(routes!(providers))
         .routes(routes!(token))
+        .routes(routes!(saml_metadata))
+        .routes(routes!(saml_acs))
+        .routes(routes!(saml_slo))
 }
 
 /// Routes under `/api/v1`.
@@ -89,13 +92,7 @@ async fn login(
     let started = state.identity().begin_login(request).await?.into_inner();
     let mut response = Redirect::to(&started.redirect_url).into_response();
     // Only the browser that started the login can finish it (login CSRF).
-    let binding = Cookie::build((LOGIN_COOKIE, started.browser_binding))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Lax)
-        .path("/auth/callback")
-        .build();
-    if let Ok(value) = HeaderValue::from_str(&binding.to_string()) {
+    if let Ok(value) = HeaderValue::from_str(&login_cookie(started.browser_binding).to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
@@ -107,6 +104,13 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+}
+
+/// The login binding cookie. SameSite=None: a SAML provider returns the browser with a
+/// cross-site POST, which would not carry a Lax cookie. It protects nothing by itself being
+/// sent: it only has to match the login this browser started.
+fn login_cookie(value: String) -> Cookie<'static> {
+    Cookie::build((LOGIN_COOKIE, value)).http_only(true).secure(true).same_site(SameSite::None).path("/auth").build()
 }
 
 fn session_cookies(token: &str, csrf: &str) -> [HeaderValue; 2] {
@@ -190,29 +194,34 @@ async fn callback(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<CallbackParams>,
 ) -> Result<Response, ApiError> {
-    let jar = axum_extra::extract::CookieJar::from_headers(&headers);
-    let browser_binding = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
-    let request = state.as_service(pb::CompleteLoginRequest {
-        browser_binding,
+    let request = pb::CompleteLoginRequest {
         provider_id: provider,
         state: params.state.unwrap_or_default(),
         code: params.code.unwrap_or_default(),
         error: params.error.unwrap_or_default(),
-    });
-    let result = state.identity().complete_login(request).await?.into_inner();
-    let language = result.language.parse().unwrap_or_else(|_| language_of(&headers, None));
+        ..Default::default()
+    };
+    finish_login(&state, &headers, request).await
+}
+
+/// Completes a login with the provider's answer: the session cookies and back to the
+/// application, or a localized refusal.
+async fn finish_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut request: pb::CompleteLoginRequest,
+) -> Result<Response, ApiError> {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
+    request.browser_binding = jar.get(LOGIN_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let result = state.identity().complete_login(state.as_service(request)).await?.into_inner();
+    let language = result.language.parse().unwrap_or_else(|_| language_of(headers, None));
     let mut response = if result.session_token.is_empty() {
-        refused(refusal_reason(result.refusal), language, &headers)
+        refused(refusal_reason(result.refusal), language, headers)
     } else {
         Redirect::to(&result.return_to).into_response()
     };
     // The login is over either way: its binding cookie goes.
-    let mut spent = Cookie::build((LOGIN_COOKIE, ""))
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Lax)
-        .path("/auth/callback")
-        .build();
+    let mut spent = login_cookie(String::new());
     spent.make_removal();
     if let Ok(value) = HeaderValue::from_str(&spent.to_string()) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -221,6 +230,64 @@ async fn callback(
         return Ok(response);
     }
     for cookie in session_cookies(&result.session_token, &result.csrf_token) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
+}
+
+/// Our SAML service provider metadata for one provider (give it to the provider's administrators).
+#[utoipa::path(get, path = "/auth/saml/metadata/{provider}", tag = TAG, params(("provider" = String, Path)),
+    responses((status = 200, description = "SAML 2.0 metadata", content_type = "application/samlmetadata+xml"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn saml_metadata(state: State<AppState>, ApiPath(provider): ApiPath<String>) -> Result<Response, ApiError> {
+    let request = state.as_service(pb::SamlMetadataRequest { provider_id: provider });
+    let metadata = state.identity().saml_metadata(request).await?.into_inner();
+    Ok(([(header::CONTENT_TYPE, "application/samlmetadata+xml")], metadata.xml).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SamlPost {
+    #[serde(rename = "SAMLResponse")]
+    pub saml_response: String,
+    #[serde(rename = "RelayState")]
+    pub relay_state: Option<String>,
+}
+
+/// SAML assertion consumer service (HTTP-POST binding): the provider's answer to a login.
+#[utoipa::path(post, path = "/auth/saml/acs/{provider}", tag = TAG, params(("provider" = String, Path)),
+    request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Logged in: session cookie set, back to the application"),
+        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json")))]
+async fn saml_acs(
+    state: State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    headers: HeaderMap,
+    Form(form): Form<SamlPost>,
+) -> Result<Response, ApiError> {
+    let request = pb::CompleteLoginRequest {
+        provider_id: provider,
+        state: form.relay_state.unwrap_or_default(),
+        saml_response: form.saml_response,
+        ..Default::default()
+    };
+    finish_login(&state, &headers, request).await
+}
+
+/// SAML single logout (HTTP-Redirect binding), both directions: the provider's LogoutRequest
+/// (the user logged out elsewhere; their sessions here end) or its answer to ours.
+#[utoipa::path(get, path = "/auth/saml/slo/{provider}", tag = TAG, params(("provider" = String, Path)),
+    responses((status = 303, description = "To the provider with our answer, or to the logged-out page"),
+        (status = 422, body = Problem, description = "The message is invalid or unsigned", content_type = "application/problem+json")))]
+async fn saml_slo(
+    state: State<AppState>,
+    ApiPath(provider): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let request =
+        state.as_service(pb::SamlLogoutRequest { provider_id: provider, raw_query: query.unwrap_or_default() });
+    let result = state.identity().saml_logout(request).await?.into_inner();
+    let mut response = Redirect::to(&result.redirect_url).into_response();
+    for cookie in cleared_cookies() {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)

@@ -52,6 +52,7 @@ invalid-page-token = The page token is not valid; start from the first page.
 invalid-page-size = The page size must be between 1 and 100.
 invalid-version = The version must be a positive number.
 invalid-virtu = Give both the Virtu home organisation and local ID.
+invalid-saml-message = The SAML message is not valid or its signature does not verify.
 business-id-taken = Another organisation already has this business ID.
 identity-taken = This identity is already linked to another person.
 expert-already-member = This person is already an expert of the organisation.

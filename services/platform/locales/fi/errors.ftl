@@ -52,6 +52,7 @@ invalid-page-token = Sivutunniste ei kelpaa; aloita ensimmäiseltä sivulta.
 invalid-page-size = Sivun koon pitää olla 1–100.
 invalid-version = Version pitää olla positiivinen luku.
 invalid-virtu = Anna sekä Virtu-kotiorganisaatio että paikallinen tunnus.
+invalid-saml-message = SAML-viesti ei kelpaa tai sen allekirjoitus ei täsmää.
 business-id-taken = Toisella organisaatiolla on jo tämä Y-tunnus.
 identity-taken = Tunnistetieto on jo liitetty toiseen henkilöön.
 expert-already-member = Henkilö on jo organisaation asiantuntija.

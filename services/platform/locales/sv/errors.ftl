@@ -52,6 +52,7 @@ invalid-page-token = Sidtoken är ogiltig; börja från första sidan.
 invalid-page-size = Sidstorleken ska vara 1–100.
 invalid-version = Versionen ska vara ett positivt tal.
 invalid-virtu = Ange både Virtu-hemorganisation och lokalt ID.
+invalid-saml-message = SAML-meddelandet är ogiltigt eller dess signatur kan inte verifieras.
 business-id-taken = En annan organisation har redan detta FO-nummer.
 identity-taken = Identiteten är redan kopplad till en annan person.
 expert-already-member = Personen är redan expert i organisationen.

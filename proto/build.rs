@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     collect(&root.join("ohjaus"), &mut files)?;
     files.sort();
+    // The folder too: a new .proto file must rebuild, not only a changed one.
+    println!("cargo:rerun-if-changed={}", root.join("ohjaus").display());
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
     }

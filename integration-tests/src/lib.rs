@@ -74,6 +74,10 @@ impl Storage {
             ("OHJAUS__AUTH__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()),
             ("OHJAUS__AUTH__SIGNING_KEY".into(), SIGNING_KEY.into()),
             ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "test-identity-code-key-0123456789abcdefghij".into()),
+            (
+                "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY".into(),
+                "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".into(),
+            ),
             ("OHJAUS__DEMO__SEED".into(), "false".into()),
             // The development identity provider, on a free port, on both backends.
             ("OHJAUS__IDENTITY__DEV_IDP__ENABLED".into(), "true".into()),

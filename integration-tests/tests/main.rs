@@ -27,3 +27,4 @@ mod oidc_flaws;
 mod oidc_peer;
 mod organizations;
 mod saml_peer;
+mod workspaces;

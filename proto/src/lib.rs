@@ -19,6 +19,12 @@ pub mod identity {
     }
 }
 
+pub mod workspaces {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.workspaces.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");
@@ -54,4 +60,12 @@ events! {
     ExpertRemoved => "expert_removed",
     IntegrationClientCreated => "integration_client_created",
     IntegrationClientRevoked => "integration_client_revoked",
+}
+
+events! {
+    service "workspaces";
+    WorkspaceCreated => "workspace_created",
+    WorkspaceClosed => "workspace_closed",
+    WorkspaceReopened => "workspace_reopened",
+    MessagePosted => "message_posted",
 }

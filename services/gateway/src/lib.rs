@@ -34,6 +34,7 @@ use ohjaus_platform::{
     proto::{
         identity::v1::identity_service_client::IdentityServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
+        workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
     },
     telemetry,
 };
@@ -65,6 +66,7 @@ pub struct AppState {
 pub struct StateInner {
     tenants: TenantsServiceClient<Transport>,
     identity: IdentityServiceClient<Transport>,
+    workspaces: WorkspacesServiceClient<Transport>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
     readiness: Vec<(String, ReadinessCheck)>,
@@ -84,6 +86,7 @@ impl AppState {
         keys: TokenKeys,
         tenants: Transport,
         identity: Transport,
+        workspaces: Transport,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
         let rate = NonZeroU32::new(u32::try_from(settings.gateway.public_rate_per_second).unwrap_or(u32::MAX))
@@ -93,6 +96,7 @@ impl AppState {
             inner: Arc::new(StateInner {
                 tenants: TenantsServiceClient::new(tenants),
                 identity: IdentityServiceClient::new(identity),
+                workspaces: WorkspacesServiceClient::new(workspaces),
                 keys,
                 operator_token_hash: settings
                     .auth
@@ -111,6 +115,10 @@ impl AppState {
 
     pub fn identity(&self) -> IdentityServiceClient<Transport> {
         self.inner.identity.clone()
+    }
+
+    pub fn workspaces(&self) -> WorkspacesServiceClient<Transport> {
+        self.inner.workspaces.clone()
     }
 
     /// A gRPC request made on behalf of `caller`.
@@ -133,6 +141,7 @@ impl AppState {
     modifiers(&SecuritySchemes),
     tags((name = "organizations", description = "Organisations, offices, experts and integration clients"),
          (name = "auth", description = "Login, logout, sessions, who am I, client credentials"),
+         (name = "workspaces", description = "Guided workspaces, messages and the access log"),
          (name = "public", description = "No login needed"))
 )]
 struct ApiDoc;
@@ -191,6 +200,7 @@ fn auth_router() -> OpenApiRouter<AppState> {
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::organizations::router())
+        .merge(routes::workspaces::router())
         .merge(routes::auth::api_router())
         .merge(
             routes::public::router()

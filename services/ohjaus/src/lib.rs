@@ -26,6 +26,7 @@ use ohjaus_platform::{
     proto::{
         identity::v1::identity_service_server::IdentityServiceServer,
         tenants::v1::tenants_service_server::TenantsServiceServer,
+        workspaces::v1::workspaces_service_server::WorkspacesServiceServer,
     },
     types::IdentityCodeHasher,
 };
@@ -38,16 +39,18 @@ pub enum Target {
     Gateway,
     Identity,
     Tenants,
+    Workspaces,
 }
 
 impl Target {
-    pub const ALL: [Target; 3] = [Target::Gateway, Target::Identity, Target::Tenants];
+    pub const ALL: [Target; 4] = [Target::Gateway, Target::Identity, Target::Tenants, Target::Workspaces];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Gateway => "gateway",
             Target::Identity => "identity",
             Target::Tenants => "tenants",
+            Target::Workspaces => "workspaces",
         }
     }
 
@@ -62,6 +65,9 @@ impl Target {
             }
             Target::Tenants => {
                 "its database (schema `tenants` / tenants.db), the event bus, gRPC listener (grpc.listen)"
+            }
+            Target::Workspaces => {
+                "its database (schema `workspaces` / workspaces.db), the event bus, security.key_encryption_key, tenants here or at services.tenants.address, gRPC listener"
             }
         }
     }
@@ -176,6 +182,7 @@ async fn open_database(settings: &Settings, target: Target) -> anyhow::Result<Db
     let migrations = match target {
         Target::Tenants => ohjaus_tenants::migrations(),
         Target::Identity => ohjaus_identity::migrations(),
+        Target::Workspaces => ohjaus_workspaces::migrations(),
         Target::Gateway => return Ok(db),
     };
     db.migrate(&migrations).await.with_context(|| format!("migrating the {target} database"))?;
@@ -232,7 +239,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     };
     let public_base_url = public_base_url.trim_end_matches('/').to_owned();
 
-    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) {
+    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) || runs(Target::Workspaces) {
         Some(events::connect(&settings.bus).await.context("connecting to the event bus")?)
     } else {
         None
@@ -355,6 +362,37 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         readiness.push(("event-bus".into(), bus_check(bus.clone())));
     }
 
+    // Workspaces.
+    let mut workspaces_local: Option<Transport> = None;
+    if runs(Target::Workspaces) {
+        let db = if options.migrate {
+            open_database(settings, Target::Workspaces).await?
+        } else {
+            Db::connect(settings, "workspaces").await?
+        };
+        let kek = settings.key_encryption_key().context("configuration key `security.key_encryption_key`")?;
+        let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
+        let outbox = Outbox::new(ohjaus_workspaces::SERVICE, options.clock.clone());
+        let reopen_window = chrono::Duration::days(i64::try_from(settings.workspaces.reopen_window_days).unwrap_or(30));
+        let workspaces = ohjaus_workspaces::Workspaces::new(
+            db.clone(),
+            options.clock.clone(),
+            outbox.clone(),
+            kek,
+            tenants,
+            reopen_window,
+        );
+        if let Some(bus) = &bus {
+            tasks.push(tokio::spawn(events::run_relay(db.clone(), bus.clone(), outbox.waker(), shutdown.clone())));
+        }
+        routes.add_service(workspaces.server());
+        health_reporter.set_serving::<WorkspacesServiceServer<ohjaus_workspaces::Workspaces>>().await;
+        workspaces_local = Some(grpc::in_process(workspaces.server(), &keys, timeout));
+        readiness.push(("workspaces-database".into(), db_check(db.clone())));
+        databases.push(db);
+        serves_grpc = true;
+    }
+
     let grpc_addr = if serves_grpc {
         let (addr, task) = grpc::serve(settings.grpc.listen, routes.routes(), &keys, shutdown.clone())
             .await
@@ -369,7 +407,9 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         Some(listener) => {
             let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
             let identity = transport_to(settings, "identity", identity_local.as_ref(), &keys, timeout, &mut readiness)?;
-            let state = AppState::new(settings, keys.clone(), tenants, identity, readiness);
+            let workspaces =
+                transport_to(settings, "workspaces", workspaces_local.as_ref(), &keys, timeout, &mut readiness)?;
+            let state = AppState::new(settings, keys.clone(), tenants, identity, workspaces, readiness);
             let app = ohjaus_gateway::app(state, settings);
             let addr = listener.local_addr()?;
             tasks.push(ohjaus_gateway::serve(app, listener, shutdown.clone()));
@@ -384,6 +424,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         stop.cancelled().await;
         reporter.set_not_serving::<TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
         reporter.set_not_serving::<IdentityServiceServer<ohjaus_identity::Identity>>().await;
+        reporter.set_not_serving::<WorkspacesServiceServer<ohjaus_workspaces::Workspaces>>().await;
     }));
 
     Ok(Running { gateway_addr, grpc_addr, dev_idp: dev_idp_issuer, shutdown, tasks, databases })

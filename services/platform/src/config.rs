@@ -29,6 +29,7 @@ pub struct Settings {
     pub telemetry: TelemetrySettings,
     pub demo: DemoSettings,
     pub identity: IdentitySettings,
+    pub workspaces: WorkspacesSettings,
     #[serde(default)]
     pub services: ServiceAddresses,
 }
@@ -55,6 +56,13 @@ pub struct IdentitySettings {
     /// the SP metadata, ACS and SLO addresses under `/auth/saml/`.
     #[serde(default)]
     pub saml_providers: std::collections::BTreeMap<String, SamlProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspacesSettings {
+    /// A closed workspace can be reopened for this many days.
+    pub reopen_window_days: u64,
 }
 
 /// A SAML 2.0 identity provider (Suomi.fi's SAML interface, Virtu).
@@ -188,7 +196,8 @@ pub struct AuthSettings {
 pub struct SecuritySettings {
     /// HMAC key for personal identity codes; they are never stored in plain text.
     pub identity_code_key: Secret,
-    /// Wraps per-workspace data keys (used by the workspaces service).
+    /// Wraps per-workspace data keys: `<id>:<64 hex digits>`. Unset: the built-in
+    /// development key, in the embedded mode only.
     #[serde(default)]
     pub key_encryption_key: Option<Secret>,
 }
@@ -295,6 +304,12 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// The key that wraps workspace data keys (checked at load).
+    pub fn key_encryption_key(&self) -> Result<crate::crypto::KeyEncryptionKey, crate::crypto::CryptoError> {
+        let value = self.security.key_encryption_key.as_ref().map(Secret::expose);
+        crate::crypto::KeyEncryptionKey::parse(value.unwrap_or(crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY))
+    }
+
     /// Defaults, then the file (if given), then `OHJAUS__*` environment variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_with(file, std::env::vars())
@@ -404,12 +419,24 @@ impl Settings {
         if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
             return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));
         }
+        if let Some(kek) = &self.security.key_encryption_key
+            && crate::crypto::KeyEncryptionKey::parse(kek.expose()).is_err()
+        {
+            return Err(invalid("security.key_encryption_key", "must be `<id>:<64 hex digits>` (256 bits)"));
+        }
         // Development secrets are public: only a laptop run may use them.
         if !self.is_embedded() {
             if self.auth.signing_key.expose() == EMBEDDED_DEV_SIGNING_KEY {
                 return Err(invalid(
                     "auth.signing_key",
                     "the built-in development key is only allowed in the embedded mode",
+                ));
+            }
+            let kek = self.security.key_encryption_key.as_ref().map(Secret::expose);
+            if kek.is_none_or(|k| k == crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY) {
+                return Err(invalid(
+                    "security.key_encryption_key",
+                    "required outside the embedded mode (the built-in development key is only allowed there)",
                 ));
             }
             if self.security.identity_code_key.expose() == EMBEDDED_DEV_IDENTITY_CODE_KEY {

@@ -23,6 +23,8 @@ pub enum ErrorCode {
     /// An unsafe request with a session cookie but without its CSRF token.
     CsrfRejected,
     OrganizationSuspended,
+    /// The object is not in a state that allows this (a closed workspace, say).
+    WrongState,
     /// The same idempotency key was used for a different request.
     IdempotencyKeyReused,
     RateLimited,
@@ -36,7 +38,7 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::NotFound,
@@ -47,6 +49,7 @@ impl ErrorCode {
         ErrorCode::PermissionDenied,
         ErrorCode::CsrfRejected,
         ErrorCode::OrganizationSuspended,
+        ErrorCode::WrongState,
         ErrorCode::IdempotencyKeyReused,
         ErrorCode::RateLimited,
         ErrorCode::PayloadTooLarge,
@@ -69,6 +72,7 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission-denied",
             ErrorCode::CsrfRejected => "csrf-rejected",
             ErrorCode::OrganizationSuspended => "organization-suspended",
+            ErrorCode::WrongState => "wrong-state",
             ErrorCode::IdempotencyKeyReused => "idempotency-key-reused",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::PayloadTooLarge => "payload-too-large",
@@ -92,7 +96,9 @@ impl ErrorCode {
             | ErrorCode::MethodNotAllowed => Code::InvalidArgument,
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::AlreadyExists | ErrorCode::IdempotencyKeyReused => Code::AlreadyExists,
-            ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired => Code::FailedPrecondition,
+            ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired | ErrorCode::WrongState => {
+                Code::FailedPrecondition
+            }
             ErrorCode::Unauthenticated => Code::Unauthenticated,
             ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended | ErrorCode::CsrfRejected => {
                 Code::PermissionDenied
@@ -108,7 +114,7 @@ impl ErrorCode {
             ErrorCode::InvalidArgument => 422,
             ErrorCode::MalformedRequest => 400,
             ErrorCode::NotFound => 404,
-            ErrorCode::AlreadyExists => 409,
+            ErrorCode::AlreadyExists | ErrorCode::WrongState => 409,
             ErrorCode::IdempotencyKeyReused => 422,
             ErrorCode::VersionMismatch => 412,
             ErrorCode::PreconditionRequired => 428,

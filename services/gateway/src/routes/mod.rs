@@ -3,8 +3,15 @@
 pub mod auth;
 pub mod organizations;
 pub mod public;
+pub mod workspaces;
 
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
 use ohjaus_platform::proto::tenants::v1 as pb;
+
+use crate::extract::etag;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -49,4 +56,16 @@ impl<T: ToSchema> Page<T> {
 pub(crate) fn timestamp(ts: Option<ohjaus_platform::proto::prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
     ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
         .unwrap_or_default()
+}
+
+/// A JSON answer with the resource's version as its `ETag` (and `Location` when created).
+pub(crate) fn versioned<T: Serialize>(status: StatusCode, body: T, version: i64, location: Option<String>) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
 }

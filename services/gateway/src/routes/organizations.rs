@@ -1,8 +1,8 @@
 //! Organisations, offices, experts and integration clients (the tenants service).
 
 use axum::{
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{LocalizedText, Page, timestamp};
+use super::{LocalizedText, Page, timestamp, versioned};
 use crate::{
     AppState,
-    extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, etag, idempotency_key, if_match},
+    extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
     problem::{ApiError, Problem},
 };
 
@@ -307,20 +307,6 @@ pub struct CreatedIntegrationClient {
     /// Shown only in this response; use HTTP Basic `client_id:secret`. Empty when this is a
     /// replay of an earlier request with the same `Idempotency-Key`.
     pub secret: String,
-}
-
-// ---------------------------------------------------------------------------- responses
-
-/// A JSON body with `ETag`, and `Location` when created.
-fn versioned<T: Serialize>(status: StatusCode, body: T, version: i64, location: Option<String>) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
 }
 
 // ---------------------------------------------------------------------------- organisations

@@ -1,0 +1,4 @@
+//! Events the workspaces service publishes (declared with their subjects in `ohjaus-proto`).
+//! Identifiers and states only, never content.
+
+pub use ohjaus_platform::proto::events::v1::{MessagePosted, WorkspaceClosed, WorkspaceCreated, WorkspaceReopened};

@@ -1,5 +1,5 @@
 //! The binary as operators run it: migrations as a separate command, then `--target
-//! tenants,identity` and `--target gateway` as two processes on PostgreSQL + NATS, answering
+//! tenants,workspaces` and `--target gateway` as two processes on PostgreSQL + NATS, answering
 //! like `--target all`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -120,8 +120,11 @@ async fn two_processes_answer_like_one() {
 
     let grpc_port = free_port();
     let http_port = free_port();
-    let _tenants =
-        spawn(&storage, &["--target", "tenants"], &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))]);
+    let _tenants = spawn(
+        &storage,
+        &["--target", "tenants,workspaces"],
+        &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))],
+    );
     let _gateway = spawn(
         &storage,
         &["--target", "gateway"],
@@ -129,6 +132,7 @@ async fn two_processes_answer_like_one() {
             ("OHJAUS__GATEWAY__LISTEN", format!("127.0.0.1:{http_port}")),
             ("OHJAUS__SERVICES__TENANTS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__IDENTITY__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );
     let split = format!("http://127.0.0.1:{http_port}");

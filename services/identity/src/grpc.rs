@@ -9,7 +9,7 @@ use ohjaus_platform::{
     clock::SharedClock,
     db::Db,
     error::{ErrorCode, FieldViolation},
-    grpc::Transport,
+    grpc::{Transport, timestamp},
     i18n::Language,
     proto::{
         identity::v1 as pb,
@@ -107,10 +107,6 @@ fn random_token() -> String {
 
 fn hash(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
-}
-
-fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
 fn refusal_to_pb(refusal: Refusal) -> i32 {
@@ -517,8 +513,8 @@ impl Identity {
             display_name: session.display_name,
             memberships,
             provider_id: session.provider_id,
-            created_at: Some(ts(session.created_at)),
-            expires_at: Some(ts(self.inner.config.policy.expires_at(session.created_at, now))),
+            created_at: Some(timestamp(session.created_at)),
+            expires_at: Some(timestamp(self.inner.config.policy.expires_at(session.created_at, now))),
         })
     }
 
@@ -635,9 +631,9 @@ impl Identity {
             .map(|s| pb::Session {
                 id: s.id.to_string(),
                 provider_id: s.provider_id,
-                created_at: Some(ts(s.created_at)),
-                last_seen_at: Some(ts(s.last_seen_at)),
-                expires_at: Some(ts(policy.expires_at(s.created_at, s.last_seen_at))),
+                created_at: Some(timestamp(s.created_at)),
+                last_seen_at: Some(timestamp(s.last_seen_at)),
+                expires_at: Some(timestamp(policy.expires_at(s.created_at, s.last_seen_at))),
                 current: s.id == current.id,
             })
             .collect();

@@ -10,6 +10,11 @@ use tower::{Layer, Service, util::BoxCloneSyncService};
 
 use crate::auth::{InboundLayer, OutboundLayer, TokenKeys};
 
+/// A protobuf timestamp of a UTC time.
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
+}
+
 /// What a generated client is built on, in either mode.
 pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 

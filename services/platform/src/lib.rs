@@ -15,6 +15,7 @@ pub mod events;
 pub mod grpc;
 pub mod html;
 pub mod i18n;
+pub mod idempotency;
 pub mod ids;
 pub mod shutdown;
 pub mod telemetry;

@@ -10,12 +10,13 @@ use ohjaus_platform::{
     db::{Db, Source, Tx},
     error::{ErrorCode, FieldViolation, Violations},
     events::{Event, Outbox},
+    grpc::timestamp,
     i18n::Language,
+    idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
     ids::PageRequest,
     proto::tenants::v1 as pb,
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHasher, PersonalIdentityCode, Phone, Text},
 };
-use prost::Message;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -99,10 +100,10 @@ impl Tenants {
         hash: &str,
     ) -> Result<Option<Uuid>> {
         let Some(key) = key else { return Ok(None) };
-        match store::idempotent_result(&self.inner.db, &caller_key(principal), operation, key).await? {
-            Some((stored_hash, id)) if stored_hash == hash => Ok(Some(id)),
-            Some(_) => Err(TenantsError::Refused(ErrorCode::IdempotencyKeyReused)),
-            None => Ok(None),
+        match idempotency::earlier(&self.inner.db, &caller_key(principal), operation, key, hash).await? {
+            Earlier::Made(id) => Ok(Some(id)),
+            Earlier::Different => Err(TenantsError::Refused(ErrorCode::IdempotencyKeyReused)),
+            Earlier::None => Ok(None),
         }
     }
 
@@ -115,39 +116,12 @@ impl Tenants {
         hash: &str,
         id: Uuid,
     ) -> Result<()> {
-        if let Some(key) = key {
-            store::remember_request(tx, &caller_key(principal), operation, key, hash, id, self.now()).await?;
+        if let Some(key) = key
+            && !idempotency::remember(tx, &caller_key(principal), operation, key, hash, id, self.now()).await?
+        {
+            return Err(TenantsError::ConcurrentReplay);
         }
         Ok(())
-    }
-}
-
-/// Who made a request, for idempotency keys (keys are per caller).
-fn caller_key(principal: &Principal) -> String {
-    match principal {
-        Principal::Operator { subject } => format!("operator:{subject}"),
-        Principal::Expert { person_id, .. } => format!("expert:{person_id}"),
-        Principal::Customer { customer_id } => format!("customer:{customer_id}"),
-        Principal::IntegrationClient { client_id, .. } => format!("client:{client_id}"),
-        Principal::Service { name } => format!("service:{name}"),
-    }
-}
-
-/// Hash of a request without its idempotency key, to tell a retry from a different request.
-fn request_hash<M: Message + Clone>(message: &M, clear_key: impl FnOnce(&mut M)) -> String {
-    let mut copy = message.clone();
-    clear_key(&mut copy);
-    hex::encode(Sha256::digest(copy.encode_to_vec()))
-}
-
-fn parse_request_id(value: &str) -> std::result::Result<Option<String>, FieldViolation> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        Ok(None)
-    } else if trimmed.len() > 200 || !trimmed.chars().all(|c| c.is_ascii_graphic()) {
-        Err(FieldViolation::new("request_id", "field-too-long"))
-    } else {
-        Ok(Some(trimmed.to_owned()))
     }
 }
 
@@ -272,10 +246,6 @@ fn parse_virtu(input: Option<pb::VirtuIdentity>) -> std::result::Result<Option<V
 
 // ---------------------------------------------------------------------------- to proto
 
-fn ts(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
-}
-
 fn localized_text(l: &Localized<Text>) -> pb::LocalizedText {
     pb::LocalizedText {
         fi: l.fi.as_str().to_owned(),
@@ -324,8 +294,8 @@ fn organization_to_pb(org: &Organization) -> pb::Organization {
         }),
         status: status_to_pb(org.status),
         version: org.version,
-        created_at: Some(ts(org.created_at)),
-        updated_at: Some(ts(org.updated_at)),
+        created_at: Some(timestamp(org.created_at)),
+        updated_at: Some(timestamp(org.updated_at)),
     }
 }
 
@@ -350,7 +320,7 @@ fn office_to_pb(office: &Office) -> pb::Office {
         organization_id: office.organization_id.to_string(),
         name: office.name.as_str().to_owned(),
         version: office.version,
-        created_at: Some(ts(office.created_at)),
+        created_at: Some(timestamp(office.created_at)),
     }
 }
 
@@ -368,7 +338,7 @@ fn expert_to_pb(expert: &Expert) -> pb::Expert {
         has_suomifi_link: expert.has_suomifi_link,
         roles: expert.roles.as_slice().iter().map(|r| role_to_pb(*r)).collect(),
         version: expert.version,
-        added_at: Some(ts(expert.added_at)),
+        added_at: Some(timestamp(expert.added_at)),
     }
 }
 
@@ -378,8 +348,8 @@ fn client_to_pb(client: &IntegrationClient) -> pb::IntegrationClient {
         organization_id: client.organization_id.to_string(),
         name: client.name.as_str().to_owned(),
         scopes: client.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-        created_at: Some(ts(client.created_at)),
-        revoked_at: client.revoked_at.map(ts),
+        created_at: Some(timestamp(client.created_at)),
+        revoked_at: client.revoked_at.map(timestamp),
     }
 }
 

@@ -447,53 +447,6 @@ pub async fn client_credentials(db: &Db, id: ClientId) -> Result<Option<(Integra
     }
 }
 
-// ---------------------------------------------------------------------------- idempotency
-
-/// A creating request answered before under the same key: its hash and the resource made.
-pub async fn idempotent_result<'c>(
-    conn: impl Source<'c>,
-    caller: &str,
-    operation: &str,
-    request_id: &str,
-) -> Result<Option<(String, Uuid)>> {
-    let row = conn
-        .query("SELECT request_hash, resource_id FROM idempotency_keys WHERE caller = $1 AND operation = $2 AND request_id = $3")
-        .bind(caller.to_owned())
-        .bind(operation.to_owned())
-        .bind(request_id.to_owned())
-        .fetch_optional(conn)
-        .await?;
-    match row {
-        Some(row) => Ok(Some((row.get("request_hash")?, row.get("resource_id")?))),
-        None => Ok(None),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-pub async fn remember_request(
-    tx: &mut Tx,
-    caller: &str,
-    operation: &str,
-    request_id: &str,
-    request_hash: &str,
-    resource: Uuid,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    tx.query(
-        "INSERT INTO idempotency_keys (caller, operation, request_id, request_hash, resource_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(caller.to_owned())
-    .bind(operation.to_owned())
-    .bind(request_id.to_owned())
-    .bind(request_hash.to_owned())
-    .bind(resource)
-    .bind(now)
-    .execute(tx)
-    .await
-    .map_err(|e| if e.is_unique_violation() { TenantsError::ConcurrentReplay } else { e.into() })?;
-    Ok(())
-}
-
 // ---------------------------------------------------------------------------- resolution
 
 /// A person and their roles per organisation, with each organisation's status.

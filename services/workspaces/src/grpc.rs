@@ -11,7 +11,8 @@ use ohjaus_platform::{
     db::{Db, Tx},
     error::{ErrorCode, FieldViolation, Violations},
     events::{Event, Outbox},
-    grpc::Transport,
+    grpc::{Transport, timestamp},
+    idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
     ids::{PageRequest, parse_uuid},
     proto::{
         tenants::v1::{self as tenants_pb, tenants_service_client::TenantsServiceClient},
@@ -20,7 +21,6 @@ use ohjaus_platform::{
     types::Text,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
@@ -69,10 +69,6 @@ fn message_aad(workspace: WorkspaceId, message: MessageId) -> Vec<u8> {
     format!("workspace:{workspace}:message:{message}").into_bytes()
 }
 
-fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
-}
-
 fn invalid(violation: FieldViolation) -> WorkspacesError {
     WorkspacesError::Invalid(vec![violation])
 }
@@ -84,34 +80,6 @@ fn page(size: i32, token: &str) -> Result<PageRequest> {
 /// A malformed id names nothing the caller may see.
 fn workspace_id(value: &str) -> Result<WorkspaceId> {
     WorkspaceId::parse("workspace_id", value).map_err(|_| WorkspacesError::Refused(ErrorCode::NotFound))
-}
-
-/// Who made a request, for idempotency keys (keys are per caller).
-fn caller_key(principal: &Principal) -> String {
-    match principal {
-        Principal::Expert { person_id, .. } => format!("expert:{person_id}"),
-        Principal::Customer { customer_id } => format!("customer:{customer_id}"),
-        Principal::Operator { subject } => format!("operator:{subject}"),
-        Principal::IntegrationClient { client_id, .. } => format!("client:{client_id}"),
-        Principal::Service { name } => format!("service:{name}"),
-    }
-}
-
-fn request_hash<M: prost::Message + Clone>(message: &M, clear_key: impl FnOnce(&mut M)) -> String {
-    let mut copy = message.clone();
-    clear_key(&mut copy);
-    hex::encode(Sha256::digest(copy.encode_to_vec()))
-}
-
-fn request_key(value: &str) -> Result<Option<String>> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        Ok(None)
-    } else if trimmed.len() > 200 || !trimmed.chars().all(|c| c.is_ascii_graphic()) {
-        Err(invalid(FieldViolation::new("request_id", "field-too-long")))
-    } else {
-        Ok(Some(trimmed.to_owned()))
-    }
 }
 
 fn kind_to_pb(kind: Kind) -> i32 {
@@ -210,9 +178,12 @@ impl Workspaces {
             state: state_to_pb(w.state),
             owner_id: w.owner_id.to_string(),
             version: w.version,
-            created_at: Some(ts(w.created_at)),
-            closed_at: w.closed_at.map(ts),
-            reopen_until: w.closed_at.filter(|_| w.state == State::Closed).map(|t| ts(t + self.inner.reopen_window)),
+            created_at: Some(timestamp(w.created_at)),
+            closed_at: w.closed_at.map(timestamp),
+            reopen_until: w
+                .closed_at
+                .filter(|_| w.state == State::Closed)
+                .map(|t| timestamp(t + self.inner.reopen_window)),
         }
     }
 
@@ -307,8 +278,7 @@ impl Workspaces {
                 topics.push(topic);
             }
         }
-        let key =
-            v.check(request_key(&msg.request_id).map_err(|_| FieldViolation::new("request_id", "field-too-long")));
+        let key = v.check(parse_request_id(&msg.request_id));
         let (Some(organization), Some(office), Some(kind), Some(title), Some(key)) =
             (organization, office, kind, title, key)
         else {
@@ -320,14 +290,12 @@ impl Workspaces {
         domain::may_create(principal, organization)?;
         let Some(owner) = Actor::of(principal) else { return Err(ErrorCode::NotFound.into()) };
         let hash = request_hash(&msg, |m| m.request_id.clear());
-        if let Some(key) = &key
-            && let Some((stored_hash, id)) =
-                store::idempotent_result(&self.inner.db, &caller_key(principal), "create_workspace", key).await?
-        {
-            if stored_hash != hash {
-                return Err(ErrorCode::IdempotencyKeyReused.into());
+        if let Some(key) = &key {
+            match idempotency::earlier(&self.inner.db, &caller_key(principal), "create_workspace", key, &hash).await? {
+                Earlier::Made(id) => return self.get(principal, &id.to_string()).await,
+                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
+                Earlier::None => {}
             }
-            return self.get(principal, &id.to_string()).await;
         }
         self.check_office(principal, organization, office).await?;
 
@@ -355,9 +323,19 @@ impl Workspaces {
         let mut tx = self.inner.db.begin().await?;
         store::insert_workspace(&mut tx, &row).await?;
         store::add_member(&mut tx, id, owner, MemberRole::Owner, now).await?;
-        if let Some(key) = &key {
-            store::remember_request(&mut tx, &caller_key(principal), "create_workspace", key, &hash, id.as_uuid(), now)
-                .await?;
+        if let Some(key) = &key
+            && !idempotency::remember(
+                &mut tx,
+                &caller_key(principal),
+                "create_workspace",
+                key,
+                &hash,
+                id.as_uuid(),
+                now,
+            )
+            .await?
+        {
+            return Err(WorkspacesError::ConcurrentReplay);
         }
         let event = ev::WorkspaceCreated {
             organization_id: organization.to_string(),
@@ -385,13 +363,12 @@ impl Workspaces {
             return Ok(pb::ListWorkspacesResponse::default());
         };
         let rows = store::workspaces_of(&self.inner.db, actor, &page).await?;
-        let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
+        let (rows, next_page_token) = page.finish(rows, |(r, _)| r.id.as_uuid());
         let mut workspaces = Vec::new();
-        for row in &rows {
+        for (row, role) in &rows {
             let opened = self.open(row)?;
             // Membership alone is not enough for an expert who has left the organisation.
-            let role = store::member_role(&self.inner.db, row.id, actor).await?;
-            if domain::may_read(principal, &opened.workspace, role).is_ok() {
+            if domain::may_read(principal, &opened.workspace, Some(*role)).is_ok() {
                 workspaces.push(self.to_pb(&opened.workspace));
             }
         }
@@ -455,29 +432,29 @@ impl Workspaces {
             author_kind: row.author.kind().to_owned(),
             author_name: content.author_name,
             body: content.body,
-            created_at: Some(ts(row.created_at)),
+            created_at: Some(timestamp(row.created_at)),
         })
     }
 
     async fn post(&self, principal: &Principal, msg: pb::PostMessageRequest) -> Result<pb::Message> {
         let id = workspace_id(&msg.workspace_id)?;
         let body = Text::parse("body", &msg.body, MESSAGE_MAX).map_err(invalid)?;
-        let key = request_key(&msg.request_id)?;
+        let key = parse_request_id(&msg.request_id).map_err(invalid)?;
         let hash = request_hash(&msg, |m| m.request_id.clear());
         let mut tx = self.inner.db.begin().await?;
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        if let Some(key) = &key
-            && let Some((stored_hash, message_id)) =
-                store::idempotent_result(&self.inner.db, &caller_key(principal), "post_message", key).await?
-        {
-            if stored_hash != hash {
-                return Err(ErrorCode::IdempotencyKeyReused.into());
+        if let Some(key) = &key {
+            match idempotency::earlier(&mut tx, &caller_key(principal), "post_message", key, &hash).await? {
+                Earlier::Made(message_id) => {
+                    let row = store::find_message(&mut tx, MessageId(message_id))
+                        .await?
+                        .ok_or_else(|| WorkspacesError::Corrupt("remembered message is gone".into()))?;
+                    return self.message_to_pb(&opened.key, &row);
+                }
+                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
+                Earlier::None => {}
             }
-            let row = store::find_message(&mut tx, MessageId(message_id))
-                .await?
-                .ok_or_else(|| WorkspacesError::Corrupt("remembered message is gone".into()))?;
-            return self.message_to_pb(&opened.key, &row);
         }
         let now = self.now();
         let message_id = MessageId::new();
@@ -490,17 +467,23 @@ impl Workspaces {
             .map_err(|e| WorkspacesError::Corrupt(format!("sealing: {e}")))?;
         let row = MessageRow { id: message_id, workspace_id: id, author: actor, sealed, created_at: now };
         store::insert_message(&mut tx, &row).await?;
-        if let Some(key) = &key {
-            store::remember_request(
-                &mut tx,
-                &caller_key(principal),
-                "post_message",
-                key,
-                &hash,
-                message_id.as_uuid(),
-                now,
-            )
-            .await?;
+        let remembered = match &key {
+            Some(key) => {
+                idempotency::remember(
+                    &mut tx,
+                    &caller_key(principal),
+                    "post_message",
+                    key,
+                    &hash,
+                    message_id.as_uuid(),
+                    now,
+                )
+                .await?
+            }
+            None => true,
+        };
+        if !remembered {
+            return Err(WorkspacesError::ConcurrentReplay);
         }
         let org = opened.workspace.organization_id;
         let event = ev::MessagePosted {
@@ -542,7 +525,7 @@ impl Workspaces {
         let entries = rows
             .into_iter()
             .map(|r| pb::AccessLogEntry {
-                at: Some(ts(r.at)),
+                at: Some(timestamp(r.at)),
                 actor_kind: r.actor_kind,
                 actor_id: r.actor_id,
                 actor_role: r.actor_role,

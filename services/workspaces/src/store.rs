@@ -82,11 +82,11 @@ pub async fn find_workspace<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Resul
         .transpose()
 }
 
-/// Workspaces where `actor` is a member, in id order.
-pub async fn workspaces_of(db: &Db, actor: Actor, page: &PageRequest) -> Result<Vec<WorkspaceRow>> {
+/// Workspaces where `actor` is a member, with its role there, in id order.
+pub async fn workspaces_of(db: &Db, actor: Actor, page: &PageRequest) -> Result<Vec<(WorkspaceRow, MemberRole)>> {
     let columns = WORKSPACE_COLUMNS.split(", ").map(|c| format!("w.{c}")).collect::<Vec<_>>().join(", ");
     db.query(&format!(
-        "SELECT {columns} FROM workspaces w JOIN members m ON m.workspace_id = w.id \
+        "SELECT {columns}, m.role FROM workspaces w JOIN members m ON m.workspace_id = w.id \
          WHERE m.member_kind = $1 AND m.member_id = $2 AND w.id > $3 ORDER BY w.id LIMIT $4"
     ))
     .bind(actor.kind())
@@ -96,7 +96,7 @@ pub async fn workspaces_of(db: &Db, actor: Actor, page: &PageRequest) -> Result<
     .fetch_all(db)
     .await?
     .iter()
-    .map(workspace)
+    .map(|row| Ok((workspace(row)?, member_role_of(row)?)))
     .collect()
 }
 
@@ -154,11 +154,12 @@ pub async fn member_role<'c>(conn: impl Source<'c>, id: WorkspaceId, actor: Acto
         .bind(actor.id())
         .fetch_optional(conn)
         .await?;
-    row.map(|r| {
-        let role: String = r.get("role")?;
-        MemberRole::parse(&role).ok_or_else(|| WorkspacesError::Corrupt("stored member role".into()))
-    })
-    .transpose()
+    row.as_ref().map(member_role_of).transpose()
+}
+
+fn member_role_of(row: &Row) -> Result<MemberRole> {
+    let role: String = row.get("role")?;
+    MemberRole::parse(&role).ok_or_else(|| WorkspacesError::Corrupt("stored member role".into()))
 }
 
 /// The customer's visit, from which the retention rule counts.
@@ -288,43 +289,4 @@ pub async fn access_page(db: &Db, workspace: WorkspaceId, page: &PageRequest) ->
         })
     })
     .collect()
-}
-
-/// The resource an earlier request with this key made, with that request's hash.
-pub async fn idempotent_result(db: &Db, caller: &str, operation: &str, key: &str) -> Result<Option<(String, Uuid)>> {
-    let row = db
-        .query(
-            "SELECT request_hash, resource_id FROM idempotency_keys WHERE caller = $1 AND operation = $2 AND request_id = $3",
-        )
-        .bind(caller.to_owned())
-        .bind(operation.to_owned())
-        .bind(key.to_owned())
-        .fetch_optional(db)
-        .await?;
-    row.map(|r| Ok((r.get("request_hash")?, r.get("resource_id")?))).transpose()
-}
-
-pub async fn remember_request(
-    tx: &mut Tx,
-    caller: &str,
-    operation: &str,
-    key: &str,
-    hash: &str,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    tx.query(
-        "INSERT INTO idempotency_keys (caller, operation, request_id, request_hash, resource_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(caller.to_owned())
-    .bind(operation.to_owned())
-    .bind(key.to_owned())
-    .bind(hash.to_owned())
-    .bind(id)
-    .bind(now)
-    .execute(tx)
-    .await
-    .map_err(|e| if e.is_unique_violation() { WorkspacesError::ConcurrentReplay } else { e.into() })?;
-    Ok(())
 }

@@ -7,7 +7,7 @@ use axum::{
     response::Response,
 };
 use chrono::{DateTime, Utc};
-use ohjaus_platform::proto::workspaces::v1 as pb;
+use ohjaus_platform::{auth::Principal, proto::workspaces::v1 as pb};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -168,10 +168,7 @@ async fn close_workspace(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let request = pb::ChangeStateRequest { workspace_id: id.to_string(), version: if_match(&headers)? };
-    let changed = state.workspaces().close_workspace(state.as_caller(&caller, request)).await?.into_inner();
-    let version = changed.version;
-    Ok(versioned(StatusCode::OK, workspace(changed), version, None))
+    change_state(&state, &caller, id, &headers, Change::Close).await
 }
 
 /// Reopen a closed workspace within the reopening window (its guides). Needs `If-Match`.
@@ -184,8 +181,30 @@ async fn reopen_workspace(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let request = pb::ChangeStateRequest { workspace_id: id.to_string(), version: if_match(&headers)? };
-    let changed = state.workspaces().reopen_workspace(state.as_caller(&caller, request)).await?.into_inner();
+    change_state(&state, &caller, id, &headers, Change::Reopen).await
+}
+
+enum Change {
+    Close,
+    Reopen,
+}
+
+/// Closes or reopens at the version the caller saw (`If-Match`).
+async fn change_state(
+    state: &AppState,
+    caller: &Principal,
+    id: Uuid,
+    headers: &HeaderMap,
+    change: Change,
+) -> Result<Response, ApiError> {
+    let request =
+        state.as_caller(caller, pb::ChangeStateRequest { workspace_id: id.to_string(), version: if_match(headers)? });
+    let mut workspaces = state.workspaces();
+    let changed = match change {
+        Change::Close => workspaces.close_workspace(request).await?,
+        Change::Reopen => workspaces.reopen_workspace(request).await?,
+    }
+    .into_inner();
     let version = changed.version;
     Ok(versioned(StatusCode::OK, workspace(changed), version, None))
 }

@@ -252,6 +252,9 @@ pub struct NatsBus {
     max_deliver: i64,
 }
 
+/// How many times stream set-up is retried at start.
+const STREAM_SETUP_RETRIES: u64 = 3;
+
 impl NatsBus {
     pub async fn connect(settings: &BusSettings) -> Result<Self, BusError> {
         let url = settings.nats_url.as_deref().unwrap_or("nats://127.0.0.1:4222");
@@ -269,13 +272,23 @@ impl NatsBus {
             max_age: Duration::from_secs(7 * 24 * 3600),
             ..Default::default()
         };
-        // Created at first start, brought up to date on later ones.
-        match jetstream.get_stream(&settings.stream).await {
-            Ok(_) => {
-                jetstream.update_stream(config).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
-            }
-            Err(_) => {
-                jetstream.create_stream(config).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+        // Created at first start, brought up to date on later ones. A server that is busy
+        // creating or removing other streams' storage can fail once (seen with concurrent
+        // stream deletion on nats-server 2.9): try a few times before giving up.
+        let mut attempt = 0;
+        loop {
+            let result = match jetstream.get_stream(&settings.stream).await {
+                Ok(_) => jetstream.update_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(_) => jetstream.create_stream(config.clone()).await.map(|_| ()).map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => break,
+                Err(error) if attempt >= STREAM_SETUP_RETRIES => return Err(BusError::Unavailable(error)),
+                Err(error) => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "setting up the JetStream stream failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
             }
         }
         Ok(Self {

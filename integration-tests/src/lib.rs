@@ -49,6 +49,45 @@ pub struct Storage {
     pub dir: tempfile::TempDir,
     pub database_url: Option<String>,
     pub suffix: String,
+    /// The server backend's real SMTP server (aiosmtpd), which keeps what it receives.
+    pub smtp: Option<SmtpSink>,
+}
+
+/// A real SMTP server (PyPI `aiosmtpd`) that stores every mail it accepts in a maildir.
+pub struct SmtpSink {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: std::process::Child,
+}
+
+impl SmtpSink {
+    pub fn start(dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let maildir = dir.join("smtp-sink");
+        let mut child = std::process::Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 with aiosmtpd is required (integration-tests/peers/smtp-sink/requirements.txt)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { port, maildir, child };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the SMTP sink did not start on port {port}");
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Storage {
@@ -58,7 +97,42 @@ impl Storage {
             Backend::Embedded => None,
             Backend::Server => Some(create_database(&suffix).await),
         };
-        Self { backend, dir: tempfile::tempdir().unwrap(), database_url, suffix }
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = (backend == Backend::Server).then(|| SmtpSink::start(dir.path()));
+        Self { backend, dir, database_url, suffix, smtp }
+    }
+
+    /// Every mail the system has sent so far, raw (RFC 5322): the `.eml` files of the embedded
+    /// mode, or what the SMTP server received.
+    pub fn mails(&self) -> Vec<String> {
+        let folders = match &self.smtp {
+            Some(sink) => vec![sink.maildir.join("new"), sink.maildir.join("cur")],
+            None => vec![self.dir.path().join("mail")],
+        };
+        let mut files: Vec<(std::time::SystemTime, String)> = folders
+            .iter()
+            .filter_map(|folder| std::fs::read_dir(folder).ok())
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let modified = entry.metadata().ok()?.modified().ok()?;
+                Some((modified, std::fs::read_to_string(entry.path()).ok()?))
+            })
+            .collect();
+        files.sort_by_key(|(modified, _)| *modified);
+        files.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Waits (up to 20 s) until at least `count` mails have been sent; returns them all.
+    pub async fn wait_for_mails(&self, count: usize) -> Vec<String> {
+        for _ in 0..200 {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("expected {count} mails, found {}", self.mails().len());
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -94,7 +168,14 @@ impl Storage {
                 ("OHJAUS__BUS__NATS_URL".into(), nats_url()),
                 ("OHJAUS__BUS__STREAM".into(), format!("T_{}", self.suffix)),
                 ("OHJAUS__BUS__SUBJECT_PREFIX".into(), format!("t{}", self.suffix)),
+                ("OHJAUS__FILES__STORE".into(), "local".into()),
             ]);
+            if let Some(sink) = &self.smtp {
+                env.extend([
+                    ("OHJAUS__MAIL__TRANSPORT".into(), "smtp".into()),
+                    ("OHJAUS__MAIL__SMTP_URL".into(), format!("smtp://127.0.0.1:{}", sink.port)),
+                ]);
+            }
         }
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         Settings::load_with(None, env).expect("test settings")

@@ -58,7 +58,7 @@ async fn data_survives_a_restart(backend: Backend) {
     assert_eq!(fetched.body["official_name"], "Pysyvä");
 }
 
-/// `--target tenants,workspaces` and `--target gateway` started apart talk over the network and answer
+/// `--target tenants,identity,workspaces` and `--target gateway` started apart talk over the network and answer
 /// like `--target all`.
 async fn split_targets_answer_like_one_process(backend: Backend) {
     let storage = Arc::new(Storage::new(backend).await);
@@ -66,7 +66,11 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     let tenants_settings = storage.settings(&[]);
     let tenants = ohjaus::start(
         &tenants_settings,
-        Options { targets: vec![Target::Tenants, Target::Workspaces], clock: clock.clone(), migrate: true },
+        Options {
+            targets: vec![Target::Tenants, Target::Identity, Target::Workspaces],
+            clock: clock.clone(),
+            migrate: true,
+        },
         CancellationToken::new(),
     )
     .await

@@ -27,4 +27,5 @@ mod oidc_flaws;
 mod oidc_peer;
 mod organizations;
 mod saml_peer;
+mod story;
 mod workspaces;

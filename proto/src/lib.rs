@@ -68,4 +68,10 @@ events! {
     WorkspaceClosed => "workspace_closed",
     WorkspaceReopened => "workspace_reopened",
     MessagePosted => "message_posted",
+    MessageChanged => "message_changed",
+    MemberAdded => "member_added",
+    FileUploaded => "file_uploaded",
+    WorkspaceTransferred => "workspace_transferred",
+    WorkspaceArchived => "workspace_archived",
+    WorkspaceDeleted => "workspace_deleted",
 }

@@ -5,6 +5,7 @@
 //! gRPC; every service still enforces its own rules. Errors are localized problem documents.
 
 pub mod extract;
+pub mod live;
 pub mod problem;
 pub mod routes;
 
@@ -67,6 +68,7 @@ pub struct StateInner {
     tenants: TenantsServiceClient<Transport>,
     identity: IdentityServiceClient<Transport>,
     workspaces: WorkspacesServiceClient<Transport>,
+    live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
     readiness: Vec<(String, ReadinessCheck)>,
@@ -87,6 +89,7 @@ impl AppState {
         tenants: Transport,
         identity: Transport,
         workspaces: Transport,
+        live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
         let rate = NonZeroU32::new(u32::try_from(settings.gateway.public_rate_per_second).unwrap_or(u32::MAX))
@@ -97,6 +100,7 @@ impl AppState {
                 tenants: TenantsServiceClient::new(tenants),
                 identity: IdentityServiceClient::new(identity),
                 workspaces: WorkspacesServiceClient::new(workspaces),
+                live,
                 keys,
                 operator_token_hash: settings
                     .auth
@@ -119,6 +123,11 @@ impl AppState {
 
     pub fn workspaces(&self) -> WorkspacesServiceClient<Transport> {
         self.inner.workspaces.clone()
+    }
+
+    /// Workspace changes for live streams; absent when the gateway has no event bus.
+    pub fn live(&self) -> Option<&live::LiveHub> {
+        self.inner.live.as_ref()
     }
 
     /// A gRPC request made on behalf of `caller`.
@@ -201,6 +210,7 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::organizations::router())
         .merge(routes::workspaces::router())
+        .merge(routes::content::router())
         .merge(routes::auth::api_router())
         .merge(
             routes::public::router()

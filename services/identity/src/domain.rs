@@ -18,6 +18,8 @@ id_type!(
 pub enum Intent {
     Customer,
     Expert,
+    /// A customer accepting an invitation: the account is made if there is none.
+    Invitation,
 }
 
 impl Intent {
@@ -25,12 +27,14 @@ impl Intent {
         match self {
             Intent::Customer => "customer",
             Intent::Expert => "expert",
+            Intent::Invitation => "invitation",
         }
     }
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "customer" => Some(Intent::Customer),
             "expert" => Some(Intent::Expert),
+            "invitation" => Some(Intent::Invitation),
             _ => None,
         }
     }

@@ -2,7 +2,6 @@
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration as StdDuration};
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Duration;
 use ohjaus_platform::{
     auth::{Audience, Principal, Role, TokenKeys, principal_of},
@@ -17,8 +16,6 @@ use ohjaus_platform::{
     },
     types::{IdentityCodeHasher, PersonalIdentityCode},
 };
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -99,15 +96,7 @@ struct Inner {
     config: IdentityConfig,
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn hash(value: &str) -> String {
-    hex::encode(Sha256::digest(value.as_bytes()))
-}
+use ohjaus_platform::crypto::{random_token, token_hash as hash};
 
 fn refusal_to_pb(refusal: Refusal) -> i32 {
     let value = match refusal {
@@ -198,6 +187,7 @@ impl Identity {
         let connector = self.connector(&msg.provider_id)?.clone();
         let intent = match pb::LoginIntent::try_from(msg.intent) {
             Ok(pb::LoginIntent::Expert) => Intent::Expert,
+            Ok(pb::LoginIntent::Invitation) => Intent::Invitation,
             _ => Intent::Customer,
         };
         let language = msg.language.parse::<Language>().unwrap_or_default();
@@ -374,12 +364,17 @@ impl Identity {
     /// The principal behind verified attributes, or why they may not log in.
     async fn resolve(&self, intent: Intent, attributes: &Attributes) -> Result<std::result::Result<Resolved, Refusal>> {
         match intent {
-            Intent::Customer => {
+            Intent::Customer | Intent::Invitation => {
                 let Some(code) = &attributes.identity_code else { return Ok(Err(Refusal::InsufficientAssurance)) };
-                // No account, no login, and no account is made here.
-                let Some(customer) = store::customer_by_identity(&self.inner.db, &self.inner.hasher.hash(code)).await?
-                else {
-                    return Ok(Err(Refusal::NoWorkspace));
+                let hash = self.inner.hasher.hash(code);
+                // No account, no login; only an invitation's login makes the account (binding
+                // the invitation to this Suomi.fi identity).
+                let customer = match store::customer_by_identity(&self.inner.db, &hash).await? {
+                    Some(customer) => customer,
+                    None if intent == Intent::Invitation => {
+                        store::ensure_customer(&self.inner.db, &hash, self.inner.clock.now()).await?.0
+                    }
+                    None => return Ok(Err(Refusal::NoWorkspace)),
                 };
                 store::touch_customer(&self.inner.db, customer, self.inner.clock.now()).await?;
                 Ok(Ok(Resolved {

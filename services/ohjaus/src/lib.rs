@@ -239,7 +239,8 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     };
     let public_base_url = public_base_url.trim_end_matches('/').to_owned();
 
-    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) || runs(Target::Workspaces) {
+    // The gateway watches workspace events for live streams, so it needs the bus too.
+    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) || runs(Target::Workspaces) || runs(Target::Gateway) {
         Some(events::connect(&settings.bus).await.context("connecting to the event bus")?)
     } else {
         None
@@ -372,16 +373,27 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         };
         let kek = settings.key_encryption_key().context("configuration key `security.key_encryption_key`")?;
         let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
+        let identity = transport_to(settings, "identity", identity_local.as_ref(), &keys, timeout, &mut readiness)?;
         let outbox = Outbox::new(ohjaus_workspaces::SERVICE, options.clock.clone());
-        let reopen_window = chrono::Duration::days(i64::try_from(settings.workspaces.reopen_window_days).unwrap_or(30));
-        let workspaces = ohjaus_workspaces::Workspaces::new(
-            db.clone(),
-            options.clock.clone(),
-            outbox.clone(),
-            kek,
+        let days = |value: u64| chrono::Duration::days(i64::try_from(value).unwrap_or(30));
+        let minutes = |value: u64| chrono::Duration::minutes(i64::try_from(value).unwrap_or(10));
+        let config = ohjaus_workspaces::WorkspacesConfig {
+            reopen_window: days(settings.workspaces.reopen_window_days),
+            invitation_valid: days(settings.workspaces.invitation_valid_days),
+            notification_batch: minutes(settings.workspaces.notification_batch_minutes),
+            message_edit_window: minutes(settings.workspaces.message_edit_minutes),
+            max_file_bytes: settings.files.max_bytes,
+            public_base_url: public_base_url.clone(),
+        };
+        let peers = ohjaus_workspaces::Peers {
             tenants,
-            reopen_window,
-        );
+            identity,
+            mailer: ohjaus_platform::mail::Mailer::from_settings(settings).context("configuration section `mail`")?,
+            files: ohjaus_platform::storage::open(settings).context("configuration section `files`")?,
+        };
+        let workspaces =
+            ohjaus_workspaces::Workspaces::new(db.clone(), options.clock.clone(), outbox.clone(), kek, peers, config);
+        tasks.push(tokio::spawn(ohjaus_workspaces::run_mail_worker(workspaces.clone(), shutdown.clone())));
         if let Some(bus) = &bus {
             tasks.push(tokio::spawn(events::run_relay(db.clone(), bus.clone(), outbox.waker(), shutdown.clone())));
         }
@@ -409,7 +421,17 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             let identity = transport_to(settings, "identity", identity_local.as_ref(), &keys, timeout, &mut readiness)?;
             let workspaces =
                 transport_to(settings, "workspaces", workspaces_local.as_ref(), &keys, timeout, &mut readiness)?;
-            let state = AppState::new(settings, keys.clone(), tenants, identity, workspaces, readiness);
+            let live = match &bus {
+                Some(bus) => {
+                    let (hub, task) = ohjaus_gateway::live::LiveHub::start(bus.clone(), shutdown.clone())
+                        .await
+                        .context("watching workspace events for live streams")?;
+                    tasks.push(task);
+                    Some(hub)
+                }
+                None => None,
+            };
+            let state = AppState::new(settings, keys.clone(), tenants, identity, workspaces, live, readiness);
             let app = ohjaus_gateway::app(state, settings);
             let addr = listener.local_addr()?;
             tasks.push(ohjaus_gateway::serve(app, listener, shutdown.clone()));

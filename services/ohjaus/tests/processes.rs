@@ -33,6 +33,9 @@ fn environment(storage: &Storage) -> Vec<(String, String)> {
             "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY",
             "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".to_owned(),
         ),
+        // Mail and files stay on the local disk here; the integration suite covers SMTP.
+        ("OHJAUS__MAIL__TRANSPORT", "files".to_owned()),
+        ("OHJAUS__FILES__STORE", "local".to_owned()),
         ("OHJAUS__TELEMETRY__FORMAT", "json".to_owned()),
         ("OHJAUS__TELEMETRY__LEVEL", "warn".to_owned()),
     ];
@@ -122,7 +125,7 @@ async fn two_processes_answer_like_one() {
     let http_port = free_port();
     let _tenants = spawn(
         &storage,
-        &["--target", "tenants,workspaces"],
+        &["--target", "tenants,identity,workspaces"],
         &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))],
     );
     let _gateway = spawn(

@@ -30,6 +30,8 @@ pub struct Settings {
     pub demo: DemoSettings,
     pub identity: IdentitySettings,
     pub workspaces: WorkspacesSettings,
+    pub mail: MailSettings,
+    pub files: FileSettings,
     #[serde(default)]
     pub services: ServiceAddresses,
 }
@@ -63,6 +65,66 @@ pub struct IdentitySettings {
 pub struct WorkspacesSettings {
     /// A closed workspace can be reopened for this many days.
     pub reopen_window_days: u64,
+    /// An invitation can be accepted for this many days after it was sent (or resent).
+    pub invitation_valid_days: u64,
+    /// New-message emails to one person are sent at most once per this many minutes.
+    pub notification_batch_minutes: u64,
+    /// Authors may edit or delete their message for this many minutes after posting it.
+    pub message_edit_minutes: u64,
+}
+
+/// How mail leaves the system.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum MailTransport {
+    /// Each mail is written as an `.eml` file into `mail.directory` (the embedded mode).
+    Files,
+    /// Each mail is sent to the SMTP server at `mail.smtp_url`.
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// Default: `files` in the embedded mode, `smtp` otherwise.
+    pub transport: Option<MailTransport>,
+    /// Default: `<data_dir>/mail`.
+    pub directory: Option<PathBuf>,
+    /// `smtps://user:pass@host:465`, `smtp://host:587?tls=required` (STARTTLS) or
+    /// `smtp://host:25` (plain, for a relay on the same network).
+    pub smtp_url: Option<Secret>,
+    /// The sender, e.g. `Ohjaus <noreply@example.fi>`.
+    pub from: String,
+}
+
+/// Where attachments are kept.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileStoreKind {
+    /// A folder on the local disk (the embedded mode).
+    Local,
+    /// An S3-compatible object store.
+    S3,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Default: `local` in the embedded mode, `s3` otherwise.
+    pub store: Option<FileStoreKind>,
+    /// Default: `<data_dir>/files`.
+    pub directory: Option<PathBuf>,
+    /// Largest accepted attachment.
+    pub max_bytes: u64,
+    pub s3_bucket: Option<String>,
+    /// For S3-compatible stores other than AWS (MinIO, Ceph...).
+    pub s3_endpoint: Option<String>,
+    pub s3_region: Option<String>,
+    pub s3_access_key_id: Option<Secret>,
+    pub s3_secret_access_key: Option<Secret>,
+    /// Plain-http endpoints are refused unless this is set (a test store on loopback).
+    #[serde(default)]
+    pub s3_allow_http: bool,
 }
 
 /// A SAML 2.0 identity provider (Suomi.fi's SAML interface, Virtu).
@@ -344,6 +406,22 @@ impl Settings {
         self.database.backend == DatabaseBackend::Sqlite && self.bus.kind == BusKind::InProcess
     }
 
+    pub fn mail_transport(&self) -> MailTransport {
+        self.mail.transport.unwrap_or(if self.is_embedded() { MailTransport::Files } else { MailTransport::Smtp })
+    }
+
+    pub fn mail_directory(&self) -> PathBuf {
+        self.mail.directory.clone().unwrap_or_else(|| self.data_dir.join("mail"))
+    }
+
+    pub fn file_store(&self) -> FileStoreKind {
+        self.files.store.unwrap_or(if self.is_embedded() { FileStoreKind::Local } else { FileStoreKind::S3 })
+    }
+
+    pub fn files_directory(&self) -> PathBuf {
+        self.files.directory.clone().unwrap_or_else(|| self.data_dir.join("files"))
+    }
+
     /// The development identity provider runs in the embedded mode, and elsewhere only when
     /// explicitly enabled.
     pub fn dev_idp_enabled(&self) -> bool {
@@ -418,6 +496,31 @@ impl Settings {
         }
         if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
             return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));
+        }
+        let workspaces = &self.workspaces;
+        if workspaces.invitation_valid_days == 0 || workspaces.invitation_valid_days > 90 {
+            return Err(invalid("workspaces.invitation_valid_days", "must be between 1 and 90"));
+        }
+        if workspaces.notification_batch_minutes == 0 {
+            return Err(invalid("workspaces.notification_batch_minutes", "must be at least 1"));
+        }
+        if self.mail_transport() == MailTransport::Smtp {
+            match &self.mail.smtp_url {
+                None => return Err(invalid("mail.smtp_url", "required when mail.transport = smtp")),
+                Some(url) if !url.expose().starts_with("smtp://") && !url.expose().starts_with("smtps://") => {
+                    return Err(invalid("mail.smtp_url", "must start with smtp:// or smtps://"));
+                }
+                Some(_) => {}
+            }
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid("mail.from", "not a mailbox such as `Ohjaus <noreply@example.fi>`"));
+        }
+        if self.files.max_bytes < 1024 || self.files.max_bytes > 1 << 30 {
+            return Err(invalid("files.max_bytes", "must be between 1 KiB and 1 GiB"));
+        }
+        if self.file_store() == FileStoreKind::S3 && self.files.s3_bucket.as_deref().is_none_or(str::is_empty) {
+            return Err(invalid("files.s3_bucket", "required when files.store = s3"));
         }
         if let Some(kek) = &self.security.key_encryption_key
             && crate::crypto::KeyEncryptionKey::parse(kek.expose()).is_err()
@@ -536,10 +639,28 @@ mod tests {
     fn development_keys_are_refused_outside_embedded_mode() {
         let err = Settings::load_with(
             None,
-            env(&[("OHJAUS__DATABASE__BACKEND", "postgres"), ("OHJAUS__DATABASE__URL", "postgres://localhost/x")]),
+            env(&[
+                ("OHJAUS__DATABASE__BACKEND", "postgres"),
+                ("OHJAUS__DATABASE__URL", "postgres://localhost/x"),
+                ("OHJAUS__MAIL__TRANSPORT", "files"),
+                ("OHJAUS__FILES__STORE", "local"),
+            ]),
         )
         .unwrap_err();
         assert!(err.to_string().contains("auth.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn server_mode_needs_smtp_and_object_storage() {
+        let server = [("OHJAUS__DATABASE__BACKEND", "postgres"), ("OHJAUS__DATABASE__URL", "postgres://localhost/x")];
+        let err = Settings::load_with(None, env(&server)).unwrap_err();
+        assert!(err.to_string().contains("mail.smtp_url"), "{err}");
+        let mut with_smtp = server.to_vec();
+        with_smtp.push(("OHJAUS__MAIL__SMTP_URL", "smtp://mail.example:25"));
+        let err = Settings::load_with(None, env(&with_smtp)).unwrap_err();
+        assert!(err.to_string().contains("files.s3_bucket"), "{err}");
+        let err = Settings::load_with(None, env(&[("OHJAUS__MAIL__FROM", "not a mailbox")])).unwrap_err();
+        assert!(err.to_string().contains("mail.from"), "{err}");
     }
 
     #[test]

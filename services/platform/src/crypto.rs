@@ -82,7 +82,11 @@ impl KeyEncryptionKey {
     }
 }
 
+/// What sealing adds to a plaintext: the nonce and the tag.
+pub const SEAL_OVERHEAD: usize = NONCE_LEN + 16;
+
 /// The data key of one owner (a workspace).
+#[derive(Clone)]
 pub struct DataKey(Aes256Gcm);
 
 impl DataKey {
@@ -116,6 +120,20 @@ fn open(cipher: &Aes256Gcm, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>,
     cipher
         .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: associated })
         .map_err(|_| CryptoError::Opening)
+}
+
+/// A fresh 256-bit secret for links and sessions, URL-safe.
+pub fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How a secret token is stored: its SHA-256, hex. A leaked table gives no usable link.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

@@ -27,6 +27,10 @@ pub enum ErrorCode {
     WrongState,
     /// The same idempotency key was used for a different request.
     IdempotencyKeyReused,
+    /// An invitation link that has expired, been used or been revoked (HTTP 410).
+    InvitationUnusable,
+    /// An invitation bound to another person's identity code.
+    InvitationForAnotherPerson,
     RateLimited,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -38,7 +42,7 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::NotFound,
@@ -51,6 +55,8 @@ impl ErrorCode {
         ErrorCode::OrganizationSuspended,
         ErrorCode::WrongState,
         ErrorCode::IdempotencyKeyReused,
+        ErrorCode::InvitationUnusable,
+        ErrorCode::InvitationForAnotherPerson,
         ErrorCode::RateLimited,
         ErrorCode::PayloadTooLarge,
         ErrorCode::UnsupportedMediaType,
@@ -74,6 +80,8 @@ impl ErrorCode {
             ErrorCode::OrganizationSuspended => "organization-suspended",
             ErrorCode::WrongState => "wrong-state",
             ErrorCode::IdempotencyKeyReused => "idempotency-key-reused",
+            ErrorCode::InvitationUnusable => "invitation-unusable",
+            ErrorCode::InvitationForAnotherPerson => "invitation-for-another-person",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::PayloadTooLarge => "payload-too-large",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
@@ -96,13 +104,15 @@ impl ErrorCode {
             | ErrorCode::MethodNotAllowed => Code::InvalidArgument,
             ErrorCode::NotFound => Code::NotFound,
             ErrorCode::AlreadyExists | ErrorCode::IdempotencyKeyReused => Code::AlreadyExists,
-            ErrorCode::VersionMismatch | ErrorCode::PreconditionRequired | ErrorCode::WrongState => {
-                Code::FailedPrecondition
-            }
+            ErrorCode::VersionMismatch
+            | ErrorCode::PreconditionRequired
+            | ErrorCode::WrongState
+            | ErrorCode::InvitationUnusable => Code::FailedPrecondition,
             ErrorCode::Unauthenticated => Code::Unauthenticated,
-            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended | ErrorCode::CsrfRejected => {
-                Code::PermissionDenied
-            }
+            ErrorCode::PermissionDenied
+            | ErrorCode::OrganizationSuspended
+            | ErrorCode::CsrfRejected
+            | ErrorCode::InvitationForAnotherPerson => Code::PermissionDenied,
             ErrorCode::RateLimited => Code::ResourceExhausted,
             ErrorCode::Unavailable => Code::Unavailable,
             ErrorCode::Internal => Code::Internal,
@@ -119,7 +129,11 @@ impl ErrorCode {
             ErrorCode::VersionMismatch => 412,
             ErrorCode::PreconditionRequired => 428,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::PermissionDenied | ErrorCode::OrganizationSuspended | ErrorCode::CsrfRejected => 403,
+            ErrorCode::PermissionDenied
+            | ErrorCode::OrganizationSuspended
+            | ErrorCode::CsrfRejected
+            | ErrorCode::InvitationForAnotherPerson => 403,
+            ErrorCode::InvitationUnusable => 410,
             ErrorCode::RateLimited => 429,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,

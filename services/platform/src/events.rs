@@ -117,6 +117,9 @@ pub trait Bus: Send + Sync + 'static {
     /// Publishes and returns once the bus has the event durably (or every local consumer has it).
     async fn publish(&self, subject: &str, event_id: Uuid, envelope: Bytes) -> Result<(), BusError>;
     async fn subscribe(&self, subscription: Subscription) -> Result<BoxStream<'static, Delivery>, BusError>;
+    /// Events from now on matching `filter` (without prefix), for live views: no durability, no
+    /// acknowledgement, nothing replayed. A slow watcher may miss events and must re-read.
+    async fn watch(&self, filter: &str) -> Result<BoxStream<'static, (String, Bytes)>, BusError>;
     async fn ping(&self) -> Result<(), BusError>;
     fn prefix(&self) -> &str;
 }
@@ -155,6 +158,7 @@ type LocalDelivery = (String, Bytes, u64, oneshot::Sender<Option<Duration>>);
 pub struct InProcessBus {
     prefix: String,
     consumers: Mutex<Vec<LocalConsumer>>,
+    watchers: tokio::sync::broadcast::Sender<(String, Bytes)>,
 }
 
 struct LocalConsumer {
@@ -165,7 +169,7 @@ struct LocalConsumer {
 
 impl InProcessBus {
     pub fn new(prefix: String) -> Self {
-        Self { prefix, consumers: Mutex::new(Vec::new()) }
+        Self { prefix, consumers: Mutex::new(Vec::new()), watchers: tokio::sync::broadcast::channel(1024).0 }
     }
 }
 
@@ -210,7 +214,22 @@ impl Bus for InProcessBus {
                 }
             }
         }
+        // Live watchers get what the durable consumers have applied; none may be listening.
+        let _ = self.watchers.send((subject.to_owned(), envelope));
         Ok(())
+    }
+
+    async fn watch(&self, filter: &str) -> Result<BoxStream<'static, (String, Bytes)>, BusError> {
+        let filter = format!("{}.{filter}", self.prefix);
+        let stream = tokio_stream::wrappers::BroadcastStream::new(self.watchers.subscribe()).filter_map(move |item| {
+            let keep = match item {
+                Ok((subject, payload)) if subject_matches(&filter, &subject) => Some((subject, payload)),
+                // Lagged: the watcher missed some; live views re-read on their own.
+                _ => None,
+            };
+            async move { keep }
+        });
+        Ok(stream.boxed())
     }
 
     async fn subscribe(&self, subscription: Subscription) -> Result<BoxStream<'static, Delivery>, BusError> {
@@ -366,6 +385,17 @@ impl Bus for NatsBus {
             }
         });
         Ok(stream.boxed())
+    }
+
+    async fn watch(&self, filter: &str) -> Result<BoxStream<'static, (String, Bytes)>, BusError> {
+        // JetStream's subjects are plain NATS subjects too: a core subscription sees every
+        // event as it is stored, without a consumer on the server.
+        let subscriber = self
+            .client
+            .subscribe(format!("{}.{filter}", self.prefix))
+            .await
+            .map_err(|e| BusError::Unavailable(e.to_string()))?;
+        Ok(subscriber.map(|message| (message.subject.to_string(), message.payload)).boxed())
     }
 
     async fn ping(&self) -> Result<(), BusError> {

@@ -93,6 +93,13 @@ impl Language {
         LOCALES.try_lookup_with_args(&self.langid(), id, &args).unwrap_or_else(|| id.to_owned())
     }
 
+    /// As [`Language::text_with`] with one number, which plural forms select on.
+    pub fn text_with_count(self, id: &str, count_name: &str, count: i64) -> String {
+        let mut args: HashMap<std::borrow::Cow<'static, str>, FluentValue<'_>> = HashMap::new();
+        args.insert(std::borrow::Cow::Owned(count_name.to_owned()), FluentValue::from(count));
+        LOCALES.try_lookup_with_args(&self.langid(), id, &args).unwrap_or_else(|| id.to_owned())
+    }
+
     /// Whether every language has message `id` (used by tests of the catalogues).
     pub fn has_text(self, id: &str) -> bool {
         LOCALES.try_lookup(&self.langid(), id).is_some()

@@ -17,7 +17,9 @@ pub mod html;
 pub mod i18n;
 pub mod idempotency;
 pub mod ids;
+pub mod mail;
 pub mod shutdown;
+pub mod storage;
 pub mod telemetry;
 pub mod types;
 

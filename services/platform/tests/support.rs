@@ -144,6 +144,8 @@ where
             ("OHJAUS__DATABASE__URL".into(), with_database(&postgres_url(), &database)),
             ("OHJAUS__BUS__KIND".into(), "nats".into()),
             ("OHJAUS__BUS__NATS_URL".into(), nats_url()),
+            ("OHJAUS__MAIL__TRANSPORT".into(), "files".into()),
+            ("OHJAUS__FILES__STORE".into(), "local".into()),
             ("OHJAUS__AUTH__SIGNING_KEY".into(), "test:platform-tests-signing-key-0123456789abcdef".into()),
             ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "platform-tests-identity-code-key-0123456789".into()),
             (

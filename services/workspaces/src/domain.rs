@@ -9,11 +9,19 @@ use ohjaus_platform::{
 };
 use uuid::Uuid;
 
+use crate::WorkspacesError;
+
 id_type!(WorkspaceId);
 id_type!(MessageId);
+id_type!(InvitationId);
+id_type!(FileId);
+id_type!(NotificationId);
 
 pub const TITLE_MAX: usize = 200;
 pub const MESSAGE_MAX: usize = 10_000;
+pub const FILE_NAME_MAX: usize = 200;
+/// Attachments of one message.
+pub const ATTACHMENTS_MAX: usize = 10;
 
 /// Personal (one customer) or group (many customers, who do not see each other).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,7 +163,7 @@ pub struct Workspace {
 }
 
 /// Who the caller is to a workspace, as stored: `(kind, id)` of a member.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     Expert(Uuid),
     Customer(Uuid),
@@ -253,6 +261,247 @@ pub fn reopen(
     }
 }
 
+/// Where a message or file belongs in a group workspace: everyone, or one customer's private
+/// thread with the guides. A personal workspace has only `Everyone`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Thread {
+    Everyone,
+    Customer(Uuid),
+}
+
+impl Thread {
+    pub fn from_column(value: Option<Uuid>) -> Self {
+        value.map_or(Thread::Everyone, Thread::Customer)
+    }
+    pub fn column(self) -> Option<Uuid> {
+        match self {
+            Thread::Everyone => None,
+            Thread::Customer(id) => Some(id),
+        }
+    }
+}
+
+/// Whether `actor` sees what was written to `thread`. In a group workspace customers see the
+/// announcements and their own thread only; guides and experts see everything.
+pub fn sees_thread(kind: Kind, actor: Actor, thread: Thread) -> bool {
+    match (kind, actor, thread) {
+        (Kind::Personal, _, _) | (_, Actor::Expert(_), _) | (_, _, Thread::Everyone) => true,
+        (Kind::Group, Actor::Customer(me), Thread::Customer(owner)) => me == owner,
+    }
+}
+
+/// The thread a new message or file goes to. A customer in a group always writes to their own
+/// thread; a guide writes to everyone or to the customer they name (checked as a member by the
+/// caller).
+pub fn thread_for(kind: Kind, actor: Actor, requested: Option<Uuid>) -> Result<Thread, FieldViolation> {
+    match (kind, actor, requested) {
+        (Kind::Personal, _, None) => Ok(Thread::Everyone),
+        (Kind::Personal, _, Some(_)) => Err(FieldViolation::new("thread_id", "invalid-thread")),
+        (Kind::Group, Actor::Customer(me), None) => Ok(Thread::Customer(me)),
+        (Kind::Group, Actor::Customer(me), Some(id)) if id == me => Ok(Thread::Customer(me)),
+        (Kind::Group, Actor::Customer(_), Some(_)) => Err(FieldViolation::new("thread_id", "invalid-thread")),
+        (Kind::Group, Actor::Expert(_), None) => Ok(Thread::Everyone),
+        (Kind::Group, Actor::Expert(_), Some(id)) => Ok(Thread::Customer(id)),
+    }
+}
+
+/// The author changes or removes their own message, within `window` of posting it, while the
+/// workspace is active. Anyone else's message is not theirs to touch.
+pub fn may_change_message(
+    actor: Actor,
+    author: Actor,
+    posted_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window: Duration,
+    state: State,
+) -> Result<(), WorkspacesError> {
+    if actor != author {
+        return Err(ErrorCode::PermissionDenied.into());
+    }
+    if state != State::Active {
+        return Err(ErrorCode::WrongState.into());
+    }
+    if now > posted_at + window {
+        return Err(WorkspacesError::Invalid(vec![FieldViolation::new("message_id", "edit-window-passed")]));
+    }
+    Ok(())
+}
+
+/// An invitation as stored: `pending` until accepted or revoked; expiry is read from the clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvitationState {
+    Pending,
+    Accepted,
+    Revoked,
+}
+
+impl InvitationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationState::Pending => "pending",
+            InvitationState::Accepted => "accepted",
+            InvitationState::Revoked => "revoked",
+        }
+    }
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "pending" => Some(InvitationState::Pending),
+            "accepted" => Some(InvitationState::Accepted),
+            "revoked" => Some(InvitationState::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// What an invitation is now, counting expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+pub fn invitation_status(state: InvitationState, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> InvitationStatus {
+    match state {
+        InvitationState::Accepted => InvitationStatus::Accepted,
+        InvitationState::Revoked => InvitationStatus::Revoked,
+        InvitationState::Pending if now >= expires_at => InvitationStatus::Expired,
+        InvitationState::Pending => InvitationStatus::Pending,
+    }
+}
+
+/// Guides invite, into an active workspace; a personal workspace has room for one customer.
+pub fn may_invite(workspace: &Workspace, role: Option<MemberRole>, customers: i64) -> Result<(), ErrorCode> {
+    if !role.is_some_and(MemberRole::guides) {
+        return Err(ErrorCode::PermissionDenied);
+    }
+    if workspace.state != State::Active || (workspace.kind == Kind::Personal && customers > 0) {
+        return Err(ErrorCode::WrongState);
+    }
+    Ok(())
+}
+
+/// Whether `customer` may accept an invitation in `status`, bound to `bound` (if anyone).
+pub fn may_accept(status: InvitationStatus, bound: Option<Uuid>, customer: Uuid) -> Result<(), ErrorCode> {
+    if status != InvitationStatus::Pending {
+        return Err(ErrorCode::InvitationUnusable);
+    }
+    match bound {
+        Some(person) if person != customer => Err(ErrorCode::InvitationForAnotherPerson),
+        _ => Ok(()),
+    }
+}
+
+/// A file's name as the uploader gave it: no folders, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileName(String);
+
+impl FileName {
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        let name = value.trim();
+        let bad = name.is_empty()
+            || name.chars().count() > FILE_NAME_MAX
+            || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+            || name == "."
+            || name == "..";
+        if bad { Err(FieldViolation::new(field, "invalid-file-name")) } else { Ok(Self(name.to_owned())) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    /// The lower-case extension after the last dot, if any.
+    pub fn extension(&self) -> Option<String> {
+        self.0.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).filter(|e| !e.is_empty())
+    }
+}
+
+/// The types that may be shared: extension → the type the bytes must show. Text types have no
+/// signature; their bytes must be UTF-8 and show no other type.
+const ALLOWED_TYPES: [(&str, &str); 19] = [
+    ("pdf", "application/pdf"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("txt", "text/plain"),
+    ("csv", "text/csv"),
+    ("rtf", "text/rtf"),
+    ("doc", "application/msword"),
+    ("xls", "application/vnd.ms-excel"),
+    ("ppt", "application/vnd.ms-powerpoint"),
+    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ("pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+    ("odt", "application/vnd.oasis.opendocument.text"),
+    ("ods", "application/vnd.oasis.opendocument.spreadsheet"),
+    ("odp", "application/vnd.oasis.opendocument.presentation"),
+    ("heic", "image/heif"),
+];
+
+/// Names that run code somewhere, refused whatever their bytes say.
+const ACTIVE_EXTENSIONS: [&str; 22] = [
+    "exe", "dll", "com", "bat", "cmd", "msi", "scr", "ps1", "vbs", "js", "mjs", "jar", "sh", "bash", "app", "apk",
+    "html", "htm", "svg", "xhtml", "hta", "wsf",
+];
+
+/// The content type of a file, decided from its first bytes and checked against its name and
+/// the type the uploader declared. `head` is at least the first 8 KiB, or the whole file.
+pub fn file_type(name: &FileName, declared: &str, head: &[u8]) -> Result<&'static str, FieldViolation> {
+    let sniffed = infer::get(head);
+    if sniffed.is_some_and(|t| t.matcher_type() == infer::MatcherType::App)
+        || head.starts_with(b"#!")
+        || head.starts_with(b"MZ")
+        || head.starts_with(b"\x7fELF")
+    {
+        return Err(FieldViolation::new("file", "executable-file"));
+    }
+    let extension = name.extension().unwrap_or_default();
+    if ACTIVE_EXTENSIONS.contains(&extension.as_str()) {
+        return Err(FieldViolation::new("file", "executable-file"));
+    }
+    let Some((_, expected)) = ALLOWED_TYPES.iter().find(|(ext, _)| *ext == extension) else {
+        return Err(FieldViolation::new("file", "file-type-not-allowed"));
+    };
+    let matches = match (*expected, sniffed.map(|t| t.mime_type())) {
+        ("text/plain" | "text/csv", None) => utf8_prefix(head),
+        ("text/rtf", Some("text/rtf" | "application/rtf")) => true,
+        // Old office formats share one container signature.
+        (
+            "application/msword" | "application/vnd.ms-excel" | "application/vnd.ms-powerpoint",
+            Some(
+                "application/msword"
+                | "application/vnd.ms-excel"
+                | "application/vnd.ms-powerpoint"
+                | "application/x-ole-storage",
+            ),
+        ) => true,
+        ("image/heif", Some("image/heif" | "image/heic")) => true,
+        (expected, Some(found)) => expected == found,
+        (_, None) => false,
+    };
+    if !matches {
+        return Err(FieldViolation::new("file", "file-type-mismatch"));
+    }
+    let declared = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if !declared.is_empty() && declared != "application/octet-stream" && declared != *expected {
+        return Err(FieldViolation::new("file", "file-type-mismatch"));
+    }
+    Ok(expected)
+}
+
+/// Valid UTF-8 without NULs, allowing a character cut at the end of the sample.
+fn utf8_prefix(head: &[u8]) -> bool {
+    if head.contains(&0) {
+        return false;
+    }
+    match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use ohjaus_platform::auth::Membership;
@@ -336,5 +585,52 @@ mod tests {
     fn topics_are_from_the_list() {
         assert!(Topic::parse("topics", "finances").is_ok());
         assert!(Topic::parse("topics", "astrology").is_err());
+    }
+
+    #[test]
+    fn group_customers_see_announcements_and_their_own_thread() {
+        let (me, other, guide) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let mine = Actor::Customer(me);
+        assert!(sees_thread(Kind::Group, mine, Thread::Everyone));
+        assert!(sees_thread(Kind::Group, mine, Thread::Customer(me)));
+        assert!(!sees_thread(Kind::Group, mine, Thread::Customer(other)));
+        assert!(sees_thread(Kind::Group, Actor::Expert(guide), Thread::Customer(other)));
+        assert_eq!(thread_for(Kind::Group, mine, None), Ok(Thread::Customer(me)));
+        assert!(thread_for(Kind::Group, mine, Some(other)).is_err());
+        assert_eq!(thread_for(Kind::Group, Actor::Expert(guide), Some(other)), Ok(Thread::Customer(other)));
+        assert!(thread_for(Kind::Personal, mine, Some(me)).is_err());
+    }
+
+    #[test]
+    fn invitations_expire_and_bind() {
+        let now = Utc::now();
+        let (person, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let pending = invitation_status(InvitationState::Pending, now + Duration::days(1), now);
+        assert_eq!(pending, InvitationStatus::Pending);
+        assert_eq!(may_accept(pending, Some(person), person), Ok(()));
+        assert_eq!(may_accept(pending, Some(person), other), Err(ErrorCode::InvitationForAnotherPerson));
+        assert_eq!(may_accept(pending, None, other), Ok(()));
+        let expired = invitation_status(InvitationState::Pending, now, now);
+        assert_eq!(may_accept(expired, None, person), Err(ErrorCode::InvitationUnusable));
+        let used = invitation_status(InvitationState::Accepted, now + Duration::days(1), now);
+        assert_eq!(may_accept(used, None, person), Err(ErrorCode::InvitationUnusable));
+    }
+
+    #[test]
+    fn file_types_are_decided_by_bytes_and_name() {
+        let pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n";
+        let name = |n: &str| FileName::parse("name", n).unwrap();
+        assert_eq!(file_type(&name("lausunto.pdf"), "application/pdf", pdf), Ok("application/pdf"));
+        assert_eq!(file_type(&name("notes.txt"), "", "hyvää päivää".as_bytes()), Ok("text/plain"));
+        let mismatch = |r: Result<&str, FieldViolation>| r.unwrap_err().reason;
+        assert_eq!(mismatch(file_type(&name("kuva.png"), "", pdf)), "file-type-mismatch");
+        assert_eq!(mismatch(file_type(&name("lausunto.pdf"), "image/png", pdf)), "file-type-mismatch");
+        assert_eq!(mismatch(file_type(&name("notes.txt"), "", pdf)), "file-type-mismatch");
+        assert_eq!(mismatch(file_type(&name("setup.pdf"), "", b"MZ\x90\x00\x03\x00\x00\x00")), "executable-file");
+        assert_eq!(mismatch(file_type(&name("run.sh"), "", b"echo hi")), "executable-file");
+        assert_eq!(mismatch(file_type(&name("page.html"), "", b"<html>")), "executable-file");
+        assert_eq!(mismatch(file_type(&name("data.bin"), "", b"abc")), "file-type-not-allowed");
+        assert!(FileName::parse("name", "../etc/passwd").is_err());
+        assert!(FileName::parse("name", "a\u{0}b.pdf").is_err());
     }
 }

@@ -1,4 +1,7 @@
 //! Events the workspaces service publishes (declared with their subjects in `ohjaus-proto`).
 //! Identifiers and states only, never content.
 
-pub use ohjaus_platform::proto::events::v1::{MessagePosted, WorkspaceClosed, WorkspaceCreated, WorkspaceReopened};
+pub use ohjaus_platform::proto::events::v1::{
+    FileUploaded, MemberAdded, MessageChanged, MessagePosted, WorkspaceArchived, WorkspaceClosed, WorkspaceCreated,
+    WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+};

@@ -1,9 +1,11 @@
 //! The gRPC face of the workspaces service: parses requests, applies the rules of `domain`,
 //! seals and opens content with the workspace's key, logs every read, announces changes.
 
-use std::sync::Arc;
+use std::{collections::HashMap, pin::Pin, sync::Arc};
 
 use chrono::{DateTime, Duration, Utc};
+use futures::Stream;
+use object_store::ObjectStore;
 use ohjaus_platform::{
     auth::{Principal, principal_of},
     clock::SharedClock,
@@ -14,24 +16,51 @@ use ohjaus_platform::{
     grpc::{Transport, timestamp},
     idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
     ids::{PageRequest, parse_uuid},
+    mail::Mailer,
     proto::{
+        identity::v1::identity_service_client::IdentityServiceClient,
         tenants::v1::{self as tenants_pb, tenants_service_client::TenantsServiceClient},
         workspaces::v1 as pb,
     },
     types::Text,
 };
 use serde::{Deserialize, Serialize};
-use tonic::{Request, Response, Status};
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
 use crate::{
     WorkspacesError,
-    domain::{self, Actor, Kind, MESSAGE_MAX, MemberRole, MessageId, State, TITLE_MAX, Topic, Workspace, WorkspaceId},
+    domain::{
+        self, ATTACHMENTS_MAX, Actor, FileId, Kind, MESSAGE_MAX, MemberRole, MessageId, State, TITLE_MAX, Thread,
+        Topic, Workspace, WorkspaceId,
+    },
     events as ev,
-    store::{self, AccessRow, MessageRow, WorkspaceRow},
+    store::{self, AccessRow, MessageRow, ThreadFilter, WorkspaceRow},
 };
 
-type Result<T> = std::result::Result<T, WorkspacesError>;
+pub(crate) type Result<T> = std::result::Result<T, WorkspacesError>;
+pub(crate) type PartStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + Send>>;
+
+/// What the service is told at start.
+#[derive(Clone, Debug)]
+pub struct WorkspacesConfig {
+    pub reopen_window: Duration,
+    pub invitation_valid: Duration,
+    pub notification_batch: Duration,
+    pub message_edit_window: Duration,
+    pub max_file_bytes: u64,
+    /// Where links in mail point: the gateway's public address.
+    pub public_base_url: String,
+}
+
+/// Who the service calls and where it keeps things besides its database.
+pub struct Peers {
+    pub tenants: Transport,
+    pub identity: Transport,
+    pub mailer: Mailer,
+    pub files: Arc<dyn ObjectStore>,
+}
 
 /// The workspaces service.
 #[derive(Clone)]
@@ -39,26 +68,68 @@ pub struct Workspaces {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    db: Db,
-    clock: SharedClock,
-    outbox: Outbox,
-    kek: KeyEncryptionKey,
-    tenants: TenantsServiceClient<Transport>,
-    reopen_window: Duration,
+pub(crate) struct Inner {
+    pub(crate) db: Db,
+    pub(crate) clock: SharedClock,
+    pub(crate) outbox: Outbox,
+    pub(crate) kek: KeyEncryptionKey,
+    pub(crate) tenants: TenantsServiceClient<Transport>,
+    pub(crate) identity: IdentityServiceClient<Transport>,
+    pub(crate) mailer: Mailer,
+    pub(crate) files: Arc<dyn ObjectStore>,
+    pub(crate) config: WorkspacesConfig,
+    /// Wakes the mail worker when mail was queued.
+    pub(crate) mail_waker: Arc<Notify>,
 }
 
 /// A workspace whose key is open: its title readable, its content sealable.
-struct Opened {
-    workspace: Workspace,
-    key: DataKey,
+#[derive(Clone)]
+pub(crate) struct Opened {
+    pub(crate) workspace: Workspace,
+    pub(crate) key: DataKey,
+}
+
+impl Opened {
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        self.key.seal(plaintext, aad).map_err(|e| WorkspacesError::Corrupt(format!("sealing: {e}")))
+    }
+
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8], what: &str) -> Result<Vec<u8>> {
+        self.key
+            .open(sealed, aad)
+            .map_err(|_| WorkspacesError::Corrupt(format!("{what} of workspace {} does not open", self.workspace.id)))
+    }
+
+    pub(crate) fn seal_json<T: Serialize>(&self, value: &T, aad: &[u8]) -> Result<Vec<u8>> {
+        let plain = serde_json::to_vec(value).map_err(|e| WorkspacesError::Corrupt(e.to_string()))?;
+        self.seal(&plain, aad)
+    }
+
+    pub(crate) fn open_json<T: for<'de> Deserialize<'de>>(&self, sealed: &[u8], aad: &[u8], what: &str) -> Result<T> {
+        let plain = self.open(sealed, aad, what)?;
+        serde_json::from_slice(&plain).map_err(|_| WorkspacesError::Corrupt(format!("{what} does not parse")))
+    }
 }
 
 /// What a message seals: the body with its author's name as shown.
 #[derive(Serialize, Deserialize)]
-struct MessageContent {
-    body: String,
-    author_name: String,
+pub(crate) struct MessageContent {
+    pub(crate) body: String,
+    pub(crate) author_name: String,
+}
+
+/// A member's contact details, sealed in the members table.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct MemberContact {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) email: Option<String>,
+    #[serde(default)]
+    pub(crate) language: String,
+}
+
+pub(crate) fn member_aad(workspace: WorkspaceId, actor: Actor) -> Vec<u8> {
+    format!("workspace:{workspace}:member:{}:{}", actor.kind(), actor.id()).into_bytes()
 }
 
 fn title_aad(id: WorkspaceId) -> Vec<u8> {
@@ -69,17 +140,29 @@ fn message_aad(workspace: WorkspaceId, message: MessageId) -> Vec<u8> {
     format!("workspace:{workspace}:message:{message}").into_bytes()
 }
 
-fn invalid(violation: FieldViolation) -> WorkspacesError {
+pub(crate) fn invalid(violation: FieldViolation) -> WorkspacesError {
     WorkspacesError::Invalid(vec![violation])
 }
 
-fn page(size: i32, token: &str) -> Result<PageRequest> {
+pub(crate) fn page(size: i32, token: &str) -> Result<PageRequest> {
     PageRequest::parse(size, token).map_err(invalid)
 }
 
 /// A malformed id names nothing the caller may see.
-fn workspace_id(value: &str) -> Result<WorkspaceId> {
+pub(crate) fn workspace_id(value: &str) -> Result<WorkspaceId> {
     WorkspaceId::parse("workspace_id", value).map_err(|_| WorkspacesError::Refused(ErrorCode::NotFound))
+}
+
+pub(crate) fn not_found() -> WorkspacesError {
+    WorkspacesError::Refused(ErrorCode::NotFound)
+}
+
+/// What a reader sees of a workspace's threads.
+pub(crate) fn thread_filter(kind: Kind, actor: Actor) -> ThreadFilter {
+    match (kind, actor) {
+        (Kind::Group, Actor::Customer(me)) => ThreadFilter::AnnouncementsAnd(me),
+        _ => ThreadFilter::All,
+    }
 }
 
 fn kind_to_pb(kind: Kind) -> i32 {
@@ -103,8 +186,8 @@ impl Workspaces {
         clock: SharedClock,
         outbox: Outbox,
         kek: KeyEncryptionKey,
-        tenants: Transport,
-        reopen_window: Duration,
+        peers: Peers,
+        config: WorkspacesConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -112,10 +195,18 @@ impl Workspaces {
                 clock,
                 outbox,
                 kek,
-                tenants: TenantsServiceClient::new(tenants),
-                reopen_window,
+                tenants: TenantsServiceClient::new(peers.tenants),
+                identity: IdentityServiceClient::new(peers.identity),
+                mailer: peers.mailer,
+                files: peers.files,
+                config,
+                mail_waker: Arc::new(Notify::new()),
             }),
         }
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     pub fn db(&self) -> &Db {
@@ -126,22 +217,22 @@ impl Workspaces {
         pb::workspaces_service_server::WorkspacesServiceServer::new(self.clone())
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 
-    async fn emit<E: Event>(&self, tx: &mut Tx, org: Uuid, event: E) -> Result<()> {
+    pub(crate) async fn emit<E: Event>(&self, tx: &mut Tx, org: Uuid, event: E) -> Result<()> {
         self.inner.outbox.write(tx, Some(org), &event).await?;
         Ok(())
     }
 
-    async fn commit(&self, tx: Tx) -> Result<()> {
+    pub(crate) async fn commit(&self, tx: Tx) -> Result<()> {
         tx.commit().await?;
         self.inner.outbox.committed();
         Ok(())
     }
 
-    fn open(&self, row: &WorkspaceRow) -> Result<Opened> {
+    pub(crate) fn open(&self, row: &WorkspaceRow) -> Result<Opened> {
         let corrupt = |what: &str| WorkspacesError::Corrupt(format!("workspace {} {what}", row.id));
         let key = self.inner.kek.unwrap_key(&row.data_key).map_err(|_| corrupt("key does not open"))?;
         let title = key.open(&row.title_sealed, &title_aad(row.id)).map_err(|_| corrupt("title does not open"))?;
@@ -167,7 +258,7 @@ impl Workspaces {
         Ok(Opened { workspace, key })
     }
 
-    fn to_pb(&self, w: &Workspace) -> pb::Workspace {
+    pub(crate) fn to_pb(&self, w: &Workspace) -> pb::Workspace {
         pb::Workspace {
             id: w.id.to_string(),
             organization_id: w.organization_id.to_string(),
@@ -183,12 +274,12 @@ impl Workspaces {
             reopen_until: w
                 .closed_at
                 .filter(|_| w.state == State::Closed)
-                .map(|t| timestamp(t + self.inner.reopen_window)),
+                .map(|t| timestamp(t + self.inner.config.reopen_window)),
         }
     }
 
     /// The workspace and the caller's role in it, if the caller may read it; not-found otherwise.
-    async fn readable(
+    pub(crate) async fn readable(
         &self,
         tx: &mut Tx,
         principal: &Principal,
@@ -204,7 +295,7 @@ impl Workspaces {
     }
 
     /// Writes who read `what` of the workspace to its access log.
-    async fn log_read(
+    pub(crate) async fn log_read(
         &self,
         tx: &mut Tx,
         workspace: &Workspace,
@@ -257,6 +348,51 @@ impl Workspaces {
         }
     }
 
+    /// An expert's name, address and language as their organisation keeps them, read as the
+    /// caller (who must be able to see that organisation's experts).
+    /// Also tells whether the expert is a guide there.
+    pub(crate) async fn expert_contact(
+        &self,
+        principal: &Principal,
+        organization: Uuid,
+        person: Uuid,
+    ) -> Result<(MemberContact, bool)> {
+        let mut request = Request::new(tenants_pb::GetExpertRequest {
+            organization_id: organization.to_string(),
+            expert_id: person.to_string(),
+        });
+        request.extensions_mut().insert(principal.clone());
+        match self.inner.tenants.clone().get_expert(request).await {
+            Ok(expert) => {
+                let expert = expert.into_inner();
+                let guide = expert.roles.contains(&(tenants_pb::Role::Guide as i32));
+                let contact = MemberContact {
+                    name: expert.name,
+                    email: Some(expert.email).filter(|e| !e.is_empty()),
+                    language: expert.language,
+                };
+                Ok((contact, guide))
+            }
+            Err(status) if status.code() == tonic::Code::NotFound => Err(WorkspacesError::Refused(ErrorCode::NotFound)),
+            Err(status) if status.code() == tonic::Code::PermissionDenied => Err(ErrorCode::PermissionDenied.into()),
+            Err(status) => Err(WorkspacesError::Peer(format!("tenants: {}", status.code()))),
+        }
+    }
+
+    /// Members' names by actor, for the access log and the export.
+    pub(crate) async fn member_names(&self, opened: &Opened) -> Result<HashMap<Actor, MemberContact>> {
+        let members = store::members_of(&self.inner.db, opened.workspace.id).await?;
+        let mut names = HashMap::new();
+        for member in members {
+            if let Some(sealed) = &member.contact_sealed {
+                let contact: MemberContact =
+                    opened.open_json(sealed, &member_aad(opened.workspace.id, member.actor), "member contact")?;
+                names.insert(member.actor, contact);
+            }
+        }
+        Ok(names)
+    }
+
     async fn create(&self, principal: &Principal, msg: pb::CreateWorkspaceRequest) -> Result<pb::Workspace> {
         let mut v = Violations::new();
         let organization = v.check(parse_uuid("organization_id", &msg.organization_id));
@@ -298,6 +434,7 @@ impl Workspaces {
             }
         }
         self.check_office(principal, organization, office).await?;
+        let (contact, _) = self.expert_contact(principal, organization, owner.id()).await?;
 
         let now = self.now();
         let id = WorkspaceId::new();
@@ -322,7 +459,13 @@ impl Workspaces {
         };
         let mut tx = self.inner.db.begin().await?;
         store::insert_workspace(&mut tx, &row).await?;
-        store::add_member(&mut tx, id, owner, MemberRole::Owner, now).await?;
+        let contact_sealed = data_key
+            .seal(
+                &serde_json::to_vec(&contact).map_err(|e| WorkspacesError::Corrupt(e.to_string()))?,
+                &member_aad(id, owner),
+            )
+            .map_err(|e| WorkspacesError::Corrupt(format!("sealing: {e}")))?;
+        store::add_member(&mut tx, id, owner, MemberRole::Owner, Some(contact_sealed), now).await?;
         if let Some(key) = &key
             && !idempotency::remember(
                 &mut tx,
@@ -390,7 +533,7 @@ impl Workspaces {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let (state, closed_at) = if reopen {
-            domain::reopen(principal, workspace, role, now, self.inner.reopen_window)?
+            domain::reopen(principal, workspace, role, now, self.inner.config.reopen_window)?
         } else {
             domain::close(principal, workspace, role, now)?
         };
@@ -421,70 +564,158 @@ impl Workspaces {
         Ok(self.to_pb(&changed))
     }
 
-    fn message_to_pb(&self, key: &DataKey, row: &MessageRow) -> Result<pb::Message> {
-        let corrupt = || WorkspacesError::Corrupt(format!("message {} does not open", row.id));
-        let plain = key.open(&row.sealed, &message_aad(row.workspace_id, row.id)).map_err(|_| corrupt())?;
-        let content: MessageContent = serde_json::from_slice(&plain).map_err(|_| corrupt())?;
+    /// A message as its reader sees it: a deleted one without body or attachments.
+    pub(crate) async fn message_to_pb(&self, opened: &Opened, row: &MessageRow) -> Result<pb::Message> {
+        let content: MessageContent =
+            opened.open_json(&row.sealed, &message_aad(row.workspace_id, row.id), "message")?;
+        let mut attachments = Vec::new();
+        if row.deleted_at.is_none() {
+            for id in row.attachments.split(',').filter(|a| !a.is_empty()) {
+                let id = FileId(Uuid::parse_str(id).map_err(|_| WorkspacesError::Corrupt("attachment id".into()))?);
+                if let Some(file) = store::find_file(&self.inner.db, id).await? {
+                    attachments.push(self.file_to_pb(opened, &file)?);
+                }
+            }
+        }
         Ok(pb::Message {
             id: row.id.to_string(),
             workspace_id: row.workspace_id.to_string(),
             author_id: row.author.id().to_string(),
             author_kind: row.author.kind().to_owned(),
             author_name: content.author_name,
-            body: content.body,
+            body: if row.deleted_at.is_some() { String::new() } else { content.body },
             created_at: Some(timestamp(row.created_at)),
+            attachments,
+            thread_id: row.thread.column().map(|t| t.to_string()).unwrap_or_default(),
+            edited_at: row.edited_at.map(timestamp),
+            deleted: row.deleted_at.is_some(),
+            version: row.version,
         })
+    }
+
+    /// The files a new message refers to: uploaded to this workspace by its author, in the same
+    /// thread.
+    async fn attachments_of(
+        &self,
+        tx: &mut Tx,
+        workspace: WorkspaceId,
+        author: Actor,
+        thread: Thread,
+        ids: &[String],
+    ) -> Result<Vec<FileId>> {
+        if ids.len() > ATTACHMENTS_MAX {
+            return Err(invalid(FieldViolation::new("attachment_ids", "invalid-attachment")));
+        }
+        let mut files = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let field = format!("attachment_ids[{i}]");
+            let refused = || invalid(FieldViolation::new(&field, "invalid-attachment"));
+            let id = FileId::parse(&field, id).map_err(|_| refused())?;
+            let file = store::find_file(&mut *tx, id).await?.ok_or_else(refused)?;
+            if file.workspace_id != workspace || file.uploaded_by != author || file.thread != thread {
+                return Err(refused());
+            }
+            if !files.contains(&id) {
+                files.push(id);
+            }
+        }
+        Ok(files)
+    }
+
+    /// Tells every other member who sees `thread` that a message is there.
+    async fn notify_of_message(
+        &self,
+        tx: &mut Tx,
+        workspace: &Workspace,
+        author: Actor,
+        thread: Thread,
+        message: MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for member in store::members_of(&mut *tx, workspace.id).await? {
+            if member.actor == author || !domain::sees_thread(workspace.kind, member.actor, thread) {
+                continue;
+            }
+            let notification = store::NotificationRow {
+                id: domain::NotificationId::new(),
+                recipient: member.actor,
+                workspace_id: workspace.id,
+                kind: "message".to_owned(),
+                subject_id: message.as_uuid(),
+                created_at: now,
+                read_at: None,
+            };
+            store::insert_notification(tx, &notification).await?;
+        }
+        Ok(())
     }
 
     async fn post(&self, principal: &Principal, msg: pb::PostMessageRequest) -> Result<pb::Message> {
         let id = workspace_id(&msg.workspace_id)?;
         let body = Text::parse("body", &msg.body, MESSAGE_MAX).map_err(invalid)?;
         let key = parse_request_id(&msg.request_id).map_err(invalid)?;
+        let requested_thread = if msg.thread_id.is_empty() {
+            None
+        } else {
+            Some(parse_uuid("thread_id", &msg.thread_id).map_err(invalid)?)
+        };
         let hash = request_hash(&msg, |m| m.request_id.clear());
         let mut tx = self.inner.db.begin().await?;
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
+        let thread = domain::thread_for(opened.workspace.kind, actor, requested_thread).map_err(invalid)?;
+        if let Thread::Customer(customer) = thread
+            && store::member_role(&mut tx, id, Actor::Customer(customer)).await? != Some(MemberRole::Customer)
+        {
+            return Err(invalid(FieldViolation::new("thread_id", "invalid-thread")));
+        }
         if let Some(key) = &key {
             match idempotency::earlier(&mut tx, &caller_key(principal), "post_message", key, &hash).await? {
                 Earlier::Made(message_id) => {
                     let row = store::find_message(&mut tx, MessageId(message_id))
                         .await?
                         .ok_or_else(|| WorkspacesError::Corrupt("remembered message is gone".into()))?;
-                    return self.message_to_pb(&opened.key, &row);
+                    tx.commit().await?;
+                    return self.message_to_pb(&opened, &row).await;
                 }
                 Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
                 Earlier::None => {}
             }
         }
+        let attachments = self.attachments_of(&mut tx, id, actor, thread, &msg.attachment_ids).await?;
         let now = self.now();
         let message_id = MessageId::new();
         let author_name = msg.author_name.trim().chars().take(200).collect::<String>();
-        let content = serde_json::to_vec(&MessageContent { body: body.as_str().to_owned(), author_name })
-            .map_err(|e| WorkspacesError::Corrupt(e.to_string()))?;
-        let sealed = opened
-            .key
-            .seal(&content, &message_aad(id, message_id))
-            .map_err(|e| WorkspacesError::Corrupt(format!("sealing: {e}")))?;
-        let row = MessageRow { id: message_id, workspace_id: id, author: actor, sealed, created_at: now };
-        store::insert_message(&mut tx, &row).await?;
-        let remembered = match &key {
-            Some(key) => {
-                idempotency::remember(
-                    &mut tx,
-                    &caller_key(principal),
-                    "post_message",
-                    key,
-                    &hash,
-                    message_id.as_uuid(),
-                    now,
-                )
-                .await?
-            }
-            None => true,
+        let content = MessageContent { body: body.as_str().to_owned(), author_name };
+        let sealed = opened.seal_json(&content, &message_aad(id, message_id))?;
+        let row = MessageRow {
+            id: message_id,
+            workspace_id: id,
+            author: actor,
+            thread,
+            attachments: attachments.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            sealed,
+            created_at: now,
+            edited_at: None,
+            deleted_at: None,
+            version: 1,
         };
-        if !remembered {
+        store::insert_message(&mut tx, &row).await?;
+        if let Some(key) = &key
+            && !idempotency::remember(
+                &mut tx,
+                &caller_key(principal),
+                "post_message",
+                key,
+                &hash,
+                message_id.as_uuid(),
+                now,
+            )
+            .await?
+        {
             return Err(WorkspacesError::ConcurrentReplay);
         }
+        self.notify_of_message(&mut tx, &opened.workspace, actor, thread, message_id, now).await?;
         let org = opened.workspace.organization_id;
         let event = ev::MessagePosted {
             organization_id: org.to_string(),
@@ -493,7 +724,7 @@ impl Workspaces {
         };
         self.emit(&mut tx, org, event).await?;
         self.commit(tx).await?;
-        self.message_to_pb(&opened.key, &row)
+        self.message_to_pb(&opened, &row).await
     }
 
     async fn messages(&self, principal: &Principal, msg: pb::ListMessagesRequest) -> Result<pb::ListMessagesResponse> {
@@ -503,10 +734,114 @@ impl Workspaces {
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "messages").await?;
         tx.commit().await?;
-        let rows = store::messages_page(&self.inner.db, id, &page).await?;
+        let filter = thread_filter(opened.workspace.kind, actor);
+        let rows = store::messages_page(&self.inner.db, id, filter, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
-        let messages = rows.iter().map(|r| self.message_to_pb(&opened.key, r)).collect::<Result<_>>()?;
+        let mut messages = Vec::with_capacity(rows.len());
+        for row in &rows {
+            messages.push(self.message_to_pb(&opened, row).await?);
+        }
         Ok(pb::ListMessagesResponse { messages, next_page_token })
+    }
+
+    /// One message the caller may see; anything else is not found.
+    async fn visible_message(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        workspace: &str,
+        message: &str,
+    ) -> Result<(Opened, Option<MemberRole>, Actor, MessageRow)> {
+        let id = workspace_id(workspace)?;
+        let message_id = MessageId::parse("message_id", message).map_err(|_| not_found())?;
+        let (opened, role, actor) = self.readable(tx, principal, id).await?;
+        let row = store::find_message(&mut *tx, message_id).await?.ok_or_else(not_found)?;
+        if row.workspace_id != id || !domain::sees_thread(opened.workspace.kind, actor, row.thread) {
+            return Err(not_found());
+        }
+        Ok((opened, role, actor, row))
+    }
+
+    async fn get_message_of(&self, principal: &Principal, msg: pb::GetMessageRequest) -> Result<pb::Message> {
+        let mut tx = self.inner.db.begin().await?;
+        let (opened, role, actor, row) =
+            self.visible_message(&mut tx, principal, &msg.workspace_id, &msg.message_id).await?;
+        self.log_read(&mut tx, &opened.workspace, actor, role, "message").await?;
+        tx.commit().await?;
+        self.message_to_pb(&opened, &row).await
+    }
+
+    /// Edits (`Some(body)`) or deletes (`None`) the caller's own message.
+    async fn change_message(
+        &self,
+        principal: &Principal,
+        workspace: &str,
+        message: &str,
+        version: i64,
+        body: Option<&str>,
+    ) -> Result<pb::Message> {
+        let body = body.map(|b| Text::parse("body", b, MESSAGE_MAX).map_err(invalid)).transpose()?;
+        let mut tx = self.inner.db.begin().await?;
+        let (opened, _, actor, row) = self.visible_message(&mut tx, principal, workspace, message).await?;
+        let now = self.now();
+        domain::may_change_message(
+            actor,
+            row.author,
+            row.created_at,
+            now,
+            self.inner.config.message_edit_window,
+            opened.workspace.state,
+        )?;
+        if row.deleted_at.is_some() {
+            return Err(ErrorCode::WrongState.into());
+        }
+        if version != 0 && version != row.version {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        let aad = message_aad(row.workspace_id, row.id);
+        let mut content: MessageContent = opened.open_json(&row.sealed, &aad, "message")?;
+        let mut changed = MessageRow { version: row.version + 1, ..row };
+        match body {
+            Some(body) => {
+                content.body = body.as_str().to_owned();
+                changed.edited_at = Some(now);
+            }
+            None => {
+                // The body is gone for good; only the author's name keeps the message's place.
+                content.body = String::new();
+                changed.attachments = String::new();
+                changed.deleted_at = Some(now);
+            }
+        }
+        changed.sealed = opened.seal_json(&content, &aad)?;
+        if !store::update_message(&mut tx, &changed, changed.version - 1).await? {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        let org = opened.workspace.organization_id;
+        let event = ev::MessageChanged {
+            organization_id: org.to_string(),
+            workspace_id: changed.workspace_id.to_string(),
+            message_id: changed.id.to_string(),
+        };
+        self.emit(&mut tx, org, event).await?;
+        self.commit(tx).await?;
+        self.message_to_pb(&opened, &changed).await
+    }
+
+    async fn mark_read(&self, principal: &Principal, msg: pb::MarkReadRequest) -> Result<pb::ReadMarker> {
+        let mut tx = self.inner.db.begin().await?;
+        let (opened, _, actor, row) =
+            self.visible_message(&mut tx, principal, &msg.workspace_id, &msg.message_id).await?;
+        let now = self.now();
+        store::mark_read(&mut tx, opened.workspace.id, actor, row.id, now).await?;
+        let marker = store::read_marker(&mut tx, opened.workspace.id, actor).await?;
+        tx.commit().await?;
+        let (last, at) = marker.unwrap_or((row.id, now));
+        Ok(pb::ReadMarker {
+            workspace_id: opened.workspace.id.to_string(),
+            last_read_message_id: last.to_string(),
+            at: Some(timestamp(at)),
+        })
     }
 
     async fn access_log(
@@ -520,31 +855,55 @@ impl Workspaces {
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "access-log").await?;
         tx.commit().await?;
-        let rows = store::access_page(&self.inner.db, id, &page).await?;
+        let only_customer = match thread_filter(opened.workspace.kind, actor) {
+            ThreadFilter::AnnouncementsAnd(me) => Some(me),
+            ThreadFilter::All => None,
+        };
+        let rows = store::access_page(&self.inner.db, id, only_customer, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id);
+        let names = self.member_names(&opened).await?;
         let entries = rows
             .into_iter()
-            .map(|r| pb::AccessLogEntry {
-                at: Some(timestamp(r.at)),
-                actor_kind: r.actor_kind,
-                actor_id: r.actor_id,
-                actor_role: r.actor_role,
-                organization_id: r.organization_id.map(|o| o.to_string()).unwrap_or_default(),
-                what: r.what,
+            .map(|r| {
+                let actor = Uuid::parse_str(&r.actor_id).ok().and_then(|id| match r.actor_kind.as_str() {
+                    "expert" => Some(Actor::Expert(id)),
+                    "customer" => Some(Actor::Customer(id)),
+                    _ => None,
+                });
+                let actor_name = actor.and_then(|a| names.get(&a)).map(|c| c.name.clone()).unwrap_or_default();
+                pb::AccessLogEntry {
+                    at: Some(timestamp(r.at)),
+                    actor_kind: r.actor_kind,
+                    actor_id: r.actor_id,
+                    actor_role: r.actor_role,
+                    organization_id: r.organization_id.map(|o| o.to_string()).unwrap_or_default(),
+                    what: r.what,
+                    actor_name,
+                }
             })
             .collect();
         Ok(pb::ListAccessLogResponse { entries, next_page_token })
     }
 }
 
+/// Runs a unary handler: the caller's principal, then the service's answer or its status.
+macro_rules! unary {
+    ($self:ident, $request:ident, $method:ident) => {{
+        let principal = principal_of(&$request)?.clone();
+        Ok(Response::new($self.$method(&principal, $request.into_inner()).await?))
+    }};
+}
+
 #[tonic::async_trait]
 impl pb::workspaces_service_server::WorkspacesService for Workspaces {
+    type DownloadFileStream = PartStream<pb::DownloadFileResponse>;
+    type ExportWorkspaceStream = PartStream<pb::ExportPart>;
+
     async fn create_workspace(
         &self,
         request: Request<pb::CreateWorkspaceRequest>,
     ) -> std::result::Result<Response<pb::Workspace>, Status> {
-        let principal = principal_of(&request)?.clone();
-        Ok(Response::new(self.create(&principal, request.into_inner()).await?))
+        unary!(self, request, create)
     }
 
     async fn get_workspace(
@@ -559,8 +918,7 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         &self,
         request: Request<pb::ListWorkspacesRequest>,
     ) -> std::result::Result<Response<pb::ListWorkspacesResponse>, Status> {
-        let principal = principal_of(&request)?.clone();
-        Ok(Response::new(self.list(&principal, request.into_inner()).await?))
+        unary!(self, request, list)
     }
 
     async fn close_workspace(
@@ -583,23 +941,161 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         &self,
         request: Request<pb::PostMessageRequest>,
     ) -> std::result::Result<Response<pb::Message>, Status> {
-        let principal = principal_of(&request)?.clone();
-        Ok(Response::new(self.post(&principal, request.into_inner()).await?))
+        unary!(self, request, post)
     }
 
     async fn list_messages(
         &self,
         request: Request<pb::ListMessagesRequest>,
     ) -> std::result::Result<Response<pb::ListMessagesResponse>, Status> {
-        let principal = principal_of(&request)?.clone();
-        Ok(Response::new(self.messages(&principal, request.into_inner()).await?))
+        unary!(self, request, messages)
     }
 
     async fn list_access_log(
         &self,
         request: Request<pb::ListAccessLogRequest>,
     ) -> std::result::Result<Response<pb::ListAccessLogResponse>, Status> {
+        unary!(self, request, access_log)
+    }
+
+    async fn get_message(
+        &self,
+        request: Request<pb::GetMessageRequest>,
+    ) -> std::result::Result<Response<pb::Message>, Status> {
+        unary!(self, request, get_message_of)
+    }
+
+    async fn edit_message(
+        &self,
+        request: Request<pb::EditMessageRequest>,
+    ) -> std::result::Result<Response<pb::Message>, Status> {
         let principal = principal_of(&request)?.clone();
-        Ok(Response::new(self.access_log(&principal, request.into_inner()).await?))
+        let msg = request.into_inner();
+        let changed =
+            self.change_message(&principal, &msg.workspace_id, &msg.message_id, msg.version, Some(&msg.body)).await?;
+        Ok(Response::new(changed))
+    }
+
+    async fn delete_message(
+        &self,
+        request: Request<pb::DeleteMessageRequest>,
+    ) -> std::result::Result<Response<pb::Message>, Status> {
+        let principal = principal_of(&request)?.clone();
+        let msg = request.into_inner();
+        Ok(Response::new(self.change_message(&principal, &msg.workspace_id, &msg.message_id, msg.version, None).await?))
+    }
+
+    async fn mark_read(
+        &self,
+        request: Request<pb::MarkReadRequest>,
+    ) -> std::result::Result<Response<pb::ReadMarker>, Status> {
+        let principal = principal_of(&request)?.clone();
+        Ok(Response::new(Workspaces::mark_read(self, &principal, request.into_inner()).await?))
+    }
+
+    async fn create_invitation(
+        &self,
+        request: Request<pb::CreateInvitationRequest>,
+    ) -> std::result::Result<Response<pb::Invitation>, Status> {
+        unary!(self, request, invite)
+    }
+
+    async fn list_invitations(
+        &self,
+        request: Request<pb::ListInvitationsRequest>,
+    ) -> std::result::Result<Response<pb::ListInvitationsResponse>, Status> {
+        unary!(self, request, invitations)
+    }
+
+    async fn resend_invitation(
+        &self,
+        request: Request<pb::InvitationRef>,
+    ) -> std::result::Result<Response<pb::Invitation>, Status> {
+        unary!(self, request, resend_invitation_of)
+    }
+
+    async fn revoke_invitation(
+        &self,
+        request: Request<pb::InvitationRef>,
+    ) -> std::result::Result<Response<pb::Invitation>, Status> {
+        unary!(self, request, revoke_invitation_of)
+    }
+
+    async fn check_invitation(
+        &self,
+        request: Request<pb::CheckInvitationRequest>,
+    ) -> std::result::Result<Response<pb::CheckInvitationResponse>, Status> {
+        unary!(self, request, check_invitation_of)
+    }
+
+    async fn accept_invitation(
+        &self,
+        request: Request<pb::AcceptInvitationRequest>,
+    ) -> std::result::Result<Response<pb::Workspace>, Status> {
+        unary!(self, request, accept)
+    }
+
+    async fn upload_file(
+        &self,
+        request: Request<Streaming<pb::UploadFileRequest>>,
+    ) -> std::result::Result<Response<pb::File>, Status> {
+        let principal = principal_of(&request)?.clone();
+        Ok(Response::new(self.upload(&principal, request.into_inner()).await?))
+    }
+
+    async fn list_files(
+        &self,
+        request: Request<pb::ListFilesRequest>,
+    ) -> std::result::Result<Response<pb::ListFilesResponse>, Status> {
+        unary!(self, request, files)
+    }
+
+    async fn download_file(
+        &self,
+        request: Request<pb::DownloadFileRequest>,
+    ) -> std::result::Result<Response<Self::DownloadFileStream>, Status> {
+        unary!(self, request, download)
+    }
+
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> std::result::Result<Response<pb::ListNotificationsResponse>, Status> {
+        unary!(self, request, notifications)
+    }
+
+    async fn mark_notifications_read(
+        &self,
+        request: Request<pb::MarkNotificationsReadRequest>,
+    ) -> std::result::Result<Response<pb::MarkNotificationsReadResponse>, Status> {
+        unary!(self, request, notifications_read)
+    }
+
+    async fn export_workspace(
+        &self,
+        request: Request<pb::ExportWorkspaceRequest>,
+    ) -> std::result::Result<Response<Self::ExportWorkspaceStream>, Status> {
+        unary!(self, request, export)
+    }
+
+    async fn transfer_workspace(
+        &self,
+        request: Request<pb::TransferWorkspaceRequest>,
+    ) -> std::result::Result<Response<pb::TransferWorkspaceResponse>, Status> {
+        unary!(self, request, transfer)
+    }
+
+    async fn archive_workspace(
+        &self,
+        request: Request<pb::RetentionRequest>,
+    ) -> std::result::Result<Response<pb::RetentionResponse>, Status> {
+        unary!(self, request, archive)
+    }
+
+    async fn delete_workspace(
+        &self,
+        request: Request<pb::RetentionRequest>,
+    ) -> std::result::Result<Response<pb::RetentionResponse>, Status> {
+        unary!(self, request, delete)
     }
 }

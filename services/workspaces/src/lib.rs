@@ -6,10 +6,19 @@
 //! wrapped by the key-encryption key from configuration. Every read of content is written to
 //! the workspace's access log, which its members can read. Guides close a workspace and may
 //! reopen it within a configured window; archiving and deletion belong to retention.
+//!
+//! Customers join by invitation (`invitations`), members share files (`files`), members are
+//! notified in the app and by batched mail without content (`notify`), a customer downloads
+//! their workspace (`export`), and main users and retention look after it (`lifecycle`).
 
 pub mod domain;
 pub mod events;
+mod export;
+mod files;
 pub mod grpc;
+mod invitations;
+mod lifecycle;
+pub mod notify;
 pub mod store;
 
 use ohjaus_platform::{
@@ -17,7 +26,8 @@ use ohjaus_platform::{
     error::{ErrorCode, Failure, FieldViolation},
 };
 
-pub use grpc::Workspaces;
+pub use grpc::{Peers, Workspaces, WorkspacesConfig};
+pub use notify::run_mail_worker;
 
 /// The service's name: its database schema or file, its subjects, its target.
 pub const SERVICE: &str = "workspaces";

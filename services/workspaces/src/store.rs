@@ -10,7 +10,10 @@ use uuid::Uuid;
 
 use crate::{
     WorkspacesError,
-    domain::{Actor, Kind, MemberRole, MessageId, State, WorkspaceId},
+    domain::{
+        Actor, FileId, InvitationId, InvitationState, Kind, MemberRole, MessageId, NotificationId, State, Thread,
+        WorkspaceId,
+    },
 };
 
 type Result<T> = std::result::Result<T, WorkspacesError>;
@@ -124,25 +127,117 @@ pub async fn set_state(
     Ok(changed == 1)
 }
 
+/// Adds a member with their sealed contact details; `false` if they already were one.
 pub async fn add_member(
     tx: &mut Tx,
     id: WorkspaceId,
     actor: Actor,
     role: MemberRole,
+    contact_sealed: Option<Vec<u8>>,
     now: DateTime<Utc>,
-) -> Result<()> {
-    tx.query(
-        "INSERT INTO members (workspace_id, member_kind, member_id, role, added_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (workspace_id, member_kind, member_id) DO NOTHING",
+) -> Result<bool> {
+    let added = tx
+        .query(
+            "INSERT INTO members (workspace_id, member_kind, member_id, role, contact_sealed, added_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (workspace_id, member_kind, member_id) DO NOTHING",
+        )
+        .bind(id.as_uuid())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .bind(role.as_str())
+        .bind(contact_sealed)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(added == 1)
+}
+
+pub struct MemberRow {
+    pub actor: Actor,
+    pub role: MemberRole,
+    pub contact_sealed: Option<Vec<u8>>,
+}
+
+fn actor_of(kind: &str, id: Uuid) -> Result<Actor> {
+    match kind {
+        "expert" => Ok(Actor::Expert(id)),
+        "customer" => Ok(Actor::Customer(id)),
+        _ => Err(WorkspacesError::Corrupt("stored actor kind".into())),
+    }
+}
+
+/// Every member of a workspace (a workspace has tens of members, not thousands).
+pub async fn members_of<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Result<Vec<MemberRow>> {
+    conn.query(
+        "SELECT member_kind, member_id, role, contact_sealed FROM members WHERE workspace_id = $1 ORDER BY added_at",
     )
     .bind(id.as_uuid())
-    .bind(actor.kind())
-    .bind(actor.id())
-    .bind(role.as_str())
-    .bind(now)
-    .execute(tx)
-    .await?;
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(MemberRow {
+            actor: actor_of(&row.get::<String>("member_kind")?, row.get("member_id")?)?,
+            role: member_role_of(row)?,
+            contact_sealed: row.get("contact_sealed")?,
+        })
+    })
+    .collect()
+}
+
+/// Hands the workspace to `new_owner`: the old owner stays as a guide.
+pub async fn set_owner(
+    tx: &mut Tx,
+    id: WorkspaceId,
+    old_owner: Uuid,
+    new_owner: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.query("UPDATE workspaces SET owner_id = $2, updated_at = $3, version = version + 1 WHERE id = $1")
+        .bind(id.as_uuid())
+        .bind(new_owner)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    tx.query("UPDATE members SET role = 'guide' WHERE workspace_id = $1 AND member_kind = 'expert' AND member_id = $2")
+        .bind(id.as_uuid())
+        .bind(old_owner)
+        .execute(&mut *tx)
+        .await?;
+    let updated = tx
+        .query(
+            "UPDATE members SET role = 'owner' WHERE workspace_id = $1 AND member_kind = 'expert' AND member_id = $2",
+        )
+        .bind(id.as_uuid())
+        .bind(new_owner)
+        .execute(&mut *tx)
+        .await?;
+    if updated == 0 {
+        add_member(tx, id, Actor::Expert(new_owner), MemberRole::Owner, None, now).await?;
+    }
     Ok(())
+}
+
+pub async fn set_contact(tx: &mut Tx, id: WorkspaceId, actor: Actor, sealed: &[u8]) -> Result<()> {
+    tx.query("UPDATE members SET contact_sealed = $4 WHERE workspace_id = $1 AND member_kind = $2 AND member_id = $3")
+        .bind(id.as_uuid())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .bind(sealed.to_vec())
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes the workspace and everything in it; its wrapped key goes with the row.
+pub async fn delete_workspace(tx: &mut Tx, id: WorkspaceId) -> Result<bool> {
+    for table in
+        ["outgoing_mail", "notifications", "read_markers", "files", "invitations", "access_log", "messages", "members"]
+    {
+        tx.query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(id.as_uuid()).execute(&mut *tx).await?;
+    }
+    let deleted = tx.query("DELETE FROM workspaces WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+    Ok(deleted == 1)
 }
 
 /// The role of `actor` in the workspace, if a member.
@@ -155,6 +250,15 @@ pub async fn member_role<'c>(conn: impl Source<'c>, id: WorkspaceId, actor: Acto
         .fetch_optional(conn)
         .await?;
     row.as_ref().map(member_role_of).transpose()
+}
+
+pub async fn customer_count<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Result<i64> {
+    let row = conn
+        .query("SELECT COUNT(*) AS n FROM members WHERE workspace_id = $1 AND member_kind = 'customer'")
+        .bind(id.as_uuid())
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get("n")?)
 }
 
 fn member_role_of(row: &Row) -> Result<MemberRole> {
@@ -176,27 +280,59 @@ pub struct MessageRow {
     pub id: MessageId,
     pub workspace_id: WorkspaceId,
     pub author: Actor,
+    pub thread: Thread,
+    /// Comma-separated file ids.
+    pub attachments: String,
     pub sealed: Vec<u8>,
     pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub version: i64,
 }
 
+const MESSAGE_COLUMNS: &str = "id, workspace_id, author_kind, author_id, thread_id, attachments, sealed, created_at, edited_at, deleted_at, version";
+
 pub async fn insert_message(tx: &mut Tx, m: &MessageRow) -> Result<()> {
-    tx.query(
-        "INSERT INTO messages (id, workspace_id, author_kind, author_id, sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
+    tx.query(&format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
     .bind(m.id.as_uuid())
     .bind(m.workspace_id.as_uuid())
     .bind(m.author.kind())
     .bind(m.author.id())
+    .bind(m.thread.column())
+    .bind(m.attachments.clone())
     .bind(m.sealed.clone())
     .bind(m.created_at)
+    .bind(m.edited_at)
+    .bind(m.deleted_at)
+    .bind(m.version)
     .execute(tx)
     .await?;
     Ok(())
 }
 
+/// Stores an edited or deleted message if it is still at `version`; `false` if someone was first.
+pub async fn update_message(tx: &mut Tx, m: &MessageRow, version: i64) -> Result<bool> {
+    let changed = tx
+        .query(
+            "UPDATE messages SET sealed = $3, attachments = $4, edited_at = $5, deleted_at = $6, version = $7 \
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(m.id.as_uuid())
+        .bind(version)
+        .bind(m.sealed.clone())
+        .bind(m.attachments.clone())
+        .bind(m.edited_at)
+        .bind(m.deleted_at)
+        .bind(m.version)
+        .execute(tx)
+        .await?;
+    Ok(changed == 1)
+}
+
 pub async fn find_message<'c>(conn: impl Source<'c>, id: MessageId) -> Result<Option<MessageRow>> {
-    conn.query("SELECT id, workspace_id, author_kind, author_id, sealed, created_at FROM messages WHERE id = $1")
+    conn.query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1"))
         .bind(id.as_uuid())
         .fetch_optional(conn)
         .await?
@@ -206,36 +342,516 @@ pub async fn find_message<'c>(conn: impl Source<'c>, id: MessageId) -> Result<Op
 }
 
 fn message(row: &Row) -> Result<MessageRow> {
-    let kind: String = row.get("author_kind")?;
-    let author_id: Uuid = row.get("author_id")?;
-    let author = match kind.as_str() {
-        "expert" => Actor::Expert(author_id),
-        "customer" => Actor::Customer(author_id),
-        _ => return Err(WorkspacesError::Corrupt("stored author kind".into())),
-    };
     Ok(MessageRow {
         id: MessageId(row.get("id")?),
         workspace_id: WorkspaceId(row.get("workspace_id")?),
-        author,
+        author: actor_of(&row.get::<String>("author_kind")?, row.get("author_id")?)?,
+        thread: Thread::from_column(row.get("thread_id")?),
+        attachments: row.get("attachments")?,
         sealed: row.get("sealed")?,
+        created_at: row.get("created_at")?,
+        edited_at: row.get("edited_at")?,
+        deleted_at: row.get("deleted_at")?,
+        version: row.get("version")?,
+    })
+}
+
+/// Which threads of a group workspace a reader sees: everything, or the announcements and
+/// one customer's thread.
+#[derive(Clone, Copy, Debug)]
+pub enum ThreadFilter {
+    All,
+    AnnouncementsAnd(Uuid),
+}
+
+impl ThreadFilter {
+    fn sql(self) -> &'static str {
+        match self {
+            ThreadFilter::All => "",
+            ThreadFilter::AnnouncementsAnd(_) => " AND (thread_id IS NULL OR thread_id = $4)",
+        }
+    }
+    fn customer(self) -> Option<Uuid> {
+        match self {
+            ThreadFilter::All => None,
+            ThreadFilter::AnnouncementsAnd(id) => Some(id),
+        }
+    }
+}
+
+/// Messages of a workspace in the order they were posted.
+pub async fn messages_page(
+    db: &Db,
+    id: WorkspaceId,
+    filter: ThreadFilter,
+    page: &PageRequest,
+) -> Result<Vec<MessageRow>> {
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
+        filter.sql()
+    );
+    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
+    if let Some(customer) = filter.customer() {
+        query = query.bind(customer);
+    }
+    query.fetch_all(db).await?.iter().map(message).collect()
+}
+
+/// The caller has read up to `message`.
+pub async fn mark_read(
+    tx: &mut Tx,
+    id: WorkspaceId,
+    actor: Actor,
+    message: MessageId,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.query(
+        "INSERT INTO read_markers (workspace_id, member_kind, member_id, last_read_message_id, at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (workspace_id, member_kind, member_id) DO UPDATE SET last_read_message_id = excluded.last_read_message_id, at = excluded.at \
+         WHERE read_markers.last_read_message_id < excluded.last_read_message_id",
+    )
+    .bind(id.as_uuid())
+    .bind(actor.kind())
+    .bind(actor.id())
+    .bind(message.as_uuid())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn read_marker<'c>(
+    conn: impl Source<'c>,
+    id: WorkspaceId,
+    actor: Actor,
+) -> Result<Option<(MessageId, DateTime<Utc>)>> {
+    let row = conn
+        .query("SELECT last_read_message_id, at FROM read_markers WHERE workspace_id = $1 AND member_kind = $2 AND member_id = $3")
+        .bind(id.as_uuid())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .fetch_optional(conn)
+        .await?;
+    row.map(|r| Ok((MessageId(r.get("last_read_message_id")?), r.get("at")?))).transpose()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invitations
+
+pub struct InvitationRow {
+    pub id: InvitationId,
+    pub workspace_id: WorkspaceId,
+    pub token_hash: String,
+    pub contact_sealed: Vec<u8>,
+    pub bound_customer_id: Option<Uuid>,
+    pub state: InvitationState,
+    pub invited_by: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub sent_count: i64,
+    pub accepted_by: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const INVITATION_COLUMNS: &str = "id, workspace_id, token_hash, contact_sealed, bound_customer_id, state, invited_by, expires_at, sent_count, accepted_by, version, created_at";
+
+fn invitation(row: &Row) -> Result<InvitationRow> {
+    Ok(InvitationRow {
+        id: InvitationId(row.get("id")?),
+        workspace_id: WorkspaceId(row.get("workspace_id")?),
+        token_hash: row.get("token_hash")?,
+        contact_sealed: row.get("contact_sealed")?,
+        bound_customer_id: row.get("bound_customer_id")?,
+        state: InvitationState::parse(&row.get::<String>("state")?)
+            .ok_or_else(|| WorkspacesError::Corrupt("stored invitation state".into()))?,
+        invited_by: row.get("invited_by")?,
+        expires_at: row.get("expires_at")?,
+        sent_count: row.get("sent_count")?,
+        accepted_by: row.get("accepted_by")?,
+        version: row.get("version")?,
         created_at: row.get("created_at")?,
     })
 }
 
-/// Messages of a workspace in the order they were posted.
-pub async fn messages_page(db: &Db, id: WorkspaceId, page: &PageRequest) -> Result<Vec<MessageRow>> {
-    db.query(
-        "SELECT id, workspace_id, author_kind, author_id, sealed, created_at FROM messages \
-         WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
+pub async fn insert_invitation(tx: &mut Tx, i: &InvitationRow) -> Result<()> {
+    tx.query(&format!(
+        "INSERT INTO invitations ({INVITATION_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)"
+    ))
+    .bind(i.id.as_uuid())
+    .bind(i.workspace_id.as_uuid())
+    .bind(i.token_hash.clone())
+    .bind(i.contact_sealed.clone())
+    .bind(i.bound_customer_id)
+    .bind(i.state.as_str())
+    .bind(i.invited_by)
+    .bind(i.expires_at)
+    .bind(i.sent_count)
+    .bind(i.accepted_by)
+    .bind(i.version)
+    .bind(i.created_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Stores a changed invitation if it is still at `version`; `false` if someone was first.
+pub async fn update_invitation(tx: &mut Tx, i: &InvitationRow, version: i64, now: DateTime<Utc>) -> Result<bool> {
+    let changed = tx
+        .query(
+            "UPDATE invitations SET token_hash = $3, state = $4, expires_at = $5, sent_count = $6, accepted_by = $7, \
+             version = $8, updated_at = $9 WHERE id = $1 AND version = $2",
+        )
+        .bind(i.id.as_uuid())
+        .bind(version)
+        .bind(i.token_hash.clone())
+        .bind(i.state.as_str())
+        .bind(i.expires_at)
+        .bind(i.sent_count)
+        .bind(i.accepted_by)
+        .bind(i.version)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(changed == 1)
+}
+
+pub async fn find_invitation<'c>(conn: impl Source<'c>, id: InvitationId) -> Result<Option<InvitationRow>> {
+    conn.query(&format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(invitation)
+        .transpose()
+}
+
+pub async fn invitation_by_token<'c>(conn: impl Source<'c>, token_hash: &str) -> Result<Option<InvitationRow>> {
+    conn.query(&format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1"))
+        .bind(token_hash.to_owned())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(invitation)
+        .transpose()
+}
+
+pub async fn invitations_page(db: &Db, id: WorkspaceId, page: &PageRequest) -> Result<Vec<InvitationRow>> {
+    db.query(&format!(
+        "SELECT {INVITATION_COLUMNS} FROM invitations WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ))
     .bind(id.as_uuid())
     .bind(page.after.unwrap_or(Uuid::nil()))
     .bind(page.fetch_limit())
     .fetch_all(db)
     .await?
     .iter()
-    .map(message)
+    .map(invitation)
     .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+pub struct FileRow {
+    pub id: FileId,
+    pub workspace_id: WorkspaceId,
+    pub thread: Thread,
+    pub name_sealed: Vec<u8>,
+    pub content_type: String,
+    pub size: i64,
+    pub uploaded_by: Actor,
+    pub object_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+const FILE_COLUMNS: &str = "id, workspace_id, thread_id, name_sealed, content_type, size, uploaded_by_kind, uploaded_by, object_key, created_at";
+
+fn file(row: &Row) -> Result<FileRow> {
+    Ok(FileRow {
+        id: FileId(row.get("id")?),
+        workspace_id: WorkspaceId(row.get("workspace_id")?),
+        thread: Thread::from_column(row.get("thread_id")?),
+        name_sealed: row.get("name_sealed")?,
+        content_type: row.get("content_type")?,
+        size: row.get("size")?,
+        uploaded_by: actor_of(&row.get::<String>("uploaded_by_kind")?, row.get("uploaded_by")?)?,
+        object_key: row.get("object_key")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+pub async fn insert_file(tx: &mut Tx, f: &FileRow) -> Result<()> {
+    tx.query(&format!("INSERT INTO files ({FILE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
+        .bind(f.id.as_uuid())
+        .bind(f.workspace_id.as_uuid())
+        .bind(f.thread.column())
+        .bind(f.name_sealed.clone())
+        .bind(f.content_type.clone())
+        .bind(f.size)
+        .bind(f.uploaded_by.kind())
+        .bind(f.uploaded_by.id())
+        .bind(f.object_key.clone())
+        .bind(f.created_at)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_file<'c>(conn: impl Source<'c>, id: FileId) -> Result<Option<FileRow>> {
+    conn.query(&format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1"))
+        .bind(id.as_uuid())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(file)
+        .transpose()
+}
+
+pub async fn files_page(db: &Db, id: WorkspaceId, filter: ThreadFilter, page: &PageRequest) -> Result<Vec<FileRow>> {
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
+        filter.sql()
+    );
+    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
+    if let Some(customer) = filter.customer() {
+        query = query.bind(customer);
+    }
+    query.fetch_all(db).await?.iter().map(file).collect()
+}
+
+/// Object keys of every file of a workspace, for deletion.
+pub async fn object_keys<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Result<Vec<String>> {
+    conn.query("SELECT object_key FROM files WHERE workspace_id = $1")
+        .bind(id.as_uuid())
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| Ok(r.get("object_key")?))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Notifications and mail
+
+pub struct NotificationRow {
+    pub id: NotificationId,
+    pub recipient: Actor,
+    pub workspace_id: WorkspaceId,
+    pub kind: String,
+    pub subject_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_notification(tx: &mut Tx, n: &NotificationRow) -> Result<()> {
+    tx.query(
+        "INSERT INTO notifications (id, recipient_kind, recipient_id, workspace_id, kind, subject_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(n.id.as_uuid())
+    .bind(n.recipient.kind())
+    .bind(n.recipient.id())
+    .bind(n.workspace_id.as_uuid())
+    .bind(n.kind.clone())
+    .bind(n.subject_id)
+    .bind(n.created_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// The recipient's notifications, newest first.
+pub async fn notifications_page(
+    db: &Db,
+    recipient: Actor,
+    unread_only: bool,
+    page: &PageRequest,
+) -> Result<Vec<NotificationRow>> {
+    let unread = if unread_only { " AND read_at IS NULL" } else { "" };
+    db.query(&format!(
+        "SELECT id, workspace_id, kind, subject_id, created_at, read_at FROM notifications \
+         WHERE recipient_kind = $1 AND recipient_id = $2 AND id < $3{unread} ORDER BY id DESC LIMIT $4"
+    ))
+    .bind(recipient.kind())
+    .bind(recipient.id())
+    .bind(page.after.unwrap_or(Uuid::max()))
+    .bind(page.fetch_limit())
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(NotificationRow {
+            id: NotificationId(row.get("id")?),
+            recipient,
+            workspace_id: WorkspaceId(row.get("workspace_id")?),
+            kind: row.get("kind")?,
+            subject_id: row.get("subject_id")?,
+            created_at: row.get("created_at")?,
+            read_at: row.get("read_at")?,
+        })
+    })
+    .collect()
+}
+
+pub async fn unread_count(db: &Db, recipient: Actor) -> Result<i64> {
+    let row = db
+        .query("SELECT COUNT(*) AS n FROM notifications WHERE recipient_kind = $1 AND recipient_id = $2 AND read_at IS NULL")
+        .bind(recipient.kind())
+        .bind(recipient.id())
+        .fetch_one(db)
+        .await?;
+    Ok(row.get("n")?)
+}
+
+/// Marks the recipient's notifications read (the given ones, or all); how many changed.
+pub async fn mark_notifications_read(
+    tx: &mut Tx,
+    recipient: Actor,
+    ids: &[NotificationId],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if ids.is_empty() {
+        return Ok(tx
+            .query("UPDATE notifications SET read_at = $3 WHERE recipient_kind = $1 AND recipient_id = $2 AND read_at IS NULL")
+            .bind(recipient.kind())
+            .bind(recipient.id())
+            .bind(now)
+            .execute(tx)
+            .await?);
+    }
+    let mut marked = 0;
+    for id in ids {
+        marked += tx
+            .query(
+                "UPDATE notifications SET read_at = $4 WHERE id = $3 AND recipient_kind = $1 AND recipient_id = $2 AND read_at IS NULL",
+            )
+            .bind(recipient.kind())
+            .bind(recipient.id())
+            .bind(id.as_uuid())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(marked)
+}
+
+/// Recipients with unread, unmailed notifications who were not mailed since `mailed_before`:
+/// `(recipient, workspace, count)`, one row per recipient and workspace.
+pub async fn due_for_mail(db: &Db, mailed_before: DateTime<Utc>, limit: i64) -> Result<Vec<(Actor, WorkspaceId, i64)>> {
+    db.query(
+        "SELECT n.recipient_kind, n.recipient_id, n.workspace_id, COUNT(*) AS n FROM notifications n \
+         LEFT JOIN mail_state s ON s.recipient_kind = n.recipient_kind AND s.recipient_id = n.recipient_id \
+         WHERE n.mailed_at IS NULL AND n.read_at IS NULL AND (s.last_mailed_at IS NULL OR s.last_mailed_at <= $1) \
+         GROUP BY n.recipient_kind, n.recipient_id, n.workspace_id LIMIT $2",
+    )
+    .bind(mailed_before)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            actor_of(&row.get::<String>("recipient_kind")?, row.get("recipient_id")?)?,
+            WorkspaceId(row.get("workspace_id")?),
+            row.get("n")?,
+        ))
+    })
+    .collect()
+}
+
+/// Marks the recipient's notifications mailed and remembers when.
+pub async fn mark_mailed(tx: &mut Tx, recipient: Actor, now: DateTime<Utc>) -> Result<()> {
+    tx.query(
+        "UPDATE notifications SET mailed_at = $3 WHERE recipient_kind = $1 AND recipient_id = $2 AND mailed_at IS NULL",
+    )
+    .bind(recipient.kind())
+    .bind(recipient.id())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.query(
+        "INSERT INTO mail_state (recipient_kind, recipient_id, last_mailed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (recipient_kind, recipient_id) DO UPDATE SET last_mailed_at = excluded.last_mailed_at",
+    )
+    .bind(recipient.kind())
+    .bind(recipient.id())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+pub struct OutgoingMailRow {
+    pub id: Uuid,
+    pub workspace_id: WorkspaceId,
+    pub sealed: Vec<u8>,
+    pub attempts: i64,
+}
+
+/// Takes a due mail for `lease`: `false` if another worker (another replica) took it first.
+pub async fn claim_mail(db: &Db, id: Uuid, now: DateTime<Utc>, lease_until: DateTime<Utc>) -> Result<bool> {
+    let claimed = db
+        .query("UPDATE outgoing_mail SET next_attempt_at = $3 WHERE id = $1 AND next_attempt_at <= $2")
+        .bind(id)
+        .bind(now)
+        .bind(lease_until)
+        .execute(db)
+        .await?;
+    Ok(claimed == 1)
+}
+
+pub async fn queue_mail(tx: &mut Tx, row: &OutgoingMailRow, now: DateTime<Utc>) -> Result<()> {
+    tx.query(
+        "INSERT INTO outgoing_mail (id, workspace_id, sealed, attempts, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(row.id)
+    .bind(row.workspace_id.as_uuid())
+    .bind(row.sealed.clone())
+    .bind(row.attempts)
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn due_mail(db: &Db, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutgoingMailRow>> {
+    db.query(
+        "SELECT id, workspace_id, sealed, attempts FROM outgoing_mail WHERE next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(OutgoingMailRow {
+            id: row.get("id")?,
+            workspace_id: WorkspaceId(row.get("workspace_id")?),
+            sealed: row.get("sealed")?,
+            attempts: row.get("attempts")?,
+        })
+    })
+    .collect()
+}
+
+pub async fn mail_sent(db: &Db, id: Uuid) -> Result<()> {
+    db.query("DELETE FROM outgoing_mail WHERE id = $1").bind(id).execute(db).await?;
+    Ok(())
+}
+
+pub async fn mail_retry(db: &Db, id: Uuid, attempts: i64, next: DateTime<Utc>) -> Result<()> {
+    db.query("UPDATE outgoing_mail SET attempts = $2, next_attempt_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(attempts)
+        .bind(next)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn pending_mail_count(db: &Db) -> Result<i64> {
+    let row = db.query("SELECT COUNT(*) AS n FROM outgoing_mail").fetch_one(db).await?;
+    Ok(row.get("n")?)
 }
 
 pub struct AccessRow {
@@ -266,27 +882,38 @@ pub async fn log_access(tx: &mut Tx, workspace: WorkspaceId, entry: &AccessRow) 
     Ok(())
 }
 
-pub async fn access_page(db: &Db, workspace: WorkspaceId, page: &PageRequest) -> Result<Vec<AccessRow>> {
-    db.query(
+/// The access log; `only_customer` limits a group member's view to the experts' reads and
+/// their own, so customers of a group do not learn of each other.
+pub async fn access_page(
+    db: &Db,
+    workspace: WorkspaceId,
+    only_customer: Option<Uuid>,
+    page: &PageRequest,
+) -> Result<Vec<AccessRow>> {
+    let filter = if only_customer.is_some() { " AND (actor_kind <> 'customer' OR actor_id = $4)" } else { "" };
+    let sql = format!(
         "SELECT id, at, actor_kind, actor_id, actor_role, organization_id, what FROM access_log \
-         WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-    )
-    .bind(workspace.as_uuid())
-    .bind(page.after.unwrap_or(Uuid::nil()))
-    .bind(page.fetch_limit())
-    .fetch_all(db)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(AccessRow {
-            id: row.get("id")?,
-            at: row.get("at")?,
-            actor_kind: row.get("actor_kind")?,
-            actor_id: row.get("actor_id")?,
-            actor_role: row.get("actor_role")?,
-            organization_id: row.get("organization_id")?,
-            what: row.get("what")?,
+         WHERE workspace_id = $1 AND id > $2{filter} ORDER BY id LIMIT $3"
+    );
+    let mut query =
+        db.query(&sql).bind(workspace.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
+    if let Some(customer) = only_customer {
+        query = query.bind(customer.to_string());
+    }
+    query
+        .fetch_all(db)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(AccessRow {
+                id: row.get("id")?,
+                at: row.get("at")?,
+                actor_kind: row.get("actor_kind")?,
+                actor_id: row.get("actor_id")?,
+                actor_role: row.get("actor_role")?,
+                organization_id: row.get("organization_id")?,
+                what: row.get("what")?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }

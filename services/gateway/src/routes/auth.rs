@@ -33,6 +33,7 @@ const LOGIN_COOKIE: &str = "ohjaus_login";
 pub fn browser_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
+        .routes(routes!(invitation_link))
         .routes(routes!(callback))
         .routes(routes!(logout))
         .routes(routes!(logged_out))
@@ -51,8 +52,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct LoginParams {
-    /// `customer` (default) or `expert` (experts and operators).
+    /// `customer` (default), `expert` (experts and operators) or `invitation` (a citizen
+    /// following an invitation link; needs `invitation`).
     pub intent: Option<String>,
+    /// The invitation link's secret, with `intent=invitation`.
+    pub invitation: Option<String>,
     /// Path to return to after login.
     pub return_to: Option<String>,
     /// Passed to the provider; the development provider logs this test identity in directly.
@@ -76,16 +80,27 @@ async fn login(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<LoginParams>,
 ) -> Result<Response, ApiError> {
+    let mut return_to = params.return_to.unwrap_or_else(|| "/".into());
     let intent = match params.intent.as_deref() {
         None | Some("customer") => pb::LoginIntent::Customer,
         Some("expert") => pb::LoginIntent::Expert,
+        // Only a usable invitation lets a person without an account through (the account is
+        // made at this login); anything else is an ordinary customer login.
+        Some("invitation") => {
+            let token = params.invitation.unwrap_or_default();
+            if !invitation_usable(&state, &token).await? {
+                return Err(ApiError::code(ohjaus_platform::error::ErrorCode::InvitationUnusable));
+            }
+            return_to = format!("/app/invitations/{token}");
+            pb::LoginIntent::Invitation
+        }
         Some(_) => return Err(ApiError::invalid("intent", "invalid-role")),
     };
     let language = language_of(&headers, params.lang.as_deref());
     let request = state.as_service(pb::BeginLoginRequest {
         provider_id: provider,
         intent: intent as i32,
-        return_to: params.return_to.unwrap_or_else(|| "/".into()),
+        return_to,
         language: language.code().into(),
         login_hint: params.login_hint.unwrap_or_default(),
     });
@@ -96,6 +111,56 @@ async fn login(
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
+}
+
+/// A small page of ours: `body` is HTML already escaped.
+fn page(language: Language, title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
+         <body><main><h1>{title}</h1>{body}</main></body></html>",
+        lang = language.code(),
+        title = escape(title),
+    )
+}
+
+/// Whether the workspaces service knows `token` as a pending invitation.
+async fn invitation_usable(state: &AppState, token: &str) -> Result<bool, ApiError> {
+    if token.is_empty() || token.len() > 100 {
+        return Ok(false);
+    }
+    let request =
+        state.as_service(ohjaus_platform::proto::workspaces::v1::CheckInvitationRequest { token: token.into() });
+    Ok(state.workspaces().check_invitation(request).await?.into_inner().usable)
+}
+
+/// The link in an invitation mail: on to a Suomi.fi login (the only provider, or a choice),
+/// or a page saying the link no longer works.
+#[utoipa::path(get, path = "/invitations/{token}", tag = TAG, params(("token" = String, Path)),
+    responses((status = 303, description = "To the login"), (status = 410, description = "Expired, used or revoked")))]
+async fn invitation_link(
+    state: State<AppState>,
+    ApiPath(token): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let language = language_of(&headers, None);
+    if !invitation_usable(&state, &token).await? {
+        let detail = format!("<p>{}</p>", escape(&language.text("error-invitation-unusable-detail")));
+        let page = page(language, &language.text("error-invitation-unusable-title"), &detail);
+        return Ok((StatusCode::GONE, Html(page)).into_response());
+    }
+    let providers = state.identity().list_providers(state.as_service(pb::ListProvidersRequest {})).await?.into_inner();
+    let link = |id: &str| format!("/auth/login/{id}?intent=invitation&invitation={token}&lang={}", language.code());
+    match providers.providers.as_slice() {
+        [only] => Ok(Redirect::to(&link(&only.id)).into_response()),
+        many => {
+            let choices = many
+                .iter()
+                .map(|p| format!("<li><a href=\"{}\">{}</a></li>", escape(&link(&p.id)), escape(&p.display_name)))
+                .collect::<String>();
+            let body = format!("<ul>{choices}</ul>");
+            Ok(Html(page(language, &language.text("login-again"), &body)).into_response())
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,6 +1,7 @@
 //! HTTP routes under `/api/v1`.
 
 pub mod auth;
+pub mod content;
 pub mod organizations;
 pub mod public;
 pub mod workspaces;

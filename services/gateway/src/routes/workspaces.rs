@@ -75,7 +75,7 @@ fn uuid(value: &str) -> Uuid {
     Uuid::parse_str(value).unwrap_or_default()
 }
 
-fn workspace(w: pb::Workspace) -> Workspace {
+pub(crate) fn workspace(w: pb::Workspace) -> Workspace {
     let kind = match pb::WorkspaceKind::try_from(w.kind) {
         Ok(pb::WorkspaceKind::Group) => "group",
         _ => "personal",
@@ -214,6 +214,12 @@ async fn change_state(
 pub struct MessageInput {
     /// At most 10 000 characters. Stored encrypted.
     pub body: String,
+    /// Files uploaded to this workspace before by the author (at most 10).
+    #[serde(default)]
+    pub attachment_ids: Vec<Uuid>,
+    /// Group workspaces: a guide writes to one customer's private thread (their customer id).
+    #[serde(default)]
+    pub thread_id: Option<Uuid>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,11 +230,20 @@ pub struct Message {
     /// `expert` or `customer`.
     pub author_kind: String,
     pub author_name: String,
+    /// Empty when deleted.
     pub body: String,
     pub created_at: DateTime<Utc>,
+    pub attachments: Vec<super::content::File>,
+    /// Group workspaces: the customer whose private thread this is; absent for everyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    pub deleted: bool,
+    pub version: i64,
 }
 
-fn message(m: pb::Message) -> Message {
+pub(crate) fn message(m: pb::Message) -> Message {
     Message {
         id: uuid(&m.id),
         workspace_id: uuid(&m.workspace_id),
@@ -237,6 +252,11 @@ fn message(m: pb::Message) -> Message {
         author_name: m.author_name,
         body: m.body,
         created_at: timestamp(m.created_at),
+        attachments: m.attachments.into_iter().map(super::content::file).collect(),
+        thread_id: Uuid::parse_str(&m.thread_id).ok(),
+        edited_at: m.edited_at.map(|t| timestamp(Some(t))),
+        deleted: m.deleted,
+        version: m.version,
     }
 }
 
@@ -258,10 +278,13 @@ async fn post_message(
         body: body.body,
         request_id: idempotency_key(&headers)?,
         author_name: session.resolved.display_name.clone(),
+        attachment_ids: body.attachment_ids.iter().map(Uuid::to_string).collect(),
+        thread_id: body.thread_id.map(|t| t.to_string()).unwrap_or_default(),
     };
     let posted = state.workspaces().post_message(state.as_caller(&caller, request)).await?.into_inner();
     let location = format!("/api/v1/workspaces/{id}/messages/{}", posted.id);
-    Ok(versioned(StatusCode::CREATED, message(posted), 1, Some(location)))
+    let version = posted.version;
+    Ok(versioned(StatusCode::CREATED, message(posted), version, Some(location)))
 }
 
 /// Messages in the order they were posted (members; the read is logged).
@@ -287,9 +310,11 @@ pub struct AccessLogEntry {
     pub actor_id: String,
     /// `owner`, `guide`, `expert` or `customer`.
     pub actor_role: String,
+    /// The actor's name as a member of the workspace.
+    pub actor_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<Uuid>,
-    /// `workspace`, `messages` or `access-log`.
+    /// `workspace`, `messages`, `message`, `files`, `file`, `export` or `access-log`.
     pub what: String,
 }
 
@@ -313,6 +338,7 @@ async fn access_log(
             actor_kind: e.actor_kind,
             actor_id: e.actor_id,
             actor_role: e.actor_role,
+            actor_name: e.actor_name,
             organization_id: Uuid::parse_str(&e.organization_id).ok(),
             what: e.what,
         })

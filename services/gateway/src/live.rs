@@ -1,0 +1,110 @@
+//! Live updates. One watcher per gateway process follows the workspaces service's events on
+//! the bus (so it works the same when the gateway runs apart from the service) and fans them
+//! out to the open Server-Sent-Event streams. Events carry ids only; each stream reads the
+//! content as its own member, so what a member receives is exactly what they may read.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use ohjaus_platform::{
+    events::{Bus, Event},
+    proto::events::v1::{
+        EventEnvelope, FileUploaded, MemberAdded, MessageChanged, MessagePosted, WorkspaceArchived, WorkspaceClosed,
+        WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+    },
+};
+use prost::Message as _;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Something changed in a workspace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub workspace_id: String,
+    pub kind: ChangeKind,
+    /// The message, file or member concerned, if any.
+    pub object_id: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    MessagePosted,
+    MessageChanged,
+    FileUploaded,
+    MemberAdded,
+    /// Closed, reopened, archived, handed over: the workspace itself is to be re-read.
+    WorkspaceChanged,
+    WorkspaceDeleted,
+}
+
+/// The gateway's fan-out of workspace changes.
+#[derive(Clone)]
+pub struct LiveHub {
+    sender: broadcast::Sender<Change>,
+}
+
+impl std::fmt::Debug for LiveHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveHub").field("streams", &self.sender.receiver_count()).finish()
+    }
+}
+
+fn decode<E: Event + Default>(envelope: &EventEnvelope) -> Option<E> {
+    (envelope.r#type == E::TYPE).then(|| E::decode(envelope.payload.as_slice()).ok()).flatten()
+}
+
+/// What an envelope means to live streams, if anything.
+fn change_of(envelope: &EventEnvelope) -> Option<Change> {
+    let change = |workspace_id: String, kind, object_id: String| Some(Change { workspace_id, kind, object_id });
+    if let Some(e) = decode::<MessagePosted>(envelope) {
+        return change(e.workspace_id, ChangeKind::MessagePosted, e.message_id);
+    }
+    if let Some(e) = decode::<MessageChanged>(envelope) {
+        return change(e.workspace_id, ChangeKind::MessageChanged, e.message_id);
+    }
+    if let Some(e) = decode::<FileUploaded>(envelope) {
+        return change(e.workspace_id, ChangeKind::FileUploaded, e.file_id);
+    }
+    if let Some(e) = decode::<MemberAdded>(envelope) {
+        return change(e.workspace_id, ChangeKind::MemberAdded, e.member_id);
+    }
+    if let Some(e) = decode::<WorkspaceDeleted>(envelope) {
+        return change(e.workspace_id, ChangeKind::WorkspaceDeleted, String::new());
+    }
+    let workspace = decode::<WorkspaceClosed>(envelope)
+        .map(|e| e.workspace_id)
+        .or_else(|| decode::<WorkspaceReopened>(envelope).map(|e| e.workspace_id))
+        .or_else(|| decode::<WorkspaceArchived>(envelope).map(|e| e.workspace_id))
+        .or_else(|| decode::<WorkspaceTransferred>(envelope).map(|e| e.workspace_id))?;
+    change(workspace, ChangeKind::WorkspaceChanged, String::new())
+}
+
+impl LiveHub {
+    /// Starts watching the bus; the task ends at `shutdown`.
+    pub async fn start(
+        bus: Arc<dyn Bus>,
+        shutdown: CancellationToken,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), ohjaus_platform::events::BusError> {
+        let (sender, _) = broadcast::channel(4096);
+        let mut events = bus.watch("workspaces.>").await?;
+        let hub = Self { sender: sender.clone() };
+        let task = tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    next = events.next() => next,
+                };
+                let Some((_, payload)) = next else { return };
+                if let Some(change) = EventEnvelope::decode(payload).ok().as_ref().and_then(change_of) {
+                    // Nobody listening is fine.
+                    let _ = sender.send(change);
+                }
+            }
+        });
+        Ok((hub, task))
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.sender.subscribe()
+    }
+}

@@ -1,0 +1,13 @@
+mail-invitation-subject = Invitation to online guidance from { $organization }
+mail-invitation-body = { $organization } invites you to a secure online guidance workspace in Ohjaus. To accept, open the link below and identify yourself with Suomi.fi identification (online banking codes, mobile certificate or an ID card). The link works until { $expires } and only once.
+mail-invitation-ignore = If you were not expecting this invitation, you can ignore this message. No personal information is included in this email.
+mail-new-messages-subject = You have new messages in Ohjaus
+mail-new-messages-body = { $count ->
+    [one] There is a new message for you
+   *[other] There are { $count } new messages for you
+} in your online guidance workspace. Log in to read { $count ->
+    [one] it
+   *[other] them
+}.
+mail-new-messages-privacy = For your privacy, the messages themselves are never sent by email.
+mail-link = Open Ohjaus

@@ -1,0 +1,13 @@
+mail-invitation-subject = Kutsu verkko-ohjaukseen: { $organization }
+mail-invitation-body = { $organization } kutsuu sinut suojattuun verkko-ohjauksen työtilaan Ohjaus-palvelussa. Hyväksy kutsu avaamalla alla oleva linkki ja tunnistautumalla Suomi.fi-tunnistuksella (verkkopankkitunnukset, mobiilivarmenne tai henkilökortti). Linkki toimii { $expires } asti ja vain kerran.
+mail-invitation-ignore = Jos et odottanut tätä kutsua, voit jättää viestin huomiotta. Tämä sähköposti ei sisällä henkilötietojasi.
+mail-new-messages-subject = Sinulle on uusia viestejä Ohjaus-palvelussa
+mail-new-messages-body = { $count ->
+    [one] Sinulle on uusi viesti
+   *[other] Sinulle on { $count } uutta viestiä
+} verkko-ohjauksen työtilassa. Kirjaudu sisään lukeaksesi { $count ->
+    [one] sen
+   *[other] ne
+}.
+mail-new-messages-privacy = Yksityisyytesi suojaamiseksi viestejä ei koskaan lähetetä sähköpostilla.
+mail-link = Avaa Ohjaus

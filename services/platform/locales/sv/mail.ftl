@@ -1,0 +1,13 @@
+mail-invitation-subject = Inbjudan till handledning på nätet från { $organization }
+mail-invitation-body = { $organization } bjuder in dig till ett skyddat arbetsutrymme för handledning på nätet i Ohjaus. Godkänn inbjudan genom att öppna länken nedan och identifiera dig med Suomi.fi-identifikation (nätbankskoder, mobilcertifikat eller identitetskort). Länken fungerar till { $expires } och bara en gång.
+mail-invitation-ignore = Om du inte väntade dig denna inbjudan kan du lämna meddelandet utan åtgärd. Detta e-postmeddelande innehåller inga personuppgifter.
+mail-new-messages-subject = Du har nya meddelanden i Ohjaus
+mail-new-messages-body = { $count ->
+    [one] Du har ett nytt meddelande
+   *[other] Du har { $count } nya meddelanden
+} i arbetsutrymmet för handledning. Logga in för att läsa { $count ->
+    [one] det
+   *[other] dem
+}.
+mail-new-messages-privacy = För att skydda din integritet skickas meddelandena aldrig per e-post.
+mail-link = Öppna Ohjaus

@@ -1,0 +1,340 @@
+//! Attachments. Bytes arrive as a stream, their type is decided from the first bytes and
+//! checked against the name, and they are sealed in 64 KiB chunks with the workspace key
+//! before they reach the object store; each chunk's associated data names the file, its
+//! position and whether it is the last, so chunks cannot be reordered, swapped or cut off.
+//! A refused upload leaves nothing behind.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::{ObjectStore, WriteMultipart, path::Path as ObjectPath};
+use ohjaus_platform::{
+    auth::Principal,
+    crypto::SEAL_OVERHEAD,
+    error::{ErrorCode, FieldViolation},
+    grpc::timestamp,
+    ids::parse_uuid,
+    proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
+};
+use tonic::{Status, Streaming};
+
+use crate::{
+    WorkspacesError,
+    domain::{self, FileId, FileName, MemberRole, Thread, WorkspaceId},
+    events as ev,
+    grpc::{Opened, PartStream, Result, Workspaces, invalid, not_found, page, thread_filter, workspace_id},
+    store::{self, FileRow},
+};
+
+/// Plaintext bytes per sealed chunk.
+pub(crate) const CHUNK: usize = 64 * 1024;
+/// Bytes the type is decided from.
+const HEAD: usize = 8 * 1024;
+
+pub(crate) fn object_path(workspace: WorkspaceId, file: FileId) -> ObjectPath {
+    ObjectPath::from(format!("workspaces/{workspace}/{file}"))
+}
+
+pub(crate) fn workspace_prefix(workspace: WorkspaceId) -> ObjectPath {
+    ObjectPath::from(format!("workspaces/{workspace}"))
+}
+
+fn chunk_aad(workspace: WorkspaceId, file: FileId, index: u64, last: bool) -> Vec<u8> {
+    format!("workspace:{workspace}:file:{file}:chunk:{index}:{last}").into_bytes()
+}
+
+fn name_aad(workspace: WorkspaceId, file: FileId) -> Vec<u8> {
+    format!("workspace:{workspace}:file:{file}:name").into_bytes()
+}
+
+/// Seals plaintext into chunks as it arrives, holding back one chunk so the last is known.
+struct Sealer<'a> {
+    opened: &'a Opened,
+    file: FileId,
+    pending: Vec<u8>,
+    index: u64,
+}
+
+impl Sealer<'_> {
+    /// Sealed chunks that are certainly not the last.
+    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+        self.pending.extend_from_slice(bytes);
+        let mut sealed = Vec::new();
+        while self.pending.len() > CHUNK {
+            let rest = self.pending.split_off(CHUNK);
+            let chunk = std::mem::replace(&mut self.pending, rest);
+            sealed.push(self.seal(&chunk, false)?);
+        }
+        Ok(sealed)
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>> {
+        let last = std::mem::take(&mut self.pending);
+        self.seal(&last, true)
+    }
+
+    fn seal(&mut self, chunk: &[u8], last: bool) -> Result<Vec<u8>> {
+        let sealed = self.opened.seal(chunk, &chunk_aad(self.opened.workspace.id, self.file, self.index, last))?;
+        self.index += 1;
+        Ok(sealed)
+    }
+}
+
+/// Why an upload stopped before it was stored.
+enum Stop {
+    Refused(WorkspacesError),
+    Store(object_store::Error),
+}
+
+impl From<WorkspacesError> for Stop {
+    fn from(error: WorkspacesError) -> Self {
+        Stop::Refused(error)
+    }
+}
+
+impl Workspaces {
+    pub(crate) fn file_to_pb(&self, opened: &Opened, row: &FileRow) -> Result<pb::File> {
+        let name = opened.open(&row.name_sealed, &name_aad(row.workspace_id, row.id), "file name")?;
+        Ok(pb::File {
+            id: row.id.to_string(),
+            workspace_id: row.workspace_id.to_string(),
+            name: String::from_utf8(name).map_err(|_| WorkspacesError::Corrupt("file name".into()))?,
+            content_type: row.content_type.clone(),
+            size: row.size,
+            uploaded_by: row.uploaded_by.id().to_string(),
+            created_at: Some(timestamp(row.created_at)),
+        })
+    }
+
+    pub(crate) async fn upload(
+        &self,
+        principal: &Principal,
+        mut parts: Streaming<pb::UploadFileRequest>,
+    ) -> Result<pb::File> {
+        let header = match parts.next().await {
+            Some(Ok(pb::UploadFileRequest { part: Some(upload_file_request::Part::Header(header)) })) => header,
+            Some(Err(_)) => return Err(WorkspacesError::Peer("upload stream broke".into())),
+            _ => return Err(ErrorCode::MalformedRequest.into()),
+        };
+        let id = workspace_id(&header.workspace_id)?;
+        let name = FileName::parse("name", &header.name).map_err(invalid)?;
+        let requested_thread = if header.thread_id.is_empty() {
+            None
+        } else {
+            Some(parse_uuid("thread_id", &header.thread_id).map_err(invalid)?)
+        };
+        // Who may upload is settled before a byte is stored.
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        domain::may_post(principal, &opened.workspace, role)?;
+        let thread = domain::thread_for(opened.workspace.kind, actor, requested_thread).map_err(invalid)?;
+        if let Thread::Customer(customer) = thread
+            && store::member_role(&mut tx, id, crate::domain::Actor::Customer(customer)).await?
+                != Some(MemberRole::Customer)
+        {
+            return Err(invalid(FieldViolation::new("thread_id", "invalid-thread")));
+        }
+        tx.commit().await?;
+
+        let file = FileId::new();
+        let path = object_path(id, file);
+        let store = self.inner().files.clone();
+        let upload =
+            store.put_multipart(&path).await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
+        let mut writer = WriteMultipart::new(upload);
+        let outcome = self.receive(&opened, file, &name, &header.declared_type, &mut parts, &mut writer).await;
+        let (content_type, size) = match outcome {
+            Ok(found) => found,
+            Err(stop) => {
+                if let Err(error) = writer.abort().await {
+                    tracing::warn!(%error, "could not abort a refused upload");
+                }
+                return Err(match stop {
+                    Stop::Refused(error) => error,
+                    Stop::Store(error) => WorkspacesError::Peer(format!("object store: {error}")),
+                });
+            }
+        };
+        writer.finish().await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
+
+        let row = FileRow {
+            id: file,
+            workspace_id: id,
+            thread,
+            name_sealed: opened.seal(name.as_str().as_bytes(), &name_aad(id, file))?,
+            content_type: content_type.to_owned(),
+            size: i64::try_from(size).unwrap_or(i64::MAX),
+            uploaded_by: actor,
+            object_key: path.to_string(),
+            created_at: self.now(),
+        };
+        let stored = async {
+            let mut tx = self.inner().db.begin().await?;
+            let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+            domain::may_post(principal, &opened.workspace, role)?;
+            store::insert_file(&mut tx, &row).await?;
+            let org = opened.workspace.organization_id;
+            let event = ev::FileUploaded {
+                organization_id: org.to_string(),
+                workspace_id: id.to_string(),
+                file_id: file.to_string(),
+            };
+            self.emit(&mut tx, org, event).await?;
+            self.commit(tx).await
+        }
+        .await;
+        if let Err(error) = stored {
+            // Without its row the object is unreachable; remove it rather than keep it.
+            if let Err(delete) = store.delete(&path).await {
+                tracing::warn!(error = %delete, "could not remove the object of a failed upload");
+            }
+            return Err(error);
+        }
+        self.file_to_pb(&opened, &row)
+    }
+
+    /// Reads the upload's bytes into `writer`, sealed; gives the decided type and the size.
+    async fn receive(
+        &self,
+        opened: &Opened,
+        file: FileId,
+        name: &FileName,
+        declared: &str,
+        parts: &mut Streaming<pb::UploadFileRequest>,
+        writer: &mut WriteMultipart,
+    ) -> std::result::Result<(&'static str, u64), Stop> {
+        let max = self.inner().config.max_file_bytes;
+        let mut sealer = Sealer { opened, file, pending: Vec::new(), index: 0 };
+        let mut head = Vec::with_capacity(HEAD);
+        let mut content_type = None;
+        let mut size: u64 = 0;
+        while let Some(part) = parts.next().await {
+            let chunk = match part {
+                Ok(pb::UploadFileRequest { part: Some(upload_file_request::Part::Chunk(chunk)) }) => chunk,
+                Ok(_) => return Err(Stop::Refused(ErrorCode::MalformedRequest.into())),
+                Err(_) => return Err(Stop::Refused(WorkspacesError::Peer("upload stream broke".into()))),
+            };
+            size += chunk.len() as u64;
+            if size > max {
+                return Err(Stop::Refused(ErrorCode::PayloadTooLarge.into()));
+            }
+            if content_type.is_none() {
+                let wanted = HEAD.saturating_sub(head.len()).min(chunk.len());
+                head.extend_from_slice(&chunk[..wanted]);
+                if head.len() >= HEAD {
+                    content_type = Some(domain::file_type(name, declared, &head).map_err(invalid)?);
+                }
+            }
+            for sealed in sealer.push(&chunk)? {
+                writer.put(Bytes::from(sealed));
+                writer.wait_for_capacity(4).await.map_err(Stop::Store)?;
+            }
+        }
+        if size == 0 {
+            return Err(Stop::Refused(invalid(FieldViolation::new("file", "file-empty"))));
+        }
+        let content_type = match content_type {
+            Some(found) => found,
+            None => domain::file_type(name, declared, &head).map_err(invalid)?,
+        };
+        writer.put(Bytes::from(sealer.finish()?));
+        Ok((content_type, size))
+    }
+
+    pub(crate) async fn files(
+        &self,
+        principal: &Principal,
+        msg: pb::ListFilesRequest,
+    ) -> Result<pb::ListFilesResponse> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let page = page(msg.page_size, &msg.page_token)?;
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        self.log_read(&mut tx, &opened.workspace, actor, role, "files").await?;
+        tx.commit().await?;
+        let rows = store::files_page(&self.inner().db, id, thread_filter(opened.workspace.kind, actor), &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
+        let files = rows.iter().map(|r| self.file_to_pb(&opened, r)).collect::<Result<_>>()?;
+        Ok(pb::ListFilesResponse { files, next_page_token })
+    }
+
+    pub(crate) async fn download(
+        &self,
+        principal: &Principal,
+        msg: pb::DownloadFileRequest,
+    ) -> Result<PartStream<pb::DownloadFileResponse>> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let file = FileId::parse("file_id", &msg.file_id).map_err(|_| not_found())?;
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let row = store::find_file(&mut tx, file).await?.ok_or_else(not_found)?;
+        if row.workspace_id != id || !domain::sees_thread(opened.workspace.kind, actor, row.thread) {
+            return Err(not_found());
+        }
+        self.log_read(&mut tx, &opened.workspace, actor, role, "file").await?;
+        tx.commit().await?;
+        let description = self.file_to_pb(&opened, &row)?;
+        let chunks = open_chunks(self.inner().files.clone(), opened, row).await?;
+        let first = futures::stream::once(async move {
+            Ok(pb::DownloadFileResponse { part: Some(download_file_response::Part::File(description)) })
+        });
+        let rest = chunks.map(|chunk| {
+            chunk.map(|bytes| pb::DownloadFileResponse { part: Some(download_file_response::Part::Chunk(bytes)) })
+        });
+        Ok(Box::pin(first.chain(rest)))
+    }
+}
+
+/// The plaintext of a stored file as a stream of chunks, opened one at a time.
+pub(crate) async fn open_chunks(
+    store: std::sync::Arc<dyn ObjectStore>,
+    opened: Opened,
+    row: FileRow,
+) -> Result<PartStream<Vec<u8>>> {
+    let path = ObjectPath::from(row.object_key.clone());
+    let object =
+        store.get(&path).await.map_err(|e| WorkspacesError::Corrupt(format!("object of file {}: {e}", row.id)))?;
+    let sealed_chunk = CHUNK + SEAL_OVERHEAD;
+    let total = object.meta.size as usize;
+    let count = total.div_ceil(sealed_chunk).max(1) as u64;
+    let mut bytes = object.into_stream();
+    let (sender, receiver) = tokio::sync::mpsc::channel::<std::result::Result<Vec<u8>, Status>>(4);
+    tokio::spawn(async move {
+        let mut buffer: Vec<u8> = Vec::with_capacity(sealed_chunk);
+        let mut index: u64 = 0;
+        let corrupt = || Status::data_loss("the stored file does not open");
+        loop {
+            let next = bytes.next().await;
+            let finished = next.is_none();
+            match next {
+                Some(Ok(part)) => buffer.extend_from_slice(&part),
+                Some(Err(_)) => {
+                    let _ = sender.send(Err(Status::unavailable("the file store is unavailable"))).await;
+                    return;
+                }
+                None => {}
+            }
+            while buffer.len() >= sealed_chunk || (finished && !buffer.is_empty()) {
+                let take = buffer.len().min(sealed_chunk);
+                let sealed: Vec<u8> = buffer.drain(..take).collect();
+                let last = index + 1 == count;
+                let aad = chunk_aad(row.workspace_id, row.id, index, last);
+                let Ok(plain) = opened.key.open(&sealed, &aad) else {
+                    tracing::error!(file = %row.id, index, "a stored file chunk does not open");
+                    let _ = sender.send(Err(corrupt())).await;
+                    return;
+                };
+                index += 1;
+                if sender.send(Ok(plain)).await.is_err() {
+                    return;
+                }
+            }
+            if finished {
+                if index != count {
+                    let _ = sender.send(Err(corrupt())).await;
+                }
+                return;
+            }
+        }
+    });
+    Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver)))
+}

@@ -1,0 +1,445 @@
+//! Invitations: a guide invites a customer by email. The mail carries a link with a secret and
+//! nothing else; the secret is stored only as a hash. Following the link leads to a Suomi.fi
+//! login, after which the customer accepts and becomes a member. An invitation given with a
+//! personal identity code can be accepted only by that person's account.
+
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{
+    auth::Principal,
+    crypto::{random_token, token_hash},
+    error::{ErrorCode, Violations},
+    grpc::timestamp,
+    i18n::Language,
+    idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
+    proto::{identity::v1 as identity_pb, tenants::v1 as tenants_pb, workspaces::v1 as pb},
+    types::{Email, PersonalIdentityCode},
+};
+use serde::{Deserialize, Serialize};
+use tonic::Request;
+use uuid::Uuid;
+
+use crate::{
+    WorkspacesError,
+    domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State},
+    events as ev,
+    grpc::{MemberContact, Opened, Result, Workspaces, member_aad, not_found, page, workspace_id},
+    notify::{MailContent, render_mail},
+    store::{self, InvitationRow},
+};
+
+/// What an invitation seals: where the mail went and in which language.
+#[derive(Serialize, Deserialize)]
+struct InvitationContact {
+    email: String,
+    language: String,
+}
+
+fn contact_aad(invitation: InvitationId) -> Vec<u8> {
+    format!("invitation:{invitation}:contact").into_bytes()
+}
+
+/// The customer's name as their login gave it, for the guides.
+fn display_name(value: &str) -> String {
+    value.trim().chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+fn invitation_id(value: &str) -> Result<InvitationId> {
+    InvitationId::parse("invitation_id", value).map_err(|_| not_found())
+}
+
+impl Workspaces {
+    fn invitation_to_pb(&self, opened: &Opened, row: &InvitationRow) -> Result<pb::Invitation> {
+        let contact: InvitationContact =
+            opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
+        let status = match domain::invitation_status(row.state, row.expires_at, self.now()) {
+            InvitationStatus::Pending => pb::InvitationState::Pending,
+            InvitationStatus::Accepted => pb::InvitationState::Accepted,
+            InvitationStatus::Revoked => pb::InvitationState::Revoked,
+            InvitationStatus::Expired => pb::InvitationState::Expired,
+        };
+        Ok(pb::Invitation {
+            id: row.id.to_string(),
+            workspace_id: row.workspace_id.to_string(),
+            email: contact.email,
+            language: contact.language,
+            bound_to_person: row.bound_customer_id.is_some(),
+            state: status as i32,
+            expires_at: Some(timestamp(row.expires_at)),
+            sent_count: row.sent_count,
+            version: row.version,
+            created_at: Some(timestamp(row.created_at)),
+        })
+    }
+
+    /// The organisation's name in `language`, as the guide's organisation shows it.
+    async fn organization_name(&self, principal: &Principal, organization: Uuid, language: Language) -> Result<String> {
+        let mut request = Request::new(tenants_pb::GetOrganizationRequest { id: organization.to_string() });
+        request.extensions_mut().insert(principal.clone());
+        let org = self
+            .inner()
+            .tenants
+            .clone()
+            .get_organization(request)
+            .await
+            .map_err(|s| WorkspacesError::Peer(format!("tenants: {}", s.code())))?
+            .into_inner();
+        let registry = org.registry.unwrap_or_default();
+        let display = registry.display_name.unwrap_or_default();
+        let localized = match language {
+            Language::Fi => display.fi.clone(),
+            Language::Sv => display.sv.clone(),
+            Language::En => display.en.clone(),
+        };
+        Ok([localized, display.fi, registry.official_name].into_iter().find(|n| !n.is_empty()).unwrap_or_default())
+    }
+
+    /// Queues the invitation mail in `tx`, sealed with the workspace key.
+    async fn queue_invitation_mail(
+        &self,
+        tx: &mut ohjaus_platform::db::Tx,
+        opened: &Opened,
+        contact: &InvitationContact,
+        organization: &str,
+        token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let language: Language = contact.language.parse().unwrap_or_default();
+        let config = &self.inner().config;
+        let link = format!("{}/invitations/{token}", config.public_base_url);
+        let expires = expires_at.format("%d.%m.%Y").to_string();
+        let body = language.text_with("mail-invitation-body", &[("organization", organization), ("expires", &expires)]);
+        let (text, html) = render_mail(language, &[body, language.text("mail-invitation-ignore")], &link);
+        let mail = MailContent {
+            to: contact.email.clone(),
+            subject: language.text_with("mail-invitation-subject", &[("organization", organization)]),
+            text,
+            html,
+            language: language.code().to_owned(),
+        };
+        self.queue_mail(tx, opened, &mail).await
+    }
+
+    pub(crate) async fn invite(
+        &self,
+        principal: &Principal,
+        msg: pb::CreateInvitationRequest,
+    ) -> Result<pb::Invitation> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let mut v = Violations::new();
+        let email = v.check(Email::parse("email", &msg.email));
+        let language = if msg.language.trim().is_empty() {
+            Some(Language::Fi)
+        } else {
+            v.check(Language::parse_field("language", msg.language.trim()))
+        };
+        // `Some(None)`: no code given, which is fine; `None`: a code that is not valid.
+        let code = if msg.personal_identity_code.trim().is_empty() {
+            Some(None)
+        } else {
+            v.check(PersonalIdentityCode::parse("personal_identity_code", &msg.personal_identity_code)).map(Some)
+        };
+        let key = v.check(parse_request_id(&msg.request_id));
+        let (Some(email), Some(language), Some(code), Some(key)) = (email, language, code, key) else {
+            return Err(WorkspacesError::Invalid(v.into_failure().violations));
+        };
+        // The identity code never enters the idempotency hash in plain text either.
+        let hash = request_hash(&msg, |m| {
+            m.request_id.clear();
+            m.personal_identity_code = token_hash(&m.personal_identity_code);
+        });
+
+        // Who may invite is settled before anything reaches another service.
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        let customers = store::customer_count(&mut tx, id).await?;
+        domain::may_invite(&opened.workspace, role, customers)?;
+        if let Some(key) = &key {
+            match idempotency::earlier(&mut tx, &caller_key(principal), "create_invitation", key, &hash).await? {
+                Earlier::Made(made) => {
+                    let row = store::find_invitation(&mut tx, InvitationId(made))
+                        .await?
+                        .ok_or_else(|| WorkspacesError::Corrupt("remembered invitation is gone".into()))?;
+                    tx.commit().await?;
+                    return self.invitation_to_pb(&opened, &row);
+                }
+                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
+                Earlier::None => {}
+            }
+        }
+        tx.commit().await?;
+
+        let organization = self.organization_name(principal, opened.workspace.organization_id, language).await?;
+        let bound_customer_id = match &code {
+            Some(code) => Some(self.customer_account(code).await?),
+            None => None,
+        };
+
+        let now = self.now();
+        let token = random_token();
+        let row = InvitationRow {
+            id: InvitationId::new(),
+            workspace_id: id,
+            token_hash: token_hash(&token),
+            contact_sealed: Vec::new(),
+            bound_customer_id,
+            state: InvitationState::Pending,
+            invited_by: opened.workspace.owner_id,
+            expires_at: now + self.inner().config.invitation_valid,
+            sent_count: 1,
+            accepted_by: None,
+            version: 1,
+            created_at: now,
+        };
+        let contact = InvitationContact { email: email.as_str().to_owned(), language: language.code().to_owned() };
+        let row = InvitationRow {
+            contact_sealed: opened.seal_json(&contact, &contact_aad(row.id))?,
+            invited_by: Actor::of(principal).map_or(row.invited_by, Actor::id),
+            ..row
+        };
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        domain::may_invite(&opened.workspace, role, store::customer_count(&mut tx, id).await?)?;
+        store::insert_invitation(&mut tx, &row).await?;
+        if let Some(key) = &key
+            && !idempotency::remember(
+                &mut tx,
+                &caller_key(principal),
+                "create_invitation",
+                key,
+                &hash,
+                row.id.as_uuid(),
+                now,
+            )
+            .await?
+        {
+            return Err(WorkspacesError::ConcurrentReplay);
+        }
+        self.queue_invitation_mail(&mut tx, &opened, &contact, &organization, &token, row.expires_at).await?;
+        self.commit(tx).await?;
+        self.inner().mail_waker.notify_one();
+        self.invitation_to_pb(&opened, &row)
+    }
+
+    /// The customer account of the person with `code`, made now if they have none.
+    async fn customer_account(&self, code: &PersonalIdentityCode) -> Result<Uuid> {
+        let mut request = Request::new(identity_pb::EnsureCustomerAccountRequest {
+            personal_identity_code: code.expose().to_owned(),
+        });
+        request.extensions_mut().insert(Principal::Service { name: crate::SERVICE.into() });
+        let account = self
+            .inner()
+            .identity
+            .clone()
+            .ensure_customer_account(request)
+            .await
+            .map_err(|s| WorkspacesError::Peer(format!("identity: {}", s.code())))?
+            .into_inner();
+        Uuid::parse_str(&account.id).map_err(|_| WorkspacesError::Peer("identity: account id".into()))
+    }
+
+    pub(crate) async fn invitations(
+        &self,
+        principal: &Principal,
+        msg: pb::ListInvitationsRequest,
+    ) -> Result<pb::ListInvitationsResponse> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let page = page(msg.page_size, &msg.page_token)?;
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        tx.commit().await?;
+        if !role.is_some_and(MemberRole::guides) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        let rows = store::invitations_page(&self.inner().db, id, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
+        let invitations = rows.iter().map(|r| self.invitation_to_pb(&opened, r)).collect::<Result<_>>()?;
+        Ok(pb::ListInvitationsResponse { invitations, next_page_token })
+    }
+
+    /// An invitation of a workspace the caller guides, still at the version they saw.
+    async fn guided_invitation(
+        &self,
+        tx: &mut ohjaus_platform::db::Tx,
+        principal: &Principal,
+        msg: &pb::InvitationRef,
+    ) -> Result<(Opened, InvitationRow)> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let invitation = invitation_id(&msg.invitation_id)?;
+        let (opened, role, _) = self.readable(tx, principal, id).await?;
+        let row = store::find_invitation(&mut *tx, invitation)
+            .await?
+            .filter(|r| r.workspace_id == id)
+            .ok_or_else(not_found)?;
+        if !role.is_some_and(MemberRole::guides) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        if msg.version != 0 && msg.version != row.version {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        Ok((opened, row))
+    }
+
+    pub(crate) async fn resend_invitation_of(
+        &self,
+        principal: &Principal,
+        msg: pb::InvitationRef,
+    ) -> Result<pb::Invitation> {
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, row) = self.guided_invitation(&mut tx, principal, &msg).await?;
+        tx.commit().await?;
+        let now = self.now();
+        if !matches!(
+            domain::invitation_status(row.state, row.expires_at, now),
+            InvitationStatus::Pending | InvitationStatus::Expired
+        ) || opened.workspace.state != State::Active
+        {
+            return Err(ErrorCode::WrongState.into());
+        }
+        let contact: InvitationContact =
+            opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
+        let language: Language = contact.language.parse().unwrap_or_default();
+        let organization = self.organization_name(principal, opened.workspace.organization_id, language).await?;
+        let token = random_token();
+        let version = row.version;
+        let changed = InvitationRow {
+            token_hash: token_hash(&token),
+            expires_at: now + self.inner().config.invitation_valid,
+            sent_count: row.sent_count + 1,
+            version: row.version + 1,
+            ..row
+        };
+        let mut tx = self.inner().db.begin().await?;
+        if !store::update_invitation(&mut tx, &changed, version, now).await? {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        self.queue_invitation_mail(&mut tx, &opened, &contact, &organization, &token, changed.expires_at).await?;
+        self.commit(tx).await?;
+        self.inner().mail_waker.notify_one();
+        self.invitation_to_pb(&opened, &changed)
+    }
+
+    pub(crate) async fn revoke_invitation_of(
+        &self,
+        principal: &Principal,
+        msg: pb::InvitationRef,
+    ) -> Result<pb::Invitation> {
+        let mut tx = self.inner().db.begin().await?;
+        let (opened, row) = self.guided_invitation(&mut tx, principal, &msg).await?;
+        let now = self.now();
+        if matches!(
+            domain::invitation_status(row.state, row.expires_at, now),
+            InvitationStatus::Accepted | InvitationStatus::Revoked
+        ) {
+            return Err(ErrorCode::WrongState.into());
+        }
+        let version = row.version;
+        let changed = InvitationRow { state: InvitationState::Revoked, version: row.version + 1, ..row };
+        if !store::update_invitation(&mut tx, &changed, version, now).await? {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        self.commit(tx).await?;
+        self.invitation_to_pb(&opened, &changed)
+    }
+
+    /// Whether the gateway may send the link's follower to a login. Only the gateway asks.
+    pub(crate) async fn check_invitation_of(
+        &self,
+        principal: &Principal,
+        msg: pb::CheckInvitationRequest,
+    ) -> Result<pb::CheckInvitationResponse> {
+        if !matches!(principal, Principal::Service { .. }) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        let Some(row) = store::invitation_by_token(&self.inner().db, &token_hash(msg.token.trim())).await? else {
+            return Ok(pb::CheckInvitationResponse::default());
+        };
+        let usable = domain::invitation_status(row.state, row.expires_at, self.now()) == InvitationStatus::Pending;
+        let workspace = store::find_workspace(&self.inner().db, row.workspace_id).await?.ok_or_else(not_found)?;
+        let opened = self.open(&workspace)?;
+        let contact: InvitationContact =
+            opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
+        Ok(pb::CheckInvitationResponse { usable, language: contact.language })
+    }
+
+    /// The logged-in customer accepts: they become a member, the invitation is used up.
+    pub(crate) async fn accept(
+        &self,
+        principal: &Principal,
+        msg: pb::AcceptInvitationRequest,
+    ) -> Result<pb::Workspace> {
+        let Principal::Customer { customer_id } = principal else {
+            return Err(ErrorCode::PermissionDenied.into());
+        };
+        let customer = Actor::Customer(*customer_id);
+        let now = self.now();
+        let mut tx = self.inner().db.begin().await?;
+        let row = store::invitation_by_token(&mut tx, &token_hash(msg.token.trim()))
+            .await?
+            .ok_or(WorkspacesError::Refused(ErrorCode::InvitationUnusable))?;
+        domain::may_accept(
+            domain::invitation_status(row.state, row.expires_at, now),
+            row.bound_customer_id,
+            *customer_id,
+        )?;
+        let workspace = store::find_workspace(&mut tx, row.workspace_id).await?.ok_or_else(not_found)?;
+        let opened = self.open(&workspace)?;
+        let already = store::member_role(&mut tx, workspace.id, customer).await?;
+        if already.is_none() {
+            let others = store::customer_count(&mut tx, workspace.id).await?;
+            domain::may_invite(&opened.workspace, Some(MemberRole::Owner), others)?;
+        }
+        let contact: InvitationContact =
+            opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
+        let member = MemberContact {
+            name: display_name(&msg.display_name),
+            email: Some(contact.email),
+            language: contact.language,
+        };
+        let sealed = opened.seal_json(&member, &member_aad(workspace.id, customer))?;
+        store::add_member(&mut tx, workspace.id, customer, MemberRole::Customer, Some(sealed), now).await?;
+        let version = row.version;
+        let invited_by = row.invited_by;
+        let used = InvitationRow {
+            state: InvitationState::Accepted,
+            accepted_by: Some(*customer_id),
+            version: row.version + 1,
+            ..row
+        };
+        if !store::update_invitation(&mut tx, &used, version, now).await? {
+            // Someone else used it in the same instant.
+            return Err(ErrorCode::InvitationUnusable.into());
+        }
+        let notification = store::NotificationRow {
+            id: domain::NotificationId::new(),
+            recipient: Actor::Expert(invited_by),
+            workspace_id: workspace.id,
+            kind: "invitation-accepted".into(),
+            subject_id: used.id.as_uuid(),
+            created_at: now,
+            read_at: None,
+        };
+        store::insert_notification(&mut tx, &notification).await?;
+        self.log_read(&mut tx, &opened.workspace, customer, Some(MemberRole::Customer), "workspace").await?;
+        let org = opened.workspace.organization_id;
+        let event = ev::MemberAdded {
+            organization_id: org.to_string(),
+            workspace_id: workspace.id.to_string(),
+            member_kind: customer.kind().to_owned(),
+            member_id: customer.id().to_string(),
+        };
+        self.emit(&mut tx, org, event).await?;
+        self.commit(tx).await?;
+        Ok(self.to_pb(&opened.workspace))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names_lose_control_characters_and_length() {
+        assert_eq!(display_name("  Tessa\u{0007} Testilä "), "Tessa Testilä");
+        assert_eq!(display_name(&"x".repeat(500)).len(), 200);
+    }
+}

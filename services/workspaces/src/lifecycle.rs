@@ -1,0 +1,143 @@
+//! A workspace's stewardship: a main user hands it to another guide without seeing its
+//! content, and retention archives and finally deletes it. Deleting removes every row and the
+//! wrapped data key, so whatever copy of the ciphertext survives anywhere no longer opens.
+
+use futures::StreamExt;
+use object_store::ObjectStore;
+use ohjaus_platform::{
+    auth::{Principal, Role},
+    error::ErrorCode,
+    proto::workspaces::v1 as pb,
+};
+use uuid::Uuid;
+
+use crate::{
+    domain::{Actor, State, WorkspaceId},
+    events as ev,
+    files::workspace_prefix,
+    grpc::{Result, Workspaces, member_aad, not_found, workspace_id},
+    store,
+};
+
+/// Only the retention worker archives and deletes.
+fn retention_only(principal: &Principal) -> Result<()> {
+    match principal {
+        Principal::Service { name } if name == "retention" => Ok(()),
+        _ => Err(ErrorCode::PermissionDenied.into()),
+    }
+}
+
+impl Workspaces {
+    pub(crate) async fn transfer(
+        &self,
+        principal: &Principal,
+        msg: pb::TransferWorkspaceRequest,
+    ) -> Result<pb::TransferWorkspaceResponse> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let row = store::find_workspace(&self.inner().db, id).await?.ok_or_else(not_found)?;
+        // Only a main user of the workspace's organisation; to anyone else it does not exist.
+        if !principal.has_role(row.organization_id, Role::Admin) {
+            return Err(not_found());
+        }
+        let new_owner = Uuid::parse_str(msg.new_owner_id.trim()).map_err(|_| {
+            crate::WorkspacesError::Invalid(vec![ohjaus_platform::error::FieldViolation::new(
+                "new_owner_id",
+                "invalid-expert",
+            )])
+        })?;
+        let not_a_guide = || {
+            crate::WorkspacesError::Invalid(vec![ohjaus_platform::error::FieldViolation::new(
+                "new_owner_id",
+                "invalid-expert",
+            )])
+        };
+        let (contact, guide) =
+            self.expert_contact(principal, row.organization_id, new_owner).await.map_err(|_| not_a_guide())?;
+        if !guide {
+            return Err(not_a_guide());
+        }
+        let now = self.now();
+        let mut tx = self.inner().db.begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        let opened = self.open(&row)?;
+        if row.state != State::Active && row.state != State::Closed {
+            return Err(ErrorCode::WrongState.into());
+        }
+        store::set_owner(&mut tx, id, row.owner_id, new_owner, now).await?;
+        // The new owner's name for the access log; the main user never sees it or the content.
+        let sealed = opened.seal_json(&contact, &member_aad(id, Actor::Expert(new_owner)))?;
+        store::set_contact(&mut tx, id, Actor::Expert(new_owner), &sealed).await?;
+        let org = row.organization_id;
+        let event = ev::WorkspaceTransferred {
+            organization_id: org.to_string(),
+            workspace_id: id.to_string(),
+            owner_id: new_owner.to_string(),
+        };
+        self.emit(&mut tx, org, event).await?;
+        self.commit(tx).await?;
+        Ok(pb::TransferWorkspaceResponse { workspace_id: id.to_string(), owner_id: new_owner.to_string() })
+    }
+
+    pub(crate) async fn archive(
+        &self,
+        principal: &Principal,
+        msg: pb::RetentionRequest,
+    ) -> Result<pb::RetentionResponse> {
+        retention_only(principal)?;
+        let id = workspace_id(&msg.workspace_id)?;
+        let mut tx = self.inner().db.begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        if row.state != State::Closed {
+            return Err(ErrorCode::WrongState.into());
+        }
+        if !store::set_state(&mut tx, id, row.version, State::Archived, row.closed_at, self.now()).await? {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        let org = row.organization_id;
+        self.emit(
+            &mut tx,
+            org,
+            ev::WorkspaceArchived { organization_id: org.to_string(), workspace_id: id.to_string() },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(pb::RetentionResponse { workspace_id: id.to_string() })
+    }
+
+    pub(crate) async fn delete(
+        &self,
+        principal: &Principal,
+        msg: pb::RetentionRequest,
+    ) -> Result<pb::RetentionResponse> {
+        retention_only(principal)?;
+        let id = workspace_id(&msg.workspace_id)?;
+        let mut tx = self.inner().db.begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        store::delete_workspace(&mut tx, id).await?;
+        let org = row.organization_id;
+        self.emit(
+            &mut tx,
+            org,
+            ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() },
+        )
+        .await?;
+        self.commit(tx).await?;
+        // The key is gone with the row; the ciphertext is removed too, so storage is freed.
+        remove_objects(self.inner().files.as_ref(), id).await;
+        Ok(pb::RetentionResponse { workspace_id: id.to_string() })
+    }
+}
+
+async fn remove_objects(files: &dyn ObjectStore, id: WorkspaceId) {
+    let prefix = workspace_prefix(id);
+    let mut listed = files.list(Some(&prefix));
+    while let Some(object) = listed.next().await {
+        let result = match object {
+            Ok(meta) => files.delete(&meta.location).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(workspace = %id, %error, "could not remove a deleted workspace's object; its key is gone");
+        }
+    }
+}

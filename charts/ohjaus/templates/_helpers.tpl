@@ -164,10 +164,22 @@ Call with (dict "root" $ "env" "OHJAUS__X__Y" "ref" .Values.secrets.x "optional"
 {{- if $v.secrets.keyEncryptionKey.enabled }}
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY" "ref" $v.secrets.keyEncryptionKey) }}
 {{- end }}
-{{- with $v.config.objectStore.url }}
-- name: OHJAUS__OBJECT_STORE__URL
+{{- with $v.config.files.s3Bucket }}
+- name: OHJAUS__FILES__S3_BUCKET
   value: {{ . | quote }}
 {{- end }}
+{{- with $v.config.files.s3Endpoint }}
+- name: OHJAUS__FILES__S3_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.config.files.s3Region }}
+- name: OHJAUS__FILES__S3_REGION
+  value: {{ . | quote }}
+{{- end }}
+- name: OHJAUS__FILES__MAX_BYTES
+  value: {{ $v.config.files.maxBytes | int64 | quote }}
+- name: OHJAUS__MAIL__FROM
+  value: {{ $v.config.mail.from | quote }}
 {{- if $v.secrets.smtpUrl.enabled }}
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__MAIL__SMTP_URL" "ref" $v.secrets.smtpUrl) }}
 {{- else if $v.config.mail.smtpUrl }}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use ohjaus_platform::{
-    events::{Bus, Event},
+    events::{self, Bus, Event},
     proto::events::v1::{
         EventEnvelope, FileUploaded, MemberAdded, MessageChanged, MessagePosted, WorkspaceArchived, WorkspaceClosed,
         WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
@@ -49,8 +49,9 @@ impl std::fmt::Debug for LiveHub {
     }
 }
 
-fn decode<E: Event + Default>(envelope: &EventEnvelope) -> Option<E> {
-    (envelope.r#type == E::TYPE).then(|| E::decode(envelope.payload.as_slice()).ok()).flatten()
+/// The event if the envelope holds one of type `E`; anything undecodable is no change.
+fn decode<E: Event>(envelope: &EventEnvelope) -> Option<E> {
+    events::decode(envelope).ok().flatten()
 }
 
 /// What an envelope means to live streams, if anything.

@@ -3,6 +3,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration as StdDuration};
 
 use chrono::Duration;
+use ohjaus_platform::crypto::{random_token, token_hash as hash};
 use ohjaus_platform::{
     auth::{Audience, Principal, Role, TokenKeys, principal_of},
     clock::SharedClock,
@@ -95,8 +96,6 @@ struct Inner {
     connectors: BTreeMap<String, Arc<Connector>>,
     config: IdentityConfig,
 }
-
-use ohjaus_platform::crypto::{random_token, token_hash as hash};
 
 fn refusal_to_pb(refusal: Refusal) -> i32 {
     let value = match refusal {

@@ -2,8 +2,6 @@
 //! embedded mode. Mails from Ohjaus carry links, never content; what is worth sending is
 //! decided by the services, this module only delivers.
 
-use std::path::PathBuf;
-
 use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
@@ -37,7 +35,7 @@ pub struct Mail {
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Files(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    Files(AsyncFileTransport<Tokio1Executor>),
 }
 
 /// Sends mail by the configured transport.
@@ -51,7 +49,7 @@ impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match &self.transport {
             Transport::Smtp(_) => "smtp",
-            Transport::Files(..) => "files",
+            Transport::Files(_) => "files",
         };
         f.debug_struct("Mailer").field("transport", &kind).finish()
     }
@@ -65,7 +63,7 @@ impl Mailer {
                 let directory = settings.mail_directory();
                 std::fs::create_dir_all(&directory)
                     .map_err(|e| MailError::Settings(format!("mail.directory {}: {e}", directory.display())))?;
-                Transport::Files(AsyncFileTransport::new(&directory), directory)
+                Transport::Files(AsyncFileTransport::new(&directory))
             }
             MailTransport::Smtp => {
                 let url = settings.mail.smtp_url.as_ref().ok_or_else(|| MailError::Settings("mail.smtp_url".into()))?;
@@ -77,14 +75,6 @@ impl Mailer {
             }
         };
         Ok(Self { from, transport })
-    }
-
-    /// The folder mail is written to, in the files mode.
-    pub fn directory(&self) -> Option<&std::path::Path> {
-        match &self.transport {
-            Transport::Files(_, directory) => Some(directory),
-            Transport::Smtp(_) => None,
-        }
     }
 
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
@@ -104,7 +94,7 @@ impl Mailer {
                     MailError::Delivery(e.to_string())
                 }
             }),
-            Transport::Files(files, _) => {
+            Transport::Files(files) => {
                 files.send(message).await.map(|_| ()).map_err(|e| MailError::Delivery(e.to_string()))
             }
         }

@@ -83,49 +83,29 @@ impl Workspaces {
             .collect();
 
         let mut messages = Vec::new();
-        let mut page = PageRequest { size: PageRequest::MAX_SIZE, after: None };
-        loop {
-            let rows = store::messages_page(db, workspace.id, filter, &page).await?;
-            let (rows, next) = page.finish(rows, |r| r.id.as_uuid());
-            for row in &rows {
-                messages.push(self.message_to_pb(opened, row).await?);
-            }
-            if next.is_empty() {
-                break;
-            }
-            page = PageRequest::parse(i32::try_from(PageRequest::MAX_SIZE).unwrap_or(100), &next)
-                .map_err(|v| crate::WorkspacesError::Invalid(vec![v]))?;
+        for row in &all_pages(
+            |page| async move { store::messages_page(db, workspace.id, filter, &page).await },
+            |r| r.id.as_uuid(),
+        )
+        .await?
+        {
+            messages.push(self.message_to_pb(opened, row).await?);
         }
-        let mut files: Vec<(pb::File, FileRow)> = Vec::new();
-        let mut page = PageRequest { size: PageRequest::MAX_SIZE, after: None };
-        loop {
-            let rows = store::files_page(db, workspace.id, filter, &page).await?;
-            let (rows, next) = page.finish(rows, |r| r.id.as_uuid());
-            for row in rows {
-                files.push((self.file_to_pb(opened, &row)?, row));
-            }
-            if next.is_empty() {
-                break;
-            }
-            page = PageRequest::parse(i32::try_from(PageRequest::MAX_SIZE).unwrap_or(100), &next)
-                .map_err(|v| crate::WorkspacesError::Invalid(vec![v]))?;
-        }
+        let files: Vec<(pb::File, FileRow)> = all_pages(
+            |page| async move { store::files_page(db, workspace.id, filter, &page).await },
+            |r| r.id.as_uuid(),
+        )
+        .await?
+        .into_iter()
+        .map(|row| Ok((self.file_to_pb(opened, &row)?, row)))
+        .collect::<Result<_>>()?;
         let only_customer = match filter {
             store::ThreadFilter::AnnouncementsAnd(me) => Some(me),
             store::ThreadFilter::All => None,
         };
-        let mut access = Vec::new();
-        let mut page = PageRequest { size: PageRequest::MAX_SIZE, after: None };
-        loop {
-            let rows = store::access_page(db, workspace.id, only_customer, &page).await?;
-            let (rows, next) = page.finish(rows, |r| r.id);
-            access.extend(rows);
-            if next.is_empty() {
-                break;
-            }
-            page = PageRequest::parse(i32::try_from(PageRequest::MAX_SIZE).unwrap_or(100), &next)
-                .map_err(|v| crate::WorkspacesError::Invalid(vec![v]))?;
-        }
+        let access =
+            all_pages(|page| async move { store::access_page(db, workspace.id, only_customer, &page).await }, |r| r.id)
+                .await?;
 
         let file_json = |f: &pb::File| {
             json!({
@@ -190,6 +170,25 @@ impl Workspaces {
             }
         }
         Ok(())
+    }
+}
+
+/// Every row a paged query gives, page after page.
+async fn all_pages<T, F, Fut>(fetch: F, id_of: impl Fn(&T) -> uuid::Uuid) -> Result<Vec<T>>
+where
+    F: Fn(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>>>,
+{
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let rows = fetch(PageRequest { size: PageRequest::MAX_SIZE, after }).await?;
+        let full = rows.len() >= PageRequest::MAX_SIZE as usize;
+        after = rows.last().map(&id_of);
+        all.extend(rows);
+        if !full {
+            return Ok(all);
+        }
     }
 }
 

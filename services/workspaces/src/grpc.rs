@@ -153,6 +153,16 @@ pub(crate) fn workspace_id(value: &str) -> Result<WorkspaceId> {
     WorkspaceId::parse("workspace_id", value).map_err(|_| WorkspacesError::Refused(ErrorCode::NotFound))
 }
 
+/// A peer service's answer as ours: its not-found and refusals pass through (the caller asked
+/// as themselves), anything else means the peer failed.
+pub(crate) fn peer_refusal(peer: &str, status: &Status) -> WorkspacesError {
+    match status.code() {
+        tonic::Code::NotFound => WorkspacesError::Refused(ErrorCode::NotFound),
+        tonic::Code::PermissionDenied => WorkspacesError::Refused(ErrorCode::PermissionDenied),
+        code => WorkspacesError::Peer(format!("{peer}: {code}")),
+    }
+}
+
 pub(crate) fn not_found() -> WorkspacesError {
     WorkspacesError::Refused(ErrorCode::NotFound)
 }
@@ -330,14 +340,7 @@ impl Workspaces {
                 page_token: token,
             });
             request.extensions_mut().insert(principal.clone());
-            let page = match tenants.list_offices(request).await {
-                Ok(page) => page.into_inner(),
-                Err(status) if status.code() == tonic::Code::NotFound => return Err(ErrorCode::NotFound.into()),
-                Err(status) if status.code() == tonic::Code::PermissionDenied => {
-                    return Err(ErrorCode::PermissionDenied.into());
-                }
-                Err(status) => return Err(WorkspacesError::Peer(format!("tenants: {}", status.code()))),
-            };
+            let page = tenants.list_offices(request).await.map_err(|s| peer_refusal("tenants", &s))?.into_inner();
             if page.offices.iter().any(|o| o.id == office.to_string()) {
                 return Ok(());
             }
@@ -362,21 +365,15 @@ impl Workspaces {
             expert_id: person.to_string(),
         });
         request.extensions_mut().insert(principal.clone());
-        match self.inner.tenants.clone().get_expert(request).await {
-            Ok(expert) => {
-                let expert = expert.into_inner();
-                let guide = expert.roles.contains(&(tenants_pb::Role::Guide as i32));
-                let contact = MemberContact {
-                    name: expert.name,
-                    email: Some(expert.email).filter(|e| !e.is_empty()),
-                    language: expert.language,
-                };
-                Ok((contact, guide))
-            }
-            Err(status) if status.code() == tonic::Code::NotFound => Err(WorkspacesError::Refused(ErrorCode::NotFound)),
-            Err(status) if status.code() == tonic::Code::PermissionDenied => Err(ErrorCode::PermissionDenied.into()),
-            Err(status) => Err(WorkspacesError::Peer(format!("tenants: {}", status.code()))),
-        }
+        let expert =
+            self.inner.tenants.clone().get_expert(request).await.map_err(|s| peer_refusal("tenants", &s))?.into_inner();
+        let guide = expert.roles.contains(&(tenants_pb::Role::Guide as i32));
+        let contact = MemberContact {
+            name: expert.name,
+            email: Some(expert.email).filter(|e| !e.is_empty()),
+            language: expert.language,
+        };
+        Ok((contact, guide))
     }
 
     /// Members' names by actor, for the access log and the export.

@@ -22,7 +22,7 @@ use crate::{
     WorkspacesError,
     domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State},
     events as ev,
-    grpc::{MemberContact, Opened, Result, Workspaces, member_aad, not_found, page, workspace_id},
+    grpc::{MemberContact, Opened, Result, Workspaces, member_aad, not_found, page, peer_refusal, workspace_id},
     notify::{MailContent, render_mail},
     store::{self, InvitationRow},
 };
@@ -81,7 +81,7 @@ impl Workspaces {
             .clone()
             .get_organization(request)
             .await
-            .map_err(|s| WorkspacesError::Peer(format!("tenants: {}", s.code())))?
+            .map_err(|s| peer_refusal("tenants", &s))?
             .into_inner();
         let registry = org.registry.unwrap_or_default();
         let display = registry.display_name.unwrap_or_default();
@@ -176,25 +176,21 @@ impl Workspaces {
 
         let now = self.now();
         let token = random_token();
+        let invitation = InvitationId::new();
+        let contact = InvitationContact { email: email.as_str().to_owned(), language: language.code().to_owned() };
         let row = InvitationRow {
-            id: InvitationId::new(),
+            id: invitation,
             workspace_id: id,
             token_hash: token_hash(&token),
-            contact_sealed: Vec::new(),
+            contact_sealed: opened.seal_json(&contact, &contact_aad(invitation))?,
             bound_customer_id,
             state: InvitationState::Pending,
-            invited_by: opened.workspace.owner_id,
+            invited_by: Actor::of(principal).map_or(opened.workspace.owner_id, Actor::id),
             expires_at: now + self.inner().config.invitation_valid,
             sent_count: 1,
             accepted_by: None,
             version: 1,
             created_at: now,
-        };
-        let contact = InvitationContact { email: email.as_str().to_owned(), language: language.code().to_owned() };
-        let row = InvitationRow {
-            contact_sealed: opened.seal_json(&contact, &contact_aad(row.id))?,
-            invited_by: Actor::of(principal).map_or(row.invited_by, Actor::id),
-            ..row
         };
         let mut tx = self.inner().db.begin().await?;
         let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
@@ -232,7 +228,7 @@ impl Workspaces {
             .clone()
             .ensure_customer_account(request)
             .await
-            .map_err(|s| WorkspacesError::Peer(format!("identity: {}", s.code())))?
+            .map_err(|s| peer_refusal("identity", &s))?
             .into_inner();
         Uuid::parse_str(&account.id).map_err(|_| WorkspacesError::Peer("identity: account id".into()))
     }

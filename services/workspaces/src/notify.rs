@@ -210,11 +210,6 @@ impl Workspaces {
         }
         Ok(sent)
     }
-
-    /// Mail waiting in the queue (for readiness and tests).
-    pub async fn pending_mail(&self) -> Result<i64> {
-        store::pending_mail_count(&self.inner().db).await
-    }
 }
 
 /// Sends queued mail and batches notifications until `shutdown`: at once when woken, and

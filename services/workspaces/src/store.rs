@@ -229,14 +229,10 @@ pub async fn set_contact(tx: &mut Tx, id: WorkspaceId, actor: Actor, sealed: &[u
     Ok(())
 }
 
-/// Removes the workspace and everything in it; its wrapped key goes with the row.
+/// Removes the workspace and, by the schema's cascades, everything in it; its wrapped key
+/// goes with the row.
 pub async fn delete_workspace(tx: &mut Tx, id: WorkspaceId) -> Result<bool> {
-    for table in
-        ["outgoing_mail", "notifications", "read_markers", "files", "invitations", "access_log", "messages", "members"]
-    {
-        tx.query(&format!("DELETE FROM {table} WHERE workspace_id = $1")).bind(id.as_uuid()).execute(&mut *tx).await?;
-    }
-    let deleted = tx.query("DELETE FROM workspaces WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+    let deleted = tx.query("DELETE FROM workspaces WHERE id = $1").bind(id.as_uuid()).execute(tx).await?;
     Ok(deleted == 1)
 }
 
@@ -619,17 +615,6 @@ pub async fn files_page(db: &Db, id: WorkspaceId, filter: ThreadFilter, page: &P
     query.fetch_all(db).await?.iter().map(file).collect()
 }
 
-/// Object keys of every file of a workspace, for deletion.
-pub async fn object_keys<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Result<Vec<String>> {
-    conn.query("SELECT object_key FROM files WHERE workspace_id = $1")
-        .bind(id.as_uuid())
-        .fetch_all(conn)
-        .await?
-        .iter()
-        .map(|r| Ok(r.get("object_key")?))
-        .collect()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Notifications and mail
 
@@ -847,11 +832,6 @@ pub async fn mail_retry(db: &Db, id: Uuid, attempts: i64, next: DateTime<Utc>) -
         .execute(db)
         .await?;
     Ok(())
-}
-
-pub async fn pending_mail_count(db: &Db) -> Result<i64> {
-    let row = db.query("SELECT COUNT(*) AS n FROM outgoing_mail").fetch_one(db).await?;
-    Ok(row.get("n")?)
 }
 
 pub struct AccessRow {

@@ -221,14 +221,9 @@ fn refused(reason: &str, language: Language, headers: &HeaderMap) -> Response {
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     let language_header = HeaderValue::from_static(language.code());
     if wants_html {
-        let page = format!(
-            "<!doctype html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
-             <body><main><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">{again}</a></p></main></body></html>",
-            lang = language.code(),
-            title = escape(&title),
-            detail = escape(&detail),
-            again = escape(&language.text("login-again")),
-        );
+        let body =
+            format!("<p>{}</p><p><a href=\"/\">{}</a></p>", escape(&detail), escape(&language.text("login-again")));
+        let page = page(language, &title, &body);
         return (StatusCode::FORBIDDEN, [(header::CONTENT_LANGUAGE, language_header)], Html(page)).into_response();
     }
     let body = json!({

@@ -261,14 +261,26 @@ async fn resend_invitation(
     ApiPath((id, invitation_id)): ApiPath<(Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let request = pb::InvitationRef {
-        workspace_id: id.to_string(),
-        invitation_id: invitation_id.to_string(),
-        version: if_match(&headers)?,
-    };
-    let changed = state.workspaces().resend_invitation(state.as_caller(&caller, request)).await?.into_inner();
+    let request = invitation_ref(&state, &caller, id, invitation_id, &headers)?;
+    let changed = state.workspaces().resend_invitation(request).await?.into_inner();
     let version = changed.version;
     Ok(versioned(StatusCode::OK, invitation(changed), version, None))
+}
+
+/// The invitation at the version the caller saw (`If-Match`).
+fn invitation_ref(
+    state: &AppState,
+    caller: &ohjaus_platform::auth::Principal,
+    id: Uuid,
+    invitation_id: Uuid,
+    headers: &HeaderMap,
+) -> Result<tonic::Request<pb::InvitationRef>, ApiError> {
+    let reference = pb::InvitationRef {
+        workspace_id: id.to_string(),
+        invitation_id: invitation_id.to_string(),
+        version: if_match(headers)?,
+    };
+    Ok(state.as_caller(caller, reference))
 }
 
 /// Withdraw an invitation; its link stops working. Needs `If-Match`.
@@ -281,12 +293,8 @@ async fn revoke_invitation(
     ApiPath((id, invitation_id)): ApiPath<(Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let request = pb::InvitationRef {
-        workspace_id: id.to_string(),
-        invitation_id: invitation_id.to_string(),
-        version: if_match(&headers)?,
-    };
-    let changed = state.workspaces().revoke_invitation(state.as_caller(&caller, request)).await?.into_inner();
+    let request = invitation_ref(&state, &caller, id, invitation_id, &headers)?;
+    let changed = state.workspaces().revoke_invitation(request).await?.into_inner();
     let version = changed.version;
     Ok(versioned(StatusCode::OK, invitation(changed), version, None))
 }

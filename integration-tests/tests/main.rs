@@ -20,6 +20,7 @@ macro_rules! on_both_backends {
 }
 
 mod gateway;
+mod guidance;
 mod identity;
 mod isolation;
 mod lifecycle;
@@ -28,4 +29,5 @@ mod oidc_peer;
 mod organizations;
 mod saml_peer;
 mod story;
+mod support;
 mod workspaces;

@@ -74,4 +74,6 @@ events! {
     WorkspaceTransferred => "workspace_transferred",
     WorkspaceArchived => "workspace_archived",
     WorkspaceDeleted => "workspace_deleted",
+    ItemChanged => "item_changed",
+    SummaryChanged => "summary_changed",
 }

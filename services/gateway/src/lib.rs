@@ -151,6 +151,7 @@ impl AppState {
     tags((name = "organizations", description = "Organisations, offices, experts and integration clients"),
          (name = "auth", description = "Login, logout, sessions, who am I, client credentials"),
          (name = "workspaces", description = "Guided workspaces, messages and the access log"),
+         (name = "guidance", description = "Phases, tasks, events, notes and the summary of a workspace"),
          (name = "public", description = "No login needed"))
 )]
 struct ApiDoc;
@@ -211,6 +212,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::organizations::router())
         .merge(routes::workspaces::router())
         .merge(routes::content::router())
+        .merge(routes::guidance::router())
         .merge(routes::auth::api_router())
         .merge(
             routes::public::router()

@@ -9,8 +9,8 @@ use futures::StreamExt;
 use ohjaus_platform::{
     events::{self, Bus, Event},
     proto::events::v1::{
-        EventEnvelope, FileUploaded, MemberAdded, MessageChanged, MessagePosted, WorkspaceArchived, WorkspaceClosed,
-        WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+        EventEnvelope, FileUploaded, ItemChanged, MemberAdded, MessageChanged, MessagePosted, SummaryChanged,
+        WorkspaceArchived, WorkspaceClosed, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
     },
 };
 use prost::Message as _;
@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub struct Change {
     pub workspace_id: String,
     pub kind: ChangeKind,
-    /// The message, file or member concerned, if any.
+    /// The message, item, file or member concerned, if any.
     pub object_id: String,
 }
 
@@ -30,6 +30,9 @@ pub struct Change {
 pub enum ChangeKind {
     MessagePosted,
     MessageChanged,
+    /// A phase, task, event or note was made, changed, done or deleted.
+    ItemChanged,
+    SummaryChanged,
     FileUploaded,
     MemberAdded,
     /// Closed, reopened, archived, handed over: the workspace itself is to be re-read.
@@ -62,6 +65,12 @@ fn change_of(envelope: &EventEnvelope) -> Option<Change> {
     }
     if let Some(e) = decode::<MessageChanged>(envelope) {
         return change(e.workspace_id, ChangeKind::MessageChanged, e.message_id);
+    }
+    if let Some(e) = decode::<ItemChanged>(envelope) {
+        return change(e.workspace_id, ChangeKind::ItemChanged, e.item_id);
+    }
+    if let Some(e) = decode::<SummaryChanged>(envelope) {
+        return change(e.workspace_id, ChangeKind::SummaryChanged, String::new());
     }
     if let Some(e) = decode::<FileUploaded>(envelope) {
         return change(e.workspace_id, ChangeKind::FileUploaded, e.file_id);

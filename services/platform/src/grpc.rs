@@ -15,6 +15,11 @@ pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: t.timestamp(), nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
+/// The UTC time of a protobuf timestamp; `None` if it is out of range.
+pub fn from_timestamp(t: &prost_types::Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
+}
+
 /// What a generated client is built on, in either mode.
 pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::WorkspacesError;
 
+pub mod guidance;
+
 id_type!(WorkspaceId);
 id_type!(MessageId);
 id_type!(InvitationId);

@@ -2,6 +2,6 @@
 //! Identifiers and states only, never content.
 
 pub use ohjaus_platform::proto::events::v1::{
-    FileUploaded, MemberAdded, MessageChanged, MessagePosted, WorkspaceArchived, WorkspaceClosed, WorkspaceCreated,
-    WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+    FileUploaded, ItemChanged, MemberAdded, MessageChanged, MessagePosted, SummaryChanged, WorkspaceArchived,
+    WorkspaceClosed, WorkspaceCreated, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
 };

@@ -16,7 +16,7 @@ use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
 use crate::{
-    domain::{Actor, MemberRole},
+    domain::{Actor, MemberRole, guidance::ItemKind},
     files::open_chunks,
     grpc::{Opened, PartStream, Result, Workspaces, thread_filter, workspace_id},
     store::{self, FileRow},
@@ -99,6 +99,24 @@ impl Workspaces {
         .into_iter()
         .map(|row| Ok((self.file_to_pb(opened, &row)?, row)))
         .collect::<Result<_>>()?;
+        let mut guidance = serde_json::Map::new();
+        for kind in [ItemKind::Phase, ItemKind::Task, ItemKind::Event, ItemKind::Note] {
+            let rows = all_pages(
+                |page| async move { store::items_page(db, workspace.id, kind, actor, filter, &page).await },
+                |r| r.id.as_uuid(),
+            )
+            .await?;
+            let items =
+                rows.iter().map(|row| Ok(item_json(&self.item_to_pb(opened, row)?))).collect::<Result<Vec<_>>>()?;
+            guidance.insert(format!("{}s", kind.as_str()), Value::Array(items));
+        }
+        let summary = store::find_summary(db, workspace.id)
+            .await?
+            .map(|row| self.summary_to_pb(opened, Some(&row)))
+            .transpose()?
+            .map_or(Value::Null, |s| {
+                json!({ "text": s.text, "written_by": s.updated_by_name, "updated_at": time(s.updated_at.as_ref()) })
+            });
         let only_customer = match filter {
             store::ThreadFilter::AnnouncementsAnd(me) => Some(me),
             store::ThreadFilter::All => None,
@@ -140,6 +158,8 @@ impl Workspaces {
                 "attachments": m.attachments.iter().map(file_json).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "files": files.iter().map(|(f, _)| file_json(f)).collect::<Vec<_>>(),
+            "guidance": guidance,
+            "summary": summary,
             "access_log": access.iter().map(|a| json!({
                 "at": a.at.to_rfc3339(), "actor_kind": a.actor_kind, "actor_name": name_of(&a.actor_kind, &a.actor_id),
                 "actor_role": a.actor_role, "what": a.what,
@@ -171,6 +191,32 @@ impl Workspaces {
         }
         Ok(())
     }
+}
+
+/// A guidance item in the archive: what its kind has, nothing empty.
+fn item_json(item: &pb::Item) -> Value {
+    let mut value = json!({
+        "id": item.id, "title": item.title, "body": item.body, "author_name": item.author_name,
+        "created_at": time(item.created_at.as_ref()), "updated_at": time(item.updated_at.as_ref()),
+    });
+    let extra = match pb::ItemKind::try_from(item.kind) {
+        Ok(pb::ItemKind::Phase) => json!({ "status": pb::PhaseStatus::try_from(item.phase_status)
+            .map(|s| s.as_str_name().trim_start_matches("PHASE_STATUS_").to_ascii_lowercase()).unwrap_or_default() }),
+        Ok(pb::ItemKind::Task) => json!({
+            "due_on": (!item.due_on.is_empty()).then_some(&item.due_on),
+            "for": pb::Assignee::try_from(item.assignee)
+                .map(|a| a.as_str_name().trim_start_matches("ASSIGNEE_").to_ascii_lowercase()).unwrap_or_default(),
+            "done_at": time(item.completed_at.as_ref()),
+        }),
+        Ok(pb::ItemKind::Event) => json!({
+            "starts_at": time(item.starts_at.as_ref()), "ends_at": time(item.ends_at.as_ref()), "location": item.location,
+        }),
+        _ => json!({}),
+    };
+    if let (Some(value), Value::Object(extra)) = (value.as_object_mut(), extra) {
+        value.extend(extra);
+    }
+    value
 }
 
 /// Every row a paged query gives, page after page.
@@ -247,6 +293,40 @@ fn render_document(doc: &Value) -> String {
             html.push_str(&format!("<p>📎 <a href=\"{}\">{}</a></p>", text(&a["path"]), text(&a["name"])));
         }
         html.push_str("</article>");
+    }
+    let sections = [
+        ("phases", "Phases / Vaiheet / Faser"),
+        ("tasks", "Tasks / Tehtävät / Uppgifter"),
+        ("events", "Events / Tapahtumat / Händelser"),
+        ("notes", "Notes / Muistiinpanot / Anteckningar"),
+    ];
+    for (key, heading) in sections {
+        let items = doc["guidance"][key].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            continue;
+        }
+        html.push_str(&format!("<h2>{heading}</h2>"));
+        for i in &items {
+            let when = ["status", "due_on", "done_at", "starts_at", "ends_at", "location"]
+                .iter()
+                .filter_map(|k| i[*k].as_str().filter(|v| !v.is_empty()).map(|v| format!("{k}: {}", escape(v))))
+                .collect::<Vec<_>>()
+                .join(" · ");
+            html.push_str(&format!(
+                "<article><h3>{}</h3><p class=\"meta\">{} · {}</p><p>{}</p></article>",
+                text(&i["title"]),
+                text(&i["author_name"]),
+                when,
+                text(&i["body"]).replace('\n', "<br>")
+            ));
+        }
+    }
+    if let Some(summary) = doc["summary"]["text"].as_str() {
+        html.push_str(&format!(
+            "<h2>Summary / Yhteenveto / Sammanfattning</h2><p class=\"meta\">{}</p><p>{}</p>",
+            text(&doc["summary"]["written_by"]),
+            escape(summary).replace('\n', "<br>")
+        ));
     }
     html.push_str("<h2>Access log / Käyttöloki / Åtkomstlogg</h2><table>");
     for a in doc["access_log"].as_array().into_iter().flatten() {

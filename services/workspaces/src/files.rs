@@ -12,14 +12,13 @@ use ohjaus_platform::{
     crypto::SEAL_OVERHEAD,
     error::{ErrorCode, FieldViolation},
     grpc::timestamp,
-    ids::parse_uuid,
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
 };
 use tonic::{Status, Streaming};
 
 use crate::{
     WorkspacesError,
-    domain::{self, FileId, FileName, MemberRole, Thread, WorkspaceId},
+    domain::{self, FileId, FileName, WorkspaceId},
     events as ev,
     grpc::{Opened, PartStream, Result, Workspaces, invalid, not_found, page, thread_filter, workspace_id},
     store::{self, FileRow},
@@ -117,22 +116,11 @@ impl Workspaces {
         };
         let id = workspace_id(&header.workspace_id)?;
         let name = FileName::parse("name", &header.name).map_err(invalid)?;
-        let requested_thread = if header.thread_id.is_empty() {
-            None
-        } else {
-            Some(parse_uuid("thread_id", &header.thread_id).map_err(invalid)?)
-        };
         // Who may upload is settled before a byte is stored.
         let mut tx = self.inner().db.begin().await?;
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        let thread = domain::thread_for(opened.workspace.kind, actor, requested_thread).map_err(invalid)?;
-        if let Thread::Customer(customer) = thread
-            && store::member_role(&mut tx, id, crate::domain::Actor::Customer(customer)).await?
-                != Some(MemberRole::Customer)
-        {
-            return Err(invalid(FieldViolation::new("thread_id", "invalid-thread")));
-        }
+        let thread = self.thread_of_new(&mut tx, &opened.workspace, actor, &header.thread_id).await?;
         tx.commit().await?;
 
         let file = FileId::new();

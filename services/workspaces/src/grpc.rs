@@ -647,25 +647,36 @@ impl Workspaces {
         Ok(())
     }
 
+    /// The thread something new goes to: `requested` (a customer's id or empty) checked
+    /// against the workspace's kind, the writer and its members.
+    pub(crate) async fn thread_of_new(
+        &self,
+        tx: &mut Tx,
+        workspace: &Workspace,
+        actor: Actor,
+        requested: &str,
+    ) -> Result<Thread> {
+        let requested =
+            if requested.is_empty() { None } else { Some(parse_uuid("thread_id", requested).map_err(invalid)?) };
+        let thread = domain::thread_for(workspace.kind, actor, requested).map_err(invalid)?;
+        if let Thread::Customer(customer) = thread
+            && store::member_role(&mut *tx, workspace.id, Actor::Customer(customer)).await?
+                != Some(MemberRole::Customer)
+        {
+            return Err(invalid(FieldViolation::new("thread_id", "invalid-thread")));
+        }
+        Ok(thread)
+    }
+
     async fn post(&self, principal: &Principal, msg: pb::PostMessageRequest) -> Result<pb::Message> {
         let id = workspace_id(&msg.workspace_id)?;
         let body = Text::parse("body", &msg.body, MESSAGE_MAX).map_err(invalid)?;
         let key = parse_request_id(&msg.request_id).map_err(invalid)?;
-        let requested_thread = if msg.thread_id.is_empty() {
-            None
-        } else {
-            Some(parse_uuid("thread_id", &msg.thread_id).map_err(invalid)?)
-        };
         let hash = request_hash(&msg, |m| m.request_id.clear());
         let mut tx = self.inner.db.begin().await?;
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        let thread = domain::thread_for(opened.workspace.kind, actor, requested_thread).map_err(invalid)?;
-        if let Thread::Customer(customer) = thread
-            && store::member_role(&mut tx, id, Actor::Customer(customer)).await? != Some(MemberRole::Customer)
-        {
-            return Err(invalid(FieldViolation::new("thread_id", "invalid-thread")));
-        }
+        let thread = self.thread_of_new(&mut tx, &opened.workspace, actor, &msg.thread_id).await?;
         if let Some(key) = &key {
             match idempotency::earlier(&mut tx, &caller_key(principal), "post_message", key, &hash).await? {
                 Earlier::Made(message_id) => {
@@ -1094,5 +1105,55 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         request: Request<pb::RetentionRequest>,
     ) -> std::result::Result<Response<pb::RetentionResponse>, Status> {
         unary!(self, request, delete)
+    }
+
+    async fn create_item(
+        &self,
+        request: Request<pb::CreateItemRequest>,
+    ) -> std::result::Result<Response<pb::Item>, Status> {
+        unary!(self, request, create_item)
+    }
+
+    async fn get_item(&self, request: Request<pb::ItemRef>) -> std::result::Result<Response<pb::Item>, Status> {
+        unary!(self, request, get_item)
+    }
+
+    async fn list_items(
+        &self,
+        request: Request<pb::ListItemsRequest>,
+    ) -> std::result::Result<Response<pb::ListItemsResponse>, Status> {
+        unary!(self, request, list_items)
+    }
+
+    async fn update_item(
+        &self,
+        request: Request<pb::UpdateItemRequest>,
+    ) -> std::result::Result<Response<pb::Item>, Status> {
+        unary!(self, request, update_item)
+    }
+
+    async fn set_task_done(
+        &self,
+        request: Request<pb::SetTaskDoneRequest>,
+    ) -> std::result::Result<Response<pb::Item>, Status> {
+        unary!(self, request, set_task_done)
+    }
+
+    async fn delete_item(&self, request: Request<pb::ItemRef>) -> std::result::Result<Response<pb::Item>, Status> {
+        unary!(self, request, delete_item)
+    }
+
+    async fn get_summary(
+        &self,
+        request: Request<pb::GetSummaryRequest>,
+    ) -> std::result::Result<Response<pb::Summary>, Status> {
+        unary!(self, request, get_summary)
+    }
+
+    async fn put_summary(
+        &self,
+        request: Request<pb::PutSummaryRequest>,
+    ) -> std::result::Result<Response<pb::Summary>, Status> {
+        unary!(self, request, put_summary)
     }
 }

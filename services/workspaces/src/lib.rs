@@ -7,7 +7,8 @@
 //! the workspace's access log, which its members can read. Guides close a workspace and may
 //! reopen it within a configured window; archiving and deletion belong to retention.
 //!
-//! Customers join by invitation (`invitations`), members share files (`files`), members are
+//! Customers join by invitation (`invitations`), members share files (`files`), guides plan the
+//! work in phases, tasks, events, notes and a summary (`guidance`), members are
 //! notified in the app and by batched mail without content (`notify`), a customer downloads
 //! their workspace (`export`), and main users and retention look after it (`lifecycle`).
 
@@ -16,6 +17,7 @@ pub mod events;
 mod export;
 mod files;
 pub mod grpc;
+mod guidance;
 mod invitations;
 mod lifecycle;
 pub mod notify;

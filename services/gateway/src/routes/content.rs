@@ -29,7 +29,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    Page, timestamp, versioned,
+    Page,
+    guidance::item,
+    timestamp, versioned,
     workspaces::{Message, Workspace, message, workspace},
 };
 use crate::{
@@ -630,8 +632,9 @@ async fn write_zip(mut parts: tonic::Streaming<pb::ExportPart>, writer: tokio::i
 const SESSION_CHECK: Duration = Duration::from_secs(30);
 
 /// Live updates of one workspace as Server-Sent Events (members, with a browser session):
-/// `message` (a new message, as `GET …/messages/{id}` gives it), `message-changed`, `file`,
-/// `member`, `workspace` (state or owner changed: re-read it). The stream ends when the
+/// `message` (a new message, as `GET …/messages/{id}` gives it), `message-changed`, `item` (a
+/// phase, task, event or note made or changed, as `GET …/items/{id}` gives it), `summary`,
+/// `file`, `member`, `workspace` (state or owner changed: re-read it). The stream ends when the
 /// session ends or the workspace can no longer be read.
 #[utoipa::path(get, path = "/workspaces/{id}/live", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
@@ -677,36 +680,49 @@ async fn live(
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
-            let event = match change.kind {
+            // Content is read as the member: what they may not see is not found.
+            let read = match change.kind {
                 ChangeKind::MessagePosted | ChangeKind::MessageChanged => {
                     let request = pb::GetMessageRequest {
                         workspace_id: workspace_id.clone(),
                         message_id: change.object_id.clone(),
                     };
-                    match state.workspaces().get_message(state.as_caller(&caller, request)).await {
-                        Ok(found) => {
-                            let name =
-                                if change.kind == ChangeKind::MessagePosted { "message" } else { "message-changed" };
-                            let data = serde_json::to_string(&message(found.into_inner())).unwrap_or_default();
-                            Event::default().event(name).id(change.object_id).data(data)
-                        }
-                        // Another customer's thread in a group, or no access any more.
-                        Err(status) if status.code() == tonic::Code::NotFound => {
-                            let request = pb::GetWorkspaceRequest { workspace_id: workspace_id.clone() };
-                            if state.workspaces().get_workspace(state.as_caller(&caller, request)).await.is_err() {
-                                return;
-                            }
-                            continue;
-                        }
-                        Err(_) => continue,
-                    }
+                    let name = if change.kind == ChangeKind::MessagePosted { "message" } else { "message-changed" };
+                    state.workspaces().get_message(state.as_caller(&caller, request)).await.map(|found| {
+                        let data = serde_json::to_string(&message(found.into_inner())).unwrap_or_default();
+                        Event::default().event(name).id(change.object_id.clone()).data(data)
+                    })
                 }
+                ChangeKind::ItemChanged => {
+                    let request = pb::ItemRef {
+                        workspace_id: workspace_id.clone(),
+                        item_id: change.object_id.clone(),
+                        version: 0,
+                    };
+                    state.workspaces().get_item(state.as_caller(&caller, request)).await.map(|found| {
+                        let data = serde_json::to_string(&item(found.into_inner())).unwrap_or_default();
+                        Event::default().event("item").id(change.object_id.clone()).data(data)
+                    })
+                }
+                ChangeKind::SummaryChanged => Ok(Event::default().event("summary").data("{}")),
                 ChangeKind::FileUploaded => {
-                    Event::default().event("file").data(format!("{{\"id\":\"{}\"}}", change.object_id))
+                    Ok(Event::default().event("file").data(format!("{{\"id\":\"{}\"}}", change.object_id)))
                 }
-                ChangeKind::MemberAdded => Event::default().event("member").data("{}"),
-                ChangeKind::WorkspaceChanged => Event::default().event("workspace").data("{}"),
+                ChangeKind::MemberAdded => Ok(Event::default().event("member").data("{}")),
+                ChangeKind::WorkspaceChanged => Ok(Event::default().event("workspace").data("{}")),
                 ChangeKind::WorkspaceDeleted => return,
+            };
+            let event = match read {
+                Ok(event) => event,
+                // Another customer's thread, someone's private note, or no access any more.
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    let request = pb::GetWorkspaceRequest { workspace_id: workspace_id.clone() };
+                    if state.workspaces().get_workspace(state.as_caller(&caller, request)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => continue,
             };
             if sender.send(event).await.is_err() {
                 return;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod content;
+pub mod guidance;
 pub mod organizations;
 pub mod public;
 pub mod workspaces;

@@ -1,0 +1,473 @@
+//! Guidance in a workspace: phases, tasks, events and notes (`/items`), and the summary. Members
+//! read them; guides and experts plan; customers write shared notes and mark their own tasks
+//! done. A private note is its author's alone. To anyone who is not a member every address here
+//! is 404.
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{grpc::timestamp as to_timestamp, proto::workspaces::v1 as pb};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{Page, timestamp, versioned};
+use crate::{
+    AppState,
+    extract::{
+        ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
+    },
+    problem::{ApiError, Problem},
+};
+
+pub const TAG: &str = "guidance";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_item, list_items))
+        .routes(routes!(get_item, update_item, delete_item))
+        .routes(routes!(set_task_done))
+        .routes(routes!(get_summary, put_summary))
+}
+
+/// A value the service does not know: it answers with a problem naming the field.
+const UNKNOWN: i32 = -1;
+
+fn kind_from(value: &str) -> i32 {
+    match value {
+        "phase" => pb::ItemKind::Phase.into(),
+        "task" => pb::ItemKind::Task.into(),
+        "event" => pb::ItemKind::Event.into(),
+        "note" => pb::ItemKind::Note.into(),
+        _ => UNKNOWN,
+    }
+}
+
+fn kind_name(value: i32) -> &'static str {
+    match pb::ItemKind::try_from(value) {
+        Ok(pb::ItemKind::Phase) => "phase",
+        Ok(pb::ItemKind::Task) => "task",
+        Ok(pb::ItemKind::Event) => "event",
+        _ => "note",
+    }
+}
+
+fn status_from(value: Option<&str>) -> i32 {
+    match value {
+        None => pb::PhaseStatus::Unspecified.into(),
+        Some("planned") => pb::PhaseStatus::Planned.into(),
+        Some("current") => pb::PhaseStatus::Current.into(),
+        Some("done") => pb::PhaseStatus::Done.into(),
+        Some(_) => UNKNOWN,
+    }
+}
+
+fn status_name(value: i32) -> Option<&'static str> {
+    match pb::PhaseStatus::try_from(value) {
+        Ok(pb::PhaseStatus::Planned) => Some("planned"),
+        Ok(pb::PhaseStatus::Current) => Some("current"),
+        Ok(pb::PhaseStatus::Done) => Some("done"),
+        _ => None,
+    }
+}
+
+fn assignee_from(value: Option<&str>) -> i32 {
+    match value {
+        None => pb::Assignee::Unspecified.into(),
+        Some("customer") => pb::Assignee::Customer.into(),
+        Some("guides") => pb::Assignee::Guides.into(),
+        Some(_) => UNKNOWN,
+    }
+}
+
+fn assignee_name(value: i32) -> Option<&'static str> {
+    match pb::Assignee::try_from(value) {
+        Ok(pb::Assignee::Customer) => Some("customer"),
+        Ok(pb::Assignee::Guides) => Some("guides"),
+        _ => None,
+    }
+}
+
+/// What an item says. Which fields count depends on the kind: phases have a `status`; tasks a
+/// `due_on` day and an `assignee`; events `starts_at`, `ends_at` and a `location`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemFields {
+    /// Required, except for notes; at most 200 characters.
+    #[serde(default)]
+    pub title: String,
+    /// Required for notes; at most 10 000 characters.
+    #[serde(default)]
+    pub body: String,
+    /// Phases: `planned` (default), `current` or `done`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Tasks: the day it is due, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub due_on: Option<String>,
+    /// Tasks: `customer` (default) or `guides`.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// Events: required.
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Events: where; at most 200 characters.
+    #[serde(default)]
+    pub location: String,
+}
+
+impl From<ItemFields> for pb::ItemFields {
+    fn from(f: ItemFields) -> Self {
+        pb::ItemFields {
+            title: f.title,
+            body: f.body,
+            phase_status: status_from(f.status.as_deref()),
+            due_on: f.due_on.unwrap_or_default(),
+            assignee: assignee_from(f.assignee.as_deref()),
+            starts_at: f.starts_at.map(to_timestamp),
+            ends_at: f.ends_at.map(to_timestamp),
+            location: f.location,
+        }
+    }
+}
+
+/// A new item: its kind, what it says (as in `ItemFields`), and where it belongs.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// `phase`, `task`, `event` or `note`.
+    pub kind: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub due_on: Option<String>,
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub location: String,
+    /// Notes of guides and experts: read by the author only.
+    #[serde(default)]
+    pub private: bool,
+    /// Group workspaces: a guide writes to one customer's thread (absent: everyone).
+    #[serde(default)]
+    pub thread_id: Option<Uuid>,
+}
+
+impl ItemInput {
+    fn fields(self) -> pb::ItemFields {
+        ItemFields {
+            title: self.title,
+            body: self.body,
+            status: self.status,
+            due_on: self.due_on,
+            assignee: self.assignee,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            location: self.location,
+        }
+        .into()
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Item {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    /// `phase`, `task`, `event` or `note`.
+    pub kind: &'static str,
+    pub title: String,
+    pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_id: Option<Uuid>,
+    pub author_id: Uuid,
+    /// `expert` or `customer`.
+    pub author_kind: String,
+    pub author_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub private: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// A deleted item keeps its id and kind only.
+    pub deleted: bool,
+    pub version: i64,
+}
+
+pub(crate) fn item(i: pb::Item) -> Item {
+    let some = |s: String| if s.is_empty() { None } else { Some(s) };
+    let kind = kind_name(i.kind);
+    Item {
+        id: Uuid::parse_str(&i.id).unwrap_or_default(),
+        workspace_id: Uuid::parse_str(&i.workspace_id).unwrap_or_default(),
+        kind,
+        title: i.title,
+        body: i.body,
+        thread_id: Uuid::parse_str(&i.thread_id).ok(),
+        author_id: Uuid::parse_str(&i.author_id).unwrap_or_default(),
+        author_kind: i.author_kind,
+        author_name: i.author_name,
+        status: status_name(i.phase_status),
+        due_on: some(i.due_on),
+        assignee: assignee_name(i.assignee),
+        completed_at: i.completed_at.map(|t| timestamp(Some(t))),
+        completed_by: Uuid::parse_str(&i.completed_by).ok(),
+        starts_at: i.starts_at.map(|t| timestamp(Some(t))),
+        ends_at: i.ends_at.map(|t| timestamp(Some(t))),
+        location: if kind == "event" { Some(i.location) } else { None },
+        private: i.private,
+        created_at: timestamp(i.created_at),
+        updated_at: timestamp(i.updated_at),
+        deleted: i.deleted,
+        version: i.version,
+    }
+}
+
+/// Add a phase, task, event or note (members of an active workspace). Needs `X-CSRF-Token`.
+#[utoipa::path(post, path = "/workspaces/{id}/items", tag = TAG,
+    params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = ItemInput,
+    responses((status = 201, body = Item), (status = 403, body = Problem, description = "Customers write shared notes only", content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "The workspace is not active", content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create_item(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ItemInput>,
+) -> Result<Response, ApiError> {
+    let caller = principal_of_session(&session.resolved)?;
+    let request = pb::CreateItemRequest {
+        workspace_id: id.to_string(),
+        kind: kind_from(&body.kind),
+        thread_id: body.thread_id.map(|t| t.to_string()).unwrap_or_default(),
+        private: body.private,
+        fields: Some(body.fields()),
+        author_name: session.resolved.display_name.clone(),
+        request_id: idempotency_key(&headers)?,
+    };
+    let created = state.workspaces().create_item(state.as_caller(&caller, request)).await?.into_inner();
+    let location = format!("/api/v1/workspaces/{id}/items/{}", created.id);
+    let version = created.version;
+    Ok(versioned(StatusCode::CREATED, item(created), version, Some(location)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// `phase`, `task`, `event` or `note`.
+    pub kind: String,
+}
+
+/// Items of one kind in the order they were made (members; the read is logged).
+#[utoipa::path(get, path = "/workspaces/{id}/items", tag = TAG, params(("id" = Uuid, Path), ItemQuery, PageParams),
+    responses((status = 200, body = Page<Item>), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list_items(
+    state: State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<ItemQuery>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<axum::Json<Page<Item>>, ApiError> {
+    let request = pb::ListItemsRequest {
+        workspace_id: id.to_string(),
+        kind: kind_from(&query.kind),
+        page_size: page.size(),
+        page_token: page.token(),
+    };
+    let response = state.workspaces().list_items(state.as_caller(&caller, request)).await?.into_inner();
+    Ok(axum::Json(Page::new(response.items.into_iter().map(item).collect(), response.next_page_token)))
+}
+
+/// One item (members who may see it; the read is logged).
+#[utoipa::path(get, path = "/workspaces/{id}/items/{item_id}", tag = TAG, params(("id" = Uuid, Path), ("item_id" = Uuid, Path)),
+    responses((status = 200, body = Item), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_item(
+    state: State<AppState>,
+    Caller(caller): Caller,
+    ApiPath((id, item_id)): ApiPath<(Uuid, Uuid)>,
+) -> Result<Response, ApiError> {
+    let request = pb::ItemRef { workspace_id: id.to_string(), item_id: item_id.to_string(), version: 0 };
+    let found = state.workspaces().get_item(state.as_caller(&caller, request)).await?.into_inner();
+    let version = found.version;
+    Ok(versioned(StatusCode::OK, item(found), version, None))
+}
+
+/// Replace what an item says (guides and experts; a note only its author). Needs `If-Match`
+/// and `X-CSRF-Token`.
+#[utoipa::path(put, path = "/workspaces/{id}/items/{item_id}", tag = TAG,
+    params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = ItemFields,
+    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn update_item(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath((id, item_id)): ApiPath<(Uuid, Uuid)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ItemFields>,
+) -> Result<Response, ApiError> {
+    let caller = principal_of_session(&session.resolved)?;
+    let request = pb::UpdateItemRequest {
+        workspace_id: id.to_string(),
+        item_id: item_id.to_string(),
+        version: if_match(&headers)?,
+        fields: Some(body.into()),
+    };
+    let changed = state.workspaces().update_item(state.as_caller(&caller, request)).await?.into_inner();
+    let version = changed.version;
+    Ok(versioned(StatusCode::OK, item(changed), version, None))
+}
+
+/// Delete an item; its content is gone for good. Needs `If-Match` and `X-CSRF-Token`.
+#[utoipa::path(delete, path = "/workspaces/{id}/items/{item_id}", tag = TAG,
+    params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)),
+    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+async fn delete_item(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath((id, item_id)): ApiPath<(Uuid, Uuid)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = principal_of_session(&session.resolved)?;
+    let request =
+        pb::ItemRef { workspace_id: id.to_string(), item_id: item_id.to_string(), version: if_match(&headers)? };
+    let deleted = state.workspaces().delete_item(state.as_caller(&caller, request)).await?.into_inner();
+    let version = deleted.version;
+    Ok(versioned(StatusCode::OK, item(deleted), version, None))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDone {
+    pub done: bool,
+}
+
+/// Mark a task done or not done (guides and experts; the customer their own tasks). Needs
+/// `If-Match` and `X-CSRF-Token`.
+#[utoipa::path(put, path = "/workspaces/{id}/items/{item_id}/done", tag = TAG,
+    params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = TaskDone,
+    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+async fn set_task_done(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath((id, item_id)): ApiPath<(Uuid, Uuid)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<TaskDone>,
+) -> Result<Response, ApiError> {
+    let caller = principal_of_session(&session.resolved)?;
+    let request = pb::SetTaskDoneRequest {
+        workspace_id: id.to_string(),
+        item_id: item_id.to_string(),
+        version: if_match(&headers)?,
+        done: body.done,
+    };
+    let changed = state.workspaces().set_task_done(state.as_caller(&caller, request)).await?.into_inner();
+    let version = changed.version;
+    Ok(versioned(StatusCode::OK, item(changed), version, None))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Summary {
+    pub workspace_id: Uuid,
+    /// Empty until someone writes it.
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// 0 before the first version.
+    pub version: i64,
+}
+
+fn summary(s: pb::Summary) -> Summary {
+    Summary {
+        workspace_id: Uuid::parse_str(&s.workspace_id).unwrap_or_default(),
+        text: s.text,
+        updated_by: Uuid::parse_str(&s.updated_by).ok(),
+        updated_by_name: (!s.updated_by_name.is_empty()).then_some(s.updated_by_name),
+        updated_at: s.updated_at.map(|t| timestamp(Some(t))),
+        version: s.version,
+    }
+}
+
+/// The guidance summary (members; the read is logged).
+#[utoipa::path(get, path = "/workspaces/{id}/summary", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = Summary), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn get_summary(
+    state: State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Response, ApiError> {
+    let request = pb::GetSummaryRequest { workspace_id: id.to_string() };
+    let found = state.workspaces().get_summary(state.as_caller(&caller, request)).await?.into_inner();
+    let version = found.version;
+    Ok(versioned(StatusCode::OK, summary(found), version, None))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryInput {
+    /// At most 20 000 characters.
+    pub text: String,
+}
+
+/// Write the summary (guides and experts). The first version is written without `If-Match`;
+/// every later one needs the `If-Match` of the version it replaces, so nobody overwrites a
+/// colleague's newer text. Needs `X-CSRF-Token`.
+#[utoipa::path(put, path = "/workspaces/{id}/summary", tag = TAG,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = SummaryInput,
+    responses((status = 200, body = Summary), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json")))]
+async fn put_summary(
+    state: State<AppState>,
+    session: CurrentSession,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SummaryInput>,
+) -> Result<Response, ApiError> {
+    let caller = principal_of_session(&session.resolved)?;
+    let version = if headers.contains_key(axum::http::header::IF_MATCH) { if_match(&headers)? } else { 0 };
+    let request = pb::PutSummaryRequest {
+        workspace_id: id.to_string(),
+        text: body.text,
+        version,
+        author_name: session.resolved.display_name.clone(),
+    };
+    let written = state.workspaces().put_summary(state.as_caller(&caller, request)).await?.into_inner();
+    let version = written.version;
+    Ok(versioned(StatusCode::OK, summary(written), version, None))
+}

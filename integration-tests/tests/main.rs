@@ -28,4 +28,5 @@ mod oidc_peer;
 mod organizations;
 mod saml_peer;
 mod story;
+mod workspace_content;
 mod workspaces;

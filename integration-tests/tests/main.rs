@@ -30,4 +30,5 @@ mod organizations;
 mod saml_peer;
 mod story;
 mod support;
+mod workspace_content;
 mod workspaces;

@@ -572,23 +572,32 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     assert_eq!(archived.body["state"], "archived");
     assert!(archived.body.get("reopen_until").is_none(), "{:?}", archived.body);
 
-    // (DESIGN.md: an archived workspace is hidden from experts. Its guide still reads and lists
-    // it; that is a reported defect, not asserted here. Once fixed, the guide's refusals below
-    // become 404 instead of 409.)
-    // Archived, it takes nothing new and cannot be reopened or handed over.
-    for (who, browser) in [("guide", &mut olli), ("customer", &mut tessa)] {
-        let refused =
-            browser.send_with_csrf(Method::POST, &format!("{base}/messages"), Some(json!({"body": "myöhässä"}))).await;
-        assert_problem(&refused, 409, "wrong-state", who);
+    // Archived, it is hidden from every expert: the guide finds neither it nor its content, it
+    // is gone from his list, and the main user cannot hand it over. The customer cannot post.
+    for path in [base.clone(), format!("{base}/messages"), format!("{base}/files"), format!("{base}/access-log")] {
+        assert_problem(&olli.get(&path).await, 404, "not-found", &path);
     }
+    assert!(!ids(&olli.get("/api/v1/workspaces").await).contains(&w1), "hidden from the guide's list");
+    assert_problem(
+        &olli.send_with_csrf(Method::POST, &format!("{base}/messages"), Some(json!({"body": "myöhässä"}))).await,
+        404,
+        "not-found",
+        "guide posts to an archived workspace",
+    );
+    assert_problem(
+        &tessa.send_with_csrf(Method::POST, &format!("{base}/messages"), Some(json!({"body": "myöhässä"}))).await,
+        409,
+        "wrong-state",
+        "customer posts to an archived workspace",
+    );
     let (status, _, _) =
         raw(&olli, Method::POST, &format!("{base}/files?name=late.txt"), b"late".to_vec(), "text/plain").await;
-    assert_eq!(status, 409, "upload to an archived workspace");
+    assert_eq!(status, 404, "upload to an archived workspace");
     let archived_etag = archived.header("etag").unwrap().to_owned();
     assert_problem(
         &send(&mut olli, Method::POST, &format!("{base}/reopen"), None, Some(&archived_etag)).await,
-        409,
-        "wrong-state",
+        404,
+        "not-found",
         "reopen archived",
     );
     let handover = maija
@@ -598,7 +607,7 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
             Some(json!({"new_owner_id": org.person("noora.neuvoja")})),
         )
         .await;
-    assert_problem(&handover, 409, "wrong-state", "transfer archived");
+    assert_problem(&handover, 404, "not-found", "transfer archived");
 
     // The customer still downloads all of it.
     let (entries, document) = export(&tessa, &base).await;
@@ -681,11 +690,17 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     // Its wrapped key is gone with it.
     let keys = db
         .query("SELECT COUNT(*) AS n FROM workspaces WHERE data_key = $1")
-        .bind(wrapped)
+        .bind(wrapped.clone())
         .fetch_one(&db)
         .await
         .unwrap();
     assert_eq!(keys.get::<i64>("n").unwrap(), 0);
+    // Nor is it left on disk: not in free pages, not in the write-ahead log (embedded mode;
+    // PostgreSQL's own files are the server's).
+    for path in files_under(&system.storage.data_dir()) {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(!bytes.windows(wrapped.len()).any(|w| w == wrapped.as_slice()), "the key is in {}", path.display());
+    }
     // No object of it remains; the other's does.
     let objects = stored_objects(&system).await;
     assert_eq!(objects_of(&objects, &w1), Vec::<String>::new(), "{objects:?}");

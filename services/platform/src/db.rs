@@ -67,6 +67,9 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
+                    // Deleted rows (a workspace's wrapped key, say) are overwritten, not left
+                    // readable in free pages.
+                    .pragma("secure_delete", "on")
                     .busy_timeout(Duration::from_secs(10));
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.database.max_connections)
@@ -91,6 +94,16 @@ impl Db {
                 Ok(Db::Postgres(pool))
             }
         }
+    }
+
+    /// Makes what was just deleted unreadable on disk where the database can: SQLite moves the
+    /// write-ahead log into the zeroed main file and empties the log. PostgreSQL reclaims old
+    /// row versions by its own vacuum.
+    pub async fn purge_deleted(&self) -> DbResult<()> {
+        if let Db::Sqlite(pool) = self {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> DatabaseBackend {

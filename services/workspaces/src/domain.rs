@@ -208,13 +208,15 @@ pub fn may_create(principal: &Principal, organization: Uuid) -> Result<(), Error
 }
 
 /// Content is read by members only; an expert must also still work for the organisation.
-/// Everyone else — main users, the operator, other guides — finds nothing.
+/// Everyone else — main users, the operator, other guides — finds nothing. An archived
+/// workspace is the customer's alone: it is hidden from every expert until it is deleted.
 pub fn may_read(principal: &Principal, workspace: &Workspace, role: Option<MemberRole>) -> Result<(), ErrorCode> {
+    let archived = workspace.state == State::Archived;
     match (principal, role) {
         (Principal::Customer { .. }, Some(MemberRole::Customer)) => Ok(()),
-        (Principal::Expert { .. }, Some(MemberRole::Expert)) => Ok(()),
+        (Principal::Expert { .. }, Some(MemberRole::Expert)) if !archived => Ok(()),
         (Principal::Expert { .. }, Some(MemberRole::Owner | MemberRole::Guide))
-            if principal.belongs_to(workspace.organization_id) =>
+            if !archived && principal.belongs_to(workspace.organization_id) =>
         {
             Ok(())
         }
@@ -559,6 +561,11 @@ mod tests {
         let customer = Principal::Customer { customer_id: Uuid::now_v7() };
         assert!(may_read(&customer, &ws, Some(MemberRole::Customer)).is_ok());
         assert_eq!(may_read(&customer, &ws, None), Err(ErrorCode::NotFound));
+        // Archived, it is the customer's alone.
+        let archived = workspace(org, State::Archived, Some(Utc::now()));
+        assert!(may_read(&customer, &archived, Some(MemberRole::Customer)).is_ok());
+        assert_eq!(may_read(&guide, &archived, Some(MemberRole::Owner)), Err(ErrorCode::NotFound));
+        assert_eq!(may_read(&guide, &archived, Some(MemberRole::Expert)), Err(ErrorCode::NotFound));
     }
 
     #[test]

@@ -60,8 +60,9 @@ impl Workspaces {
         let mut tx = self.inner().db.begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
         let opened = self.open(&row)?;
-        if row.state != State::Active && row.state != State::Closed {
-            return Err(ErrorCode::WrongState.into());
+        // An archived workspace is hidden from experts, main users included.
+        if row.state == State::Archived {
+            return Err(not_found());
         }
         store::set_owner(&mut tx, id, row.owner_id, new_owner, now).await?;
         // The new owner's name for the access log; the main user never sees it or the content.
@@ -122,6 +123,9 @@ impl Workspaces {
         )
         .await?;
         self.commit(tx).await?;
+        if let Err(error) = self.inner().db.purge_deleted().await {
+            tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
+        }
         // The key is gone with the row; the ciphertext is removed too, so storage is freed.
         remove_objects(self.inner().files.as_ref(), id).await;
         Ok(pb::RetentionResponse { workspace_id: id.to_string() })

@@ -198,10 +198,43 @@ async fn guides_plan_customers_take_part_and_private_notes_stay_private(backend:
     assert_eq!(second.body["items"].as_array().unwrap().len(), 1);
     assert!(second.body["next_page_token"].is_null());
 
+    // Who is here, and a conversation view's paging: newest first, older on the next page.
+    let members = tessa.get(&format!("{base}/members")).await;
+    let roles: Vec<(String, String)> = members
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(roles, [("Olli Ohjaaja".into(), "owner".into()), ("Tessa Testilä".into(), "customer".into())]);
+    let mut posted = Vec::new();
+    for n in 1..=3 {
+        let (status, message) =
+            send(&mut tessa, Method::POST, &format!("{base}/messages"), json!({"body": format!("Viesti {n}")}), None)
+                .await;
+        assert_eq!(status, 201);
+        posted.push(id_of(&message));
+    }
+    let newest = olli.get(&format!("{base}/messages?order=newest&page_size=2")).await;
+    assert_eq!(ids(&newest.body), [posted[2].clone(), posted[1].clone()]);
+    let token = newest.body["next_page_token"].as_str().unwrap();
+    let older = olli.get(&format!("{base}/messages?order=newest&page_size=2&page_token={token}")).await;
+    assert_eq!(ids(&older.body), [posted[0].clone()]);
+    let oldest = olli.get(&format!("{base}/messages")).await;
+    assert_eq!(ids(&oldest.body), posted);
+    let bad = olli.get(&format!("{base}/messages?order=random")).await;
+    assert_eq!((bad.status, bad.error_fields()), (422, vec!["order".to_owned()]));
+
     // Nobody else finds any of it: a main user, another guide, the operator.
     let mut maija = logged_in(&system, "expert", "maija.paakayttaja").await;
     let mut noora = logged_in(&system, "expert", "noora.neuvoja").await;
-    for path in [format!("{items}?kind=task"), format!("{items}/{}", id_of(&my_task)), summary.clone()] {
+    for path in [
+        format!("{items}?kind=task"),
+        format!("{items}/{}", id_of(&my_task)),
+        summary.clone(),
+        format!("{base}/members"),
+    ] {
         assert_eq!(maija.get(&path).await.status, 404, "{path}");
         assert_eq!(noora.get(&path).await.status, 404, "{path}");
         assert_eq!(system.operator().get(&path).await.status, 404, "{path}");

@@ -143,6 +143,16 @@ impl MemberRole {
         }
     }
 
+    /// Where the role comes in a list of members: the owner first, customers last.
+    pub fn rank(self) -> u8 {
+        match self {
+            MemberRole::Owner => 0,
+            MemberRole::Guide => 1,
+            MemberRole::Expert => 2,
+            MemberRole::Customer => 3,
+        }
+    }
+
     /// Guides run the workspace: they may close and reopen it.
     pub fn guides(self) -> bool {
         matches!(self, MemberRole::Owner | MemberRole::Guide)

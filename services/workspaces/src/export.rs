@@ -84,7 +84,7 @@ impl Workspaces {
 
         let mut messages = Vec::new();
         for row in &all_pages(
-            |page| async move { store::messages_page(db, workspace.id, filter, &page).await },
+            |page| async move { store::messages_page(db, workspace.id, filter, &page, false).await },
             |r| r.id.as_uuid(),
         )
         .await?

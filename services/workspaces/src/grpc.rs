@@ -743,7 +743,7 @@ impl Workspaces {
         self.log_read(&mut tx, &opened.workspace, actor, role, "messages").await?;
         tx.commit().await?;
         let filter = thread_filter(opened.workspace.kind, actor);
-        let rows = store::messages_page(&self.inner.db, id, filter, &page).await?;
+        let rows = store::messages_page(&self.inner.db, id, filter, &page, msg.newest_first).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
         let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -850,6 +850,31 @@ impl Workspaces {
             last_read_message_id: last.to_string(),
             at: Some(timestamp(at)),
         })
+    }
+
+    async fn members(&self, principal: &Principal, msg: pb::ListMembersRequest) -> Result<pb::ListMembersResponse> {
+        let id = workspace_id(&msg.workspace_id)?;
+        let mut tx = self.inner.db.begin().await?;
+        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        self.log_read(&mut tx, &opened.workspace, actor, role, "members").await?;
+        let mut rows = store::members_of(&mut tx, id).await?;
+        tx.commit().await?;
+        // The owner first, then guides, experts and customers, each in the order they joined.
+        rows.sort_by_key(|m| m.role.rank());
+        let names = self.member_names(&opened).await?;
+        let only_customer = matches!(thread_filter(opened.workspace.kind, actor), ThreadFilter::AnnouncementsAnd(_));
+        let members = rows
+            .into_iter()
+            // In a group the customers do not see each other.
+            .filter(|m| !only_customer || m.actor == actor || !matches!(m.actor, Actor::Customer(_)))
+            .map(|m| pb::Member {
+                kind: m.actor.kind().to_owned(),
+                id: m.actor.id().to_string(),
+                role: m.role.as_str().to_owned(),
+                name: names.get(&m.actor).map(|c| c.name.clone()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(pb::ListMembersResponse { members })
     }
 
     async fn access_log(
@@ -1155,5 +1180,12 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         request: Request<pb::PutSummaryRequest>,
     ) -> std::result::Result<Response<pb::Summary>, Status> {
         unary!(self, request, put_summary)
+    }
+
+    async fn list_members(
+        &self,
+        request: Request<pb::ListMembersRequest>,
+    ) -> std::result::Result<Response<pb::ListMembersResponse>, Status> {
+        unary!(self, request, members)
     }
 }

@@ -377,18 +377,21 @@ impl ThreadFilter {
     }
 }
 
-/// Messages of a workspace in the order they were posted.
+/// Messages of a workspace in the order they were posted, or newest first.
 pub async fn messages_page(
     db: &Db,
     id: WorkspaceId,
     filter: ThreadFilter,
     page: &PageRequest,
+    newest_first: bool,
 ) -> Result<Vec<MessageRow>> {
+    // Ids are UUIDv7, so their order is the order of posting; the page token is the last id.
+    let (beyond, order, start) = if newest_first { ("<", "DESC", Uuid::max()) } else { (">", "ASC", Uuid::nil()) };
     let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id {beyond} $2{} ORDER BY id {order} LIMIT $3",
         filter.sql(4)
     );
-    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
+    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(start)).bind(page.fetch_limit());
     if let Some(customer) = filter.customer() {
         query = query.bind(customer);
     }

@@ -9,7 +9,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{auth::Principal, proto::workspaces::v1 as pb};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reopen_workspace))
         .routes(routes!(post_message, list_messages))
         .routes(routes!(access_log))
+        .routes(routes!(list_members))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -287,17 +288,35 @@ async fn post_message(
     Ok(versioned(StatusCode::CREATED, message(posted), version, Some(location)))
 }
 
-/// Messages in the order they were posted (members; the read is logged).
-#[utoipa::path(get, path = "/workspaces/{id}/messages", tag = TAG, params(("id" = Uuid, Path), PageParams),
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MessageOrder {
+    /// `oldest` (default: in the order they were posted) or `newest` (latest first, for a
+    /// conversation view that loads older messages on scroll).
+    pub order: Option<String>,
+}
+
+/// Messages in the order they were posted, or newest first (members; the read is logged).
+#[utoipa::path(get, path = "/workspaces/{id}/messages", tag = TAG, params(("id" = Uuid, Path), MessageOrder, PageParams),
     responses((status = 200, body = Page<Message>), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn list_messages(
     state: State<AppState>,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(order): ApiQuery<MessageOrder>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Message>>, ApiError> {
-    let request =
-        pb::ListMessagesRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
+    let newest_first = match order.order.as_deref() {
+        None | Some("oldest") => false,
+        Some("newest") => true,
+        Some(_) => return Err(ApiError::invalid("order", "invalid-order")),
+    };
+    let request = pb::ListMessagesRequest {
+        workspace_id: id.to_string(),
+        page_size: page.size(),
+        page_token: page.token(),
+        newest_first,
+    };
     let response = state.workspaces().list_messages(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(response.messages.into_iter().map(message).collect(), response.next_page_token)))
 }
@@ -344,4 +363,32 @@ async fn access_log(
         })
         .collect();
     Ok(axum::Json(Page::new(entries, response.next_page_token)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Member {
+    /// `expert` or `customer`.
+    pub kind: String,
+    pub id: Uuid,
+    /// `owner`, `guide`, `expert` or `customer`.
+    pub role: String,
+    pub name: String,
+}
+
+/// Who is in the workspace (members; a customer of a group sees the staff and themselves).
+#[utoipa::path(get, path = "/workspaces/{id}/members", tag = TAG, params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<Member>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn list_members(
+    state: State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<axum::Json<Vec<Member>>, ApiError> {
+    let request = pb::ListMembersRequest { workspace_id: id.to_string() };
+    let response = state.workspaces().list_members(state.as_caller(&caller, request)).await?.into_inner();
+    let members = response
+        .members
+        .into_iter()
+        .map(|m| Member { kind: m.kind, id: Uuid::parse_str(&m.id).unwrap_or_default(), role: m.role, name: m.name })
+        .collect();
+    Ok(axum::Json(members))
 }

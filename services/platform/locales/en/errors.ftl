@@ -79,3 +79,4 @@ invalid-date = Give the date as YYYY-MM-DD.
 invalid-time-range = The end cannot be before the start.
 invalid-phase-status = Choose planned, current or done.
 invalid-assignee = Choose the customer or the guides.
+invalid-order = Choose oldest or newest.

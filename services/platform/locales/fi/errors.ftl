@@ -79,3 +79,4 @@ invalid-date = Anna päivämäärä muodossa VVVV-KK-PP.
 invalid-time-range = Loppu ei voi olla ennen alkua.
 invalid-phase-status = Valitse suunniteltu, käynnissä tai valmis.
 invalid-assignee = Valitse asiakas tai ohjaajat.
+invalid-order = Valitse oldest (vanhin ensin) tai newest (uusin ensin).

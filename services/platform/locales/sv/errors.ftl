@@ -79,3 +79,4 @@ invalid-date = Ange datumet som ÅÅÅÅ-MM-DD.
 invalid-time-range = Slutet kan inte vara före början.
 invalid-phase-status = Välj planerad, pågående eller klar.
 invalid-assignee = Välj kunden eller handledarna.
+invalid-order = Välj oldest (äldst först) eller newest (nyast först).

@@ -3,7 +3,8 @@
 //!
 //! The server backend (PostgreSQL + NATS JetStream) reads `OHJAUS_TEST_POSTGRES_URL` and
 //! `OHJAUS_TEST_NATS_URL` (defaults: the local servers) and fails when they cannot be reached;
-//! it never skips. Each test gets its own database, stream and subject prefix.
+//! it never skips. Each test gets its own database, stream and subject prefix, and its own
+//! SMTP server and S3 server (both Python peers, see `integration-tests/peers/`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -51,6 +52,8 @@ pub struct Storage {
     pub suffix: String,
     /// The server backend's real SMTP server (aiosmtpd), which keeps what it receives.
     pub smtp: Option<SmtpSink>,
+    /// The server backend's S3-compatible object store (moto), with a bucket of its own.
+    pub s3: Option<S3Peer>,
 }
 
 /// A real SMTP server (PyPI `aiosmtpd`) that stores every mail it accepts in a maildir.
@@ -90,6 +93,136 @@ impl Drop for SmtpSink {
     }
 }
 
+/// How to install the S3 peer.
+const S3_REQUIREMENTS: &str = "integration-tests/peers/s3/requirements.txt";
+
+/// A real S3-compatible server (PyPI `moto[server]`) that keeps objects in memory, with one
+/// bucket. It takes any credentials; these are what the system and the tests send.
+pub struct S3Peer {
+    pub port: u16,
+    pub bucket: String,
+    pub access_key_id: &'static str,
+    pub secret_access_key: &'static str,
+    child: std::process::Child,
+}
+
+impl S3Peer {
+    /// Starts the server on a free port, waits until it answers and creates `bucket`.
+    pub async fn start(dir: &std::path::Path, bucket: String) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log_path = dir.join("s3-peer.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = std::process::Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3 with moto[server] is required ({S3_REQUIREMENTS}): {e}"));
+        // From here on, a panic drops the peer and so stops the server.
+        let mut peer = Self {
+            port,
+            bucket,
+            access_key_id: "ohjaus-test-access-key",
+            secret_access_key: "ohjaus-test-secret-key",
+            child,
+        };
+        let http = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = peer.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                panic!(
+                    "the S3 peer (python3 -m moto.server) exited ({status}); it needs python3 with \
+                     moto[server]: pip install -r {S3_REQUIREMENTS}\n{log}"
+                );
+            }
+            if http.get(peer.endpoint()).send().await.is_ok() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "the S3 peer did not answer on port {port} within 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        // moto does not check signatures, so a plain request creates the bucket.
+        let created = http.put(format!("{}/{}", peer.endpoint(), peer.bucket)).send().await.unwrap();
+        assert!(created.status().is_success(), "creating the bucket: {}", created.text().await.unwrap_or_default());
+        peer
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// An `object_store` client of the bucket, independent of the system's settings.
+    pub fn store(&self) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(self.endpoint())
+            .with_allow_http(true)
+            .with_virtual_hosted_style_request(false)
+            .with_region("us-east-1")
+            .with_bucket_name(&self.bucket)
+            .with_access_key_id(self.access_key_id)
+            .with_secret_access_key(self.secret_access_key)
+            .build()
+            .unwrap()
+    }
+
+    /// Every object in the bucket with its bytes, by key.
+    pub async fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        use futures::TryStreamExt;
+        use object_store::ObjectStore;
+        let store = self.store();
+        let listed: Vec<_> = store.list(None).try_collect().await.unwrap();
+        let mut objects = Vec::new();
+        for meta in listed {
+            let bytes = store.get(&meta.location).await.unwrap().bytes().await.unwrap();
+            objects.push((meta.location.to_string(), bytes.to_vec()));
+        }
+        objects.sort();
+        objects
+    }
+
+    /// The keys of multipart uploads that were started and neither completed nor aborted
+    /// (S3 ListMultipartUploads; their parts are not objects, but they are stored).
+    pub async fn unfinished_uploads(&self) -> Vec<String> {
+        let url = format!("{}/{}?uploads", self.endpoint(), self.bucket);
+        let listing = reqwest::get(&url).await.unwrap().error_for_status().unwrap().text().await.unwrap();
+        assert!(
+            !listing.contains("<IsTruncated>true</IsTruncated>"),
+            "more unfinished uploads than one page: {listing}"
+        );
+        listing
+            .split("<Upload>")
+            .skip(1)
+            .filter_map(|upload| {
+                let key = upload.split_once("<Key>")?.1.split_once("</Key>")?.0;
+                Some(key.to_owned())
+            })
+            .collect()
+    }
+}
+
+impl Drop for S3Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file under `dir`, recursively, by its path relative to `root` with `/` separators.
+fn files_under(root: &std::path::Path, dir: &std::path::Path, found: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_under(root, &path, found);
+        } else {
+            let relative = path.strip_prefix(root).unwrap();
+            let key = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+            found.push((key, std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
 impl Storage {
     pub async fn new(backend: Backend) -> Self {
         let suffix = Uuid::now_v7().simple().to_string();
@@ -99,7 +232,38 @@ impl Storage {
         };
         let dir = tempfile::tempdir().unwrap();
         let smtp = (backend == Backend::Server).then(|| SmtpSink::start(dir.path()));
-        Self { backend, dir, database_url, suffix, smtp }
+        let s3 = match backend {
+            Backend::Embedded => None,
+            Backend::Server => Some(S3Peer::start(dir.path(), format!("ohjaus-it-{suffix}")).await),
+        };
+        Self { backend, dir, database_url, suffix, smtp, s3 }
+    }
+
+    /// Every object the system has stored, with its bytes, by key (`workspaces/<id>/<file>`):
+    /// from the S3 bucket on the server backend, from the files folder on the embedded backend
+    /// (read as files, so a local upload's leftover staging file, `<key>#<n>`, shows too).
+    pub async fn stored_objects(&self) -> Vec<(String, Vec<u8>)> {
+        match &self.s3 {
+            Some(peer) => peer.objects().await,
+            None => {
+                let root = self.settings(&[]).files_directory();
+                let mut found = Vec::new();
+                files_under(&root, &root, &mut found);
+                found.sort();
+                found
+            }
+        }
+    }
+
+    /// Uploads started and never completed nor aborted: S3 multipart uploads on the server
+    /// backend, staging files of the local store on the embedded backend.
+    pub async fn unfinished_uploads(&self) -> Vec<String> {
+        match &self.s3 {
+            Some(peer) => peer.unfinished_uploads().await,
+            None => {
+                self.stored_objects().await.into_iter().map(|(key, _)| key).filter(|key| key.contains('#')).collect()
+            }
+        }
     }
 
     /// Every mail the system has sent so far, raw (RFC 5322): the `.eml` files of the embedded
@@ -168,8 +332,18 @@ impl Storage {
                 ("OHJAUS__BUS__NATS_URL".into(), nats_url()),
                 ("OHJAUS__BUS__STREAM".into(), format!("T_{}", self.suffix)),
                 ("OHJAUS__BUS__SUBJECT_PREFIX".into(), format!("t{}", self.suffix)),
-                ("OHJAUS__FILES__STORE".into(), "local".into()),
             ]);
+            if let Some(peer) = &self.s3 {
+                env.extend([
+                    ("OHJAUS__FILES__STORE".into(), "s3".into()),
+                    ("OHJAUS__FILES__S3_BUCKET".into(), peer.bucket.clone()),
+                    ("OHJAUS__FILES__S3_ENDPOINT".into(), peer.endpoint()),
+                    ("OHJAUS__FILES__S3_REGION".into(), "us-east-1".into()),
+                    ("OHJAUS__FILES__S3_ACCESS_KEY_ID".into(), peer.access_key_id.into()),
+                    ("OHJAUS__FILES__S3_SECRET_ACCESS_KEY".into(), peer.secret_access_key.into()),
+                    ("OHJAUS__FILES__S3_ALLOW_HTTP".into(), "true".into()),
+                ]);
+            }
             if let Some(sink) = &self.smtp {
                 env.extend([
                     ("OHJAUS__MAIL__TRANSPORT".into(), "smtp".into()),

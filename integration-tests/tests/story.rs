@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use futures::StreamExt;
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem, expert, registry};
-use ohjaus_platform::auth::Role;
+use ohjaus_platform::auth::{Principal, Role};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -95,6 +95,93 @@ async fn raw(
     let bytes = response.bytes().await.unwrap().to_vec();
     let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     (status, bytes, json)
+}
+
+/// An upload over HTTP whose client sends half the body it announced and closes its side;
+/// the gateway's answer as text.
+async fn cut_short_upload(browser: &Browser<'_>, path: &str, document: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url::Url::parse(&browser.system.url(path)).unwrap();
+    let mut socket = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+    let head = format!(
+        "POST {}?{} HTTP/1.1\r\nhost: {}\r\ncookie: {}\r\nx-csrf-token: {}\r\ncontent-type: application/pdf\r\n\
+         content-length: {}\r\n\r\n",
+        url.path(),
+        url.query().unwrap(),
+        url.authority(),
+        cookie_header(browser),
+        browser.csrf(),
+        document.len()
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(&document[..document.len() / 2]).await.unwrap();
+    socket.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), socket.read_to_end(&mut answer))
+        .await
+        .expect("the gateway answers")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Waits (up to 10 s) until `storage` has unfinished uploads, or none, as `wanted` says.
+async fn wait_for_unfinished(storage: &Storage, wanted: bool) -> Vec<String> {
+    for _ in 0..100 {
+        let unfinished = storage.unfinished_uploads().await;
+        if unfinished.is_empty() != wanted {
+            return unfinished;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    storage.unfinished_uploads().await
+}
+
+/// An upload over gRPC whose caller vanishes (its connection is cut) while the service is
+/// writing it to the object store: the service aborts it, leaving no object and no unfinished
+/// upload (S3 would keep an unfinished multipart upload and its parts for good).
+async fn abandoned_grpc_upload(system: &TestSystem, customer_id: Uuid, workspace_id: &str, document: &[u8]) {
+    use ohjaus_platform::proto::workspaces::v1::{
+        UploadFileHeader, UploadFileRequest, upload_file_request::Part,
+        workspaces_service_client::WorkspacesServiceClient,
+    };
+    // The caller reaches the service through a relay, so its connection can be cut.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_url = format!("http://{}", relay.local_addr().unwrap());
+    let service = system.grpc.trim_start_matches("http://").to_owned();
+    let connection = tokio::spawn(async move {
+        let (mut caller, _) = relay.accept().await.unwrap();
+        let mut upstream = tokio::net::TcpStream::connect(service).await.unwrap();
+        let _ = tokio::io::copy_bidirectional(&mut caller, &mut upstream).await;
+    });
+    let channel = tonic::transport::Endpoint::from_shared(relay_url).unwrap().connect().await.unwrap();
+    let authorization = format!("Bearer {}", system.service_token(&Principal::Customer { customer_id }));
+    let mut client = WorkspacesServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", authorization.parse().unwrap());
+        Ok(request)
+    });
+    let (parts, received) = tokio::sync::mpsc::channel::<UploadFileRequest>(4);
+    let stream =
+        futures::stream::unfold(
+            received,
+            |mut received| async move { received.recv().await.map(|part| (part, received)) },
+        );
+    let call = tokio::spawn(async move { client.upload_file(stream).await });
+    let header = UploadFileHeader {
+        workspace_id: workspace_id.to_owned(),
+        name: "kesken.pdf".into(),
+        declared_type: "application/pdf".into(),
+        thread_id: String::new(),
+    };
+    parts.send(UploadFileRequest { part: Some(Part::Header(header)) }).await.unwrap();
+    parts.send(UploadFileRequest { part: Some(Part::Chunk(document[..64 * 1024].to_vec())) }).await.unwrap();
+    let started = wait_for_unfinished(&system.storage, true).await;
+    assert_eq!(started.len(), 1, "the upload reached the object store: {started:?}");
+    // The caller vanishes without ending its stream of parts.
+    connection.abort();
+    let left = wait_for_unfinished(&system.storage, false).await;
+    assert_eq!(left, Vec::<String>::new(), "an abandoned upload is aborted");
+    call.abort();
+    drop(parts);
 }
 
 /// Every entry of a zip archive: name and bytes.
@@ -254,6 +341,15 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["reason"], "executable-file", "{problem}");
     assert!(problem["errors"][0]["message"].as_str().unwrap().contains("Programs"), "{problem}");
+    // An upload its client leaves half-way is not stored either: not over HTTP with the body
+    // cut short, nor over gRPC with the connection cut while the service is receiving it.
+    let answer = cut_short_upload(&tessa, &format!("{files}?name=kesken.pdf"), &document).await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    let me = tessa.get("/api/v1/me").await;
+    let customer_id = Uuid::parse_str(me.body["id"].as_str().unwrap()).unwrap();
+    abandoned_grpc_upload(&system, customer_id, &id, &document).await;
+    assert_eq!(tessa.get(&files).await.body["items"], json!([]));
+    assert_eq!(storage.stored_objects().await, Vec::new(), "refused and abandoned uploads store nothing");
     let (status, _, uploaded) =
         raw(&tessa, Method::POST, &format!("{files}?name=lausunto.pdf"), document.clone(), "application/pdf").await;
     assert_eq!(status, 201, "{uploaded}");
@@ -392,11 +488,18 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
             assert!(!contains(&bytes, &marker) && !contains(&bytes, "lausunto"), "{sql}");
         }
     }
-    let stored = files_under(&storage.data_dir());
-    let objects: Vec<_> = stored.iter().filter(|p| p.to_string_lossy().contains("/files/workspaces/")).collect();
-    assert_eq!(objects.len(), 1, "only the accepted upload is stored: {objects:?}");
-    for path in &stored {
-        let bytes = std::fs::read(path).unwrap();
+    // The object store (the S3 bucket on the server backend) holds the accepted upload only,
+    // sealed; the refused and abandoned ones left neither an object nor an unfinished upload.
+    let objects = storage.stored_objects().await;
+    let keys: Vec<&str> = objects.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, [format!("workspaces/{id}/{file_id}")], "only the accepted upload is stored");
+    assert!(objects[0].1.len() > document.len(), "the stored object is the sealed file");
+    for (key, bytes) in &objects {
+        assert!(!contains(bytes, &marker), "plaintext in object {key}");
+    }
+    assert_eq!(storage.unfinished_uploads().await, Vec::<String>::new(), "refused and abandoned uploads are aborted");
+    for path in files_under(&storage.data_dir()) {
+        let bytes = std::fs::read(&path).unwrap();
         assert!(!contains(&bytes, &marker), "plaintext in {}", path.display());
     }
 

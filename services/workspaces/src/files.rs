@@ -2,7 +2,7 @@
 //! checked against the name, and they are sealed in 64 KiB chunks with the workspace key
 //! before they reach the object store; each chunk's associated data names the file, its
 //! position and whether it is the last, so chunks cannot be reordered, swapped or cut off.
-//! A refused upload leaves nothing behind.
+//! A refused upload leaves nothing behind, and neither does one its caller leaves half-way.
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -15,6 +15,7 @@ use ohjaus_platform::{
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
 };
 use tonic::{Status, Streaming};
+use tracing::Instrument;
 
 use crate::{
     WorkspacesError,
@@ -78,6 +79,53 @@ impl Sealer<'_> {
     }
 }
 
+/// A multipart upload that aborts itself when it is dropped unfinished. That happens when the
+/// request is dropped while the bytes arrive (its caller went away); the abort then runs in the
+/// background. A local store would remove its staging file anyway, but S3 keeps an unfinished
+/// upload, and the parts sent so far, until it is told.
+struct PendingUpload(Option<WriteMultipart>);
+
+impl PendingUpload {
+    fn put(&mut self, bytes: Bytes) {
+        if let Some(writer) = &mut self.0 {
+            writer.put(bytes);
+        }
+    }
+
+    async fn wait_for_capacity(&mut self, parts: usize) -> object_store::Result<()> {
+        match &mut self.0 {
+            Some(writer) => writer.wait_for_capacity(parts).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn abort(mut self) -> object_store::Result<()> {
+        match self.0.take() {
+            Some(writer) => writer.abort().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn finish(mut self) -> object_store::Result<object_store::PutResult> {
+        match self.0.take() {
+            Some(writer) => writer.finish().await,
+            None => Err(object_store::Error::Generic { store: "upload", source: "finished twice".into() }),
+        }
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        let Some(writer) = self.0.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        runtime.spawn(async move {
+            if let Err(error) = writer.abort().await {
+                tracing::warn!(%error, "could not abort an upload its caller left");
+            }
+        });
+    }
+}
+
 /// Why an upload stopped before it was stored.
 enum Stop {
     Refused(WorkspacesError),
@@ -128,56 +176,67 @@ impl Workspaces {
         let store = self.inner().files.clone();
         let upload =
             store.put_multipart(&path).await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
-        let mut writer = WriteMultipart::new(upload);
+        let mut writer = PendingUpload(Some(WriteMultipart::new(upload)));
         let outcome = self.receive(&opened, file, &name, &header.declared_type, &mut parts, &mut writer).await;
-        let (content_type, size) = match outcome {
-            Ok(found) => found,
-            Err(stop) => {
-                if let Err(error) = writer.abort().await {
-                    tracing::warn!(%error, "could not abort a refused upload");
-                }
-                return Err(match stop {
-                    Stop::Refused(error) => error,
-                    Stop::Store(error) => WorkspacesError::Peer(format!("object store: {error}")),
-                });
-            }
-        };
-        writer.finish().await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
 
-        let row = FileRow {
-            id: file,
-            workspace_id: id,
-            thread,
-            name_sealed: opened.seal(name.as_str().as_bytes(), &name_aad(id, file))?,
-            content_type: content_type.to_owned(),
-            size: i64::try_from(size).unwrap_or(i64::MAX),
-            uploaded_by: actor,
-            object_key: path.to_string(),
-            created_at: self.now(),
-        };
-        let stored = async {
-            let mut tx = self.inner().db.begin().await?;
-            let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
-            domain::may_post(principal, &opened.workspace, role)?;
-            store::insert_file(&mut tx, &row).await?;
-            let org = opened.workspace.organization_id;
-            let event = ev::FileUploaded {
-                organization_id: org.to_string(),
-                workspace_id: id.to_string(),
-                file_id: file.to_string(),
-            };
-            self.emit(&mut tx, org, event).await?;
-            self.commit(tx).await
-        }
-        .await;
-        if let Err(error) = stored {
-            // Without its row the object is unreachable; remove it rather than keep it.
-            if let Err(delete) = store.delete(&path).await {
-                tracing::warn!(error = %delete, "could not remove the object of a failed upload");
+        // The rest runs on a task of its own, so a caller that goes away now cannot cut it in
+        // half: the upload is aborted, or completed and recorded, never left unfinished.
+        let this = self.clone();
+        let principal = principal.clone();
+        let finishing = tokio::spawn(
+            async move {
+                let (content_type, size) = match outcome {
+                    Ok(found) => found,
+                    Err(stop) => {
+                        if let Err(error) = writer.abort().await {
+                            tracing::warn!(%error, "could not abort a refused upload");
+                        }
+                        return Err(match stop {
+                            Stop::Refused(error) => error,
+                            Stop::Store(error) => WorkspacesError::Peer(format!("object store: {error}")),
+                        });
+                    }
+                };
+                writer.finish().await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
+
+                let row = FileRow {
+                    id: file,
+                    workspace_id: id,
+                    thread,
+                    name_sealed: opened.seal(name.as_str().as_bytes(), &name_aad(id, file))?,
+                    content_type: content_type.to_owned(),
+                    size: i64::try_from(size).unwrap_or(i64::MAX),
+                    uploaded_by: actor,
+                    object_key: path.to_string(),
+                    created_at: this.now(),
+                };
+                let stored = async {
+                    let mut tx = this.inner().db.begin().await?;
+                    let (opened, role, _) = this.readable(&mut tx, &principal, id).await?;
+                    domain::may_post(&principal, &opened.workspace, role)?;
+                    store::insert_file(&mut tx, &row).await?;
+                    let org = opened.workspace.organization_id;
+                    let event = ev::FileUploaded {
+                        organization_id: org.to_string(),
+                        workspace_id: id.to_string(),
+                        file_id: file.to_string(),
+                    };
+                    this.emit(&mut tx, org, event).await?;
+                    this.commit(tx).await
+                }
+                .await;
+                if let Err(error) = stored {
+                    // Without its row the object is unreachable; remove it rather than keep it.
+                    if let Err(delete) = store.delete(&path).await {
+                        tracing::warn!(error = %delete, "could not remove the object of a failed upload");
+                    }
+                    return Err(error);
+                }
+                this.file_to_pb(&opened, &row)
             }
-            return Err(error);
-        }
-        self.file_to_pb(&opened, &row)
+            .in_current_span(),
+        );
+        finishing.await.map_err(|e| WorkspacesError::Peer(format!("storing the upload: {e}")))?
     }
 
     /// Reads the upload's bytes into `writer`, sealed; gives the decided type and the size.
@@ -188,7 +247,7 @@ impl Workspaces {
         name: &FileName,
         declared: &str,
         parts: &mut Streaming<pb::UploadFileRequest>,
-        writer: &mut WriteMultipart,
+        writer: &mut PendingUpload,
     ) -> std::result::Result<(&'static str, u64), Stop> {
         let max = self.inner().config.max_file_bytes;
         let mut sealer = Sealer { opened, file, pending: Vec::new(), index: 0 };

@@ -390,17 +390,29 @@ async fn upload_file(
     let first = futures::stream::once(async move {
         pb::UploadFileRequest { part: Some(upload_file_request::Part::Header(header)) }
     });
-    // The body goes on as it arrives, in pieces of at most 64 KiB; a broken body ends the
-    // stream and the service refuses the upload, storing nothing.
+    // The body goes on as it arrives, in pieces of at most 64 KiB. A broken body (the client
+    // went away before sending all it announced) must not end the stream as if the file were
+    // whole: it ends with an empty part, which the service refuses, storing nothing.
     let chunks = body
         .into_data_stream()
-        .take_while(|part| futures::future::ready(part.is_ok()))
-        .filter_map(|part| async move { part.ok() })
-        .flat_map(|bytes| {
-            let pieces: Vec<_> = bytes.chunks(64 * 1024).map(<[u8]>::to_vec).collect();
-            futures::stream::iter(pieces)
+        .scan(false, |broken, part| {
+            if *broken {
+                return futures::future::ready(None);
+            }
+            let parts: Vec<_> = match part {
+                Ok(bytes) => bytes
+                    .chunks(64 * 1024)
+                    .map(|chunk| Some(upload_file_request::Part::Chunk(chunk.to_vec())))
+                    .collect(),
+                Err(_) => {
+                    *broken = true;
+                    vec![None]
+                }
+            };
+            futures::future::ready(Some(futures::stream::iter(parts)))
         })
-        .map(|chunk| pb::UploadFileRequest { part: Some(upload_file_request::Part::Chunk(chunk)) });
+        .flatten()
+        .map(|part| pb::UploadFileRequest { part });
     let request = state.as_caller(&caller, first.chain(chunks));
     let stored = state.workspaces().upload_file(request).await?.into_inner();
     let location = format!("/api/v1/workspaces/{id}/files/{}", stored.id);

@@ -361,13 +361,9 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 /// The keys of every object in the system's file store (`workspaces/<workspace>/<file>`),
-/// sorted. For now the local store's folder is listed; an S3 listing can take its place.
+/// sorted: the S3 bucket on the server backend, the local folder embedded.
 async fn stored_objects(system: &TestSystem) -> Vec<String> {
-    let root = system.storage.settings(&[]).files_directory();
-    let mut keys: Vec<String> = files_under(&root)
-        .iter()
-        .map(|p| p.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/"))
-        .collect();
+    let mut keys: Vec<String> = system.storage.stored_objects().await.into_iter().map(|(key, _)| key).collect();
     keys.sort();
     keys
 }

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{contains, download, join, listen, logged_in, organisation, unzip};
+use crate::support::{RawReply, contains, download, join, listen, logged_in, open_workspace, organisation, unzip};
 
 on_both_backends!(guides_plan_customers_take_part_and_private_notes_stay_private);
 
@@ -52,14 +52,11 @@ async fn guides_plan_customers_take_part_and_private_notes_stay_private(backend:
     let (org, office) = organisation(&system, BUSINESS_IDS[1]).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let marker = format!("SEALED-{}", Uuid::now_v7().simple());
-    let created = olli
-        .send_with_csrf(
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"organization_id": org, "office_id": office, "kind": "personal", "title": "Työnhaku", "topics": ["work-and-careers"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
+    let created = open_workspace(
+        &mut olli,
+        json!({"organization_id": org, "office_id": office, "kind": "personal", "title": "Työnhaku", "topics": ["work-and-careers"]}),
+    )
+    .await;
     let id = created.id();
     let base = format!("/api/v1/workspaces/{id}");
     let items = format!("{base}/items");
@@ -257,7 +254,7 @@ async fn guides_plan_customers_take_part_and_private_notes_stay_private(backend:
     assert!(!stream.contains(&id_of(&private_note)) && !stream.contains("Oma huomio"), "{stream}");
 
     // Her download has the guidance she sees and the summary; not the private note.
-    let (status, zip) = download(&tessa, &format!("{base}/export")).await;
+    let RawReply { status, bytes: zip, .. } = download(&tessa, &format!("{base}/export")).await;
     assert_eq!(status, 200);
     let entries = unzip(zip).await;
     let json_entry = &entries.iter().find(|(name, _)| name == "workspace.json").unwrap().1;

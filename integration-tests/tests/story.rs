@@ -7,12 +7,16 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use futures::StreamExt;
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem, expert, registry};
-use ohjaus_platform::auth::{Principal, Role};
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem};
+use ohjaus_platform::auth::Principal;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::support::{
+    RawReply, accept, contains, cookie_header, download, files_under, listen, logged_in, open_workspace, organisation,
+    raw, readable, recipient, token_in, unzip,
+};
 
 on_both_backends!(invitation_files_live_export_and_the_access_log);
 
@@ -24,77 +28,6 @@ fn pdf(marker: &str) -> Vec<u8> {
     bytes.extend(std::iter::repeat_n(b'.', 150_000));
     bytes.extend_from_slice(b"\n%%EOF\n");
     bytes
-}
-
-async fn organisation(system: &TestSystem) -> (String, String) {
-    let org = system.operator().post("/api/v1/organizations", registry("Ohjaamo", BUSINESS_IDS[3])).await.id();
-    let admin = system.as_principal(&expert(Uuid::parse_str(&org).unwrap(), &[Role::Admin]));
-    let office = admin.post(&format!("/api/v1/organizations/{org}/offices"), json!({"name": "Keskusta"})).await.id();
-    for (name, local_id, role) in [
-        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
-        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
-        ("Noora Neuvoja", "noora.neuvoja", "guide"),
-    ] {
-        let added = admin
-            .post(
-                &format!("/api/v1/organizations/{org}/experts"),
-                json!({"name": name, "email": format!("{local_id}@demo.fi"), "virtu": {"home_organization": "demo.ohjaus.invalid", "local_id": local_id}, "roles": [role]}),
-            )
-            .await;
-        assert_eq!(added.status, 201, "{:?}", added.body);
-    }
-    (org, office)
-}
-
-async fn logged_in<'a>(system: &'a TestSystem, intent: &str, hint: &str) -> Browser<'a> {
-    let mut browser = Browser::new(system);
-    let login = browser.login(intent, hint).await;
-    assert_eq!(login.status, 303, "{hint}: {:?}", login.body);
-    browser
-}
-
-/// The body of a raw mail with quoted-printable soft breaks undone.
-fn readable(mail: &str) -> String {
-    mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
-}
-
-/// The invitation secret in a mail's link.
-fn token_in(mail: &str) -> String {
-    let text = readable(mail);
-    let start = text.find("/invitations/").expect("a link in the invitation mail") + "/invitations/".len();
-    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
-}
-
-fn recipient(mail: &str) -> String {
-    mail.lines().find(|l| l.to_ascii_lowercase().starts_with("to:")).unwrap_or_default().to_owned()
-}
-
-fn cookie_header(browser: &Browser<'_>) -> String {
-    browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-}
-
-/// A request with the browser's session and CSRF token and a raw body.
-async fn raw(
-    browser: &Browser<'_>,
-    method: Method,
-    path: &str,
-    body: Vec<u8>,
-    content_type: &str,
-) -> (u16, Vec<u8>, Value) {
-    let response = reqwest::Client::new()
-        .request(method, browser.system.url(path))
-        .header("cookie", cookie_header(browser))
-        .header("x-csrf-token", browser.csrf())
-        .header("content-type", content_type)
-        .header("accept-language", "en")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.unwrap().to_vec();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, bytes, json)
 }
 
 /// An upload over HTTP whose client sends half the body it announced and closes its side;
@@ -184,49 +117,18 @@ async fn abandoned_grpc_upload(system: &TestSystem, customer_id: Uuid, workspace
     drop(parts);
 }
 
-/// Every entry of a zip archive: name and bytes.
-async fn unzip(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
-    let reader = async_zip::base::read::mem::ZipFileReader::new(bytes).await.expect("a readable zip");
-    let mut entries = Vec::new();
-    for index in 0..reader.file().entries().len() {
-        let name = reader.file().entries()[index].filename().as_str().unwrap().to_owned();
-        let mut entry = reader.reader_with_entry(index).await.unwrap();
-        let mut content = Vec::new();
-        entry.read_to_end_checked(&mut content).await.unwrap();
-        entries.push((name, content));
-    }
-    entries
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { found.extend(files_under(&path)) } else { found.push(path) }
-    }
-    found
-}
-
 async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     let storage = Arc::new(Storage::new(backend).await);
     let system = TestSystem::start_on(storage.clone(), &[("OHJAUS__FILES__MAX_BYTES", "200000".into())]).await;
-    let (org, office) = organisation(&system).await;
+    let (org, office) = organisation(&system, BUSINESS_IDS[3]).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let marker = format!("SEALED-{}", Uuid::now_v7().simple());
 
-    let created = olli
-        .send_with_csrf(
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"organization_id": org, "office_id": office, "kind": "personal", "title": "Opinnot", "topics": ["studies"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
+    let created = open_workspace(
+        &mut olli,
+        json!({"organization_id": org, "office_id": office, "kind": "personal", "title": "Opinnot", "topics": ["studies"]}),
+    )
+    .await;
     let id = created.id();
     let base = format!("/api/v1/workspaces/{id}");
 
@@ -288,13 +190,7 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
 
     // Tessa follows the link, logs in with Suomi.fi and accepts; a second use is refused.
     let mut tessa = Browser::new(&system);
-    let login = tessa
-        .follow(&system.url(&format!("/auth/login/dev?intent=invitation&invitation={token}&login_hint=010280-952L")))
-        .await;
-    assert_eq!(login.status, 303, "{:?}", login.body);
-    let accepted =
-        tessa.send_with_csrf(Method::POST, "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
-    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    let accepted = accept(&mut tessa, &token, "010280-952L").await;
     assert_eq!(accepted.body["id"], id.as_str());
     assert_eq!(accepted.body["title"], "Opinnot");
     let again = tessa.send_with_csrf(Method::POST, "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
@@ -302,41 +198,21 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     assert_eq!(tessa.get(&format!("/invitations/{token}")).await.status, 410);
 
     // The guide listens live.
-    let live = reqwest::Client::new()
-        .get(system.url(&format!("{base}/live")))
-        .header("cookie", cookie_header(&olli))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(live.status(), 200);
-    assert_eq!(live.headers()["content-type"], "text/event-stream");
-    let (events, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let mut stream = live.bytes_stream();
-    tokio::spawn(async move {
-        let mut buffer = String::new();
-        while let Some(Ok(bytes)) = stream.next().await {
-            buffer.push_str(&String::from_utf8_lossy(&bytes));
-            while let Some(end) = buffer.find("\n\n") {
-                let event = buffer[..end].to_owned();
-                buffer.drain(..end + 2);
-                let _ = events.send(event);
-            }
-        }
-    });
+    let mut received = listen(&olli, &id).await;
 
     // Tessa shares a PDF with a message. Oversize, mismatched and executable files are
     // refused with a clear problem, and nothing of them is stored.
     let document = pdf(&marker);
     let files = format!("{base}/files");
-    let (status, _, problem) =
+    let RawReply { status, json: problem, .. } =
         raw(&tessa, Method::POST, &format!("{files}?name=iso.pdf"), pdf(&"x".repeat(300_000)), "application/pdf").await;
     assert_eq!(status, 413, "{problem}");
-    let (status, _, problem) =
+    let RawReply { status, json: problem, .. } =
         raw(&tessa, Method::POST, &format!("{files}?name=kuva.png"), document.clone(), "image/png").await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["reason"], "file-type-mismatch", "{problem}");
     let exe = [b"MZ\x90\x00\x03\x00\x00\x00".to_vec(), vec![0; 500]].concat();
-    let (status, _, problem) =
+    let RawReply { status, json: problem, .. } =
         raw(&tessa, Method::POST, &format!("{files}?name=lasku.pdf"), exe, "application/pdf").await;
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["reason"], "executable-file", "{problem}");
@@ -350,7 +226,7 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     abandoned_grpc_upload(&system, customer_id, &id, &document).await;
     assert_eq!(tessa.get(&files).await.body["items"], json!([]));
     assert_eq!(storage.stored_objects().await, Vec::new(), "refused and abandoned uploads store nothing");
-    let (status, _, uploaded) =
+    let RawReply { status, json: uploaded, .. } =
         raw(&tessa, Method::POST, &format!("{files}?name=lausunto.pdf"), document.clone(), "application/pdf").await;
     assert_eq!(status, 201, "{uploaded}");
     assert_eq!(uploaded["content_type"], "application/pdf");
@@ -385,16 +261,11 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     assert!(event.contains("lausunto.pdf"), "{event}");
 
     // The guide downloads the file: the same bytes, as an attachment, never inline.
-    let download = reqwest::Client::new()
-        .get(system.url(&format!("{files}/{file_id}")))
-        .header("cookie", cookie_header(&olli))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(download.status(), 200);
-    assert!(download.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
-    assert_eq!(download.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(download.bytes().await.unwrap().to_vec(), document);
+    let downloaded = download(&olli, &format!("{files}/{file_id}")).await;
+    assert_eq!(downloaded.status, 200);
+    assert!(downloaded.headers["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    assert_eq!(downloaded.headers["x-content-type-options"], "nosniff");
+    assert_eq!(downloaded.bytes, document);
 
     // The guide is told by email, with a link and without the content.
     let mails = storage.wait_for_mails(2).await;
@@ -442,8 +313,8 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
             let answer: Reply = browser.get(path).await;
             assert_eq!(answer.status, 404, "{who} {path}: {:?}", answer.body);
         }
-        let (status, _, _) =
-            raw(browser, Method::POST, &format!("{files}?name=a.txt"), b"hello".to_vec(), "text/plain").await;
+        let status =
+            raw(browser, Method::POST, &format!("{files}?name=a.txt"), b"hello".to_vec(), "text/plain").await.status;
         assert_eq!(status, 404, "{who} upload");
     }
     for path in &paths {
@@ -453,7 +324,8 @@ async fn invitation_files_live_export_and_the_access_log(backend: Backend) {
     }
 
     // Tessa downloads everything: the message and the file are in the archive.
-    let (status, zip, _) = raw(&tessa, Method::GET, &format!("{base}/export"), Vec::new(), "application/json").await;
+    let RawReply { status, bytes: zip, .. } =
+        raw(&tessa, Method::GET, &format!("{base}/export"), Vec::new(), "application/json").await;
     assert_eq!(status, 200);
     let entries = unzip(zip).await;
     let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();

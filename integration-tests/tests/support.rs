@@ -1,34 +1,70 @@
 //! What several whole-system tests do the same way: set up an organisation with its experts,
-//! log people in, bring a customer into a workspace through the mailed invitation, listen to a
-//! live stream, open a downloaded archive.
+//! log people in, bring a customer into a workspace through the mailed invitation, send raw
+//! requests, listen to a live stream, open a downloaded archive, search stored bytes.
+
+use std::collections::BTreeMap;
 
 use futures::StreamExt;
-use ohjaus_integration_tests::{Browser, Storage, TestSystem, expert, registry};
+use ohjaus_integration_tests::{Browser, Reply, Storage, TestSystem, expert, registry};
 use ohjaus_platform::auth::Role;
-use reqwest::Method;
-use serde_json::json;
+use reqwest::{Method, header::HeaderMap};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// An organisation with an office, whose experts are the development provider's Virtu users:
-/// maija (main user), olli and noora (guides). Returns the organisation's and office's ids.
-pub async fn organisation(system: &TestSystem, business_id: &str) -> (String, String) {
-    let org = system.operator().post("/api/v1/organizations", registry("Ohjaamo", business_id)).await.id();
-    let admin = system.as_principal(&expert(Uuid::parse_str(&org).unwrap(), &[Role::Admin]));
-    let office = admin.post(&format!("/api/v1/organizations/{org}/offices"), json!({"name": "Keskusta"})).await.id();
-    for (name, local_id, role) in [
-        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
-        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
-        ("Noora Neuvoja", "noora.neuvoja", "guide"),
-    ] {
+/// The development provider's Virtu users as experts: (name, Virtu local id, role). Maija is
+/// the main user, Olli and Noora are guides.
+pub const EXPERTS: [(&str, &str, &str); 3] = [
+    ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
+    ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
+    ("Noora Neuvoja", "noora.neuvoja", "guide"),
+];
+
+/// An organisation as [`organisation_with`] made it.
+pub struct Org {
+    pub id: String,
+    pub office: String,
+    /// Person ids by Virtu local id.
+    pub people: BTreeMap<String, String>,
+}
+
+impl Org {
+    pub fn uuid(&self) -> Uuid {
+        Uuid::parse_str(&self.id).unwrap()
+    }
+    pub fn person(&self, local_id: &str) -> String {
+        self.people.get(local_id).unwrap_or_else(|| panic!("no expert {local_id}")).clone()
+    }
+    pub fn person_uuid(&self, local_id: &str) -> Uuid {
+        Uuid::parse_str(&self.person(local_id)).unwrap()
+    }
+}
+
+/// An organisation with an office and `staff` as its experts.
+pub async fn organisation_with(system: &TestSystem, business_id: &str, staff: &[(&str, &str, &str)]) -> Org {
+    let created = system.operator().post("/api/v1/organizations", registry("Ohjaamo", business_id)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.id();
+    let admin = system.as_principal(&expert(Uuid::parse_str(&id).unwrap(), &[Role::Admin]));
+    let office = admin.post(&format!("/api/v1/organizations/{id}/offices"), json!({"name": "Keskusta"})).await.id();
+    let mut people = BTreeMap::new();
+    for (name, local_id, role) in staff {
         let added = admin
             .post(
-                &format!("/api/v1/organizations/{org}/experts"),
+                &format!("/api/v1/organizations/{id}/experts"),
                 json!({"name": name, "email": format!("{local_id}@demo.fi"), "virtu": {"home_organization": "demo.ohjaus.invalid", "local_id": local_id}, "roles": [role]}),
             )
             .await;
         assert_eq!(added.status, 201, "{:?}", added.body);
+        people.insert((*local_id).to_owned(), added.id());
     }
-    (org, office)
+    Org { id, office, people }
+}
+
+/// An organisation with an office and [`EXPERTS`] as its experts. Returns the organisation's
+/// and office's ids.
+pub async fn organisation(system: &TestSystem, business_id: &str) -> (String, String) {
+    let org = organisation_with(system, business_id, &EXPERTS).await;
+    (org.id, org.office)
 }
 
 /// A browser logged in through the development identity provider.
@@ -37,6 +73,13 @@ pub async fn logged_in<'a>(system: &'a TestSystem, intent: &str, hint: &str) -> 
     let login = browser.login(intent, hint).await;
     assert_eq!(login.status, 303, "{hint}: {:?}", login.body);
     browser
+}
+
+/// `guide` opens a workspace from `input`; the answer, a success.
+pub async fn open_workspace(guide: &mut Browser<'_>, input: Value) -> Reply {
+    let created = guide.send_with_csrf(Method::POST, "/api/v1/workspaces", Some(input)).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    created
 }
 
 /// A mail as text, quoted-printable soft breaks undone.
@@ -49,6 +92,11 @@ pub fn token_in(mail: &str) -> String {
     let text = readable(mail);
     let start = text.find("/invitations/").expect("a link in the invitation mail") + "/invitations/".len();
     text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+}
+
+/// A mail's `To:` line.
+pub fn recipient(mail: &str) -> String {
+    mail.lines().find(|l| l.to_ascii_lowercase().starts_with("to:")).unwrap_or_default().to_owned()
 }
 
 /// The customer with `identity_code` is invited by `guide` to `workspace`, follows the mailed
@@ -75,20 +123,61 @@ pub async fn join<'a>(
     let token = token_in(mail);
     let mut customer = Browser::new(system);
     assert_eq!(customer.get(&format!("/invitations/{token}")).await.status, 303);
-    let login = customer
-        .follow(
-            &system.url(&format!("/auth/login/dev?intent=invitation&invitation={token}&login_hint={identity_code}")),
-        )
-        .await;
+    accept(&mut customer, &token, identity_code).await;
+    customer
+}
+
+/// `customer` logs in with Suomi.fi for the invitation `token` and accepts it; the answer, a
+/// success.
+pub async fn accept(customer: &mut Browser<'_>, token: &str, identity_code: &str) -> Reply {
+    let url = customer
+        .system
+        .url(&format!("/auth/login/dev?intent=invitation&invitation={token}&login_hint={identity_code}"));
+    let login = customer.follow(&url).await;
     assert_eq!(login.status, 303, "{:?}", login.body);
     let accepted =
         customer.send_with_csrf(Method::POST, "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
     assert_eq!(accepted.status, 200, "{:?}", accepted.body);
-    customer
+    accepted
 }
 
+/// The browser's session cookies as a `Cookie` header.
 pub fn cookie_header(browser: &Browser<'_>) -> String {
     browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+}
+
+/// An answer as it came: status, headers, the body's bytes and the body as JSON (null if it
+/// is none).
+pub struct RawReply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+    pub json: Value,
+}
+
+impl RawReply {
+    async fn of(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.unwrap().to_vec();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Self { status, headers, bytes, json }
+    }
+}
+
+/// A request with the browser's session and CSRF token and a raw body; the raw answer.
+pub async fn raw(browser: &Browser<'_>, method: Method, path: &str, body: Vec<u8>, content_type: &str) -> RawReply {
+    let response = reqwest::Client::new()
+        .request(method, browser.system.url(path))
+        .header("cookie", cookie_header(browser))
+        .header("x-csrf-token", browser.csrf())
+        .header("content-type", content_type)
+        .header("accept-language", "en")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    RawReply::of(response).await
 }
 
 /// Opens the browser's live stream of a workspace; each Server-Sent Event arrives whole on the
@@ -118,16 +207,15 @@ pub async fn listen(browser: &Browser<'_>, workspace: &str) -> tokio::sync::mpsc
     received
 }
 
-/// Downloads a URL with the browser's session: status and bytes.
-pub async fn download(browser: &Browser<'_>, path: &str) -> (u16, Vec<u8>) {
+/// Downloads a URL with the browser's session; the raw answer.
+pub async fn download(browser: &Browser<'_>, path: &str) -> RawReply {
     let response = reqwest::Client::new()
         .get(browser.system.url(path))
         .header("cookie", cookie_header(browser))
         .send()
         .await
         .unwrap();
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
+    RawReply::of(response).await
 }
 
 /// Every entry of a zip archive: name and bytes.
@@ -144,6 +232,18 @@ pub async fn unzip(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
     entries
 }
 
-pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+/// Whether `needle` stands anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: impl AsRef<[u8]>) -> bool {
+    let needle = needle.as_ref();
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() { found.extend(files_under(&path)) } else { found.push(path) }
+    }
+    found
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem, expert, registry};
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem, expert};
 use ohjaus_platform::{
     auth::{Membership, Principal, Role},
     config::DatabaseBackend,
@@ -15,9 +15,14 @@ use ohjaus_platform::{
     error::{ErrorCode, Failure},
     proto::workspaces::v1::{self as pb, workspaces_service_client::WorkspacesServiceClient},
 };
-use reqwest::{Method, header::HeaderMap};
+use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use crate::support::{
+    EXPERTS, Org, RawReply, accept, contains, files_under, logged_in, open_workspace, organisation_with, raw,
+    recipient, token_in, unzip,
+};
 
 on_both_backends!(
     a_main_user_hands_a_workspace_to_another_guide,
@@ -30,72 +35,16 @@ on_both_backends!(
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// The organisation's staff: (name, Virtu local id, role). Maija is the main user, Olli and
-/// Noora are guides, Ville is an advisor (an expert, but no guide).
-const STAFF: [(&str, &str, &str); 4] = [
-    ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
-    ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
-    ("Noora Neuvoja", "noora.neuvoja", "guide"),
-    ("Ville Valvoja", "ville.valvoja", "advisor"),
-];
-
-struct Org {
-    id: String,
-    office: String,
-    /// Person ids by Virtu local id.
-    people: BTreeMap<String, String>,
-}
-
-impl Org {
-    fn uuid(&self) -> Uuid {
-        Uuid::parse_str(&self.id).unwrap()
-    }
-    fn person(&self, local_id: &str) -> String {
-        self.people.get(local_id).unwrap_or_else(|| panic!("no expert {local_id}")).clone()
-    }
-    fn person_uuid(&self, local_id: &str) -> Uuid {
-        Uuid::parse_str(&self.person(local_id)).unwrap()
-    }
-}
-
-/// An organisation with an office and `staff` as its experts.
-async fn organisation(system: &TestSystem, business_id: &str, staff: &[(&str, &str, &str)]) -> Org {
-    let created = system.operator().post("/api/v1/organizations", registry("Ohjaamo", business_id)).await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    let id = created.id();
-    let admin = system.as_principal(&expert(Uuid::parse_str(&id).unwrap(), &[Role::Admin]));
-    let office = admin.post(&format!("/api/v1/organizations/{id}/offices"), json!({"name": "Keskusta"})).await.id();
-    let mut people = BTreeMap::new();
-    for (name, local_id, role) in staff {
-        let added = admin
-            .post(
-                &format!("/api/v1/organizations/{id}/experts"),
-                json!({"name": name, "email": format!("{local_id}@demo.fi"), "virtu": {"home_organization": "demo.ohjaus.invalid", "local_id": local_id}, "roles": [role]}),
-            )
-            .await;
-        assert_eq!(added.status, 201, "{:?}", added.body);
-        people.insert((*local_id).to_owned(), added.id());
-    }
-    Org { id, office, people }
-}
-
-async fn logged_in<'a>(system: &'a TestSystem, intent: &str, hint: &str) -> Browser<'a> {
-    let mut browser = Browser::new(system);
-    let login = browser.login(intent, hint).await;
-    assert_eq!(login.status, 303, "{hint}: {:?}", login.body);
-    browser
-}
+/// The organisation's staff: the usual experts and Ville, an advisor (an expert, but no guide).
+const STAFF: [(&str, &str, &str); 4] =
+    [EXPERTS[0], EXPERTS[1], EXPERTS[2], ("Ville Valvoja", "ville.valvoja", "advisor")];
 
 async fn create_workspace(guide: &mut Browser<'_>, org: &Org, kind: &str, title: &str) -> Reply {
-    let created = guide
-        .send_with_csrf(
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(json!({"organization_id": org.id, "office_id": org.office, "kind": kind, "title": title, "topics": ["studies"]})),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
-    created
+    open_workspace(
+        guide,
+        json!({"organization_id": org.id, "office_id": org.office, "kind": kind, "title": title, "topics": ["studies"]}),
+    )
+    .await
 }
 
 /// An unsafe request with the session's CSRF token and, if given, `If-Match`.
@@ -120,37 +69,10 @@ async fn post_message(browser: &mut Browser<'_>, base: &str, body: Value) -> Rep
     posted
 }
 
-fn cookie_header(browser: &Browser<'_>) -> String {
-    browser.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-}
-
-/// A request with the browser's session and CSRF token and a raw body; the raw answer.
-async fn raw(
-    browser: &Browser<'_>,
-    method: Method,
-    path: &str,
-    body: Vec<u8>,
-    content_type: &str,
-) -> (u16, HeaderMap, Vec<u8>) {
-    let response = reqwest::Client::new()
-        .request(method, browser.system.url(path))
-        .header("cookie", cookie_header(browser))
-        .header("x-csrf-token", browser.csrf())
-        .header("content-type", content_type)
-        .header("accept-language", "en")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    (status, headers, response.bytes().await.unwrap().to_vec())
-}
-
 /// Uploads a text file to the workspace at `base` (to a group thread, if given).
 async fn upload_text(browser: &Browser<'_>, base: &str, name: &str, text: &str, thread: Option<&str>) -> Value {
     let thread = thread.map(|t| format!("&thread_id={t}")).unwrap_or_default();
-    let (status, _, body) = raw(
+    let RawReply { status, json, .. } = raw(
         browser,
         Method::POST,
         &format!("{base}/files?name={name}{thread}"),
@@ -158,18 +80,8 @@ async fn upload_text(browser: &Browser<'_>, base: &str, name: &str, text: &str, 
         "text/plain",
     )
     .await;
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     assert_eq!(status, 201, "{json}");
     json
-}
-
-/// The body of a raw mail with quoted-printable soft breaks undone.
-fn readable(mail: &str) -> String {
-    mail.replace("=\r\n", "").replace("=\n", "").replace("=3D", "=")
-}
-
-fn recipient(mail: &str) -> String {
-    mail.lines().find(|l| l.to_ascii_lowercase().starts_with("to:")).unwrap_or_default().to_owned()
 }
 
 /// The first mail to `address`, waiting for it up to 20 s.
@@ -182,13 +94,6 @@ async fn mail_to(storage: &Storage, address: &str) -> String {
         assert!(std::time::Instant::now() < deadline, "no mail to {address}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-}
-
-/// The invitation secret in a mail's link.
-fn token_in(mail: &str) -> String {
-    let text = readable(mail);
-    let start = text.find("/invitations/").expect("a link in the invitation mail") + "/invitations/".len();
-    text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 /// The guide invites the person with identity code `code` to the workspace at `base` by mail;
@@ -204,33 +109,13 @@ async fn join<'a>(system: &'a TestSystem, guide: &mut Browser<'_>, base: &str, e
     assert_eq!(invited.status, 201, "{:?}", invited.body);
     let token = token_in(&mail_to(&system.storage, email).await);
     let mut customer = Browser::new(system);
-    let login = customer
-        .follow(&system.url(&format!("/auth/login/dev?intent=invitation&invitation={token}&login_hint={code}")))
-        .await;
-    assert_eq!(login.status, 303, "{:?}", login.body);
-    let accepted =
-        customer.send_with_csrf(Method::POST, "/api/v1/invitations/accept", Some(json!({"token": token}))).await;
-    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    accept(&mut customer, &token, code).await;
     customer
-}
-
-/// Every entry of a zip archive: name and bytes.
-async fn unzip(bytes: Vec<u8>) -> Vec<(String, Vec<u8>)> {
-    let reader = async_zip::base::read::mem::ZipFileReader::new(bytes).await.expect("a readable zip");
-    let mut entries = Vec::new();
-    for index in 0..reader.file().entries().len() {
-        let name = reader.file().entries()[index].filename().as_str().unwrap().to_owned();
-        let mut entry = reader.reader_with_entry(index).await.unwrap();
-        let mut content = Vec::new();
-        entry.read_to_end_checked(&mut content).await.unwrap();
-        entries.push((name, content));
-    }
-    entries
 }
 
 /// The customer's download of the workspace at `base`: its entries, and `workspace.json`.
 async fn export(customer: &Browser<'_>, base: &str) -> (Vec<(String, Vec<u8>)>, Value) {
-    let (status, headers, zip) =
+    let RawReply { status, headers, bytes: zip, .. } =
         raw(customer, Method::GET, &format!("{base}/export"), Vec::new(), "application/json").await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&zip));
     assert_eq!(headers["content-type"], "application/zip");
@@ -350,16 +235,6 @@ async fn mail_queue_empty(db: &Db, workspace: &str) {
     }
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() { found.extend(files_under(&path)) } else { found.push(path) }
-    }
-    found
-}
-
 /// The keys of every object in the system's file store (`workspaces/<workspace>/<file>`),
 /// sorted: the S3 bucket on the server backend, the local folder embedded.
 async fn stored_objects(system: &TestSystem) -> Vec<String> {
@@ -383,8 +258,8 @@ fn assert_problem(reply: &Reply, status: u16, code: &str, what: &str) {
 
 async fn a_main_user_hands_a_workspace_to_another_guide(backend: Backend) {
     let system = TestSystem::start(backend).await;
-    let org = organisation(&system, BUSINESS_IDS[0], &STAFF).await;
-    let other = organisation(&system, BUSINESS_IDS[1], &[("Greta Vieras", "greta.vieras", "guide")]).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &STAFF).await;
+    let other = organisation_with(&system, BUSINESS_IDS[1], &[("Greta Vieras", "greta.vieras", "guide")]).await;
     let (olli_id, noora_id, maija_id) =
         (org.person("olli.ohjaaja"), org.person("noora.neuvoja"), org.person("maija.paakayttaja"));
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
@@ -491,7 +366,7 @@ async fn a_main_user_hands_a_workspace_to_another_guide(backend: Backend) {
 
 async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Backend) {
     let system = TestSystem::start(backend).await;
-    let org = organisation(&system, BUSINESS_IDS[2], &STAFF).await;
+    let org = organisation_with(&system, BUSINESS_IDS[2], &STAFF).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let mut maija = logged_in(&system, "expert", "maija.paakayttaja").await;
 
@@ -586,8 +461,8 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
         "wrong-state",
         "customer posts to an archived workspace",
     );
-    let (status, _, _) =
-        raw(&olli, Method::POST, &format!("{base}/files?name=late.txt"), b"late".to_vec(), "text/plain").await;
+    let status =
+        raw(&olli, Method::POST, &format!("{base}/files?name=late.txt"), b"late".to_vec(), "text/plain").await.status;
     assert_eq!(status, 404, "upload to an archived workspace");
     let archived_etag = archived.header("etag").unwrap().to_owned();
     assert_problem(
@@ -695,7 +570,7 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     // PostgreSQL's own files are the server's).
     for path in files_under(&system.storage.data_dir()) {
         let bytes = std::fs::read(&path).unwrap_or_default();
-        assert!(!bytes.windows(wrapped.len()).any(|w| w == wrapped.as_slice()), "the key is in {}", path.display());
+        assert!(!contains(&bytes, &wrapped), "the key is in {}", path.display());
     }
     // No object of it remains; the other's does.
     let objects = stored_objects(&system).await;
@@ -716,7 +591,7 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     let messages = olli.get(&format!("{base2}/messages")).await;
     assert_eq!(ids(&messages), [kept_message]);
     assert_eq!(messages.body["items"][0]["body"], "Pysyy");
-    let (status, _, bytes) =
+    let RawReply { status, bytes, .. } =
         raw(&olli, Method::GET, &format!("{base2}/files/{kept_file}"), Vec::new(), "text/plain").await;
     assert_eq!(status, 200);
     assert_eq!(bytes, "Pysyvä tiedosto".as_bytes());
@@ -727,7 +602,7 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
 
 async fn authors_edit_and_delete_their_messages_within_the_window(backend: Backend) {
     let system = TestSystem::start(backend).await;
-    let org = organisation(&system, BUSINESS_IDS[3], &STAFF).await;
+    let org = organisation_with(&system, BUSINESS_IDS[3], &STAFF).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let base = format!("/api/v1/workspaces/{}", create_workspace(&mut olli, &org, "personal", "Viestit").await.id());
     let mut tessa = join(&system, &mut olli, &base, "tessa.testila@example.fi", "010280-952L").await;
@@ -800,7 +675,7 @@ async fn authors_edit_and_delete_their_messages_within_the_window(backend: Backe
     // The file itself was uploaded on its own: deleting the message that referred to it leaves
     // it a file of the workspace, listed and downloadable by its members.
     assert_eq!(ids(&tessa.get(&format!("{base}/files")).await), [file_id.as_str()]);
-    let (status, _, bytes) =
+    let RawReply { status, bytes, .. } =
         raw(&tessa, Method::GET, &format!("{base}/files/{file_id}"), Vec::new(), "text/plain").await;
     assert_eq!(status, 200);
     assert_eq!(bytes, "Ohjeet hakemukseen".as_bytes());
@@ -843,7 +718,7 @@ async fn authors_edit_and_delete_their_messages_within_the_window(backend: Backe
 
 async fn read_markers_only_move_forward(backend: Backend) {
     let system = TestSystem::start(backend).await;
-    let org = organisation(&system, BUSINESS_IDS[0], &STAFF).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &STAFF).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let id = create_workspace(&mut olli, &org, "personal", "Luetut").await.id();
     let base = format!("/api/v1/workspaces/{id}");
@@ -930,7 +805,7 @@ async fn all_readable(customer: &mut Browser<'_>, base: &str) -> String {
 
 async fn group_customers_see_announcements_and_their_own_thread_only(backend: Backend) {
     let system = TestSystem::start(backend).await;
-    let org = organisation(&system, BUSINESS_IDS[1], &STAFF).await;
+    let org = organisation_with(&system, BUSINESS_IDS[1], &STAFF).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let id = create_workspace(&mut olli, &org, "group", "Ryhmäohjaus").await.id();
     let base = format!("/api/v1/workspaces/{id}");
@@ -999,7 +874,7 @@ async fn group_customers_see_announcements_and_their_own_thread_only(backend: Ba
     assert_problem(&intrusion, 422, "invalid-argument", "Bertta writes to Anna's thread");
     assert_eq!(intrusion.error_fields(), ["thread_id"]);
     assert_eq!(intrusion.body["errors"][0]["reason"], "invalid-thread");
-    let (status, _, body) = raw(
+    let RawReply { status, json: problem, .. } = raw(
         &bertta,
         Method::POST,
         &format!("{base}/files?name=annalle.txt&thread_id={anna_id}"),
@@ -1007,7 +882,6 @@ async fn group_customers_see_announcements_and_their_own_thread_only(backend: Ba
         "text/plain",
     )
     .await;
-    let problem: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "thread_id", "{problem}");
     let own = post_message(&mut bertta, &base, json!({"body": "Toinen kysymys", "thread_id": bertta_id})).await;
@@ -1020,7 +894,7 @@ async fn group_customers_see_announcements_and_their_own_thread_only(backend: Ba
     // Anna sees the announcement and her thread with the guide's file.
     assert_eq!(ids(&anna.get(&format!("{base}/messages")).await), [from_anna.id(), announcement.id(), to_anna.id()]);
     assert_eq!(anna.get(&format!("{base}/messages/{}", to_anna.id())).await.status, 200);
-    let (status, _, bytes) =
+    let RawReply { status, bytes, .. } =
         raw(&anna, Method::GET, &format!("{base}/files/{file_id}"), Vec::new(), "text/plain").await;
     assert_eq!(status, 200);
     assert_eq!(bytes, "Annan oma tiedosto".as_bytes());

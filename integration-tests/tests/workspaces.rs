@@ -3,42 +3,14 @@
 //! stored only encrypted; every read is in the access log; close and reopen.
 
 use chrono::Duration;
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, TestSystem, expert, registry};
-use ohjaus_platform::auth::Role;
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, TestSystem};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::support::{contains, logged_in, open_workspace, organisation};
+
 on_both_backends!(only_members_see_a_workspace_and_its_content_is_sealed, closing_reopening_and_bad_input);
-
-/// An organisation with an office, whose experts are the development provider's Virtu users:
-/// maija (main user), olli and noora (guides).
-async fn organisation(system: &TestSystem, business_id: &str) -> (String, String) {
-    let org = system.operator().post("/api/v1/organizations", registry("Ohjaamo", business_id)).await.id();
-    let admin = system.as_principal(&expert(Uuid::parse_str(&org).unwrap(), &[Role::Admin]));
-    let office = admin.post(&format!("/api/v1/organizations/{org}/offices"), json!({"name": "Keskusta"})).await.id();
-    for (name, local_id, role) in [
-        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
-        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
-        ("Noora Neuvoja", "noora.neuvoja", "guide"),
-    ] {
-        let added = admin
-            .post(
-                &format!("/api/v1/organizations/{org}/experts"),
-                json!({"name": name, "email": format!("{local_id}@demo.fi"), "virtu": {"home_organization": "demo.ohjaus.invalid", "local_id": local_id}, "roles": [role]}),
-            )
-            .await;
-        assert_eq!(added.status, 201, "{:?}", added.body);
-    }
-    (org, office)
-}
-
-async fn logged_in<'a>(system: &'a TestSystem, intent: &str, hint: &str) -> Browser<'a> {
-    let mut browser = Browser::new(system);
-    let login = browser.login(intent, hint).await;
-    assert_eq!(login.status, 303, "{hint}: {:?}", login.body);
-    browser
-}
 
 fn workspace_input(org: &str, office: &str, title: &str) -> Value {
     json!({"organization_id": org, "office_id": office, "kind": "personal", "title": title, "topics": ["work-and-careers", "finances"]})
@@ -50,14 +22,7 @@ async fn only_members_see_a_workspace_and_its_content_is_sealed(backend: Backend
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
 
     let marker = format!("SEALED-{}", Uuid::now_v7().simple());
-    let created = olli
-        .send_with_csrf(
-            Method::POST,
-            "/api/v1/workspaces",
-            Some(workspace_input(&org, &office, &format!("Title {marker}"))),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{:?}", created.body);
+    let created = open_workspace(&mut olli, workspace_input(&org, &office, &format!("Title {marker}"))).await;
     assert_eq!(created.body["state"], "active");
     assert_eq!(created.body["topics"], json!(["work-and-careers", "finances"]));
     let id = created.id();
@@ -115,7 +80,7 @@ async fn only_members_see_a_workspace_and_its_content_is_sealed(backend: Backend
     }
     assert_eq!(sealed.len(), 2);
     for bytes in &sealed {
-        assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "plaintext stored");
+        assert!(!contains(bytes, &marker), "plaintext stored");
     }
     if backend == Backend::Embedded {
         // The whole database file (and its write-ahead log) holds no plaintext either.
@@ -123,7 +88,7 @@ async fn only_members_see_a_workspace_and_its_content_is_sealed(backend: Backend
             let path = entry.unwrap().path();
             if path.file_name().unwrap().to_string_lossy().starts_with("workspaces.db") {
                 let bytes = std::fs::read(&path).unwrap();
-                assert!(!bytes.windows(marker.len()).any(|w| w == marker.as_bytes()), "{}", path.display());
+                assert!(!contains(&bytes, &marker), "{}", path.display());
             }
         }
     }

@@ -15,15 +15,11 @@ use crate::{
     ConsentError,
     domain::{
         Action, Actor, ConsentRequest, EntryId, WorkspaceId,
-        ledger::{Entry, Problem, Verification},
+        ledger::{Entry, Problem, Verification, purpose_aad},
     },
     grpc::{Consent, Result, not_found, workspace_id},
     store::{self, WorkspaceKeyRow},
 };
-
-fn purpose_aad(workspace: Uuid, entry: Uuid) -> Vec<u8> {
-    format!("consent:workspace:{workspace}:entry:{entry}").into_bytes()
-}
 
 fn verification_to_pb(v: Verification) -> pb::LedgerVerification {
     match v {
@@ -102,7 +98,7 @@ impl Consent {
         let key_row = store::find_workspace_key(db, workspace).await?.ok_or_else(not_found)?;
         let reader = match principal {
             Principal::Customer { customer_id } => {
-                if store::requests_of(db, workspace, Some(*customer_id)).await?.is_empty() {
+                if !store::ledger_names_customer(db, workspace, *customer_id).await? {
                     return Err(not_found());
                 }
                 Reader::Customer(*customer_id)

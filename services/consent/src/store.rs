@@ -289,6 +289,17 @@ pub async fn entries_of<'c>(conn: impl Source<'c>, workspace: WorkspaceId) -> Re
         .collect()
 }
 
+/// Whether the workspace's ledger names `customer`: the customer of those entries.
+pub async fn ledger_names_customer<'c>(conn: impl Source<'c>, workspace: WorkspaceId, customer: Uuid) -> Result<bool> {
+    let row = conn
+        .query("SELECT COUNT(*) AS n FROM ledger_entries WHERE workspace_id = $1 AND customer_id = $2")
+        .bind(workspace.as_uuid())
+        .bind(customer)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get::<i64>("n")? > 0)
+}
+
 /// Everything of one workspace: entries, head, requests and finally its key. Returns the
 /// number of entries removed.
 pub async fn delete_workspace(tx: &mut Tx, workspace: WorkspaceId) -> Result<u64> {

@@ -141,6 +141,11 @@ impl LedgerKey {
     }
 }
 
+/// What an entry's sealed purpose is bound to: it opens only as that entry's.
+pub fn purpose_aad(workspace: Uuid, entry: Uuid) -> Vec<u8> {
+    format!("consent:workspace:{workspace}:entry:{entry}").into_bytes()
+}
+
 /// Every field of an entry but its own MAC, in a fixed order, `seq` as given.
 fn canonical(e: &Entry, seq: i64) -> Vec<Vec<u8>> {
     let micros = |t: DateTime<Utc>| t.timestamp_micros().to_be_bytes().to_vec();

@@ -178,7 +178,7 @@ fn list_targets_names_every_target() {
     let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for target in ["gateway", "identity", "tenants", "all"] {
+    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "all"] {
         assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
     }
 }

@@ -312,6 +312,7 @@ impl Storage {
             ("OHJAUS__AUTH__OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into()),
             ("OHJAUS__AUTH__SIGNING_KEY".into(), SIGNING_KEY.into()),
             ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "test-identity-code-key-0123456789abcdefghij".into()),
+            ("OHJAUS__SECURITY__CONSENT_LEDGER_KEY".into(), "test-consent-ledger-key-0123456789abcdefghij".into()),
             (
                 "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY".into(),
                 "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".into(),

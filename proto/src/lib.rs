@@ -25,6 +25,12 @@ pub mod workspaces {
     }
 }
 
+pub mod consent {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.consent.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");
@@ -76,4 +82,13 @@ events! {
     WorkspaceDeleted => "workspace_deleted",
     ItemChanged => "item_changed",
     SummaryChanged => "summary_changed",
+}
+
+events! {
+    service "consent";
+    ConsentRequested => "consent_requested",
+    ConsentAccepted => "consent_accepted",
+    ConsentRejected => "consent_rejected",
+    ConsentWithdrawn => "consent_withdrawn",
+    ConsentEnded => "consent_ended",
 }

@@ -161,6 +161,7 @@ Call with (dict "root" $ "env" "OHJAUS__X__Y" "ref" .Values.secrets.x "optional"
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__AUTH__OPERATOR_TOKEN" "ref" $v.secrets.operatorToken "optional" true) }}
 {{- end }}
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__IDENTITY_CODE_KEY" "ref" $v.secrets.identityCodeKey) }}
+{{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__CONSENT_LEDGER_KEY" "ref" $v.secrets.consentLedgerKey) }}
 {{- if $v.secrets.keyEncryptionKey.enabled }}
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY" "ref" $v.secrets.keyEncryptionKey) }}
 {{- end }}

@@ -24,6 +24,7 @@ use ohjaus_platform::{
     events::{self, Bus, Outbox},
     grpc::{self, Transport},
     proto::{
+        consent::v1::consent_service_server::ConsentServiceServer,
         identity::v1::identity_service_server::IdentityServiceServer,
         tenants::v1::tenants_service_server::TenantsServiceServer,
         workspaces::v1::workspaces_service_server::WorkspacesServiceServer,
@@ -40,10 +41,12 @@ pub enum Target {
     Identity,
     Tenants,
     Workspaces,
+    Consent,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Gateway, Target::Identity, Target::Tenants, Target::Workspaces];
+    pub const ALL: [Target; 5] =
+        [Target::Gateway, Target::Identity, Target::Tenants, Target::Workspaces, Target::Consent];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +54,7 @@ impl Target {
             Target::Identity => "identity",
             Target::Tenants => "tenants",
             Target::Workspaces => "workspaces",
+            Target::Consent => "consent",
         }
     }
 
@@ -68,6 +72,9 @@ impl Target {
             }
             Target::Workspaces => {
                 "its database (schema `workspaces` / workspaces.db), the event bus, security.key_encryption_key, tenants here or at services.tenants.address, gRPC listener"
+            }
+            Target::Consent => {
+                "its database (schema `consent` / consent.db), the event bus, security.key_encryption_key, security.consent_ledger_key, tenants and workspaces here or at services.<name>.address, gRPC listener"
             }
         }
     }
@@ -183,6 +190,7 @@ async fn open_database(settings: &Settings, target: Target) -> anyhow::Result<Db
         Target::Tenants => ohjaus_tenants::migrations(),
         Target::Identity => ohjaus_identity::migrations(),
         Target::Workspaces => ohjaus_workspaces::migrations(),
+        Target::Consent => ohjaus_consent::migrations(),
         Target::Gateway => return Ok(db),
     };
     db.migrate(&migrations).await.with_context(|| format!("migrating the {target} database"))?;
@@ -240,11 +248,12 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     let public_base_url = public_base_url.trim_end_matches('/').to_owned();
 
     // The gateway watches workspace events for live streams, so it needs the bus too.
-    let bus: Option<Arc<dyn Bus>> = if runs(Target::Tenants) || runs(Target::Workspaces) || runs(Target::Gateway) {
-        Some(events::connect(&settings.bus).await.context("connecting to the event bus")?)
-    } else {
-        None
-    };
+    let bus: Option<Arc<dyn Bus>> =
+        if runs(Target::Tenants) || runs(Target::Workspaces) || runs(Target::Consent) || runs(Target::Gateway) {
+            Some(events::connect(&settings.bus).await.context("connecting to the event bus")?)
+        } else {
+            None
+        };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let mut routes = tonic::service::RoutesBuilder::default();
@@ -405,6 +414,39 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         serves_grpc = true;
     }
 
+    // Consent.
+    if runs(Target::Consent) {
+        let db = if options.migrate {
+            open_database(settings, Target::Consent).await?
+        } else {
+            Db::connect(settings, ohjaus_consent::SERVICE).await?
+        };
+        let kek = settings.key_encryption_key().context("configuration key `security.key_encryption_key`")?;
+        let ledger_key = ohjaus_consent::domain::ledger::LedgerKey::new(settings.security.consent_ledger_key.clone());
+        let peers = ohjaus_consent::Peers {
+            tenants: transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?,
+            workspaces: transport_to(
+                settings,
+                "workspaces",
+                workspaces_local.as_ref(),
+                &keys,
+                timeout,
+                &mut readiness,
+            )?,
+        };
+        let outbox = Outbox::new(ohjaus_consent::SERVICE, options.clock.clone());
+        let consent =
+            ohjaus_consent::Consent::new(db.clone(), options.clock.clone(), outbox.clone(), kek, ledger_key, peers);
+        if let Some(bus) = &bus {
+            tasks.push(tokio::spawn(events::run_relay(db.clone(), bus.clone(), outbox.waker(), shutdown.clone())));
+        }
+        routes.add_service(consent.server());
+        health_reporter.set_serving::<ConsentServiceServer<ohjaus_consent::Consent>>().await;
+        readiness.push(("consent-database".into(), db_check(db.clone())));
+        databases.push(db);
+        serves_grpc = true;
+    }
+
     let grpc_addr = if serves_grpc {
         let (addr, task) = grpc::serve(settings.grpc.listen, routes.routes(), &keys, shutdown.clone())
             .await
@@ -447,6 +489,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         reporter.set_not_serving::<TenantsServiceServer<ohjaus_tenants::Tenants>>().await;
         reporter.set_not_serving::<IdentityServiceServer<ohjaus_identity::Identity>>().await;
         reporter.set_not_serving::<WorkspacesServiceServer<ohjaus_workspaces::Workspaces>>().await;
+        reporter.set_not_serving::<ConsentServiceServer<ohjaus_consent::Consent>>().await;
     }));
 
     Ok(Running { gateway_addr, grpc_addr, dev_idp: dev_idp_issuer, shutdown, tasks, databases })

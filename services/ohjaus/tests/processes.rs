@@ -29,6 +29,7 @@ fn environment(storage: &Storage) -> Vec<(String, String)> {
         ("OHJAUS__AUTH__SIGNING_KEY", "proc:process-test-signing-key-0123456789abcdefghij".to_owned()),
         ("OHJAUS__AUTH__OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
         ("OHJAUS__SECURITY__IDENTITY_CODE_KEY", "process-test-identity-code-key-0123456789abc".to_owned()),
+        ("OHJAUS__SECURITY__CONSENT_LEDGER_KEY", "process-test-consent-ledger-key-0123456789abc".to_owned()),
         (
             "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY",
             "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".to_owned(),
@@ -177,7 +178,7 @@ fn list_targets_names_every_target() {
     let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for target in ["gateway", "identity", "tenants", "all"] {
+    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "all"] {
         assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
     }
 }

@@ -15,6 +15,8 @@ const DEFAULTS: &str = include_str!("defaults.toml");
 pub const EMBEDDED_DEV_SIGNING_KEY: &str = "embedded-dev:ohjaus-embedded-development-key-not-for-production";
 /// Identity-code key used only when nothing is configured; refused outside the embedded mode.
 pub const EMBEDDED_DEV_IDENTITY_CODE_KEY: &str = "ohjaus-embedded-identity-code-key-not-for-production";
+/// Consent-ledger key used only when nothing is configured; refused outside the embedded mode.
+pub const EMBEDDED_DEV_CONSENT_LEDGER_KEY: &str = "ohjaus-embedded-consent-ledger-key-not-for-production";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -258,6 +260,9 @@ pub struct AuthSettings {
 pub struct SecuritySettings {
     /// HMAC key for personal identity codes; they are never stored in plain text.
     pub identity_code_key: Secret,
+    /// HMAC key that chains the consent ledger's entries, so a changed, removed or reordered
+    /// entry shows.
+    pub consent_ledger_key: Secret,
     /// Wraps per-workspace data keys: `<id>:<64 hex digits>`. Unset: the built-in
     /// development key, in the embedded mode only.
     #[serde(default)]
@@ -458,6 +463,9 @@ impl Settings {
         if self.security.identity_code_key.expose().len() < 32 {
             return Err(invalid("security.identity_code_key", "must be at least 32 characters"));
         }
+        if self.security.consent_ledger_key.expose().len() < 32 {
+            return Err(invalid("security.consent_ledger_key", "must be at least 32 characters"));
+        }
         let identity = &self.identity;
         if identity.session_idle_minutes == 0 || identity.session_absolute_hours == 0 {
             return Err(invalid("identity.session_idle_minutes", "session timeouts must be positive"));
@@ -545,6 +553,12 @@ impl Settings {
             if self.security.identity_code_key.expose() == EMBEDDED_DEV_IDENTITY_CODE_KEY {
                 return Err(invalid(
                     "security.identity_code_key",
+                    "the built-in development key is only allowed in the embedded mode",
+                ));
+            }
+            if self.security.consent_ledger_key.expose() == EMBEDDED_DEV_CONSENT_LEDGER_KEY {
+                return Err(invalid(
+                    "security.consent_ledger_key",
                     "the built-in development key is only allowed in the embedded mode",
                 ));
             }
@@ -648,6 +662,31 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("auth.signing_key"), "{err}");
+    }
+
+    #[test]
+    fn development_ledger_key_is_refused_outside_embedded_mode() {
+        let server = [
+            ("OHJAUS__DATABASE__BACKEND", "postgres"),
+            ("OHJAUS__DATABASE__URL", "postgres://localhost/x"),
+            ("OHJAUS__MAIL__TRANSPORT", "files"),
+            ("OHJAUS__FILES__STORE", "local"),
+            ("OHJAUS__AUTH__SIGNING_KEY", "k:0123456789abcdef0123456789abcdef"),
+            ("OHJAUS__SECURITY__IDENTITY_CODE_KEY", "identity-code-key-0123456789abcdef"),
+            (
+                "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY",
+                "k1:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+            ),
+        ];
+        let err = Settings::load_with(None, env(&server)).unwrap_err();
+        assert!(err.to_string().contains("security.consent_ledger_key"), "{err}");
+        let mut configured = server.to_vec();
+        configured.push(("OHJAUS__SECURITY__CONSENT_LEDGER_KEY", "short"));
+        let err = Settings::load_with(None, env(&configured)).unwrap_err();
+        assert!(err.to_string().contains("security.consent_ledger_key"), "{err}");
+        configured.pop();
+        configured.push(("OHJAUS__SECURITY__CONSENT_LEDGER_KEY", "consent-ledger-key-0123456789abcdef"));
+        assert!(Settings::load_with(None, env(&configured)).is_ok());
     }
 
     #[test]

@@ -148,6 +148,7 @@ where
             ("OHJAUS__FILES__STORE".into(), "local".into()),
             ("OHJAUS__AUTH__SIGNING_KEY".into(), "test:platform-tests-signing-key-0123456789abcdef".into()),
             ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "platform-tests-identity-code-key-0123456789".into()),
+            ("OHJAUS__SECURITY__CONSENT_LEDGER_KEY".into(), "platform-tests-consent-ledger-key-0123456789".into()),
             (
                 "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY".into(),
                 "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".into(),

@@ -1,0 +1,39 @@
+//! Retention ends a workspace's consents: its requests, ledger entries, head and data key are
+//! deleted together, so no copy of a sealed purpose text opens any more. Every other
+//! workspace's chain is its own and still verifies.
+
+use ohjaus_platform::{auth::Principal, error::ErrorCode, proto::consent::v1 as pb};
+
+use crate::{
+    grpc::{Consent, Result, workspace_id},
+    store,
+};
+
+/// Only the retention worker deletes.
+fn retention_only(principal: &Principal) -> Result<()> {
+    match principal {
+        Principal::Service { name } if name == "retention" => Ok(()),
+        _ => Err(ErrorCode::PermissionDenied.into()),
+    }
+}
+
+impl Consent {
+    pub(crate) async fn delete_workspace_ledger(
+        &self,
+        principal: &Principal,
+        msg: pb::WorkspaceLedgerRequest,
+    ) -> Result<pb::DeleteWorkspaceLedgerResponse> {
+        retention_only(principal)?;
+        let workspace = workspace_id(&msg.workspace_id)?;
+        let db = &self.inner().db;
+        let mut tx = db.begin().await?;
+        let deleted = store::delete_workspace(&mut tx, workspace).await?;
+        tx.commit().await?;
+        db.purge_deleted().await?;
+        tracing::info!(workspace = %workspace, entries = deleted, "consent ledger of a workspace deleted");
+        Ok(pb::DeleteWorkspaceLedgerResponse {
+            workspace_id: workspace.to_string(),
+            deleted_entries: i64::try_from(deleted).unwrap_or(i64::MAX),
+        })
+    }
+}

@@ -445,68 +445,29 @@ impl Consent {
     ) -> Result<()> {
         let r = &t.request;
         self.append(tx, key, r, t.action, actor, purpose, now).await?;
-        let (organization_id, workspace_id, request_id) =
-            (r.organization_id.to_string(), r.workspace_id.to_string(), r.id.to_string());
-        let (customer_id, expert_id, expert_organization_id) =
-            (r.customer_id.to_string(), r.expert_id.to_string(), r.expert_organization_id.to_string());
+        // Every consent event names the same six ids; acceptance also says from when.
+        macro_rules! event {
+            ($kind:ident { $($extra:tt)* }) => {
+                ev::$kind {
+                    organization_id: r.organization_id.to_string(),
+                    workspace_id: r.workspace_id.to_string(),
+                    request_id: r.id.to_string(),
+                    customer_id: r.customer_id.to_string(),
+                    expert_id: r.expert_id.to_string(),
+                    expert_organization_id: r.expert_organization_id.to_string(),
+                    $($extra)*
+                }
+            };
+        }
         let org = r.organization_id;
         match t.action {
-            Action::Requested => {
-                let event = ev::ConsentRequested {
-                    organization_id,
-                    workspace_id,
-                    request_id,
-                    customer_id,
-                    expert_id,
-                    expert_organization_id,
-                };
-                self.emit(tx, org, event).await
-            }
+            Action::Requested => self.emit(tx, org, event!(ConsentRequested {})).await,
             Action::Accepted => {
-                let event = ev::ConsentAccepted {
-                    organization_id,
-                    workspace_id,
-                    request_id,
-                    customer_id,
-                    expert_id,
-                    expert_organization_id,
-                    visible_from: r.visible_from.map(timestamp),
-                };
-                self.emit(tx, org, event).await
+                self.emit(tx, org, event!(ConsentAccepted { visible_from: r.visible_from.map(timestamp) })).await
             }
-            Action::Rejected => {
-                let event = ev::ConsentRejected {
-                    organization_id,
-                    workspace_id,
-                    request_id,
-                    customer_id,
-                    expert_id,
-                    expert_organization_id,
-                };
-                self.emit(tx, org, event).await
-            }
-            Action::Withdrawn => {
-                let event = ev::ConsentWithdrawn {
-                    organization_id,
-                    workspace_id,
-                    request_id,
-                    customer_id,
-                    expert_id,
-                    expert_organization_id,
-                };
-                self.emit(tx, org, event).await
-            }
-            Action::Ended => {
-                let event = ev::ConsentEnded {
-                    organization_id,
-                    workspace_id,
-                    request_id,
-                    customer_id,
-                    expert_id,
-                    expert_organization_id,
-                };
-                self.emit(tx, org, event).await
-            }
+            Action::Rejected => self.emit(tx, org, event!(ConsentRejected {})).await,
+            Action::Withdrawn => self.emit(tx, org, event!(ConsentWithdrawn {})).await,
+            Action::Ended => self.emit(tx, org, event!(ConsentEnded {})).await,
         }
     }
 

@@ -7,6 +7,7 @@ use futures::StreamExt;
 use ohjaus_platform::{
     auth::Principal,
     error::ErrorCode,
+    grpc::from_timestamp,
     html::escape,
     ids::PageRequest,
     proto::workspaces::v1::{self as pb, export_part},
@@ -239,8 +240,7 @@ where
 }
 
 fn time(t: Option<&prost_types::Timestamp>) -> Value {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
+    t.and_then(from_timestamp).map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
 }
 
 /// Sends one part; `false` when the receiver has gone (the download was cancelled).

@@ -140,6 +140,12 @@ fn message_aad(workspace: WorkspaceId, message: MessageId) -> Vec<u8> {
     format!("workspace:{workspace}:message:{message}").into_bytes()
 }
 
+/// A person's name as shown beside what they wrote or did: no control characters, at most 200
+/// characters.
+pub(crate) fn display_name(value: &str) -> String {
+    value.trim().chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 pub(crate) fn invalid(violation: FieldViolation) -> WorkspacesError {
     WorkspacesError::Invalid(vec![violation])
 }
@@ -693,7 +699,7 @@ impl Workspaces {
         let attachments = self.attachments_of(&mut tx, id, actor, thread, &msg.attachment_ids).await?;
         let now = self.now();
         let message_id = MessageId::new();
-        let author_name = msg.author_name.trim().chars().take(200).collect::<String>();
+        let author_name = display_name(&msg.author_name);
         let content = MessageContent { body: body.as_str().to_owned(), author_name };
         let sealed = opened.seal_json(&content, &message_aad(id, message_id))?;
         let row = MessageRow {

@@ -20,7 +20,7 @@ use crate::{
         guidance::{self as rules, Assignee, Details, ItemId, ItemInput, ItemKind, PhaseStatus, RawItem, SUMMARY_MAX},
     },
     events as ev,
-    grpc::{Opened, Result, Workspaces, invalid, not_found, page, thread_filter, workspace_id},
+    grpc::{Opened, Result, Workspaces, display_name, invalid, not_found, page, thread_filter, workspace_id},
     store::{self, ItemRow, SummaryRow},
 };
 
@@ -47,11 +47,6 @@ fn item_aad(workspace: WorkspaceId, item: ItemId) -> Vec<u8> {
 
 fn summary_aad(workspace: WorkspaceId) -> Vec<u8> {
     format!("workspace:{workspace}:summary").into_bytes()
-}
-
-/// A name as shown with what someone wrote.
-fn shown_name(value: &str) -> String {
-    value.trim().chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn item_kind(value: i32) -> Result<ItemKind> {
@@ -231,7 +226,7 @@ impl Workspaces {
             title: input.title,
             body: input.body,
             location: input.location,
-            author_name: shown_name(&msg.author_name),
+            author_name: display_name(&msg.author_name),
         };
         let row = ItemRow {
             id: item,
@@ -416,7 +411,7 @@ impl Workspaces {
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
         rules::may_write_summary(role)?;
-        let content = SummaryContent { text: text.into_string(), author_name: shown_name(&msg.author_name) };
+        let content = SummaryContent { text: text.into_string(), author_name: display_name(&msg.author_name) };
         let row = SummaryRow {
             workspace_id: id,
             sealed: opened.seal_json(&content, &summary_aad(id))?,

@@ -22,7 +22,10 @@ use crate::{
     WorkspacesError,
     domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State},
     events as ev,
-    grpc::{MemberContact, Opened, Result, Workspaces, member_aad, not_found, page, peer_refusal, workspace_id},
+    grpc::{
+        MemberContact, Opened, Result, Workspaces, display_name, member_aad, not_found, page, peer_refusal,
+        workspace_id,
+    },
     notify::{MailContent, render_mail},
     store::{self, InvitationRow},
 };
@@ -36,11 +39,6 @@ struct InvitationContact {
 
 fn contact_aad(invitation: InvitationId) -> Vec<u8> {
     format!("invitation:{invitation}:contact").into_bytes()
-}
-
-/// The customer's name as their login gave it, for the guides.
-fn display_name(value: &str) -> String {
-    value.trim().chars().filter(|c| !c.is_control()).take(200).collect()
 }
 
 fn invitation_id(value: &str) -> Result<InvitationId> {

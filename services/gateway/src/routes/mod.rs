@@ -56,8 +56,7 @@ impl<T: ToSchema> Page<T> {
 }
 
 pub(crate) fn timestamp(ts: Option<ohjaus_platform::proto::prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
-    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .unwrap_or_default()
+    ts.as_ref().and_then(ohjaus_platform::grpc::from_timestamp).unwrap_or_default()
 }
 
 /// A JSON answer with the resource's version as its `ETag` (and `Location` when created).

@@ -197,14 +197,19 @@ async fn guides_plan_customers_take_part_and_private_notes_stay_private(backend:
 
     // Who is here, and a conversation view's paging: newest first, older on the next page.
     let members = tessa.get(&format!("{base}/members")).await;
-    let roles: Vec<(String, String)> = members
-        .body
+    let roles: Vec<(String, String)> = members.body["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|m| (m["name"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
         .collect();
     assert_eq!(roles, [("Olli Ohjaaja".into(), "owner".into()), ("Tessa Testilä".into(), "customer".into())]);
+    let first = tessa.get(&format!("{base}/members?page_size=1")).await;
+    assert_eq!(first.body["items"][0]["name"], "Olli Ohjaaja");
+    let token = first.body["next_page_token"].as_str().unwrap();
+    let rest = tessa.get(&format!("{base}/members?page_size=1&page_token={token}")).await;
+    assert_eq!(rest.body["items"][0]["name"], "Tessa Testilä");
+    assert!(rest.body["next_page_token"].is_null());
     let mut posted = Vec::new();
     for n in 1..=3 {
         let (status, message) =

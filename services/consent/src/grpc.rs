@@ -198,15 +198,31 @@ impl Consent {
 
     /// The caller's standing in a workspace and its members, asked of workspaces as the caller.
     async fn membership(&self, principal: &Principal, workspace: WorkspaceId) -> Result<Membership> {
-        let mut request = Request::new(workspaces_pb::ListMembersRequest { workspace_id: workspace.to_string() });
-        request.extensions_mut().insert(principal.clone());
-        let members = match self.inner.workspaces.clone().list_members(request).await {
-            Ok(response) => response.into_inner().members,
-            Err(status) if status.code() == tonic::Code::NotFound => {
-                return Ok(Membership { standing: Standing::Stranger, members: Vec::new() });
+        // Every page: a group can have more members than one page holds.
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let mut request = Request::new(workspaces_pb::ListMembersRequest {
+                workspace_id: workspace.to_string(),
+                page_size: 100,
+                page_token,
+            });
+            request.extensions_mut().insert(principal.clone());
+            match self.inner.workspaces.clone().list_members(request).await {
+                Ok(response) => {
+                    let page = response.into_inner();
+                    members.extend(page.members);
+                    if page.next_page_token.is_empty() {
+                        break;
+                    }
+                    page_token = page.next_page_token;
+                }
+                Err(status) if status.code() == tonic::Code::NotFound => {
+                    return Ok(Membership { standing: Standing::Stranger, members: Vec::new() });
+                }
+                Err(status) => return Err(peer_refusal("workspaces", &status)),
             }
-            Err(status) => return Err(peer_refusal("workspaces", &status)),
-        };
+        }
         let owner = match Actor::of(principal) {
             Some(Actor::Expert(me)) => {
                 let me = me.to_string();

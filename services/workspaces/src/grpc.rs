@@ -860,19 +860,29 @@ impl Workspaces {
 
     async fn members(&self, principal: &Principal, msg: pb::ListMembersRequest) -> Result<pb::ListMembersResponse> {
         let id = workspace_id(&msg.workspace_id)?;
+        let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner.db.begin().await?;
         let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "members").await?;
         let mut rows = store::members_of(&mut tx, id).await?;
         tx.commit().await?;
-        // The owner first, then guides, experts and customers, each in the order they joined.
+        // The owner first, then guides, experts and customers, each in the order they joined. A
+        // workspace has hundreds of members at most, so the page is cut from the sorted list;
+        // the token is the last member's id.
         rows.sort_by_key(|m| m.role.rank());
         let names = self.member_names(&opened).await?;
         let only_customer = matches!(thread_filter(opened.workspace.kind, actor), ThreadFilter::AnnouncementsAnd(_));
-        let members = rows
+        let visible: Vec<_> = rows
             .into_iter()
             // In a group the customers do not see each other.
             .filter(|m| !only_customer || m.actor == actor || !matches!(m.actor, Actor::Customer(_)))
+            .collect();
+        let start =
+            page.after.and_then(|after| visible.iter().position(|m| m.actor.id() == after)).map_or(0, |i| i + 1);
+        let fetched = visible.into_iter().skip(start).take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX));
+        let (rows, next_page_token) = page.finish(fetched.collect(), |m| m.actor.id());
+        let members = rows
+            .into_iter()
             .map(|m| pb::Member {
                 kind: m.actor.kind().to_owned(),
                 id: m.actor.id().to_string(),
@@ -880,7 +890,7 @@ impl Workspaces {
                 name: names.get(&m.actor).map(|c| c.name.clone()).unwrap_or_default(),
             })
             .collect();
-        Ok(pb::ListMembersResponse { members })
+        Ok(pb::ListMembersResponse { members, next_page_token })
     }
 
     async fn access_log(

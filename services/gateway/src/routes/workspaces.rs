@@ -376,19 +376,21 @@ pub struct Member {
 }
 
 /// Who is in the workspace (members; a customer of a group sees the staff and themselves).
-#[utoipa::path(get, path = "/workspaces/{id}/members", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<Member>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/workspaces/{id}/members", tag = TAG, params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, body = Page<Member>), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn list_members(
     state: State<AppState>,
     Caller(caller): Caller,
     ApiPath(id): ApiPath<Uuid>,
-) -> Result<axum::Json<Vec<Member>>, ApiError> {
-    let request = pb::ListMembersRequest { workspace_id: id.to_string() };
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<axum::Json<Page<Member>>, ApiError> {
+    let request =
+        pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_members(state.as_caller(&caller, request)).await?.into_inner();
     let members = response
         .members
         .into_iter()
         .map(|m| Member { kind: m.kind, id: Uuid::parse_str(&m.id).unwrap_or_default(), role: m.role, name: m.name })
         .collect();
-    Ok(axum::Json(members))
+    Ok(axum::Json(Page::new(members, response.next_page_token)))
 }

@@ -76,6 +76,7 @@ events! {
     MessagePosted => "message_posted",
     MessageChanged => "message_changed",
     MemberAdded => "member_added",
+    MemberRemoved => "member_removed",
     FileUploaded => "file_uploaded",
     WorkspaceTransferred => "workspace_transferred",
     WorkspaceArchived => "workspace_archived",

@@ -479,7 +479,12 @@ impl Consent {
         match t.action {
             Action::Requested => self.emit(tx, org, event!(ConsentRequested {})).await,
             Action::Accepted => {
-                self.emit(tx, org, event!(ConsentAccepted { visible_from: r.visible_from.map(timestamp) })).await
+                let visible_from_id = r.visible_from.map(|_| ohjaus_platform::ids::new_id().to_string());
+                let event = event!(ConsentAccepted {
+                    visible_from: r.visible_from.map(timestamp),
+                    visible_from_id: visible_from_id.unwrap_or_default(),
+                });
+                self.emit(tx, org, event).await
             }
             Action::Rejected => self.emit(tx, org, event!(ConsentRejected {})).await,
             Action::Withdrawn => self.emit(tx, org, event!(ConsentWithdrawn {})).await,

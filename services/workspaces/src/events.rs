@@ -2,6 +2,6 @@
 //! Identifiers and states only, never content.
 
 pub use ohjaus_platform::proto::events::v1::{
-    FileUploaded, ItemChanged, MemberAdded, MessageChanged, MessagePosted, SummaryChanged, WorkspaceArchived,
-    WorkspaceClosed, WorkspaceCreated, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+    FileUploaded, ItemChanged, MemberAdded, MemberRemoved, MessageChanged, MessagePosted, SummaryChanged,
+    WorkspaceArchived, WorkspaceClosed, WorkspaceCreated, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
 };

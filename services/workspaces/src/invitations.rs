@@ -420,6 +420,7 @@ impl Workspaces {
             workspace_id: workspace.id.to_string(),
             member_kind: customer.kind().to_owned(),
             member_id: customer.id().to_string(),
+            reason: "invitation".into(),
         };
         self.emit(&mut tx, org, event).await?;
         self.commit(tx).await?;

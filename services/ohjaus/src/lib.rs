@@ -404,6 +404,20 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             ohjaus_workspaces::Workspaces::new(db.clone(), options.clock.clone(), outbox.clone(), kek, peers, config);
         tasks.push(tokio::spawn(ohjaus_workspaces::run_mail_worker(workspaces.clone(), shutdown.clone())));
         if let Some(bus) = &bus {
+            // Consent's effects (membership, notifications) arrive as events; subscribed before
+            // consent's relay starts, so the in-process bus has somewhere to deliver them.
+            let effects = Arc::new(ohjaus_workspaces::ConsentEffects::new(workspaces.clone()));
+            let consumer = events::start_consumer(
+                db.clone(),
+                bus.clone(),
+                effects,
+                options.clock.clone(),
+                settings.bus.max_deliver,
+                shutdown.clone(),
+            )
+            .await
+            .context("subscribing the workspaces service to consent events")?;
+            tasks.push(consumer);
             tasks.push(tokio::spawn(events::run_relay(db.clone(), bus.clone(), outbox.waker(), shutdown.clone())));
         }
         routes.add_service(workspaces.server());

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::WorkspacesError;
 
 pub mod guidance;
+pub mod sight;
 
 id_type!(WorkspaceId);
 id_type!(MessageId);
@@ -292,15 +293,6 @@ impl Thread {
             Thread::Everyone => None,
             Thread::Customer(id) => Some(id),
         }
-    }
-}
-
-/// Whether `actor` sees what was written to `thread`. In a group workspace customers see the
-/// announcements and their own thread only; guides and experts see everything.
-pub fn sees_thread(kind: Kind, actor: Actor, thread: Thread) -> bool {
-    match (kind, actor, thread) {
-        (Kind::Personal, _, _) | (_, Actor::Expert(_), _) | (_, _, Thread::Everyone) => true,
-        (Kind::Group, Actor::Customer(me), Thread::Customer(owner)) => me == owner,
     }
 }
 
@@ -610,10 +602,12 @@ mod tests {
     fn group_customers_see_announcements_and_their_own_thread() {
         let (me, other, guide) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let mine = Actor::Customer(me);
-        assert!(sees_thread(Kind::Group, mine, Thread::Everyone));
-        assert!(sees_thread(Kind::Group, mine, Thread::Customer(me)));
-        assert!(!sees_thread(Kind::Group, mine, Thread::Customer(other)));
-        assert!(sees_thread(Kind::Group, Actor::Expert(guide), Thread::Customer(other)));
+        let sight = |actor, role| sight::Sight::of(None, Kind::Group, actor, Some(role), &[]).unwrap();
+        let customer = sight(mine, MemberRole::Customer);
+        assert!(customer.sees_thread(Thread::Everyone));
+        assert!(customer.sees_thread(Thread::Customer(me)));
+        assert!(!customer.sees_thread(Thread::Customer(other)));
+        assert!(sight(Actor::Expert(guide), MemberRole::Guide).sees_thread(Thread::Customer(other)));
         assert_eq!(thread_for(Kind::Group, mine, None), Ok(Thread::Customer(me)));
         assert!(thread_for(Kind::Group, mine, Some(other)).is_err());
         assert_eq!(thread_for(Kind::Group, Actor::Expert(guide), Some(other)), Ok(Thread::Customer(other)));

@@ -17,9 +17,9 @@ use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
 use crate::{
-    domain::{Actor, MemberRole, guidance::ItemKind},
+    domain::{Actor, MemberRole, guidance::ItemKind, sight::Sight},
     files::open_chunks,
-    grpc::{Opened, PartStream, Result, Workspaces, thread_filter, workspace_id},
+    grpc::{Opened, PartStream, Reader, Result, Workspaces, workspace_id},
     store::{self, FileRow},
 };
 
@@ -40,7 +40,7 @@ impl Workspaces {
     ) -> Result<PartStream<pb::ExportPart>> {
         let id = workspace_id(&msg.workspace_id)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         // The download is the customer's right to their data; staff have the workspace itself.
         if role != Some(MemberRole::Customer) {
             return Err(ErrorCode::PermissionDenied.into());
@@ -50,7 +50,7 @@ impl Workspaces {
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
         let service = self.clone();
         tokio::spawn(async move {
-            if let Err(error) = service.produce(&opened, actor, &sender).await {
+            if let Err(error) = service.produce(&opened, &sight, &sender).await {
                 tracing::error!(%error, "export failed");
                 let _ = sender.send(Err(Status::internal("the export could not be completed"))).await;
             }
@@ -61,18 +61,18 @@ impl Workspaces {
     async fn produce(
         &self,
         opened: &Opened,
-        actor: Actor,
+        sight: &Sight,
         out: &Sender<std::result::Result<pb::ExportPart, Status>>,
     ) -> Result<()> {
         let db = &self.inner().db;
         let workspace = &opened.workspace;
-        let filter = thread_filter(workspace.kind, actor);
+        let actor = sight.actor;
         let names = self.member_names(opened).await?;
         let members: Vec<Value> = store::members_of(db, workspace.id)
             .await?
             .into_iter()
             // In a group the customer sees the staff and themselves, not the other customers.
-            .filter(|m| m.actor == actor || !matches!(m.actor, Actor::Customer(_)))
+            .filter(|m| sight.sees_member(m.actor))
             .map(|m| {
                 json!({
                     "kind": m.actor.kind(),
@@ -85,7 +85,7 @@ impl Workspaces {
 
         let mut messages = Vec::new();
         for row in &all_pages(
-            |page| async move { store::messages_page(db, workspace.id, filter, &page, false).await },
+            |page| async move { store::messages_page(db, workspace.id, sight, &page, false).await },
             |r| r.id.as_uuid(),
         )
         .await?
@@ -93,7 +93,7 @@ impl Workspaces {
             messages.push(self.message_to_pb(opened, row).await?);
         }
         let files: Vec<(pb::File, FileRow)> = all_pages(
-            |page| async move { store::files_page(db, workspace.id, filter, &page).await },
+            |page| async move { store::files_page(db, workspace.id, sight, &page).await },
             |r| r.id.as_uuid(),
         )
         .await?
@@ -103,7 +103,7 @@ impl Workspaces {
         let mut guidance = serde_json::Map::new();
         for kind in [ItemKind::Phase, ItemKind::Task, ItemKind::Event, ItemKind::Note] {
             let rows = all_pages(
-                |page| async move { store::items_page(db, workspace.id, kind, actor, filter, &page).await },
+                |page| async move { store::items_page(db, workspace.id, kind, sight, &page).await },
                 |r| r.id.as_uuid(),
             )
             .await?;
@@ -118,13 +118,8 @@ impl Workspaces {
             .map_or(Value::Null, |s| {
                 json!({ "text": s.text, "written_by": s.updated_by_name, "updated_at": time(s.updated_at.as_ref()) })
             });
-        let only_customer = match filter {
-            store::ThreadFilter::AnnouncementsAnd(me) => Some(me),
-            store::ThreadFilter::All => None,
-        };
         let access =
-            all_pages(|page| async move { store::access_page(db, workspace.id, only_customer, &page).await }, |r| r.id)
-                .await?;
+            all_pages(|page| async move { store::access_page(db, workspace.id, sight, &page).await }, |r| r.id).await?;
 
         let file_json = |f: &pb::File| {
             json!({

@@ -21,7 +21,7 @@ use crate::{
     WorkspacesError,
     domain::{self, FileId, FileName, WorkspaceId},
     events as ev,
-    grpc::{Opened, PartStream, Result, Workspaces, invalid, not_found, page, thread_filter, workspace_id},
+    grpc::{Opened, PartStream, Reader, Result, Workspaces, invalid, not_found, page, workspace_id},
     store::{self, FileRow},
 };
 
@@ -166,9 +166,9 @@ impl Workspaces {
         let name = FileName::parse("name", &header.name).map_err(invalid)?;
         // Who may upload is settled before a byte is stored.
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        let thread = self.thread_of_new(&mut tx, &opened.workspace, actor, &header.thread_id).await?;
+        let thread = self.thread_of_new(&mut tx, &opened.workspace, &sight, &header.thread_id).await?;
         tx.commit().await?;
 
         let file = FileId::new();
@@ -212,7 +212,7 @@ impl Workspaces {
                 };
                 let stored = async {
                     let mut tx = this.inner().db.begin().await?;
-                    let (opened, role, _) = this.readable(&mut tx, &principal, id).await?;
+                    let Reader { opened, role, .. } = this.readable(&mut tx, &principal, id).await?;
                     domain::may_post(&principal, &opened.workspace, role)?;
                     store::insert_file(&mut tx, &row).await?;
                     let org = opened.workspace.organization_id;
@@ -295,10 +295,10 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "files").await?;
         tx.commit().await?;
-        let rows = store::files_page(&self.inner().db, id, thread_filter(opened.workspace.kind, actor), &page).await?;
+        let rows = store::files_page(&self.inner().db, id, &sight, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
         let files = rows.iter().map(|r| self.file_to_pb(&opened, r)).collect::<Result<_>>()?;
         Ok(pb::ListFilesResponse { files, next_page_token })
@@ -312,9 +312,9 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let file = FileId::parse("file_id", &msg.file_id).map_err(|_| not_found())?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         let row = store::find_file(&mut tx, file).await?.ok_or_else(not_found)?;
-        if row.workspace_id != id || !domain::sees_thread(opened.workspace.kind, actor, row.thread) {
+        if row.workspace_id != id || !sight.sees(row.thread, row.id.as_uuid()) {
             return Err(not_found());
         }
         self.log_read(&mut tx, &opened.workspace, actor, role, "file").await?;

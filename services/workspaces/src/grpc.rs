@@ -33,10 +33,10 @@ use crate::{
     WorkspacesError,
     domain::{
         self, ATTACHMENTS_MAX, Actor, FileId, Kind, MESSAGE_MAX, MemberRole, MessageId, State, TITLE_MAX, Thread,
-        Topic, Workspace, WorkspaceId,
+        Topic, Workspace, WorkspaceId, sight::Sight,
     },
     events as ev,
-    store::{self, AccessRow, MessageRow, ThreadFilter, WorkspaceRow},
+    store::{self, AccessRow, MessageRow, WorkspaceRow},
 };
 
 pub(crate) type Result<T> = std::result::Result<T, WorkspacesError>;
@@ -173,14 +173,6 @@ pub(crate) fn not_found() -> WorkspacesError {
     WorkspacesError::Refused(ErrorCode::NotFound)
 }
 
-/// What a reader sees of a workspace's threads.
-pub(crate) fn thread_filter(kind: Kind, actor: Actor) -> ThreadFilter {
-    match (kind, actor) {
-        (Kind::Group, Actor::Customer(me)) => ThreadFilter::AnnouncementsAnd(me),
-        _ => ThreadFilter::All,
-    }
-}
-
 fn kind_to_pb(kind: Kind) -> i32 {
     (match kind {
         Kind::Personal => pb::WorkspaceKind::Personal,
@@ -294,20 +286,23 @@ impl Workspaces {
         }
     }
 
-    /// The workspace and the caller's role in it, if the caller may read it; not-found otherwise.
-    pub(crate) async fn readable(
-        &self,
-        tx: &mut Tx,
-        principal: &Principal,
-        id: WorkspaceId,
-    ) -> Result<(Opened, Option<MemberRole>, Actor)> {
+    /// The workspace, the caller's role and sight in it, if the caller may read it; not-found
+    /// otherwise.
+    pub(crate) async fn readable(&self, tx: &mut Tx, principal: &Principal, id: WorkspaceId) -> Result<Reader> {
         let not_found = WorkspacesError::Refused(ErrorCode::NotFound);
         let actor = Actor::of(principal).ok_or(WorkspacesError::Refused(ErrorCode::NotFound))?;
         let row = store::find_workspace(&mut *tx, id).await?.ok_or(not_found)?;
         let role = store::member_role(&mut *tx, id, actor).await?;
         let opened = self.open(&row)?;
         domain::may_read(principal, &opened.workspace, role)?;
-        Ok((opened, role, actor))
+        // An expert who joined by consent reads through the consents still in force.
+        let grants = if role == Some(MemberRole::Expert) {
+            store::active_grants(&mut *tx, id, Some(actor.id())).await?
+        } else {
+            Vec::new()
+        };
+        let sight = Sight::of(Some(principal), opened.workspace.kind, actor, role, &grants)?;
+        Ok(Reader { opened, role, actor, sight })
     }
 
     /// Writes who read `what` of the workspace to its access log.
@@ -497,7 +492,7 @@ impl Workspaces {
     async fn get(&self, principal: &Principal, id: &str) -> Result<pb::Workspace> {
         let id = workspace_id(id)?;
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, .. } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "workspace").await?;
         tx.commit().await?;
         Ok(self.to_pb(&opened.workspace))
@@ -513,10 +508,18 @@ impl Workspaces {
         let mut workspaces = Vec::new();
         for (row, role) in &rows {
             let opened = self.open(row)?;
-            // Membership alone is not enough for an expert who has left the organisation.
-            if domain::may_read(principal, &opened.workspace, Some(*role)).is_ok() {
-                workspaces.push(self.to_pb(&opened.workspace));
+            // Membership alone is not enough for an expert who has left the organisation, or
+            // whose consent came through an organisation they have left.
+            if domain::may_read(principal, &opened.workspace, Some(*role)).is_err() {
+                continue;
             }
+            if *role == MemberRole::Expert {
+                let grants = store::active_grants(&self.inner.db, row.id, Some(actor.id())).await?;
+                if Sight::of(Some(principal), row.kind, actor, Some(*role), &grants).is_err() {
+                    continue;
+                }
+            }
+            workspaces.push(self.to_pb(&opened.workspace));
         }
         Ok(pb::ListWorkspacesResponse { workspaces, next_page_token })
     }
@@ -530,7 +533,7 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let now = self.now();
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         let workspace = &opened.workspace;
         if msg.version != 0 && msg.version != workspace.version {
             return Err(ErrorCode::VersionMismatch.into());
@@ -635,9 +638,14 @@ impl Workspaces {
         message: MessageId,
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let grants = store::active_grants(&mut *tx, workspace.id, None).await?;
         for member in store::members_of(&mut *tx, workspace.id).await? {
-            if member.actor == author || !domain::sees_thread(workspace.kind, member.actor, thread) {
+            if member.actor == author {
                 continue;
+            }
+            match Sight::of(None, workspace.kind, member.actor, Some(member.role), &grants) {
+                Ok(sight) if sight.sees(thread, message.as_uuid()) => {}
+                _ => continue,
             }
             let notification = store::NotificationRow {
                 id: domain::NotificationId::new(),
@@ -654,17 +662,20 @@ impl Workspaces {
     }
 
     /// The thread something new goes to: `requested` (a customer's id or empty) checked
-    /// against the workspace's kind, the writer and its members.
+    /// against the workspace's kind, the writer, what they see and the members.
     pub(crate) async fn thread_of_new(
         &self,
         tx: &mut Tx,
         workspace: &Workspace,
-        actor: Actor,
+        sight: &Sight,
         requested: &str,
     ) -> Result<Thread> {
         let requested =
             if requested.is_empty() { None } else { Some(parse_uuid("thread_id", requested).map_err(invalid)?) };
-        let thread = domain::thread_for(workspace.kind, actor, requested).map_err(invalid)?;
+        let thread = match sight.thread_of_new(requested) {
+            Some(chosen) => chosen.map_err(|()| invalid(FieldViolation::new("thread_id", "invalid-thread")))?,
+            None => domain::thread_for(workspace.kind, sight.actor, requested).map_err(invalid)?,
+        };
         if let Thread::Customer(customer) = thread
             && store::member_role(&mut *tx, workspace.id, Actor::Customer(customer)).await?
                 != Some(MemberRole::Customer)
@@ -680,9 +691,9 @@ impl Workspaces {
         let key = parse_request_id(&msg.request_id).map_err(invalid)?;
         let hash = request_hash(&msg, |m| m.request_id.clear());
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        let thread = self.thread_of_new(&mut tx, &opened.workspace, actor, &msg.thread_id).await?;
+        let thread = self.thread_of_new(&mut tx, &opened.workspace, &sight, &msg.thread_id).await?;
         if let Some(key) = &key {
             match idempotency::earlier(&mut tx, &caller_key(principal), "post_message", key, &hash).await? {
                 Earlier::Made(message_id) => {
@@ -745,11 +756,10 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "messages").await?;
         tx.commit().await?;
-        let filter = thread_filter(opened.workspace.kind, actor);
-        let rows = store::messages_page(&self.inner.db, id, filter, &page, msg.newest_first).await?;
+        let rows = store::messages_page(&self.inner.db, id, &sight, &page, msg.newest_first).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
         let mut messages = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -768,9 +778,9 @@ impl Workspaces {
     ) -> Result<(Opened, Option<MemberRole>, Actor, MessageRow)> {
         let id = workspace_id(workspace)?;
         let message_id = MessageId::parse("message_id", message).map_err(|_| not_found())?;
-        let (opened, role, actor) = self.readable(tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(tx, principal, id).await?;
         let row = store::find_message(&mut *tx, message_id).await?.ok_or_else(not_found)?;
-        if row.workspace_id != id || !domain::sees_thread(opened.workspace.kind, actor, row.thread) {
+        if row.workspace_id != id || !sight.sees(row.thread, row.id.as_uuid()) {
             return Err(not_found());
         }
         Ok((opened, role, actor, row))
@@ -862,7 +872,7 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "members").await?;
         let mut rows = store::members_of(&mut tx, id).await?;
         tx.commit().await?;
@@ -871,12 +881,8 @@ impl Workspaces {
         // the token is the last member's id.
         rows.sort_by_key(|m| m.role.rank());
         let names = self.member_names(&opened).await?;
-        let only_customer = matches!(thread_filter(opened.workspace.kind, actor), ThreadFilter::AnnouncementsAnd(_));
-        let visible: Vec<_> = rows
-            .into_iter()
-            // In a group the customers do not see each other.
-            .filter(|m| !only_customer || m.actor == actor || !matches!(m.actor, Actor::Customer(_)))
-            .collect();
+        // In a group the customers do not see each other.
+        let visible: Vec<_> = rows.into_iter().filter(|m| sight.sees_member(m.actor)).collect();
         let start =
             page.after.and_then(|after| visible.iter().position(|m| m.actor.id() == after)).map_or(0, |i| i + 1);
         let fetched = visible.into_iter().skip(start).take(usize::try_from(page.fetch_limit()).unwrap_or(usize::MAX));
@@ -901,14 +907,10 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner.db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "access-log").await?;
         tx.commit().await?;
-        let only_customer = match thread_filter(opened.workspace.kind, actor) {
-            ThreadFilter::AnnouncementsAnd(me) => Some(me),
-            ThreadFilter::All => None,
-        };
-        let rows = store::access_page(&self.inner.db, id, only_customer, &page).await?;
+        let rows = store::access_page(&self.inner.db, id, &sight, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id);
         let names = self.member_names(&opened).await?;
         let entries = rows
@@ -933,6 +935,14 @@ impl Workspaces {
             .collect();
         Ok(pb::ListAccessLogResponse { entries, next_page_token })
     }
+}
+
+/// A caller who may read a workspace: the workspace, their role, who they are, what they see.
+pub(crate) struct Reader {
+    pub(crate) opened: Opened,
+    pub(crate) role: Option<MemberRole>,
+    pub(crate) actor: Actor,
+    pub(crate) sight: Sight,
 }
 
 /// Runs a unary handler: the caller's principal, then the service's answer or its status.

@@ -20,7 +20,7 @@ use crate::{
         guidance::{self as rules, Assignee, Details, ItemId, ItemInput, ItemKind, PhaseStatus, RawItem, SUMMARY_MAX},
     },
     events as ev,
-    grpc::{Opened, Result, Workspaces, display_name, invalid, not_found, page, thread_filter, workspace_id},
+    grpc::{Opened, Reader, Result, Workspaces, display_name, invalid, not_found, page, workspace_id},
     store::{self, ItemRow, SummaryRow},
 };
 
@@ -198,14 +198,14 @@ impl Workspaces {
         let key = parse_request_id(&msg.request_id).map_err(invalid)?;
         let hash = request_hash(&msg, |m| m.request_id.clear());
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
         rules::may_write(role, kind, private)?;
         // A private note belongs to no customer's thread: nobody but its author reads it.
         let thread = if private {
             Thread::Everyone
         } else {
-            self.thread_of_new(&mut tx, &opened.workspace, actor, &msg.thread_id).await?
+            self.thread_of_new(&mut tx, &opened.workspace, &sight, &msg.thread_id).await?
         };
         if let Some(key) = &key {
             match idempotency::earlier(&mut tx, &caller_key(principal), "create_item", key, &hash).await? {
@@ -264,11 +264,9 @@ impl Workspaces {
     ) -> Result<(Opened, Option<MemberRole>, Actor, ItemRow)> {
         let id = workspace_id(workspace)?;
         let item = item_id(item)?;
-        let (opened, role, actor) = self.readable(tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(tx, principal, id).await?;
         let row = store::find_item(&mut *tx, item).await?.ok_or_else(not_found)?;
-        if row.workspace_id != id
-            || !rules::sees_item(opened.workspace.kind, actor, row.thread, row.private, row.author)
-        {
+        if row.workspace_id != id || !rules::sees_item(&sight, row.id, row.thread, row.private, row.author) {
             return Err(not_found());
         }
         Ok((opened, role, actor, row))
@@ -291,12 +289,11 @@ impl Workspaces {
         let kind = item_kind(msg.kind)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         let what = format!("{}s", kind.as_str());
         self.log_read(&mut tx, &opened.workspace, actor, role, &what).await?;
         tx.commit().await?;
-        let filter = thread_filter(opened.workspace.kind, actor);
-        let rows = store::items_page(&self.inner().db, id, kind, actor, filter, &page).await?;
+        let rows = store::items_page(&self.inner().db, id, kind, &sight, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
         let items = rows.iter().map(|row| self.item_to_pb(&opened, row)).collect::<Result<_>>()?;
         Ok(pb::ListItemsResponse { items, next_page_token })
@@ -397,18 +394,25 @@ impl Workspaces {
     pub(crate) async fn get_summary(&self, principal: &Principal, msg: pb::GetSummaryRequest) -> Result<pb::Summary> {
         let id = workspace_id(&msg.workspace_id)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "summary").await?;
         let row = store::find_summary(&mut tx, id).await?;
         tx.commit().await?;
-        self.summary_to_pb(&opened, row.as_ref())
+        match row {
+            // Written before a "from now on only" consent: only its version shows, so a new
+            // text can still be written over it.
+            Some(row) if !sight.sees_written_at(row.updated_at) => {
+                Ok(pb::Summary { workspace_id: id.to_string(), version: row.version, ..pb::Summary::default() })
+            }
+            row => self.summary_to_pb(&opened, row.as_ref()),
+        }
     }
 
     pub(crate) async fn put_summary(&self, principal: &Principal, msg: pb::PutSummaryRequest) -> Result<pb::Summary> {
         let id = workspace_id(&msg.workspace_id)?;
         let text = Text::parse("text", &msg.text, SUMMARY_MAX).map_err(invalid)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, actor, .. } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
         rules::may_write_summary(role)?;
         let content = SummaryContent { text: text.into_string(), author_name: display_name(&msg.author_name) };

@@ -23,7 +23,7 @@ use crate::{
     domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State},
     events as ev,
     grpc::{
-        MemberContact, Opened, Result, Workspaces, display_name, member_aad, not_found, page, peer_refusal,
+        MemberContact, Opened, Reader, Result, Workspaces, display_name, member_aad, not_found, page, peer_refusal,
         workspace_id,
     },
     notify::{MailContent, render_mail},
@@ -148,7 +148,7 @@ impl Workspaces {
 
         // Who may invite is settled before anything reaches another service.
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         let customers = store::customer_count(&mut tx, id).await?;
         domain::may_invite(&opened.workspace, role, customers)?;
         if let Some(key) = &key {
@@ -191,7 +191,7 @@ impl Workspaces {
             created_at: now,
         };
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         domain::may_invite(&opened.workspace, role, store::customer_count(&mut tx, id).await?)?;
         store::insert_invitation(&mut tx, &row).await?;
         if let Some(key) = &key
@@ -239,7 +239,7 @@ impl Workspaces {
         let id = workspace_id(&msg.workspace_id)?;
         let page = page(msg.page_size, &msg.page_token)?;
         let mut tx = self.inner().db.begin().await?;
-        let (opened, role, _) = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         tx.commit().await?;
         if !role.is_some_and(MemberRole::guides) {
             return Err(ErrorCode::PermissionDenied.into());
@@ -259,7 +259,7 @@ impl Workspaces {
     ) -> Result<(Opened, InvitationRow)> {
         let id = workspace_id(&msg.workspace_id)?;
         let invitation = invitation_id(&msg.invitation_id)?;
-        let (opened, role, _) = self.readable(tx, principal, id).await?;
+        let Reader { opened, role, .. } = self.readable(tx, principal, id).await?;
         let row = store::find_invitation(&mut *tx, invitation)
             .await?
             .filter(|r| r.workspace_id == id)

@@ -11,7 +11,10 @@
 //! work in phases, tasks, events, notes and a summary (`guidance`), members are
 //! notified in the app and by batched mail without content (`notify`), a customer downloads
 //! their workspace (`export`), and main users and retention look after it (`lifecycle`).
+//! Experts of other organisations join and leave with the customer's consent (`consent`),
+//! seeing the workspace through it (`domain::sight`).
 
+pub mod consent;
 pub mod domain;
 pub mod events;
 mod export;
@@ -28,6 +31,7 @@ use ohjaus_platform::{
     error::{ErrorCode, Failure, FieldViolation},
 };
 
+pub use consent::{CONSENT_CONSUMER, ConsentEffects};
 pub use grpc::{Peers, Workspaces, WorkspacesConfig};
 pub use notify::run_mail_worker;
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use ohjaus_platform::{
-    db::{Db, Row, Source, Tx},
+    db::{Db, Query, Row, Source, Tx},
     ids::PageRequest,
 };
 use uuid::Uuid;
@@ -14,6 +14,7 @@ use crate::{
         Actor, FileId, InvitationId, InvitationState, Kind, MemberRole, MessageId, NotificationId, State, Thread,
         WorkspaceId,
         guidance::{Assignee, Details, ItemId, ItemKind, PhaseStatus},
+        sight::{Floor, Grant, Sight},
     },
 };
 
@@ -353,35 +354,41 @@ fn message(row: &Row) -> Result<MessageRow> {
     })
 }
 
-/// Which threads of a group workspace a reader sees: everything, or the announcements and
-/// one customer's thread.
-#[derive(Clone, Copy, Debug)]
-pub enum ThreadFilter {
-    All,
-    AnnouncementsAnd(Uuid),
+/// `sight`'s condition on content with a `thread_id` and a UUIDv7 `id`, its values bound from
+/// placeholder `$n` on by [`bind_sight`].
+fn sight_sql(sight: &Sight, thread_column: &str, n: usize) -> String {
+    let mut sql = String::new();
+    let mut next = n;
+    if let Some(customers) = &sight.customers {
+        if customers.is_empty() {
+            sql.push_str(&format!(" AND {thread_column} IS NULL"));
+        } else {
+            let list: Vec<String> = (next..next + customers.len()).map(|i| format!("${i}")).collect();
+            next += customers.len();
+            sql.push_str(&format!(" AND ({thread_column} IS NULL OR {thread_column} IN ({}))", list.join(", ")));
+        }
+    }
+    if sight.floor.is_some() {
+        sql.push_str(&format!(" AND id >= ${next}"));
+    }
+    sql
 }
 
-impl ThreadFilter {
-    /// The condition, with the customer bound as placeholder `$n`.
-    fn sql(self, n: u8) -> String {
-        match self {
-            ThreadFilter::All => String::new(),
-            ThreadFilter::AnnouncementsAnd(_) => format!(" AND (thread_id IS NULL OR thread_id = ${n})"),
-        }
+fn bind_sight<'q>(mut query: Query<'q>, sight: &Sight) -> Query<'q> {
+    for customer in sight.customers.iter().flatten() {
+        query = query.bind(*customer);
     }
-    fn customer(self) -> Option<Uuid> {
-        match self {
-            ThreadFilter::All => None,
-            ThreadFilter::AnnouncementsAnd(id) => Some(id),
-        }
+    if let Some(floor) = sight.floor {
+        query = query.bind(floor.id);
     }
+    query
 }
 
 /// Messages of a workspace in the order they were posted, or newest first.
 pub async fn messages_page(
     db: &Db,
     id: WorkspaceId,
-    filter: ThreadFilter,
+    sight: &Sight,
     page: &PageRequest,
     newest_first: bool,
 ) -> Result<Vec<MessageRow>> {
@@ -389,13 +396,10 @@ pub async fn messages_page(
     let (beyond, order, start) = if newest_first { ("<", "DESC", Uuid::max()) } else { (">", "ASC", Uuid::nil()) };
     let sql = format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id {beyond} $2{} ORDER BY id {order} LIMIT $3",
-        filter.sql(4)
+        sight_sql(sight, "thread_id", 4)
     );
-    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(start)).bind(page.fetch_limit());
-    if let Some(customer) = filter.customer() {
-        query = query.bind(customer);
-    }
-    query.fetch_all(db).await?.iter().map(message).collect()
+    let query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(start)).bind(page.fetch_limit());
+    bind_sight(query, sight).fetch_all(db).await?.iter().map(message).collect()
 }
 
 /// The caller has read up to `message`.
@@ -608,16 +612,13 @@ pub async fn find_file<'c>(conn: impl Source<'c>, id: FileId) -> Result<Option<F
         .transpose()
 }
 
-pub async fn files_page(db: &Db, id: WorkspaceId, filter: ThreadFilter, page: &PageRequest) -> Result<Vec<FileRow>> {
+pub async fn files_page(db: &Db, id: WorkspaceId, sight: &Sight, page: &PageRequest) -> Result<Vec<FileRow>> {
     let sql = format!(
         "SELECT {FILE_COLUMNS} FROM files WHERE workspace_id = $1 AND id > $2{} ORDER BY id LIMIT $3",
-        filter.sql(4)
+        sight_sql(sight, "thread_id", 4)
     );
-    let mut query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
-    if let Some(customer) = filter.customer() {
-        query = query.bind(customer);
-    }
-    query.fetch_all(db).await?.iter().map(file).collect()
+    let query = db.query(&sql).bind(id.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
+    bind_sight(query, sight).fetch_all(db).await?.iter().map(file).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -867,23 +868,32 @@ pub async fn log_access(tx: &mut Tx, workspace: WorkspaceId, entry: &AccessRow) 
     Ok(())
 }
 
-/// The access log; `only_customer` limits a group member's view to the experts' reads and
-/// their own, so customers of a group do not learn of each other.
-pub async fn access_page(
-    db: &Db,
-    workspace: WorkspaceId,
-    only_customer: Option<Uuid>,
-    page: &PageRequest,
-) -> Result<Vec<AccessRow>> {
-    let filter = if only_customer.is_some() { " AND (actor_kind <> 'customer' OR actor_id = $4)" } else { "" };
+/// The access log as `sight` shows it: in a group, the experts' reads and those of the customers
+/// in sight, so customers of a group do not learn of each other; from the floor on, if any.
+pub async fn access_page(db: &Db, workspace: WorkspaceId, sight: &Sight, page: &PageRequest) -> Result<Vec<AccessRow>> {
+    let mut filter = String::new();
+    let mut next = 4;
+    if let Some(customers) = &sight.customers {
+        let list: Vec<String> = (next..next + customers.len()).map(|i| format!("${i}")).collect();
+        next += customers.len();
+        let named = if list.is_empty() { String::new() } else { format!(" OR actor_id IN ({})", list.join(", ")) };
+        filter.push_str(&format!(" AND (actor_kind <> 'customer'{named})"));
+    }
+    if sight.floor.is_some() {
+        filter.push_str(&format!(" AND id >= ${next}"));
+    }
     let sql = format!(
         "SELECT id, at, actor_kind, actor_id, actor_role, organization_id, what FROM access_log \
          WHERE workspace_id = $1 AND id > $2{filter} ORDER BY id LIMIT $3"
     );
     let mut query =
         db.query(&sql).bind(workspace.as_uuid()).bind(page.after.unwrap_or(Uuid::nil())).bind(page.fetch_limit());
-    if let Some(customer) = only_customer {
+    // The log keeps actor ids as text (services and operators are actors too).
+    for customer in sight.customers.iter().flatten() {
         query = query.bind(customer.to_string());
+    }
+    if let Some(floor) = sight.floor {
+        query = query.bind(floor.id);
     }
     query
         .fetch_all(db)
@@ -1058,16 +1068,16 @@ pub async fn items_page(
     db: &Db,
     id: WorkspaceId,
     kind: ItemKind,
-    reader: Actor,
-    filter: ThreadFilter,
+    sight: &Sight,
     page: &PageRequest,
 ) -> Result<Vec<ItemRow>> {
+    let reader = sight.actor;
     let sql = format!(
         "SELECT {ITEM_COLUMNS} FROM guidance_items WHERE workspace_id = $1 AND id > $2 AND kind = $4 \
          AND deleted_at IS NULL AND (NOT private OR (author_kind = $5 AND author_id = $6)){} ORDER BY id LIMIT $3",
-        filter.sql(7)
+        sight_sql(sight, "thread_id", 7)
     );
-    let mut query = db
+    let query = db
         .query(&sql)
         .bind(id.as_uuid())
         .bind(page.after.unwrap_or(Uuid::nil()))
@@ -1075,10 +1085,7 @@ pub async fn items_page(
         .bind(kind.as_str())
         .bind(reader.kind())
         .bind(reader.id());
-    if let Some(customer) = filter.customer() {
-        query = query.bind(customer);
-    }
-    query.fetch_all(db).await?.iter().map(item).collect()
+    bind_sight(query, sight).fetch_all(db).await?.iter().map(item).collect()
 }
 
 pub struct SummaryRow {
@@ -1139,4 +1146,104 @@ pub async fn put_summary(tx: &mut Tx, s: &SummaryRow, version: i64) -> Result<bo
         .await?
     };
     Ok(changed == 1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent grants
+
+const GRANT_COLUMNS: &str = "request_id, expert_id, expert_organization_id, customer_id, visible_from_id, visible_from";
+
+fn grant(row: &Row) -> Result<Grant> {
+    let floor_id: Option<Uuid> = row.get("visible_from_id")?;
+    let floor_at: Option<DateTime<Utc>> = row.get("visible_from")?;
+    Ok(Grant {
+        request_id: row.get("request_id")?,
+        expert: row.get("expert_id")?,
+        organization: row.get("expert_organization_id")?,
+        customer: row.get("customer_id")?,
+        floor: floor_id.zip(floor_at).map(|(id, at)| Floor { id, at }),
+    })
+}
+
+/// The consents in force in a workspace (all experts' or one expert's).
+pub async fn active_grants<'c>(conn: impl Source<'c>, id: WorkspaceId, expert: Option<Uuid>) -> Result<Vec<Grant>> {
+    let one = if expert.is_some() { " AND expert_id = $2" } else { "" };
+    let sql = format!(
+        "SELECT {GRANT_COLUMNS} FROM consent_grants WHERE workspace_id = $1 AND state = 'active'{one} ORDER BY request_id"
+    );
+    let mut query = conn.query(&sql).bind(id.as_uuid());
+    if let Some(expert) = expert {
+        query = query.bind(expert);
+    }
+    query.fetch_all(conn).await?.iter().map(grant).collect()
+}
+
+/// Records an accepted consent as active; `false` if the request was heard of before (already
+/// active, or already ended — an ending that overtook its acceptance keeps the expert out).
+pub async fn insert_grant(tx: &mut Tx, id: WorkspaceId, g: &Grant, now: DateTime<Utc>) -> Result<bool> {
+    let inserted = tx
+        .query(&format!(
+            "INSERT INTO consent_grants (workspace_id, state, changed_at, {GRANT_COLUMNS}) \
+             VALUES ($1, 'active', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_id) DO NOTHING"
+        ))
+        .bind(id.as_uuid())
+        .bind(now)
+        .bind(g.request_id)
+        .bind(g.expert)
+        .bind(g.organization)
+        .bind(g.customer)
+        .bind(g.floor.map(|f| f.id))
+        .bind(g.floor.map(|f| f.at))
+        .execute(&mut *tx)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Marks the consent ended, remembering it even if its acceptance has not arrived (yet, or
+/// ever); `true` if it was in force until now.
+pub async fn end_grant(tx: &mut Tx, id: WorkspaceId, g: &Grant, now: DateTime<Utc>) -> Result<bool> {
+    let ended = tx
+        .query("UPDATE consent_grants SET state = 'ended', changed_at = $3 WHERE request_id = $1 AND workspace_id = $2 AND state = 'active'")
+        .bind(g.request_id)
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if ended == 1 {
+        return Ok(true);
+    }
+    tx.query(&format!(
+        "INSERT INTO consent_grants (workspace_id, state, changed_at, {GRANT_COLUMNS}) \
+         VALUES ($1, 'ended', $2, $3, $4, $5, $6, NULL, NULL) ON CONFLICT (request_id) DO NOTHING"
+    ))
+    .bind(id.as_uuid())
+    .bind(now)
+    .bind(g.request_id)
+    .bind(g.expert)
+    .bind(g.organization)
+    .bind(g.customer)
+    .execute(&mut *tx)
+    .await?;
+    Ok(false)
+}
+
+/// Removes an expert who is a member by consent only; the workspace's own guides stay.
+pub async fn remove_consent_member(tx: &mut Tx, id: WorkspaceId, expert: Uuid) -> Result<bool> {
+    let removed = tx
+        .query("DELETE FROM members WHERE workspace_id = $1 AND member_kind = 'expert' AND member_id = $2 AND role = 'expert'")
+        .bind(id.as_uuid())
+        .bind(expert)
+        .execute(&mut *tx)
+        .await?;
+    Ok(removed == 1)
+}
+
+/// Marks a notification as already announced by its own mail, so the batch does not repeat it.
+pub async fn mark_notification_mailed(tx: &mut Tx, id: NotificationId, now: DateTime<Utc>) -> Result<()> {
+    tx.query("UPDATE notifications SET mailed_at = $2 WHERE id = $1")
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }

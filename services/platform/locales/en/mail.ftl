@@ -11,3 +11,8 @@ mail-new-messages-body = { $count ->
 }.
 mail-new-messages-privacy = For your privacy, the messages themselves are never sent by email.
 mail-link = Open Ohjaus
+mail-consent-requested-subject = Your consent is asked in Ohjaus
+mail-consent-requested-body = Your guide would like another professional to join your online guidance workspace. Nobody joins without your consent. Log in to see who and why, and to accept or decline.
+mail-consent-decided-subject = A consent request was answered in Ohjaus
+mail-consent-decided-body = A customer has answered, changed or withdrawn a consent in a workspace you own. Log in to see the decision.
+mail-consent-privacy = For your privacy, names and reasons are never sent by email.

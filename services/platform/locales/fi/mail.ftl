@@ -11,3 +11,8 @@ mail-new-messages-body = { $count ->
 }.
 mail-new-messages-privacy = Yksityisyytesi suojaamiseksi viestejä ei koskaan lähetetä sähköpostilla.
 mail-link = Avaa Ohjaus
+mail-consent-requested-subject = Ohjauksessa pyydetään suostumustasi
+mail-consent-requested-body = Ohjaajasi ehdottaa, että toinen ammattilainen liittyisi verkko-ohjauksesi työtilaan. Kukaan ei liity ilman suostumustasi. Kirjaudu sisään nähdäksesi kuka ja miksi, ja hyväksy tai hylkää pyyntö.
+mail-consent-decided-subject = Suostumuspyyntöön on vastattu Ohjauksessa
+mail-consent-decided-body = Asiakas on vastannut suostumuspyyntöön, muuttanut sitä tai perunut suostumuksensa työtilassa, jonka omistat. Kirjaudu sisään nähdäksesi päätöksen.
+mail-consent-privacy = Yksityisyytesi vuoksi nimiä tai perusteluja ei koskaan lähetetä sähköpostilla.

@@ -11,3 +11,8 @@ mail-new-messages-body = { $count ->
 }.
 mail-new-messages-privacy = För att skydda din integritet skickas meddelandena aldrig per e-post.
 mail-link = Öppna Ohjaus
+mail-consent-requested-subject = Ditt samtycke efterfrågas i Ohjaus
+mail-consent-requested-body = Din handledare vill att en annan yrkesperson ska ansluta till ditt arbetsutrymme för handledning på nätet. Ingen ansluter utan ditt samtycke. Logga in för att se vem och varför, och för att godkänna eller avböja.
+mail-consent-decided-subject = En begäran om samtycke har besvarats i Ohjaus
+mail-consent-decided-body = En kund har besvarat, ändrat eller återkallat ett samtycke i ett arbetsutrymme som du äger. Logga in för att se beslutet.
+mail-consent-privacy = Av integritetsskäl skickas namn och motiveringar aldrig per e-post.

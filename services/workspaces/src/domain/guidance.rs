@@ -8,7 +8,7 @@ use ohjaus_platform::{
     types::Text,
 };
 
-use super::{Actor, Kind, MemberRole, Thread, sees_thread};
+use super::{Actor, MemberRole, Thread, sight::Sight};
 
 id_type!(ItemId);
 
@@ -237,10 +237,10 @@ pub fn may_set_done(role: Option<MemberRole>, assignee: Assignee) -> Result<(), 
     }
 }
 
-/// Whether `actor` sees an item: its thread must be theirs to see, and a private note is its
-/// author's alone.
-pub fn sees_item(kind: Kind, actor: Actor, thread: Thread, private: bool, author: Actor) -> bool {
-    sees_thread(kind, actor, thread) && (!private || actor == author)
+/// Whether an item is in `sight`: its thread and its making must be in sight, and a private
+/// note is its author's alone.
+pub fn sees_item(sight: &Sight, id: ItemId, thread: Thread, private: bool, author: Actor) -> bool {
+    sight.sees(thread, id.as_uuid()) && (!private || sight.actor == author)
 }
 
 /// Who writes the summary: guides and experts. Members read it.
@@ -312,11 +312,15 @@ mod tests {
             may_change(customer, Some(MemberRole::Customer), ItemKind::Task, guide),
             Err(ErrorCode::PermissionDenied)
         );
-        assert!(sees_item(Kind::Personal, guide, Thread::Everyone, true, guide));
-        assert!(!sees_item(Kind::Personal, other, Thread::Everyone, true, guide));
-        assert!(!sees_item(Kind::Personal, customer, Thread::Everyone, true, guide));
-        assert!(sees_item(Kind::Personal, customer, Thread::Everyone, false, guide));
+        let item = ItemId::new();
+        let sight = |kind, actor, role| Sight::of(None, kind, actor, Some(role), &[]).unwrap();
+        let personal = super::super::Kind::Personal;
+        assert!(sees_item(&sight(personal, guide, MemberRole::Owner), item, Thread::Everyone, true, guide));
+        assert!(!sees_item(&sight(personal, other, MemberRole::Guide), item, Thread::Everyone, true, guide));
+        assert!(!sees_item(&sight(personal, customer, MemberRole::Customer), item, Thread::Everyone, true, guide));
+        assert!(sees_item(&sight(personal, customer, MemberRole::Customer), item, Thread::Everyone, false, guide));
         let someone_else = Uuid::now_v7();
-        assert!(!sees_item(Kind::Group, customer, Thread::Customer(someone_else), false, guide));
+        let group = sight(super::super::Kind::Group, customer, MemberRole::Customer);
+        assert!(!sees_item(&group, item, Thread::Customer(someone_else), false, guide));
     }
 }

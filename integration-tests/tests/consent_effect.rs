@@ -1,0 +1,350 @@
+//! What a customer's consent does: an expert of another organisation sees nothing of a
+//! workspace until the customer accepts, works in it like a guide afterwards (within what the
+//! consent covers), and is out at once — requests refused, live stream ended — when the
+//! customer withdraws. Restarts of the consent service, the workspaces service and NATS
+//! between a decision and its effect lose nothing and apply nothing twice.
+
+use std::{sync::Arc, time::Duration};
+
+use ohjaus::Target;
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, NatsPeer, Reply, Storage, TestSystem};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::support::{EXPERTS, Org, join, listen, logged_in, open_workspace, readable, recipient};
+
+on_both_backends!(a_consented_expert_works_in_the_workspace_until_the_customer_withdraws, from_now_on_only_in_a_group);
+
+/// Organisation B: a main user who keeps the directory, and Greta, an advisor listed in it.
+const B_STAFF: [(&str, &str, &str); 2] =
+    [("Bea Pääkäyttäjä", "bea.paakayttaja", "admin"), ("Greta Vieras", "greta.vieras", "advisor")];
+
+const PURPOSE: &str = "Työkokeilun suunnittelu yhdessä TE-palveluiden kanssa";
+
+async fn send(browser: &mut Browser<'_>, method: Method, path: &str, body: Option<Value>, if_match: &str) -> Reply {
+    let mut headers = vec![("x-csrf-token", browser.csrf())];
+    if !if_match.is_empty() {
+        headers.push(("if-match", if_match.to_owned()));
+    }
+    let url = browser.system.url(path);
+    browser.request(method, &url, body, &headers).await
+}
+
+fn items(reply: &Reply) -> Vec<Value> {
+    reply.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Bea lists Greta in organisation B's directory of experts who take consent requests.
+async fn list_greta(system: &TestSystem, b: &Org) {
+    let mut bea = logged_in(system, "expert", "bea.paakayttaja").await;
+    let path = format!("/api/v1/organizations/{}/experts/{}/listing", b.id, b.person("greta.vieras"));
+    let expert = bea.get(&format!("/api/v1/organizations/{}/experts/{}", b.id, b.person("greta.vieras"))).await;
+    assert_eq!(expert.status, 200, "{:?}", expert.body);
+    let version = format!("\"{}\"", expert.body["version"]);
+    let body = json!({"listed": true, "description": "Työllisyys ja työkokeilut"});
+    let listed = send(&mut bea, Method::PUT, &path, Some(body), &version).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+}
+
+/// The owner guide proposes Greta for `customer`; the request's id.
+async fn propose(olli: &mut Browser<'_>, workspace: &str, customer: &str, b: &Org) -> String {
+    let body = json!({"customer_id": customer, "expert_id": b.person("greta.vieras"),
+        "expert_organization_id": b.id, "purpose": PURPOSE, "language": "fi"});
+    let created = send(olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), "").await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    created.id()
+}
+
+/// The customers' ids in `workspace`, as `reader` sees the members.
+async fn customer_ids(reader: &mut Browser<'_>, workspace: &str) -> Vec<String> {
+    let members = reader.get(&format!("/api/v1/workspaces/{workspace}/members")).await;
+    items(&members).iter().filter(|m| m["kind"] == "customer").map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// Waits until `path` answers `status` to `browser`, for at most `limit`; how long it took.
+async fn until_status(browser: &mut Browser<'_>, path: &str, status: u16, limit: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    loop {
+        let reply = browser.get(path).await;
+        if reply.status == status {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{path} still answers {} after {limit:?}: {:?}", reply.status, reply.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn bodies(reply: &Reply) -> Vec<String> {
+    items(reply).iter().map(|m| m["body"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+fn log_entries(reply: &Reply, what: &str) -> usize {
+    items(reply).iter().filter(|e| e["what"] == what).count()
+}
+
+async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(backend: Backend) {
+    let storage = Arc::new(Storage::new(backend).await);
+    let system = TestSystem::start_on(storage.clone(), &[]).await;
+    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
+    list_greta(&system, &b).await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let mut greta = logged_in(&system, "expert", "greta.vieras").await;
+
+    let workspace = open_workspace(
+        &mut olli,
+        json!({"organization_id": a.id, "office_id": a.office, "kind": "personal", "title": "Monialainen"}),
+    )
+    .await
+    .id();
+    let mut tessa = join(&system, &storage, &mut olli, &workspace, "010280-952L", "tessa@example.fi").await;
+    let tessa_id = customer_ids(&mut olli, &workspace).await.remove(0);
+    let messages = format!("/api/v1/workspaces/{workspace}/messages");
+    let posted = send(&mut olli, Method::POST, &messages, Some(json!({"body": "Ennen suostumusta"})), "").await;
+    assert_eq!(posted.status, 201, "{:?}", posted.body);
+
+    // Before the customer decides, the workspace does not exist for Greta.
+    let here = format!("/api/v1/workspaces/{workspace}");
+    let mails_before = storage.mails().len();
+    let request = propose(&mut olli, &workspace, &tessa_id, &b).await;
+    for path in [here.clone(), messages.clone(), format!("{here}/members"), format!("{here}/files")] {
+        assert_eq!(greta.get(&path).await.status, 404, "{path} before acceptance");
+    }
+    let mine = greta.get("/api/v1/workspaces").await;
+    assert!(items(&mine).iter().all(|w| w["id"] != workspace.as_str()), "listed before acceptance");
+    let refused = send(&mut greta, Method::POST, &messages, Some(json!({"body": "Hei"})), "").await;
+    assert_eq!(refused.status, 404);
+
+    // Tessa is told in the app and by a mail that names no one and gives no reason.
+    let notified = tessa.get("/api/v1/notifications").await;
+    let kinds: Vec<Value> = items(&notified).iter().map(|n| n["kind"].clone()).collect();
+    assert!(kinds.contains(&json!("consent-requested")), "{kinds:?}");
+    let mails = storage.wait_for_mails(mails_before + 1).await;
+    let mail = readable(&mails[mails_before]);
+    assert!(recipient(&mails[mails_before]).contains("tessa@example.fi"), "{mail}");
+    for secret in [PURPOSE, "Greta", "Vieras", "Monialainen"] {
+        assert!(!mail.contains(secret), "the mail carries {secret:?}");
+    }
+
+    // Tessa accepts; Greta is in as soon as the effect arrives, and sees the earlier message.
+    let accepted = send(
+        &mut tessa,
+        Method::POST,
+        &format!("/api/v1/consents/{request}/accept"),
+        Some(json!({"from_now_on_only": false})),
+        "\"1\"",
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    until_status(&mut greta, &here, 200, Duration::from_secs(10)).await;
+    assert_eq!(bodies(&greta.get(&messages).await), ["Ennen suostumusta"]);
+    let mine = greta.get("/api/v1/workspaces").await;
+    assert!(items(&mine).iter().any(|w| w["id"] == workspace.as_str()), "not listed after acceptance");
+    let reply = send(&mut greta, Method::POST, &messages, Some(json!({"body": "Greta tässä, hei"})), "").await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(bodies(&tessa.get(&messages).await), ["Ennen suostumusta", "Greta tässä, hei"]);
+    let members = items(&tessa.get(&format!("{here}/members")).await);
+    let experts: Vec<&Value> = members.iter().filter(|m| m["role"] == "expert").collect();
+    assert_eq!(experts.len(), 1, "{members:?}");
+    assert_eq!(experts[0]["name"], "Greta Vieras");
+    let olli_sees = olli.get("/api/v1/notifications").await;
+    assert!(items(&olli_sees).iter().any(|n| n["kind"] == "consent-accepted" && n["subject_id"] == request.as_str()));
+
+    // A second expert proposed and rejected changes nothing: Noora (A's other guide) stays out.
+    let noora_request = {
+        let body = json!({"customer_id": tessa_id, "expert_id": a.person("noora.neuvoja"),
+            "expert_organization_id": a.id, "purpose": "Toinen näkökulma", "language": "fi"});
+        let created =
+            send(&mut olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), "").await;
+        created.id()
+    };
+    let mut noora = logged_in(&system, "expert", "noora.neuvoja").await;
+    let rejected =
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{noora_request}/reject"), None, "\"1\"").await;
+    assert_eq!(rejected.status, 200, "{:?}", rejected.body);
+    let stale = send(
+        &mut tessa,
+        Method::POST,
+        &format!("/api/v1/consents/{noora_request}/accept"),
+        Some(json!({"from_now_on_only": false})),
+        "\"1\"",
+    )
+    .await;
+    assert_eq!(stale.status, 412, "{:?}", stale.body);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(noora.get(&here).await.status, 404);
+    assert_eq!(items(&tessa.get(&format!("{here}/members")).await), members, "a rejection changed the members");
+
+    // Tessa withdraws while Greta has the live stream open: within a second every request of
+    // Greta's is refused and her stream ends.
+    let mut live = listen(&greta, &workspace).await;
+    let withdrawn =
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, "\"2\"").await;
+    assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
+    let took = until_status(&mut greta, &here, 404, Duration::from_secs(1)).await;
+    eprintln!("access ended {took:?} after the withdrawal answered");
+    for path in [messages.clone(), format!("{here}/members"), format!("{here}/items?kind=task")] {
+        assert_eq!(greta.get(&path).await.status, 404, "{path} after withdrawal");
+    }
+    assert_eq!(send(&mut greta, Method::POST, &messages, Some(json!({"body": "Vielä"})), "").await.status, 404);
+    let ended = tokio::time::timeout(Duration::from_secs(1), async {
+        while live.recv().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "Greta's live stream was still open a second after the withdrawal");
+
+    // The access log tells Tessa who came and went, once each.
+    let log = tessa.get(&format!("{here}/access-log?page_size=200")).await;
+    assert_eq!(log_entries(&log, "joined by consent"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "left: consent withdrawn"), 1, "{:?}", log.body);
+    let members = items(&tessa.get(&format!("{here}/members")).await);
+    assert!(members.iter().all(|m| m["role"] != "expert"), "{members:?}");
+}
+
+async fn from_now_on_only_in_a_group(backend: Backend) {
+    let storage = Arc::new(Storage::new(backend).await);
+    let system = TestSystem::start_on(storage.clone(), &[]).await;
+    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
+    list_greta(&system, &b).await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let mut greta = logged_in(&system, "expert", "greta.vieras").await;
+    let workspace = open_workspace(
+        &mut olli,
+        json!({"organization_id": a.id, "office_id": a.office, "kind": "group", "title": "Ryhmä"}),
+    )
+    .await
+    .id();
+    let mut tessa = join(&system, &storage, &mut olli, &workspace, "010280-952L", "tessa@example.fi").await;
+    let mut uolevi = join(&system, &storage, &mut olli, &workspace, "040265-9985", "uolevi@example.fi").await;
+    let here = format!("/api/v1/workspaces/{workspace}");
+    let messages = format!("{here}/messages");
+    let post = |text: &str| Some(json!({"body": text}));
+    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote ennen"), "").await.status, 201);
+    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa ennen"), "").await.status, 201);
+    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi ennen"), "").await.status, 201);
+    let summary = send(&mut olli, Method::PUT, &format!("{here}/summary"), Some(json!({"text": "Yhteenveto ennen"})), "")
+        .await;
+    assert_eq!(summary.status, 200, "{:?}", summary.body);
+    // In a group each customer's member list names themselves only among the customers.
+    let tessa_id = customer_ids(&mut tessa, &workspace).await.remove(0);
+    let uolevi_id = customer_ids(&mut uolevi, &workspace).await.remove(0);
+
+    let request = propose(&mut olli, &workspace, &tessa_id, &b).await;
+    // Uolevi is not asked and does not see Tessa's request.
+    assert!(items(&uolevi.get(&format!("{here}/consents")).await).is_empty());
+    let accepted = send(
+        &mut tessa,
+        Method::POST,
+        &format!("/api/v1/consents/{request}/accept"),
+        Some(json!({"from_now_on_only": true})),
+        "\"1\"",
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    assert!(accepted.body["visible_from"].is_string(), "{:?}", accepted.body);
+    until_status(&mut greta, &here, 200, Duration::from_secs(10)).await;
+
+    // Nothing from before the acceptance; afterwards the announcements and Tessa's thread only.
+    assert!(bodies(&greta.get(&messages).await).is_empty());
+    let hidden = greta.get(&format!("{here}/summary")).await;
+    assert_eq!(hidden.status, 200, "{:?}", hidden.body);
+    assert_eq!(hidden.body["text"], "", "the summary written before the acceptance showed");
+    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote jälkeen"), "").await.status, 201);
+    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi jälkeen"), "").await.status, 201);
+    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa jälkeen"), "").await.status, 201);
+    assert_eq!(bodies(&greta.get(&messages).await), ["Tiedote jälkeen", "Tessa jälkeen"]);
+
+    // Greta writes to Tessa's thread: Tessa reads it, Uolevi does not; Uolevi's thread is closed.
+    assert_eq!(send(&mut greta, Method::POST, &messages, post("Gretan vastaus"), "").await.status, 201);
+    assert!(bodies(&tessa.get(&messages).await).contains(&"Gretan vastaus".to_owned()));
+    assert!(!bodies(&uolevi.get(&messages).await).contains(&"Gretan vastaus".to_owned()));
+    let into_uolevi = json!({"body": "Uoleville", "thread_id": uolevi_id});
+    let refused = send(&mut greta, Method::POST, &messages, Some(into_uolevi), "").await;
+    assert_eq!(refused.status, 422, "{:?}", refused.body);
+    let members = items(&greta.get(&format!("{here}/members")).await);
+    assert!(members.iter().any(|m| m["id"] == tessa_id.as_str()));
+    assert!(members.iter().all(|m| m["id"] != uolevi_id.as_str()), "Greta sees Uolevi: {members:?}");
+}
+
+/// Server backend only: the decision's effect travels through NATS. The consent service, the
+/// workspaces service and the broker are each stopped between a decision and its effect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
+    let storage = Arc::new(Storage::new(Backend::Server).await);
+    let mut nats = NatsPeer::start(&storage.data_dir()).await;
+    let on_peer = [("OHJAUS__BUS__NATS_URL", nats.url())];
+    let system = TestSystem::start_on(storage.clone(), &on_peer).await;
+    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
+    list_greta(&system, &b).await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let workspace = open_workspace(
+        &mut olli,
+        json!({"organization_id": a.id, "office_id": a.office, "kind": "personal", "title": "Katkoja"}),
+    )
+    .await
+    .id();
+    join(&system, &storage, &mut olli, &workspace, "010280-952L", "tessa@example.fi").await;
+    let tessa_id = customer_ids(&mut olli, &workspace).await.remove(0);
+    let request = propose(&mut olli, &workspace, &tessa_id, &b).await;
+    drop(olli);
+    let storage = system.stop().await;
+
+    // The workspaces service is down while Tessa accepts; then the consent service stops too,
+    // and so does the broker, before anything reaches workspaces.
+    let partial = TestSystem::start_targets(
+        storage.clone(),
+        vec![Target::Gateway, Target::Identity, Target::Tenants, Target::Consent],
+        &on_peer,
+    )
+    .await;
+    let mut tessa = logged_in(&partial, "customer", "010280-952L").await;
+    let accepted = send(
+        &mut tessa,
+        Method::POST,
+        &format!("/api/v1/consents/{request}/accept"),
+        Some(json!({"from_now_on_only": false})),
+        "\"1\"",
+    )
+    .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    drop(tessa);
+    // The outbox relay publishes at once; give it a moment before the consent service stops.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let storage = partial.stop().await;
+    nats.restart().await;
+
+    // Everything back: the membership appears, once.
+    let system = TestSystem::start_on(storage.clone(), &on_peer).await;
+    let here = format!("/api/v1/workspaces/{workspace}");
+    let mut greta = logged_in(&system, "expert", "greta.vieras").await;
+    until_status(&mut greta, &here, 200, Duration::from_secs(20)).await;
+    let mut tessa = logged_in(&system, "customer", "010280-952L").await;
+    let experts = |members: &Reply| items(members).iter().filter(|m| m["role"] == "expert").count();
+    assert_eq!(experts(&tessa.get(&format!("{here}/members")).await), 1);
+
+    // The broker dies while Tessa withdraws: the decision is kept and takes effect when it is
+    // back.
+    nats.stop();
+    let withdrawn =
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, "\"2\"").await;
+    assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.restart().await;
+    let took = until_status(&mut greta, &here, 404, Duration::from_secs(30)).await;
+    eprintln!("withdrawal took effect {took:?} after the broker came back");
+
+    // Once more from the start: nothing is applied again.
+    drop((greta, tessa));
+    let storage = system.stop().await;
+    let system = TestSystem::start_on(storage, &on_peer).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut tessa = logged_in(&system, "customer", "010280-952L").await;
+    assert_eq!(experts(&tessa.get(&format!("{here}/members")).await), 0);
+    let log = tessa.get(&format!("{here}/access-log?page_size=200")).await;
+    assert_eq!(log_entries(&log, "joined by consent"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "left: consent withdrawn"), 1, "{:?}", log.body);
+    let mut greta = logged_in(&system, "expert", "greta.vieras").await;
+    assert_eq!(greta.get(&here).await.status, 404);
+}

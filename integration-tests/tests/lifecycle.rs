@@ -58,7 +58,7 @@ async fn data_survives_a_restart(backend: Backend) {
     assert_eq!(fetched.body["official_name"], "Pysyvä");
 }
 
-/// `--target tenants,identity,workspaces` and `--target gateway` started apart talk over the network and answer
+/// `--target tenants,identity,workspaces,consent` and `--target gateway` started apart talk over the network and answer
 /// like `--target all`.
 async fn split_targets_answer_like_one_process(backend: Backend) {
     let storage = Arc::new(Storage::new(backend).await);
@@ -67,7 +67,7 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     let tenants = ohjaus::start(
         &tenants_settings,
         Options {
-            targets: vec![Target::Tenants, Target::Identity, Target::Workspaces],
+            targets: vec![Target::Tenants, Target::Identity, Target::Workspaces, Target::Consent],
             clock: clock.clone(),
             migrate: true,
         },
@@ -80,7 +80,8 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     let gateway_settings = storage.settings(&[
         ("OHJAUS__SERVICES__TENANTS__ADDRESS", address.clone()),
         ("OHJAUS__SERVICES__IDENTITY__ADDRESS", address.clone()),
-        ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", address),
+        ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", address.clone()),
+        ("OHJAUS__SERVICES__CONSENT__ADDRESS", address),
     ]);
     let gateway = ohjaus::start(
         &gateway_settings,

@@ -33,6 +33,7 @@ use ohjaus_platform::{
     error::ErrorCode,
     grpc::Transport,
     proto::{
+        consent::v1::consent_service_client::ConsentServiceClient,
         identity::v1::identity_service_client::IdentityServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
@@ -68,6 +69,7 @@ pub struct StateInner {
     tenants: TenantsServiceClient<Transport>,
     identity: IdentityServiceClient<Transport>,
     workspaces: WorkspacesServiceClient<Transport>,
+    consent: ConsentServiceClient<Transport>,
     live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
@@ -83,12 +85,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// One transport per service the gateway calls.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         settings: &Settings,
         keys: TokenKeys,
         tenants: Transport,
         identity: Transport,
         workspaces: Transport,
+        consent: Transport,
         live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
@@ -100,6 +105,7 @@ impl AppState {
                 tenants: TenantsServiceClient::new(tenants),
                 identity: IdentityServiceClient::new(identity),
                 workspaces: WorkspacesServiceClient::new(workspaces),
+                consent: ConsentServiceClient::new(consent),
                 live,
                 keys,
                 operator_token_hash: settings
@@ -123,6 +129,10 @@ impl AppState {
 
     pub fn workspaces(&self) -> WorkspacesServiceClient<Transport> {
         self.inner.workspaces.clone()
+    }
+
+    pub fn consent(&self) -> ConsentServiceClient<Transport> {
+        self.inner.consent.clone()
     }
 
     /// Workspace changes for live streams; absent when the gateway has no event bus.
@@ -152,6 +162,7 @@ impl AppState {
          (name = "auth", description = "Login, logout, sessions, who am I, client credentials"),
          (name = "workspaces", description = "Guided workspaces, messages and the access log"),
          (name = "guidance", description = "Phases, tasks, events, notes and the summary of a workspace"),
+         (name = "consent", description = "Multi-professional guidance: consent requests, decisions and the consent ledger"),
          (name = "public", description = "No login needed"))
 )]
 struct ApiDoc;
@@ -213,6 +224,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::workspaces::router())
         .merge(routes::content::router())
         .merge(routes::guidance::router())
+        .merge(routes::consent::router())
         .merge(routes::auth::api_router())
         .merge(
             routes::public::router()

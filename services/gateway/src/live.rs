@@ -9,8 +9,8 @@ use futures::StreamExt;
 use ohjaus_platform::{
     events::{self, Bus, Event},
     proto::events::v1::{
-        EventEnvelope, FileUploaded, ItemChanged, MemberAdded, MessageChanged, MessagePosted, SummaryChanged,
-        WorkspaceArchived, WorkspaceClosed, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
+        EventEnvelope, FileUploaded, ItemChanged, MemberAdded, MemberRemoved, MessageChanged, MessagePosted,
+        SummaryChanged, WorkspaceArchived, WorkspaceClosed, WorkspaceDeleted, WorkspaceReopened, WorkspaceTransferred,
     },
 };
 use prost::Message as _;
@@ -24,6 +24,8 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The message, item, file or member concerned, if any.
     pub object_id: String,
+    /// For a member: `expert` or `customer`; empty otherwise.
+    pub member_kind: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +37,8 @@ pub enum ChangeKind {
     SummaryChanged,
     FileUploaded,
     MemberAdded,
+    /// A member's access ended (consent withdrawn, participation ended): their streams close.
+    MemberRemoved,
     /// Closed, reopened, archived, handed over: the workspace itself is to be re-read.
     WorkspaceChanged,
     WorkspaceDeleted,
@@ -59,7 +63,9 @@ fn decode<E: Event>(envelope: &EventEnvelope) -> Option<E> {
 
 /// What an envelope means to live streams, if anything.
 fn change_of(envelope: &EventEnvelope) -> Option<Change> {
-    let change = |workspace_id: String, kind, object_id: String| Some(Change { workspace_id, kind, object_id });
+    let change = |workspace_id: String, kind, object_id: String| {
+        Some(Change { workspace_id, kind, object_id, member_kind: String::new() })
+    };
     if let Some(e) = decode::<MessagePosted>(envelope) {
         return change(e.workspace_id, ChangeKind::MessagePosted, e.message_id);
     }
@@ -75,8 +81,14 @@ fn change_of(envelope: &EventEnvelope) -> Option<Change> {
     if let Some(e) = decode::<FileUploaded>(envelope) {
         return change(e.workspace_id, ChangeKind::FileUploaded, e.file_id);
     }
+    let member = |workspace_id: String, kind, member_id: String, member_kind: String| {
+        Some(Change { workspace_id, kind, object_id: member_id, member_kind })
+    };
     if let Some(e) = decode::<MemberAdded>(envelope) {
-        return change(e.workspace_id, ChangeKind::MemberAdded, e.member_id);
+        return member(e.workspace_id, ChangeKind::MemberAdded, e.member_id, e.member_kind);
+    }
+    if let Some(e) = decode::<MemberRemoved>(envelope) {
+        return member(e.workspace_id, ChangeKind::MemberRemoved, e.member_id, e.member_kind);
     }
     if let Some(e) = decode::<WorkspaceDeleted>(envelope) {
         return change(e.workspace_id, ChangeKind::WorkspaceDeleted, String::new());
@@ -87,6 +99,13 @@ fn change_of(envelope: &EventEnvelope) -> Option<Change> {
         .or_else(|| decode::<WorkspaceArchived>(envelope).map(|e| e.workspace_id))
         .or_else(|| decode::<WorkspaceTransferred>(envelope).map(|e| e.workspace_id))?;
     change(workspace, ChangeKind::WorkspaceChanged, String::new())
+}
+
+impl Change {
+    /// Whether this change ends the access of the member `kind`/`id` (`expert` or `customer`).
+    pub fn removes(&self, kind: &str, id: &str) -> bool {
+        self.kind == ChangeKind::MemberRemoved && self.member_kind == kind && self.object_id == id
+    }
 }
 
 impl LiveHub {
@@ -116,5 +135,63 @@ impl LiveHub {
 
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ohjaus_platform::events::Event;
+
+    use super::*;
+
+    fn envelope<E: Event>(event: &E) -> EventEnvelope {
+        EventEnvelope { r#type: E::TYPE.to_owned(), payload: event.encode_to_vec(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_removed_member_is_a_change_that_names_the_member() {
+        let removed = MemberRemoved {
+            organization_id: "org".into(),
+            workspace_id: "ws".into(),
+            member_kind: "expert".into(),
+            member_id: "person".into(),
+            reason: "withdrawn".into(),
+        };
+        let change = change_of(&envelope(&removed)).unwrap();
+        assert_eq!(
+            change,
+            Change {
+                workspace_id: "ws".into(),
+                kind: ChangeKind::MemberRemoved,
+                object_id: "person".into(),
+                member_kind: "expert".into(),
+            }
+        );
+        // Only that member's streams end: not another member, nor a customer with the same id.
+        assert!(change.removes("expert", "person"));
+        assert!(!change.removes("expert", "someone else"));
+        assert!(!change.removes("customer", "person"));
+    }
+
+    #[test]
+    fn other_changes_remove_nobody() {
+        let added = MemberAdded {
+            workspace_id: "ws".into(),
+            member_kind: "expert".into(),
+            member_id: "person".into(),
+            ..Default::default()
+        };
+        let change = change_of(&envelope(&added)).unwrap();
+        assert_eq!((change.kind, change.member_kind.as_str()), (ChangeKind::MemberAdded, "expert"));
+        assert!(!change.removes("expert", "person"));
+        let posted = MessagePosted { workspace_id: "ws".into(), message_id: "m".into(), ..Default::default() };
+        assert!(!change_of(&envelope(&posted)).unwrap().removes("expert", "m"));
+        // A broken payload is no change at all.
+        let broken = EventEnvelope {
+            r#type: MemberRemoved::TYPE.to_owned(),
+            payload: vec![0xff, 0xff, 0xff],
+            ..Default::default()
+        };
+        assert_eq!(change_of(&broken), None);
     }
 }

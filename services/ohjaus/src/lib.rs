@@ -429,6 +429,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     }
 
     // Consent.
+    let mut consent_local: Option<Transport> = None;
     if runs(Target::Consent) {
         let db = if options.migrate {
             open_database(settings, Target::Consent).await?
@@ -456,6 +457,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
         }
         routes.add_service(consent.server());
         health_reporter.set_serving::<ConsentServiceServer<ohjaus_consent::Consent>>().await;
+        consent_local = Some(grpc::in_process(consent.server(), &keys, timeout));
         readiness.push(("consent-database".into(), db_check(db.clone())));
         databases.push(db);
         serves_grpc = true;
@@ -477,6 +479,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
             let identity = transport_to(settings, "identity", identity_local.as_ref(), &keys, timeout, &mut readiness)?;
             let workspaces =
                 transport_to(settings, "workspaces", workspaces_local.as_ref(), &keys, timeout, &mut readiness)?;
+            let consent = transport_to(settings, "consent", consent_local.as_ref(), &keys, timeout, &mut readiness)?;
             let live = match &bus {
                 Some(bus) => {
                     let (hub, task) = ohjaus_gateway::live::LiveHub::start(bus.clone(), shutdown.clone())
@@ -487,7 +490,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
                 }
                 None => None,
             };
-            let state = AppState::new(settings, keys.clone(), tenants, identity, workspaces, live, readiness);
+            let state = AppState::new(settings, keys.clone(), tenants, identity, workspaces, consent, live, readiness);
             let app = ohjaus_gateway::app(state, settings);
             let addr = listener.local_addr()?;
             tasks.push(ohjaus_gateway::serve(app, listener, shutdown.clone()));

@@ -126,7 +126,7 @@ async fn two_processes_answer_like_one() {
     let http_port = free_port();
     let _tenants = spawn(
         &storage,
-        &["--target", "tenants,identity,workspaces"],
+        &["--target", "tenants,identity,workspaces,consent"],
         &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))],
     );
     let _gateway = spawn(
@@ -137,6 +137,7 @@ async fn two_processes_answer_like_one() {
             ("OHJAUS__SERVICES__TENANTS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__IDENTITY__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__CONSENT__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );
     let split = format!("http://127.0.0.1:{http_port}");

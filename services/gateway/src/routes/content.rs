@@ -17,6 +17,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use ohjaus_platform::{
+    auth::Principal,
     error::ErrorCode,
     proto::{
         identity::v1::ResolveSessionRequest,
@@ -646,8 +647,10 @@ const SESSION_CHECK: Duration = Duration::from_secs(30);
 /// Live updates of one workspace as Server-Sent Events (members, with a browser session):
 /// `message` (a new message, as `GET …/messages/{id}` gives it), `message-changed`, `item` (a
 /// phase, task, event or note made or changed, as `GET …/items/{id}` gives it), `summary`,
-/// `file`, `member`, `workspace` (state or owner changed: re-read it). The stream ends when the
-/// session ends or the workspace can no longer be read.
+/// `file`, `member` (someone joined or left), `workspace` (state or owner changed: re-read it).
+/// The stream ends when the session ends or the workspace can no longer be read; when the
+/// caller's own access ends (consent withdrawn, participation ended) it ends at once, after a
+/// last `access-ended` event.
 #[utoipa::path(get, path = "/workspaces/{id}/live", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -665,6 +668,12 @@ async fn live(
     let (sender, receiver) = tokio::sync::mpsc::channel::<Event>(64);
     let state = state.0.clone();
     let workspace_id = id.to_string();
+    // Who this stream's member is, as membership events name them.
+    let me = match &caller {
+        Principal::Expert { person_id, .. } => Some(("expert", person_id.to_string())),
+        Principal::Customer { customer_id } => Some(("customer", customer_id.to_string())),
+        _ => None,
+    };
     tokio::spawn(async move {
         let mut check = tokio::time::interval(SESSION_CHECK);
         check.tick().await;
@@ -692,6 +701,11 @@ async fn live(
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
+            if me.as_ref().is_some_and(|(kind, id)| change.removes(kind, id)) {
+                // The best-effort last word; the stream closes either way.
+                let _ = sender.send(Event::default().event("access-ended").data("{}")).await;
+                return;
+            }
             // Content is read as the member: what they may not see is not found.
             let read = match change.kind {
                 ChangeKind::MessagePosted | ChangeKind::MessageChanged => {
@@ -720,7 +734,7 @@ async fn live(
                 ChangeKind::FileUploaded => {
                     Ok(Event::default().event("file").data(format!("{{\"id\":\"{}\"}}", change.object_id)))
                 }
-                ChangeKind::MemberAdded => Ok(Event::default().event("member").data("{}")),
+                ChangeKind::MemberAdded | ChangeKind::MemberRemoved => Ok(Event::default().event("member").data("{}")),
                 ChangeKind::WorkspaceChanged => Ok(Event::default().event("workspace").data("{}")),
                 ChangeKind::WorkspaceDeleted => return,
             };

@@ -1,6 +1,7 @@
 //! HTTP routes under `/api/v1`.
 
 pub mod auth;
+pub mod consent;
 pub mod content;
 pub mod guidance;
 pub mod organizations;

@@ -47,8 +47,13 @@ async fn organization_profile(
         .get_public_profile(tonic::Request::new(pb::GetPublicProfileRequest { id: id.to_string() }))
         .await?
         .into_inner();
+    Ok(axum::Json(organization(id, profile)))
+}
+
+/// An organisation's public controller data as customers are shown it.
+pub(crate) fn organization(id: Uuid, profile: pb::PublicProfile) -> OrganizationProfile {
     let dpo = profile.data_protection_officer.unwrap_or_default();
-    Ok(axum::Json(OrganizationProfile {
+    OrganizationProfile {
         id,
         display_name: profile.display_name.unwrap_or_default().into(),
         official_name: profile.official_name,
@@ -58,5 +63,5 @@ async fn organization_profile(
         data_request_url: profile.data_request_url,
         data_protection_officer: DataProtectionOfficer { name: dpo.name, email: dpo.email },
         active: profile.status == pb::OrganizationStatus::Active as i32,
-    }))
+    }
 }

@@ -80,3 +80,4 @@ invalid-time-range = The end cannot be before the start.
 invalid-phase-status = Choose planned, current or done.
 invalid-assignee = Choose the customer or the guides.
 invalid-order = Choose oldest or newest.
+invalid-customer = Not a customer of this workspace who can be asked for consent.

@@ -80,3 +80,4 @@ invalid-time-range = Loppu ei voi olla ennen alkua.
 invalid-phase-status = Valitse suunniteltu, käynnissä tai valmis.
 invalid-assignee = Valitse asiakas tai ohjaajat.
 invalid-order = Valitse oldest (vanhin ensin) tai newest (uusin ensin).
+invalid-customer = Ei tämän työtilan asiakas, jolta suostumusta voi pyytää.

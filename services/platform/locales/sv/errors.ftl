@@ -80,3 +80,4 @@ invalid-time-range = Slutet kan inte vara före början.
 invalid-phase-status = Välj planerad, pågående eller klar.
 invalid-assignee = Välj kunden eller handledarna.
 invalid-order = Välj oldest (äldst först) eller newest (nyast först).
+invalid-customer = Inte en kund i detta arbetsutrymme som kan tillfrågas om samtycke.

@@ -19,6 +19,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod directory;
 mod gateway;
 mod guidance;
 mod identity;

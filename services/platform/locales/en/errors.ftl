@@ -52,6 +52,7 @@ invalid-phone = Not a valid phone number.
 invalid-role = Unknown role.
 invalid-roles-empty = Give at least one role.
 invalid-roles-operator-admin-only = The operator may only name main users.
+invalid-listing-admin-only = A main user who has no other role does no customer work and cannot be listed in the directory. Give the expert another role first.
 invalid-scope = Unknown scope.
 invalid-status = Unknown status.
 invalid-page-token = The page token is not valid; start from the first page.

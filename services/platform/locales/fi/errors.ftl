@@ -52,6 +52,7 @@ invalid-phone = Puhelinnumero ei kelpaa.
 invalid-role = Tuntematon rooli.
 invalid-roles-empty = Anna vähintään yksi rooli.
 invalid-roles-operator-admin-only = Ylläpitäjä voi nimetä vain pääkäyttäjiä.
+invalid-listing-admin-only = Pelkkä pääkäyttäjä ei tee asiakastyötä, joten häntä ei voi lisätä hakemistoon. Anna asiantuntijalle ensin jokin muu rooli.
 invalid-scope = Tuntematon käyttöoikeus.
 invalid-status = Tuntematon tila.
 invalid-page-token = Sivutunniste ei kelpaa; aloita ensimmäiseltä sivulta.

@@ -52,6 +52,7 @@ invalid-phone = Ogiltigt telefonnummer.
 invalid-role = Okänd roll.
 invalid-roles-empty = Ange minst en roll.
 invalid-roles-operator-admin-only = Operatören får endast utse huvudanvändare.
+invalid-listing-admin-only = En huvudanvändare utan annan roll gör inget kundarbete och kan inte listas i katalogen. Ge experten en annan roll först.
 invalid-scope = Okänd behörighet.
 invalid-status = Okänd status.
 invalid-page-token = Sidtoken är ogiltig; börja från första sidan.

@@ -10,7 +10,7 @@ use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, T
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{EXPERTS, join, logged_in, open_workspace, organisation_with};
+use crate::support::{EXPERTS, join, list_in_directory, logged_in, open_workspace, organisation_with};
 
 on_both_backends!(a_customer_decides_on_a_proposed_expert_and_the_ledger_keeps_it);
 
@@ -52,6 +52,11 @@ async fn a_customer_decides_on_a_proposed_expert_and_the_ledger_keeps_it(backend
         &[("Ville Valvoja", "ville.valvoja", "guide"), ("Greta Vieras", "greta.vieras", "advisor")],
     )
     .await;
+    // Only experts their organisation lists in its directory can be proposed.
+    list_in_directory(&system, &a, "noora.neuvoja").await;
+    for expert in ["ville.valvoja", "greta.vieras"] {
+        list_in_directory(&system, &b, expert).await;
+    }
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let mut noora = logged_in(&system, "expert", "noora.neuvoja").await;
     let mut maija = logged_in(&system, "expert", "maija.paakayttaja").await;

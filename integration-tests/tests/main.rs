@@ -20,6 +20,8 @@ macro_rules! on_both_backends {
 }
 
 mod consent_api;
+mod consent_effect;
+mod directory;
 mod gateway;
 mod guidance;
 mod identity;

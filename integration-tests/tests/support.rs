@@ -247,3 +247,21 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// A main user of `org` lists `expert` in its directory of experts who take consent requests,
+/// so guides may propose them.
+pub async fn list_in_directory(system: &TestSystem, org: &Org, expert: &str) {
+    let admin = system.as_principal(&crate::support::main_user(org));
+    let path = format!("/api/v1/organizations/{}/experts/{}", org.id, org.person(expert));
+    let found = admin.get(&path).await;
+    assert_eq!(found.status, 200, "{:?}", found.body);
+    let version = found.header("etag").expect("an ETag").to_owned();
+    let body = json!({"listed": true, "description": "Työllisyys ja työkokeilut"});
+    let listed = admin.put(&format!("{path}/listing"), body, &version).await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+}
+
+/// A main user of `org`, as a token-carrying principal.
+pub fn main_user(org: &Org) -> ohjaus_platform::auth::Principal {
+    expert(org.uuid(), &[Role::Admin])
+}

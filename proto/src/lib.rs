@@ -64,6 +64,7 @@ events! {
     ExpertAdded => "expert_added",
     ExpertRolesChanged => "expert_roles_changed",
     ExpertRemoved => "expert_removed",
+    ExpertListingChanged => "expert_listing_changed",
     IntegrationClientCreated => "integration_client_created",
     IntegrationClientRevoked => "integration_client_revoked",
 }

@@ -248,9 +248,10 @@ impl Consent {
         Uuid::parse_str(&found.organization_id).map_err(|_| ConsentError::Peer("workspaces: organisation id".into()))
     }
 
-    /// The expert's name and roles in `organization`, asked of tenants as this service.
+    /// The expert's name and roles in `organization`, asked of tenants as this service; refused
+    /// unless the organisation lists them in its consent directory.
     async fn expert(&self, person: Uuid, organization: Uuid) -> Result<(String, Vec<String>)> {
-        let refused = || invalid(FieldViolation::new("expert_id", "invalid-expert"));
+        let refused = || invalid(FieldViolation::new("expert_id", "invalid-consent-expert"));
         let mut request = Request::new(tenants_pb::ResolveExpertRequest {
             identity: Some(tenants_pb::resolve_expert_request::Identity::PersonId(person.to_string())),
         });
@@ -263,8 +264,9 @@ impl Consent {
         let organization = organization.to_string();
         let membership = resolved.memberships.iter().find(|m| m.organization_id == organization).ok_or_else(refused)?;
         let roles: Vec<String> = membership.roles.iter().filter_map(|r| role_name(*r)).map(str::to_owned).collect();
-        // A main user alone does no customer work.
-        if roles.iter().all(|r| r == "admin") {
+        // A main user alone does no customer work; and only experts the organisation lists in
+        // its consent directory may be proposed.
+        if roles.iter().all(|r| r == "admin") || !membership.listed {
             return Err(refused());
         }
         Ok((resolved.name, roles))

@@ -31,6 +31,8 @@ id_type!(
 
 pub const NAME_MAX: usize = 200;
 pub const OFFICE_NAME_MAX: usize = 200;
+/// Longest public description of a listed expert, in characters.
+pub const LISTING_DESCRIPTION_MAX: usize = 300;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrganizationStatus {
@@ -150,6 +152,52 @@ impl Roles {
     pub fn to_strings(&self) -> Vec<String> {
         self.0.iter().map(|r| r.as_str().to_owned()).collect()
     }
+    /// The roles of customer work: all but main user.
+    pub fn without_admin(&self) -> Vec<Role> {
+        self.0.iter().copied().filter(|r| *r != Role::Admin).collect()
+    }
+}
+
+/// What a listed expert helps with, shown in the consent directory: trimmed plain text of at
+/// most [`LISTING_DESCRIPTION_MAX`] characters, no control characters but line breaks and tabs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListingDescription(Text);
+
+impl ListingDescription {
+    /// An empty or blank value is no description.
+    pub fn parse(field: &str, value: &str) -> Result<Option<Self>, FieldViolation> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        Text::parse(field, value, LISTING_DESCRIPTION_MAX).map(|t| Some(Self(t)))
+    }
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// Whether an expert is listed in the consent directory, where other organisations' guides
+/// find experts to propose to their customers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub listed: bool,
+    pub description: Option<ListingDescription>,
+}
+
+impl Listing {
+    /// The listing a main user asks for, for an expert holding `roles`: a main user alone does
+    /// no customer work, so cannot be listed.
+    pub fn new(listed: bool, description: Option<ListingDescription>, roles: &Roles) -> Result<Self, FieldViolation> {
+        if listed && roles.only_admin() {
+            return Err(FieldViolation::new("listed", "invalid-listing-admin-only"));
+        }
+        Ok(Self { listed, description })
+    }
+
+    /// The listing that survives a change of roles: a main user alone is no longer listed.
+    pub fn after_roles(&self, roles: &Roles) -> Self {
+        Self { listed: self.listed && !roles.only_admin(), description: self.description.clone() }
+    }
 }
 
 /// A new expert as a main user or the operator enters them.
@@ -174,8 +222,52 @@ pub struct Expert {
     pub virtu: Option<VirtuIdentity>,
     pub has_suomifi_link: bool,
     pub roles: Roles,
+    pub listing: Listing,
     pub version: i64,
     pub added_at: DateTime<Utc>,
+}
+
+/// A listed expert as the consent directory shows them: no contact or identity data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The directory's sort and page key.
+    pub key: uuid::Uuid,
+    pub person_id: PersonId,
+    pub organization_id: OrganizationId,
+    pub organization_name: Localized<Text>,
+    pub name: Text,
+    pub roles: Roles,
+    pub description: Option<ListingDescription>,
+}
+
+/// Who may read the consent directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectoryReader {
+    /// Another Ohjaus service (the consent service checking a proposal).
+    Service,
+    /// An expert who is a guide in these organisations; at least one must be active.
+    Guide(Vec<OrganizationId>),
+}
+
+/// Whether `principal` may read the consent directory: guides (who propose experts to their
+/// workspaces) and services. Anyone else is not allowed.
+pub fn directory_reader(principal: &Principal) -> Result<DirectoryReader, TenantsError> {
+    match principal {
+        Principal::Service { .. } => Ok(DirectoryReader::Service),
+        Principal::Expert { memberships, .. } => {
+            let guide_in: Vec<OrganizationId> = memberships
+                .iter()
+                .filter(|m| m.roles.contains(&Role::Guide))
+                .map(|m| OrganizationId(m.tenant_id))
+                .collect();
+            if guide_in.is_empty() {
+                Err(TenantsError::Refused(ErrorCode::PermissionDenied))
+            } else {
+                Ok(DirectoryReader::Guide(guide_in))
+            }
+        }
+        _ => Err(TenantsError::Refused(ErrorCode::PermissionDenied)),
+    }
 }
 
 /// What an integration client may do. Later services add their own scopes here.
@@ -383,6 +475,60 @@ mod tests {
         assert_eq!(roles.as_slice(), &[Role::Admin, Role::Guide]);
         assert!(Roles::parse([]).is_err());
         assert!(Roles::parse([None]).is_err());
+    }
+
+    #[test]
+    fn listing_descriptions_are_trimmed_short_plain_text() {
+        assert_eq!(ListingDescription::parse("description", "").unwrap(), None);
+        assert_eq!(ListingDescription::parse("description", "  \n ").unwrap(), None);
+        let d = ListingDescription::parse("description", "  Velkaneuvonta ja talous  ").unwrap().unwrap();
+        assert_eq!(d.as_str(), "Velkaneuvonta ja talous");
+        let longest = "ä".repeat(LISTING_DESCRIPTION_MAX);
+        assert!(ListingDescription::parse("description", &longest).is_ok());
+        let too_long = ListingDescription::parse("description", &format!("{longest}a")).unwrap_err();
+        assert_eq!((too_long.field.as_str(), too_long.reason.as_str()), ("description", "field-too-long"));
+        let control = ListingDescription::parse("description", "Asumisneuvonta\u{7}").unwrap_err();
+        assert_eq!(control.field, "description");
+    }
+
+    #[test]
+    fn a_main_user_alone_cannot_be_listed() {
+        let admin_only = Roles::parse([Some(Role::Admin)]).unwrap();
+        let guide = Roles::parse([Some(Role::Admin), Some(Role::Guide)]).unwrap();
+        let refused = Listing::new(true, None, &admin_only).unwrap_err();
+        assert_eq!((refused.field.as_str(), refused.reason.as_str()), ("listed", "invalid-listing-admin-only"));
+        assert!(!Listing::new(false, None, &admin_only).unwrap().listed);
+        let listed = Listing::new(true, ListingDescription::parse("d", "Työ").unwrap(), &guide).unwrap();
+        assert!(listed.listed);
+        assert_eq!(guide.without_admin(), [Role::Guide]);
+        // Losing every role but main user ends the listing; the description stays for later.
+        let after = listed.after_roles(&admin_only);
+        assert!(!after.listed);
+        assert_eq!(after.description, listed.description);
+        assert!(listed.after_roles(&guide).listed);
+    }
+
+    #[test]
+    fn guides_and_services_read_the_directory() {
+        let org = OrganizationId::new();
+        assert_eq!(
+            directory_reader(&expert(org, &[Role::Guide, Role::Admin])).unwrap(),
+            DirectoryReader::Guide(vec![org])
+        );
+        assert_eq!(directory_reader(&Principal::Service { name: "consent".into() }).unwrap(), DirectoryReader::Service);
+        for refused in [
+            expert(org, &[Role::Admin]),
+            expert(org, &[Role::Advisor, Role::Supervisor]),
+            Principal::Customer { customer_id: Uuid::now_v7() },
+            Principal::Operator { subject: "op".into() },
+            Principal::IntegrationClient {
+                client_id: Uuid::now_v7(),
+                tenant_id: org.as_uuid(),
+                scopes: vec!["tenants.read".into()],
+            },
+        ] {
+            assert_eq!(code(directory_reader(&refused).map(|_| ())), Some(ErrorCode::PermissionDenied), "{refused:?}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! They carry identifiers, not personal data.
 
 pub use ohjaus_platform::proto::events::v1::{
-    ExpertAdded, ExpertRemoved, ExpertRolesChanged, IntegrationClientCreated, IntegrationClientRevoked, OfficeCreated,
-    OfficeDeleted, OfficeRenamed, OrganizationCreated, OrganizationReactivated, OrganizationSuspended,
-    OrganizationUpdated,
+    ExpertAdded, ExpertListingChanged, ExpertRemoved, ExpertRolesChanged, IntegrationClientCreated,
+    IntegrationClientRevoked, OfficeCreated, OfficeDeleted, OfficeRenamed, OrganizationCreated,
+    OrganizationReactivated, OrganizationSuspended, OrganizationUpdated,
 };

@@ -26,9 +26,9 @@ use uuid::Uuid;
 use crate::{
     TenantsError,
     domain::{
-        self, Action, ClientId, ContactPerson, DataProtectionOfficer, Expert, IntegrationClient, Localized, NewExpert,
-        Office, OfficeId, Organization, OrganizationId, OrganizationStatus, PersonId, Registry, Roles, Scope,
-        VirtuIdentity,
+        self, Action, ClientId, ContactPerson, DataProtectionOfficer, DirectoryEntry, DirectoryReader, Expert,
+        IntegrationClient, Listing, ListingDescription, Localized, NewExpert, Office, OfficeId, Organization,
+        OrganizationId, OrganizationStatus, PersonId, Registry, Roles, Scope, VirtuIdentity,
     },
     events as ev, store,
 };
@@ -339,6 +339,19 @@ fn expert_to_pb(expert: &Expert) -> pb::Expert {
         roles: expert.roles.as_slice().iter().map(|r| role_to_pb(*r)).collect(),
         version: expert.version,
         added_at: Some(timestamp(expert.added_at)),
+        listed: expert.listing.listed,
+        listing_description: expert.listing.description.as_ref().map(|d| d.as_str().to_owned()).unwrap_or_default(),
+    }
+}
+
+fn directory_entry_to_pb(entry: &DirectoryEntry) -> pb::DirectoryExpert {
+    pb::DirectoryExpert {
+        expert_id: entry.person_id.to_string(),
+        organization_id: entry.organization_id.to_string(),
+        organization_name: Some(localized_text(&entry.organization_name)),
+        name: entry.name.as_str().to_owned(),
+        roles: entry.roles.without_admin().into_iter().map(role_to_pb).collect(),
+        description: entry.description.as_ref().map(|d| d.as_str().to_owned()).unwrap_or_default(),
     }
 }
 
@@ -637,9 +650,12 @@ impl Tenants {
         let mut expert =
             store::find_expert(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         domain::check_version(msg.expected_version, expert.version)?;
+        let listing = expert.listing.after_roles(&roles);
+        let unlisted = expert.listing.listed && !listing.listed;
         expert.roles = roles;
+        expert.listing = listing;
         expert.version += 1;
-        store::set_roles(&mut tx, id, person, &expert.roles, expert.version).await?;
+        store::set_roles(&mut tx, &expert).await?;
         self.emit(
             &mut tx,
             id,
@@ -650,8 +666,79 @@ impl Tenants {
             },
         )
         .await?;
+        if unlisted {
+            self.emit(
+                &mut tx,
+                id,
+                ev::ExpertListingChanged {
+                    organization_id: id.to_string(),
+                    expert_id: person.to_string(),
+                    listed: false,
+                },
+            )
+            .await?;
+        }
         self.commit(tx).await?;
         Ok(expert)
+    }
+
+    async fn set_listing(&self, principal: &Principal, msg: pb::SetExpertListingRequest) -> Result<Expert> {
+        let id = org_id(&msg.organization_id)?;
+        let person = PersonId::parse("expert_id", &msg.expert_id).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let description =
+            ListingDescription::parse("description", &msg.description).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let mut tx = self.inner.db.begin().await?;
+        self.authorized(&mut tx, principal, id, Action::Administer).await?;
+        // The organisation's main users decide whom it offers to other organisations.
+        if !principal.has_role(id.as_uuid(), Role::Admin) {
+            return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+        }
+        let mut expert =
+            store::find_expert(&mut tx, id, person).await?.ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
+        domain::check_version(msg.expected_version, expert.version)?;
+        let listing =
+            Listing::new(msg.listed, description, &expert.roles).map_err(|v| TenantsError::Invalid(vec![v]))?;
+        let newly_listed = listing.listed && !expert.listing.listed;
+        expert.listing = listing;
+        expert.version += 1;
+        store::set_listing(&mut tx, &expert, newly_listed).await?;
+        self.emit(
+            &mut tx,
+            id,
+            ev::ExpertListingChanged {
+                organization_id: id.to_string(),
+                expert_id: person.to_string(),
+                listed: expert.listing.listed,
+            },
+        )
+        .await?;
+        self.commit(tx).await?;
+        Ok(expert)
+    }
+
+    async fn list_directory(
+        &self,
+        principal: &Principal,
+        msg: pb::ListDirectoryExpertsRequest,
+    ) -> Result<pb::ListDirectoryExpertsResponse> {
+        if let DirectoryReader::Guide(organizations) = domain::directory_reader(principal)? {
+            // A guide of suspended organisations only proposes nobody.
+            if !store::any_active(&self.inner.db, &organizations).await? {
+                return Err(TenantsError::Refused(ErrorCode::PermissionDenied));
+            }
+        }
+        let mut v = Violations::new();
+        let org = v.check(optional(&msg.organization_id, |s| OrganizationId::parse("organization_id", s)));
+        let page = v.check(PageRequest::parse(msg.page_size, &msg.page_token));
+        let (Some(org), Some(page)) = (org, page) else {
+            return Err(TenantsError::Invalid(v.into_failure().violations));
+        };
+        let rows = store::directory_page(&self.inner.db, org, &page).await?;
+        let (rows, next_page_token) = page.finish(rows, |e| e.key);
+        Ok(pb::ListDirectoryExpertsResponse {
+            experts: rows.iter().map(directory_entry_to_pb).collect(),
+            next_page_token,
+        })
     }
 
     async fn remove_expert(&self, principal: &Principal, msg: pb::RemoveExpertRequest) -> Result<()> {
@@ -813,11 +900,12 @@ impl Tenants {
             .ok_or(TenantsError::Refused(ErrorCode::NotFound))?;
         let mut suspended = 0;
         let mut memberships = Vec::new();
-        for (org, roles, status) in found.memberships {
+        for (org, roles, listed, status) in found.memberships {
             match status {
                 OrganizationStatus::Active => memberships.push(pb::ExpertMembership {
                     organization_id: org.to_string(),
                     roles: roles.as_slice().iter().map(|r| role_to_pb(*r)).collect(),
+                    listed,
                 }),
                 OrganizationStatus::Suspended => suspended += 1,
             }
@@ -985,6 +1073,23 @@ impl pb::tenants_service_server::TenantsService for Tenants {
         Ok(Response::new(expert_to_pb(&expert)))
     }
 
+    async fn set_expert_listing(
+        &self,
+        request: Request<pb::SetExpertListingRequest>,
+    ) -> std::result::Result<Response<pb::Expert>, Status> {
+        let principal = caller(&request)?;
+        let expert = self.set_listing(&principal, request.into_inner()).await?;
+        Ok(Response::new(expert_to_pb(&expert)))
+    }
+
+    async fn list_directory_experts(
+        &self,
+        request: Request<pb::ListDirectoryExpertsRequest>,
+    ) -> std::result::Result<Response<pb::ListDirectoryExpertsResponse>, Status> {
+        let principal = caller(&request)?;
+        Ok(Response::new(self.list_directory(&principal, request.into_inner()).await?))
+    }
+
     async fn remove_expert(
         &self,
         request: Request<pb::RemoveExpertRequest>,
@@ -1062,5 +1167,12 @@ impl Tenants {
     }
     pub async fn add_expert_as(&self, principal: &Principal, msg: pb::AddExpertRequest) -> Result<Expert> {
         self.add_expert(principal, msg).await
+    }
+    pub async fn set_expert_listing_as(
+        &self,
+        principal: &Principal,
+        msg: pb::SetExpertListingRequest,
+    ) -> Result<Expert> {
+        self.set_listing(principal, msg).await
     }
 }

@@ -18,6 +18,12 @@ pub const DEMO_EXPERTS: [(&str, &str, pb::Role); 4] = [
     ("ville.valvoja", "Ville Valvoja", pb::Role::Supervisor),
 ];
 
+/// Demo experts listed in the consent directory: (Virtu local id, what they help with).
+pub const DEMO_LISTINGS: [(&str, &str); 2] = [
+    ("olli.ohjaaja", "Opiskelu, työnhaku ja ammatinvalinta; nuorten ohjaus."),
+    ("noora.neuvoja", "Arjen asiat: asuminen, talous ja palveluihin hakeutuminen."),
+];
+
 /// Creates the demo organisation, its office and experts unless an organisation already exists.
 /// Returns whether it seeded.
 pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
@@ -79,7 +85,7 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
         )
         .await?;
     for (local_id, name, role) in DEMO_EXPERTS {
-        tenants
+        let expert = tenants
             .add_expert_as(
                 &admin,
                 pb::AddExpertRequest {
@@ -97,6 +103,20 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
                 },
             )
             .await?;
+        if let Some((_, description)) = DEMO_LISTINGS.iter().find(|(listed, _)| *listed == local_id) {
+            tenants
+                .set_expert_listing_as(
+                    &admin,
+                    pb::SetExpertListingRequest {
+                        organization_id: org.id.to_string(),
+                        expert_id: expert.person_id.to_string(),
+                        listed: true,
+                        description: (*description).into(),
+                        expected_version: expert.version,
+                    },
+                )
+                .await?;
+        }
     }
     tracing::info!(organization = %org.id, "demo organisation seeded");
     Ok(true)

@@ -14,8 +14,9 @@ use uuid::Uuid;
 use crate::{
     TenantsError,
     domain::{
-        ClientId, ContactPerson, DataProtectionOfficer, Expert, IntegrationClient, Localized, Office, OfficeId,
-        Organization, OrganizationId, OrganizationStatus, PersonId, Registry, Roles, Scope, VirtuIdentity,
+        ClientId, ContactPerson, DataProtectionOfficer, DirectoryEntry, Expert, IntegrationClient, Listing,
+        ListingDescription, Localized, Office, OfficeId, Organization, OrganizationId, OrganizationStatus, PersonId,
+        Registry, Roles, Scope, VirtuIdentity,
     },
 };
 
@@ -228,7 +229,13 @@ pub async fn delete_office(tx: &mut Tx, id: OfficeId) -> Result<()> {
 // ---------------------------------------------------------------------------- experts
 
 const EXPERT_SELECT: &str = "SELECT p.id, m.organization_id, p.name, p.email, p.language, p.virtu_home_organization, \
-    p.virtu_local_id, p.suomifi_hash, m.roles, m.version, m.added_at FROM memberships m JOIN persons p ON p.id = m.person_id";
+    p.virtu_local_id, p.suomifi_hash, m.roles, m.listed, m.listing_description, m.version, m.added_at \
+    FROM memberships m JOIN persons p ON p.id = m.person_id";
+
+fn listing_description(row: &Row) -> Result<Option<ListingDescription>> {
+    let value = row.get::<Option<String>>("listing_description")?.unwrap_or_default();
+    stored("listing_description", ListingDescription::parse("listing_description", &value))
+}
 
 fn expert(row: &Row) -> Result<Expert> {
     let language: String = row.get("language")?;
@@ -250,6 +257,7 @@ fn expert(row: &Row) -> Result<Expert> {
         virtu,
         has_suomifi_link: row.get::<Option<String>>("suomifi_hash")?.is_some(),
         roles: stored("roles", Roles::parse(roles.0.iter().map(|r| Role::parse(r))))?,
+        listing: Listing { listed: row.get("listed")?, description: listing_description(row)? },
         version: row.get("version")?,
         added_at: row.get("added_at")?,
     })
@@ -351,15 +359,94 @@ pub async fn experts_page(db: &Db, org: OrganizationId, page: &PageRequest) -> R
         .collect()
 }
 
-pub async fn set_roles(tx: &mut Tx, org: OrganizationId, person: PersonId, roles: &Roles, version: i64) -> Result<()> {
-    tx.query("UPDATE memberships SET roles = $3, version = $4 WHERE organization_id = $1 AND person_id = $2")
-        .bind(org.as_uuid())
-        .bind(person.as_uuid())
-        .bind(Json(roles.to_strings()))
-        .bind(version)
-        .execute(tx)
-        .await?;
+/// Stores the expert's roles and listing (a change of roles may end the listing).
+pub async fn set_roles(tx: &mut Tx, expert: &Expert) -> Result<()> {
+    tx.query(
+        "UPDATE memberships SET roles = $3, listed = $4, version = $5 WHERE organization_id = $1 AND person_id = $2",
+    )
+    .bind(expert.organization_id.as_uuid())
+    .bind(expert.person_id.as_uuid())
+    .bind(Json(expert.roles.to_strings()))
+    .bind(expert.listing.listed)
+    .bind(expert.version)
+    .execute(tx)
+    .await?;
     Ok(())
+}
+
+/// Stores the expert's listing. Listing an expert who was not listed gives them a new
+/// directory key, so they come after those listed before them.
+pub async fn set_listing(tx: &mut Tx, expert: &Expert, newly_listed: bool) -> Result<()> {
+    let key = newly_listed.then(ohjaus_platform::ids::new_id);
+    tx.query(
+        "UPDATE memberships SET listed = $3, listing_description = $4, listing_key = COALESCE($5, listing_key), \
+         version = $6 WHERE organization_id = $1 AND person_id = $2",
+    )
+    .bind(expert.organization_id.as_uuid())
+    .bind(expert.person_id.as_uuid())
+    .bind(expert.listing.listed)
+    .bind(expert.listing.description.as_ref().map(|d| d.as_str().to_owned()))
+    .bind(key)
+    .bind(expert.version)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// One page of the consent directory: listed experts of active organisations (of `org` only,
+/// if given), in the order they were listed.
+pub async fn directory_page(db: &Db, org: Option<OrganizationId>, page: &PageRequest) -> Result<Vec<DirectoryEntry>> {
+    let select = "SELECT m.listing_key, m.person_id, m.organization_id, m.roles, m.listing_description, p.name, \
+        o.display_name_fi, o.display_name_sv, o.display_name_en \
+        FROM memberships m JOIN persons p ON p.id = m.person_id JOIN organizations o ON o.id = m.organization_id \
+        WHERE m.listed = $1 AND o.status = $2 AND m.listing_key > $3";
+    let sql = match org {
+        Some(_) => format!("{select} AND m.organization_id = $4 ORDER BY m.listing_key LIMIT $5"),
+        None => format!("{select} ORDER BY m.listing_key LIMIT $4"),
+    };
+    let query = match org {
+        Some(org) => db
+            .query(&sql)
+            .bind(true)
+            .bind(OrganizationStatus::Active.as_str())
+            .bind(page.after.unwrap_or(Uuid::nil()))
+            .bind(org.as_uuid()),
+        None => {
+            db.query(&sql).bind(true).bind(OrganizationStatus::Active.as_str()).bind(page.after.unwrap_or(Uuid::nil()))
+        }
+    };
+    let rows = query.bind(page.fetch_limit()).fetch_all(db).await?;
+    rows.iter()
+        .map(|row| {
+            let roles: Json<Vec<String>> = row.get("roles")?;
+            let text = |c: &str| -> Result<Text> { stored(c, Text::parse(c, &row.get::<String>(c)?, 1000)) };
+            Ok(DirectoryEntry {
+                key: row
+                    .get::<Option<Uuid>>("listing_key")?
+                    .ok_or_else(|| TenantsError::Corrupt("listed without a key".into()))?,
+                person_id: PersonId(row.get("person_id")?),
+                organization_id: OrganizationId(row.get("organization_id")?),
+                organization_name: Localized {
+                    fi: text("display_name_fi")?,
+                    sv: opt_text(row, "display_name_sv", 1000)?,
+                    en: opt_text(row, "display_name_en", 1000)?,
+                },
+                name: text("name")?,
+                roles: stored("roles", Roles::parse(roles.0.iter().map(|r| Role::parse(r))))?,
+                description: listing_description(row)?,
+            })
+        })
+        .collect()
+}
+
+/// Whether any of `orgs` is active.
+pub async fn any_active(db: &Db, orgs: &[OrganizationId]) -> Result<bool> {
+    for org in orgs {
+        if find_organization(db, *org).await?.is_some_and(|o| o.status == OrganizationStatus::Active) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 pub async fn delete_membership(tx: &mut Tx, org: OrganizationId, person: PersonId) -> Result<()> {
@@ -454,7 +541,8 @@ pub struct PersonMemberships {
     pub person: PersonId,
     pub name: String,
     pub language: String,
-    pub memberships: Vec<(OrganizationId, Roles, OrganizationStatus)>,
+    /// Organisation, roles there, whether listed in its directory, and its status.
+    pub memberships: Vec<(OrganizationId, Roles, bool, OrganizationStatus)>,
 }
 
 pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<PersonMemberships>> {
@@ -468,7 +556,7 @@ pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<Pers
     };
     let rows = db
         .query(
-            "SELECT m.organization_id, m.roles, o.status FROM memberships m JOIN organizations o ON o.id = m.organization_id \
+            "SELECT m.organization_id, m.roles, m.listed, o.status FROM memberships m JOIN organizations o ON o.id = m.organization_id \
              WHERE m.person_id = $1 ORDER BY m.organization_id",
         )
         .bind(person.as_uuid())
@@ -481,6 +569,7 @@ pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<Pers
         memberships.push((
             OrganizationId(r.get("organization_id")?),
             stored("roles", Roles::parse(roles.0.iter().map(|x| Role::parse(x))))?,
+            r.get("listed")?,
             OrganizationStatus::parse(&status).ok_or_else(|| TenantsError::Corrupt("status".into()))?,
         ));
     }

@@ -513,7 +513,7 @@ mod tests {
         "invalid-id",
         "invalid-language",
         "invalid-customer",
-        "invalid-expert",
+        "invalid-consent-expert",
         "invalid-page-size",
         "invalid-page-token",
     ];

@@ -7,7 +7,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(add_expert, list_experts))
         .routes(routes!(get_expert, remove_expert))
         .routes(routes!(set_expert_roles))
+        .routes(routes!(set_expert_listing))
+        .routes(routes!(list_directory_experts))
         .routes(routes!(create_integration_client, list_integration_clients))
         .routes(routes!(revoke_integration_client))
 }
@@ -252,8 +254,61 @@ pub struct Expert {
     /// Whether a Suomi.fi identity is linked (the code itself is never shown).
     pub has_suomifi_link: bool,
     pub roles: Vec<Role>,
+    /// Listed in the consent directory: other organisations' guides may find and propose them.
+    pub listed: bool,
+    /// Public description of what the expert helps with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listing_description: Option<String>,
     pub version: i64,
     pub added_at: DateTime<Utc>,
+}
+
+/// Whether an expert is listed in the consent directory.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListingInput {
+    /// A main user alone (no other role) cannot be listed.
+    pub listed: bool,
+    /// What the expert helps with: plain text, at most 300 characters; public while listed.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A listed expert as the consent directory shows them (no contact or identity data).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryExpert {
+    /// Propose this expert with `expert_id` and `expert_organization_id`.
+    pub expert_id: Uuid,
+    pub organization_id: Uuid,
+    pub organization_name: LocalizedText,
+    pub name: String,
+    /// Roles other than main user.
+    pub roles: Vec<Role>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+fn directory_expert(e: pb::DirectoryExpert) -> DirectoryExpert {
+    DirectoryExpert {
+        expert_id: Uuid::parse_str(&e.expert_id).unwrap_or_default(),
+        organization_id: Uuid::parse_str(&e.organization_id).unwrap_or_default(),
+        organization_name: e.organization_name.unwrap_or_default().into(),
+        name: e.name,
+        roles: e.roles.into_iter().filter_map(role_from_pb).collect(),
+        description: Some(e.description).filter(|d| !d.is_empty()),
+    }
+}
+
+/// The consent directory's filter and page.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryParams {
+    /// Only this organisation's experts; absent or empty for every active organisation.
+    pub organization_id: Option<String>,
+    /// Items per page, 1–100 (default 50).
+    pub page_size: Option<i32>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
 }
 
 fn expert(e: pb::Expert) -> Expert {
@@ -266,6 +321,8 @@ fn expert(e: pb::Expert) -> Expert {
         virtu: e.virtu.map(|v| VirtuIdentity { home_organization: v.home_organization, local_id: v.local_id }),
         has_suomifi_link: e.has_suomifi_link,
         roles: e.roles.into_iter().filter_map(role_from_pb).collect(),
+        listed: e.listed,
+        listing_description: Some(e.listing_description).filter(|d| !d.is_empty()),
         version: e.version,
         added_at: timestamp(e.added_at),
     }
@@ -587,6 +644,56 @@ async fn set_expert_roles(
     let updated = state.tenants().set_expert_roles(state.as_caller(&caller, request)).await?.into_inner();
     let version = updated.version;
     Ok(versioned(StatusCode::OK, expert(updated), version, None))
+}
+
+/// List an expert in the consent directory, or take them off it (main user). Requires `If-Match`.
+#[utoipa::path(put, path = "/organizations/{id}/experts/{expert_id}/listing", tag = TAG,
+    params(("id" = Uuid, Path), ("expert_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = ListingInput,
+    responses((status = 200, body = Expert, headers(("ETag" = String))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 428, body = Problem, content_type = "application/problem+json")))]
+async fn set_expert_listing(
+    state: axum::extract::State<AppState>,
+    Caller(caller): Caller,
+    ApiPath((id, expert_id)): ApiPath<(Uuid, Uuid)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ListingInput>,
+) -> Result<Response, ApiError> {
+    let expected_version = if_match(&headers)?;
+    let request = pb::SetExpertListingRequest {
+        organization_id: id.to_string(),
+        expert_id: expert_id.to_string(),
+        listed: body.listed,
+        description: body.description.unwrap_or_default(),
+        expected_version,
+    };
+    let updated = state.tenants().set_expert_listing(state.as_caller(&caller, request)).await?.into_inner();
+    let version = updated.version;
+    Ok(versioned(StatusCode::OK, expert(updated), version, None))
+}
+
+/// The consent directory: experts of active organisations who may be proposed to a customer's
+/// workspace (guides).
+#[utoipa::path(get, path = "/directory/experts", tag = TAG, params(DirectoryParams),
+    responses((status = 200, body = Page<DirectoryExpert>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn list_directory_experts(
+    state: axum::extract::State<AppState>,
+    Caller(caller): Caller,
+    ApiQuery(params): ApiQuery<DirectoryParams>,
+) -> Result<axum::Json<Page<DirectoryExpert>>, ApiError> {
+    let request = pb::ListDirectoryExpertsRequest {
+        organization_id: params.organization_id.unwrap_or_default(),
+        page_size: params.page_size.unwrap_or(0),
+        page_token: params.page_token.unwrap_or_default(),
+    };
+    let response = state.tenants().list_directory_experts(state.as_caller(&caller, request)).await?.into_inner();
+    Ok(axum::Json(Page::new(response.experts.into_iter().map(directory_expert).collect(), response.next_page_token)))
 }
 
 // ---------------------------------------------------------------------------- clients

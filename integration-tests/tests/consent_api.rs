@@ -6,40 +6,18 @@
 
 use std::sync::Arc;
 
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Reply, Storage, TestSystem};
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Reply, Storage, TestSystem};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{EXPERTS, join, list_in_directory, logged_in, open_workspace, organisation_with};
+use crate::support::{EXPERTS, items, join, list_in_directory, logged_in, open_workspace, organisation_with, send};
 
 on_both_backends!(a_customer_decides_on_a_proposed_expert_and_the_ledger_keeps_it);
-
-/// A request as the application's pages send it: session cookie, CSRF token, language and,
-/// when given, `If-Match`.
-async fn send(
-    browser: &mut Browser<'_>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    if_match: Option<&str>,
-) -> Reply {
-    let url = browser.system.url(path);
-    let mut headers = vec![("x-csrf-token", browser.csrf())];
-    if let Some(version) = if_match {
-        headers.push(("if-match", version.to_owned()));
-    }
-    browser.request(method, &url, body, &headers).await
-}
 
 fn assert_problem(reply: &Reply, status: u16, code: &str, what: &str) {
     assert_eq!(reply.status, status, "{what}: {:?}", reply.body);
     assert_eq!(reply.body["type"], format!("urn:ohjaus:problem:{code}"), "{what}: {:?}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/problem+json"), "{what}");
-}
-
-fn items(reply: &Reply) -> Vec<Value> {
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    reply.body["items"].as_array().unwrap().clone()
 }
 
 async fn a_customer_decides_on_a_proposed_expert_and_the_ledger_keeps_it(backend: Backend) {

@@ -11,7 +11,10 @@ use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, NatsPeer, Reply, 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::support::{EXPERTS, Org, join, list_in_directory, listen, logged_in, open_workspace, readable, recipient};
+use crate::support::{
+    EXPERTS, Org, items, join, list_in_directory, listen, logged_in, open_workspace, organisation_with, readable,
+    recipient, send,
+};
 
 on_both_backends!(a_consented_expert_works_in_the_workspace_until_the_customer_withdraws, from_now_on_only_in_a_group);
 
@@ -20,29 +23,22 @@ const B_STAFF: [(&str, &str, &str); 1] = [("Ville Valvoja", "ville.valvoja", "ad
 
 const PURPOSE: &str = "Työkokeilun suunnittelu yhdessä TE-palveluiden kanssa";
 
-async fn send(browser: &mut Browser<'_>, method: Method, path: &str, body: Option<Value>, if_match: &str) -> Reply {
-    let mut headers = vec![("x-csrf-token", browser.csrf())];
-    if !if_match.is_empty() {
-        headers.push(("if-match", if_match.to_owned()));
-    }
-    let url = browser.system.url(path);
-    browser.request(method, &url, body, &headers).await
-}
-
-fn items(reply: &Reply) -> Vec<Value> {
-    reply.body["items"].as_array().cloned().unwrap_or_default()
-}
-
-/// Organisation B's main user lists Ville in its directory of experts who take consent requests.
-async fn list_ville(system: &TestSystem, b: &Org) {
-    list_in_directory(system, b, "ville.valvoja").await;
+/// A system with organisation A (whose guide Olli owns the workspaces) and organisation B,
+/// whose main user lists Ville in its directory of experts who take consent requests.
+async fn two_organisations(backend: Backend, extra: &[(&str, String)]) -> (Arc<Storage>, TestSystem, Org, Org) {
+    let storage = Arc::new(Storage::new(backend).await);
+    let system = TestSystem::start_on(storage.clone(), extra).await;
+    let a = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let b = organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
+    list_in_directory(&system, &b, "ville.valvoja").await;
+    (storage, system, a, b)
 }
 
 /// The owner guide proposes Ville for `customer`; the request's id.
 async fn propose(olli: &mut Browser<'_>, workspace: &str, customer: &str, b: &Org) -> String {
     let body = json!({"customer_id": customer, "expert_id": b.person("ville.valvoja"),
         "expert_organization_id": b.id, "purpose": PURPOSE, "language": "fi"});
-    let created = send(olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), "").await;
+    let created = send(olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), None).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     created.id()
 }
@@ -75,11 +71,7 @@ fn log_entries(reply: &Reply, what: &str) -> usize {
 }
 
 async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(backend: Backend) {
-    let storage = Arc::new(Storage::new(backend).await);
-    let system = TestSystem::start_on(storage.clone(), &[]).await;
-    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
-    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
-    list_ville(&system, &b).await;
+    let (storage, system, a, b) = two_organisations(backend, &[]).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let mut ville = logged_in(&system, "expert", "ville.valvoja").await;
 
@@ -92,7 +84,7 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
     let mut tessa = join(&system, &storage, &mut olli, &workspace, "010280-952L", "tessa@example.fi").await;
     let tessa_id = customer_ids(&mut olli, &workspace).await.remove(0);
     let messages = format!("/api/v1/workspaces/{workspace}/messages");
-    let posted = send(&mut olli, Method::POST, &messages, Some(json!({"body": "Ennen suostumusta"})), "").await;
+    let posted = send(&mut olli, Method::POST, &messages, Some(json!({"body": "Ennen suostumusta"})), None).await;
     assert_eq!(posted.status, 201, "{:?}", posted.body);
 
     // Before the customer decides, the workspace does not exist for Ville.
@@ -104,7 +96,7 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
     }
     let mine = ville.get("/api/v1/workspaces").await;
     assert!(items(&mine).iter().all(|w| w["id"] != workspace.as_str()), "listed before acceptance");
-    let refused = send(&mut ville, Method::POST, &messages, Some(json!({"body": "Hei"})), "").await;
+    let refused = send(&mut ville, Method::POST, &messages, Some(json!({"body": "Hei"})), None).await;
     assert_eq!(refused.status, 404);
 
     // Tessa is told in the app and by a mail that names no one and gives no reason.
@@ -124,7 +116,7 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
         Method::POST,
         &format!("/api/v1/consents/{request}/accept"),
         Some(json!({"from_now_on_only": false})),
-        "\"1\"",
+        Some("\"1\""),
     )
     .await;
     assert_eq!(accepted.status, 200, "{:?}", accepted.body);
@@ -132,7 +124,7 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
     assert_eq!(bodies(&ville.get(&messages).await), ["Ennen suostumusta"]);
     let mine = ville.get("/api/v1/workspaces").await;
     assert!(items(&mine).iter().any(|w| w["id"] == workspace.as_str()), "not listed after acceptance");
-    let reply = send(&mut ville, Method::POST, &messages, Some(json!({"body": "Ville tässä, hei"})), "").await;
+    let reply = send(&mut ville, Method::POST, &messages, Some(json!({"body": "Ville tässä, hei"})), None).await;
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     assert_eq!(bodies(&tessa.get(&messages).await), ["Ennen suostumusta", "Ville tässä, hei"]);
     let members = items(&tessa.get(&format!("{here}/members")).await);
@@ -148,19 +140,19 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
         let body = json!({"customer_id": tessa_id, "expert_id": a.person("noora.neuvoja"),
             "expert_organization_id": a.id, "purpose": "Toinen näkökulma", "language": "fi"});
         let created =
-            send(&mut olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), "").await;
+            send(&mut olli, Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(body), None).await;
         created.id()
     };
     let mut noora = logged_in(&system, "expert", "noora.neuvoja").await;
     let rejected =
-        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{noora_request}/reject"), None, "\"1\"").await;
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{noora_request}/reject"), None, Some("\"1\"")).await;
     assert_eq!(rejected.status, 200, "{:?}", rejected.body);
     let stale = send(
         &mut tessa,
         Method::POST,
         &format!("/api/v1/consents/{noora_request}/accept"),
         Some(json!({"from_now_on_only": false})),
-        "\"1\"",
+        Some("\"1\""),
     )
     .await;
     assert_eq!(stale.status, 412, "{:?}", stale.body);
@@ -172,14 +164,14 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
     // Ville's is refused and her stream ends.
     let mut live = listen(&ville, &workspace).await;
     let withdrawn =
-        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, "\"2\"").await;
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, Some("\"2\"")).await;
     assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
     let took = until_status(&mut ville, &here, 404, Duration::from_secs(1)).await;
     eprintln!("access ended {took:?} after the withdrawal answered");
     for path in [messages.clone(), format!("{here}/members"), format!("{here}/items?kind=task")] {
         assert_eq!(ville.get(&path).await.status, 404, "{path} after withdrawal");
     }
-    assert_eq!(send(&mut ville, Method::POST, &messages, Some(json!({"body": "Vielä"})), "").await.status, 404);
+    assert_eq!(send(&mut ville, Method::POST, &messages, Some(json!({"body": "Vielä"})), None).await.status, 404);
     let ended = tokio::time::timeout(Duration::from_secs(1), async { while live.recv().await.is_some() {} }).await;
     assert!(ended.is_ok(), "Ville's live stream was still open a second after the withdrawal");
 
@@ -192,11 +184,7 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
 }
 
 async fn from_now_on_only_in_a_group(backend: Backend) {
-    let storage = Arc::new(Storage::new(backend).await);
-    let system = TestSystem::start_on(storage.clone(), &[]).await;
-    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
-    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
-    list_ville(&system, &b).await;
+    let (storage, system, a, b) = two_organisations(backend, &[]).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let mut ville = logged_in(&system, "expert", "ville.valvoja").await;
     let workspace = open_workspace(
@@ -210,11 +198,11 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
     let here = format!("/api/v1/workspaces/{workspace}");
     let messages = format!("{here}/messages");
     let post = |text: &str| Some(json!({"body": text}));
-    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote ennen"), "").await.status, 201);
-    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa ennen"), "").await.status, 201);
-    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi ennen"), "").await.status, 201);
+    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote ennen"), None).await.status, 201);
+    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa ennen"), None).await.status, 201);
+    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi ennen"), None).await.status, 201);
     let summary =
-        send(&mut olli, Method::PUT, &format!("{here}/summary"), Some(json!({"text": "Yhteenveto ennen"})), "").await;
+        send(&mut olli, Method::PUT, &format!("{here}/summary"), Some(json!({"text": "Yhteenveto ennen"})), None).await;
     assert_eq!(summary.status, 200, "{:?}", summary.body);
     // Time passes between the summary and the decision (the test clock stands still otherwise).
     system.clock.advance(chrono::Duration::minutes(1));
@@ -230,7 +218,7 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
         Method::POST,
         &format!("/api/v1/consents/{request}/accept"),
         Some(json!({"from_now_on_only": true})),
-        "\"1\"",
+        Some("\"1\""),
     )
     .await;
     assert_eq!(accepted.status, 200, "{:?}", accepted.body);
@@ -242,24 +230,24 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
     let hidden = ville.get(&format!("{here}/summary")).await;
     assert_eq!(hidden.status, 200, "{:?}", hidden.body);
     assert_eq!(hidden.body["text"], "", "the summary written before the acceptance showed");
-    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote jälkeen"), "").await.status, 201);
-    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi jälkeen"), "").await.status, 201);
-    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa jälkeen"), "").await.status, 201);
+    assert_eq!(send(&mut olli, Method::POST, &messages, post("Tiedote jälkeen"), None).await.status, 201);
+    assert_eq!(send(&mut uolevi, Method::POST, &messages, post("Uolevi jälkeen"), None).await.status, 201);
+    assert_eq!(send(&mut tessa, Method::POST, &messages, post("Tessa jälkeen"), None).await.status, 201);
     assert_eq!(bodies(&ville.get(&messages).await), ["Tiedote jälkeen", "Tessa jälkeen"]);
 
     // Ville writes to Tessa's thread: Tessa reads it, Uolevi does not; Uolevi's thread is closed.
-    assert_eq!(send(&mut ville, Method::POST, &messages, post("Villen vastaus"), "").await.status, 201);
+    assert_eq!(send(&mut ville, Method::POST, &messages, post("Villen vastaus"), None).await.status, 201);
     assert!(bodies(&tessa.get(&messages).await).contains(&"Villen vastaus".to_owned()));
     assert!(!bodies(&uolevi.get(&messages).await).contains(&"Villen vastaus".to_owned()));
     let into_uolevi = json!({"body": "Uoleville", "thread_id": uolevi_id});
-    let refused = send(&mut ville, Method::POST, &messages, Some(into_uolevi), "").await;
+    let refused = send(&mut ville, Method::POST, &messages, Some(into_uolevi), None).await;
     assert_eq!(refused.status, 422, "{:?}", refused.body);
     let members = items(&ville.get(&format!("{here}/members")).await);
     assert!(members.iter().any(|m| m["id"] == tessa_id.as_str()));
     assert!(members.iter().all(|m| m["id"] != uolevi_id.as_str()), "Ville sees Uolevi: {members:?}");
 
     // Olli, the owner, ends Ville's participation: Ville is out at once and Tessa is told.
-    let ended = send(&mut olli, Method::POST, &format!("/api/v1/consents/{request}/end"), None, "\"2\"").await;
+    let ended = send(&mut olli, Method::POST, &format!("/api/v1/consents/{request}/end"), None, Some("\"2\"")).await;
     assert_eq!(ended.status, 200, "{:?}", ended.body);
     until_status(&mut ville, &here, 404, Duration::from_secs(1)).await;
     assert_eq!(ville.get(&messages).await.status, 404);
@@ -276,13 +264,11 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
 /// workspaces service and the broker are each stopped between a decision and its effect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
-    let storage = Arc::new(Storage::new(Backend::Server).await);
-    let mut nats = NatsPeer::start(&storage.data_dir()).await;
+    // The broker's store lives in a folder of the test's own.
+    let store = tempfile::tempdir().unwrap();
+    let mut nats = NatsPeer::start(store.path()).await;
     let on_peer = [("OHJAUS__BUS__NATS_URL", nats.url())];
-    let system = TestSystem::start_on(storage.clone(), &on_peer).await;
-    let a = crate::support::organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
-    let b = crate::support::organisation_with(&system, BUSINESS_IDS[1], &B_STAFF).await;
-    list_ville(&system, &b).await;
+    let (storage, system, a, b) = two_organisations(Backend::Server, &on_peer).await;
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let workspace = open_workspace(
         &mut olli,
@@ -310,7 +296,7 @@ async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
         Method::POST,
         &format!("/api/v1/consents/{request}/accept"),
         Some(json!({"from_now_on_only": false})),
-        "\"1\"",
+        Some("\"1\""),
     )
     .await;
     assert_eq!(accepted.status, 200, "{:?}", accepted.body);
@@ -333,7 +319,7 @@ async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
     // back.
     nats.stop();
     let withdrawn =
-        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, "\"2\"").await;
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/withdraw"), None, Some("\"2\"")).await;
     assert_eq!(withdrawn.status, 200, "{:?}", withdrawn.body);
     tokio::time::sleep(Duration::from_millis(500)).await;
     nats.restart().await;

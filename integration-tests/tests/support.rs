@@ -265,3 +265,26 @@ pub async fn list_in_directory(system: &TestSystem, org: &Org, expert: &str) {
 pub fn main_user(org: &Org) -> ohjaus_platform::auth::Principal {
     expert(org.uuid(), &[Role::Admin])
 }
+
+/// An unsafe request as the application's pages send it: session cookie, CSRF token and, if
+/// given, `If-Match`.
+pub async fn send(
+    browser: &mut Browser<'_>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    if_match: Option<&str>,
+) -> Reply {
+    let url = browser.system.url(path);
+    let mut headers = vec![("x-csrf-token", browser.csrf())];
+    if let Some(version) = if_match {
+        headers.push(("if-match", version.to_owned()));
+    }
+    browser.request(method, &url, body, &headers).await
+}
+
+/// The items of a successful page.
+pub fn items(reply: &Reply) -> Vec<Value> {
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["items"].as_array().unwrap().clone()
+}

@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::support::{
     EXPERTS, Org, RawReply, accept, contains, files_under, logged_in, open_workspace, organisation_with, raw,
-    recipient, token_in, unzip,
+    recipient, send, token_in, unzip,
 };
 
 on_both_backends!(
@@ -45,22 +45,6 @@ async fn create_workspace(guide: &mut Browser<'_>, org: &Org, kind: &str, title:
         json!({"organization_id": org.id, "office_id": org.office, "kind": kind, "title": title, "topics": ["studies"]}),
     )
     .await
-}
-
-/// An unsafe request with the session's CSRF token and, if given, `If-Match`.
-async fn send(
-    browser: &mut Browser<'_>,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-    if_match: Option<&str>,
-) -> Reply {
-    let url = browser.system.url(path);
-    let mut headers = vec![("x-csrf-token", browser.csrf())];
-    if let Some(version) = if_match {
-        headers.push(("if-match", version.to_owned()));
-    }
-    browser.request(method, &url, body, &headers).await
 }
 
 async fn post_message(browser: &mut Browser<'_>, base: &str, body: Value) -> Reply {

@@ -177,8 +177,8 @@ async fn a_consented_expert_works_in_the_workspace_until_the_customer_withdraws(
 
     // The access log tells Tessa who came and went, once each.
     let log = tessa.get(&format!("{here}/access-log?page_size=100")).await;
-    assert_eq!(log_entries(&log, "joined by consent"), 1, "{:?}", log.body);
-    assert_eq!(log_entries(&log, "left: consent withdrawn"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "consent-joined"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "consent-withdrawn"), 1, "{:?}", log.body);
     let members = items(&tessa.get(&format!("{here}/members")).await);
     assert!(members.iter().all(|m| m["role"] != "expert"), "{members:?}");
 }
@@ -254,7 +254,7 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
     let told = tessa.get("/api/v1/notifications").await;
     assert!(items(&told).iter().any(|n| n["kind"] == "consent-ended" && n["subject_id"] == request.as_str()));
     let log = tessa.get(&format!("{here}/access-log?page_size=100")).await;
-    assert_eq!(log_entries(&log, "left: participation ended"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "participation-ended"), 1, "{:?}", log.body);
     // Uolevi's access log shows the experts' entries but none of Tessa's reads.
     let uolevi_log = uolevi.get(&format!("{here}/access-log?page_size=100")).await;
     assert!(items(&uolevi_log).iter().all(|e| e["actor_id"] != tessa_id.as_str()), "Uolevi sees Tessa's reads");
@@ -334,8 +334,8 @@ async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
     let mut tessa = logged_in(&system, "customer", "010280-952L").await;
     assert_eq!(experts(&tessa.get(&format!("{here}/members")).await), 0);
     let log = tessa.get(&format!("{here}/access-log?page_size=100")).await;
-    assert_eq!(log_entries(&log, "joined by consent"), 1, "{:?}", log.body);
-    assert_eq!(log_entries(&log, "left: consent withdrawn"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "consent-joined"), 1, "{:?}", log.body);
+    assert_eq!(log_entries(&log, "consent-withdrawn"), 1, "{:?}", log.body);
     let mut ville = logged_in(&system, "expert", "ville.valvoja").await;
     assert_eq!(ville.get(&here).await.status, 404);
 }

@@ -115,8 +115,8 @@ impl Ending {
     }
     fn logged(self) -> &'static str {
         match self {
-            Ending::Withdrawn => "left: consent withdrawn",
-            Ending::Ended => "left: participation ended",
+            Ending::Withdrawn => "consent-withdrawn",
+            Ending::Ended => "participation-ended",
         }
     }
 }
@@ -214,7 +214,7 @@ impl ConsentEffects {
             // One of the workspace's own guides: they see it anyway; the grant changes nothing.
             Some(_) => return Ok(()),
         }
-        self.log(tx, &c, "joined by consent").await?;
+        self.log(tx, &c, "consent-joined").await?;
         self.notify(
             tx,
             &opened,
@@ -238,7 +238,11 @@ impl ConsentEffects {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
         let now = self.service.now();
         let was_active = store::end_grant(tx, c.workspace, &c.grant(None), now).await?;
-        if was_active {
+        // Only an expert who is in by consent leaves by it; one of the workspace's own guides
+        // stays what they are.
+        let joined_by_consent =
+            store::member_role(&mut *tx, c.workspace, Actor::Expert(c.expert)).await? == Some(MemberRole::Expert);
+        if was_active && joined_by_consent {
             let remaining = store::active_grants(&mut *tx, c.workspace, Some(c.expert)).await?;
             if remaining.is_empty() && store::remove_consent_member(tx, c.workspace, c.expert).await? {
                 let org = opened.workspace.organization_id;

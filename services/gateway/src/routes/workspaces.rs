@@ -333,7 +333,9 @@ pub struct AccessLogEntry {
     pub actor_name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<Uuid>,
-    /// `workspace`, `messages`, `message`, `files`, `file`, `export` or `access-log`.
+    /// What was read: `workspace`, `messages`, `message`, `files`, `file`, `members`, `export`,
+    /// `access-log`, `summary`, guidance items (`phases`, `task`, …); or a change of an expert's
+    /// access by consent: `consent-joined`, `consent-withdrawn`, `participation-ended`.
     pub what: String,
 }
 

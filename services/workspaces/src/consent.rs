@@ -327,19 +327,11 @@ impl ConsentEffects {
         store::insert_notification(tx, &notification).await?;
         let Some(mail) = mail else { return Ok(()) };
         store::mark_notification_mailed(tx, notification.id, now).await?;
-        let contact = store::members_of(&mut *tx, opened.workspace.id)
-            .await?
-            .into_iter()
-            .find(|m| m.actor == recipient)
-            .and_then(|m| m.contact_sealed)
-            .map(|sealed| {
-                opened.open_json::<MemberContact>(&sealed, &member_aad(opened.workspace.id, recipient), "contact")
-            })
-            .transpose()?;
+        let contact = self.service.contact_of(tx, opened, recipient).await?;
         let Some(MemberContact { email: Some(to), language, .. }) = contact else { return Ok(()) };
         let language: Language = language.parse().unwrap_or_default();
         let (subject, body) = mail.texts();
-        let link = format!("{}/app/workspaces/{}", self.service.inner().config.public_base_url, opened.workspace.id);
+        let link = self.service.workspace_link(opened.workspace.id);
         let (text, html) = render_mail(language, &[language.text(body), language.text("mail-consent-privacy")], &link);
         let content = MailContent { to, subject: language.text(subject), text, html, language: language.code().into() };
         self.service.queue_mail(tx, opened, &content).await?;

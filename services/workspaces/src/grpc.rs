@@ -377,6 +377,20 @@ impl Workspaces {
         Ok((contact, guide))
     }
 
+    /// One member's name, address and language, if they are a member and left them.
+    pub(crate) async fn contact_of(&self, tx: &mut Tx, opened: &Opened, actor: Actor) -> Result<Option<MemberContact>> {
+        let id = opened.workspace.id;
+        store::member_contact(&mut *tx, id, actor)
+            .await?
+            .map(|sealed| opened.open_json(&sealed, &member_aad(id, actor), "member contact"))
+            .transpose()
+    }
+
+    /// Where a mail sends a member: the workspace in the application.
+    pub(crate) fn workspace_link(&self, id: WorkspaceId) -> String {
+        format!("{}/app/workspaces/{id}", self.inner.config.public_base_url)
+    }
+
     /// Members' names by actor, for the access log and the export.
     pub(crate) async fn member_names(&self, opened: &Opened) -> Result<HashMap<Actor, MemberContact>> {
         let members = store::members_of(&self.inner.db, opened.workspace.id).await?;

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{Actor, NotificationId},
-    grpc::{MemberContact, Opened, Result, Workspaces, invalid, member_aad, page},
+    grpc::{MemberContact, Opened, Result, Workspaces, invalid, page},
     store::{self, OutgoingMailRow},
 };
 
@@ -128,18 +128,10 @@ impl Workspaces {
             let mut tx = inner.db.begin().await?;
             if let Some(row) = store::find_workspace(&mut tx, workspace).await? {
                 let opened = self.open(&row)?;
-                let contact = store::members_of(&mut tx, workspace)
-                    .await?
-                    .into_iter()
-                    .find(|m| m.actor == recipient)
-                    .and_then(|m| m.contact_sealed)
-                    .map(|sealed| {
-                        opened.open_json::<MemberContact>(&sealed, &member_aad(workspace, recipient), "member contact")
-                    })
-                    .transpose()?;
+                let contact = self.contact_of(&mut tx, &opened, recipient).await?;
                 if let Some(MemberContact { email: Some(email), language, .. }) = contact {
                     let language: Language = language.parse().unwrap_or_default();
-                    let link = format!("{}/app/workspaces/{workspace}", inner.config.public_base_url);
+                    let link = self.workspace_link(workspace);
                     let body = language.text_with_count("mail-new-messages-body", "count", count);
                     let (text, html) =
                         render_mail(language, &[body, language.text("mail-new-messages-privacy")], &link);

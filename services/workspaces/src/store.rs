@@ -168,6 +168,21 @@ fn actor_of(kind: &str, id: Uuid) -> Result<Actor> {
     }
 }
 
+/// One member's sealed contact, if they are a member and left one.
+pub async fn member_contact<'c>(conn: impl Source<'c>, id: WorkspaceId, actor: Actor) -> Result<Option<Vec<u8>>> {
+    let row = conn
+        .query("SELECT contact_sealed FROM members WHERE workspace_id = $1 AND member_kind = $2 AND member_id = $3")
+        .bind(id.as_uuid())
+        .bind(actor.kind())
+        .bind(actor.id())
+        .fetch_optional(conn)
+        .await?;
+    Ok(match row {
+        Some(row) => row.get("contact_sealed")?,
+        None => None,
+    })
+}
+
 /// Every member of a workspace (a workspace has tens of members, not thousands).
 pub async fn members_of<'c>(conn: impl Source<'c>, id: WorkspaceId) -> Result<Vec<MemberRow>> {
     conn.query(

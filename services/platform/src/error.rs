@@ -255,6 +255,16 @@ impl Violations {
     pub fn into_failure(self) -> Failure {
         Failure::invalid(self.0)
     }
+
+    /// The parsed command when nothing was recorded, else every violation at once. `build`
+    /// assembles the command from the checked parts (`Some(Cmd { title: title?, .. })`); it
+    /// runs only when every check passed, so its `None` cannot happen for a complete check.
+    pub fn finish_with<T>(self, build: impl FnOnce() -> Option<T>) -> Result<T, Failure> {
+        if !self.0.is_empty() {
+            return Err(Failure::invalid(self.0));
+        }
+        build().ok_or_else(|| Failure::new(ErrorCode::InvalidArgument))
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +284,19 @@ mod tests {
         for code in ErrorCode::ALL {
             assert_eq!(ErrorCode::from_reason(code.reason()), Some(code));
         }
+    }
+
+    #[test]
+    fn a_command_is_built_only_when_every_field_parsed() {
+        let mut v = Violations::new();
+        let a = v.check(Ok::<_, FieldViolation>(1));
+        let b = v.check(Err::<i32, _>(FieldViolation::new("b", "field-required")));
+        let c = v.check(Err::<i32, _>(FieldViolation::new("c", "field-required")));
+        let failure = v.finish_with(|| Some((a?, b?, c?))).unwrap_err();
+        assert_eq!(failure.violations.len(), 2);
+        let mut v = Violations::new();
+        let a = v.check(Ok::<_, FieldViolation>(1));
+        assert_eq!(v.finish_with(|| Some(a? + 1)), Ok(2));
     }
 
     #[test]

@@ -27,6 +27,11 @@ macro_rules! id_type {
             pub fn parse(field: &str, value: &str) -> Result<Self, $crate::error::FieldViolation> {
                 $crate::ids::parse_uuid(field, value).map(Self)
             }
+            /// Parses a reference to an existing object (a path segment, an id the caller was
+            /// given): a malformed one names nothing the caller may see, so it is not found.
+            pub fn parse_ref(value: &str) -> Result<Self, $crate::error::ErrorCode> {
+                uuid::Uuid::try_parse(value.trim()).map(Self).map_err(|_| $crate::error::ErrorCode::NotFound)
+            }
             pub fn as_uuid(&self) -> uuid::Uuid {
                 self.0
             }

@@ -18,6 +18,7 @@ pub mod i18n;
 pub mod idempotency;
 pub mod ids;
 pub mod mail;
+pub mod service;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;

@@ -31,6 +31,12 @@ pub mod consent {
     }
 }
 
+pub mod forms {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.forms.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");
@@ -93,4 +99,9 @@ events! {
     ConsentRejected => "consent_rejected",
     ConsentWithdrawn => "consent_withdrawn",
     ConsentEnded => "consent_ended",
+}
+
+events! {
+    service "forms";
+    FormCreated => "form_created",
 }

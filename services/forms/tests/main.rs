@@ -1,0 +1,1 @@
+//! The forms service through its gRPC face.

@@ -21,23 +21,23 @@ use ohjaus_platform::{
         },
         tenants::v1 as tenants_pb,
     },
+    service::{ServiceError, ServiceResult},
 };
 use tonic::Request;
 use uuid::Uuid;
 
 use crate::{
-    SERVICE, WorkspacesError,
+    SERVICE,
     domain::{
         Actor, MemberRole, NotificationId, WorkspaceId,
         sight::{Floor, Grant},
     },
     events as ev,
-    grpc::{MemberContact, Opened, Workspaces, member_aad},
+    members::{MemberContact, member_aad},
     notify::{MailContent, render_mail},
+    service::{Opened, Workspaces},
     store::{self, AccessRow, NotificationRow},
 };
-
-type Result<T, E = WorkspacesError> = std::result::Result<T, E>;
 
 /// The durable consumer's name: stable across restarts and replicas.
 pub const CONSENT_CONSUMER: &str = "workspaces-consent";
@@ -121,15 +121,6 @@ impl Ending {
     }
 }
 
-fn handler_error(error: WorkspacesError) -> HandlerError {
-    match error {
-        WorkspacesError::Db(error) => HandlerError::Db(error),
-        WorkspacesError::Peer(cause) => HandlerError::Transient(cause),
-        WorkspacesError::ConcurrentReplay => HandlerError::Transient("concurrent change".into()),
-        other => HandlerError::Permanent(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl EventHandler for ConsentEffects {
     fn durable_name(&self) -> &str {
@@ -162,13 +153,14 @@ impl EventHandler for ConsentEffects {
         } else {
             Ok(())
         };
-        result.map_err(handler_error)
+        // A peer that failed is tried again; a refusal or corrupt data is parked.
+        result.map_err(HandlerError::from)
     }
 }
 
 impl ConsentEffects {
     /// The workspace, open, if it still exists; a deleted one has nothing left to change.
-    async fn workspace(&self, tx: &mut Tx, id: WorkspaceId) -> Result<Option<Opened>> {
+    async fn workspace(&self, tx: &mut Tx, id: WorkspaceId) -> ServiceResult<Option<Opened>> {
         match store::find_workspace(&mut *tx, id).await? {
             Some(row) => Ok(Some(self.service.open(&row)?)),
             None => Ok(None),
@@ -177,7 +169,7 @@ impl ConsentEffects {
 
     /// The customer waits for their decision: an in-app notification and a mail without names
     /// or purpose.
-    async fn requested(&self, tx: &mut Tx, c: Consent) -> Result<()> {
+    async fn requested(&self, tx: &mut Tx, c: Consent) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
         let customer = Actor::Customer(c.customer);
         if store::member_role(&mut *tx, c.workspace, customer).await? != Some(MemberRole::Customer) {
@@ -186,7 +178,7 @@ impl ConsentEffects {
         self.notify(tx, &opened, customer, "consent-requested", c.request, Some(MailKind::Requested)).await
     }
 
-    async fn accepted(&self, tx: &mut Tx, c: Consent, floor: Option<Floor>) -> Result<()> {
+    async fn accepted(&self, tx: &mut Tx, c: Consent, floor: Option<Floor>) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
         let now = self.service.now();
         // Heard of before: a redelivery, or an ending that came first and keeps the expert out.
@@ -227,14 +219,14 @@ impl ConsentEffects {
         self.notify(tx, &opened, expert, "consent-granted", c.request, None).await
     }
 
-    async fn rejected(&self, tx: &mut Tx, c: Consent) -> Result<()> {
+    async fn rejected(&self, tx: &mut Tx, c: Consent) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
         let owner = Actor::Expert(opened.workspace.owner_id);
         self.notify(tx, &opened, owner, "consent-rejected", c.request, Some(MailKind::Decided)).await
     }
 
     /// The consent no longer holds: with no other consent left, the expert is out at once.
-    async fn ended(&self, tx: &mut Tx, c: Consent, ending: Ending) -> Result<()> {
+    async fn ended(&self, tx: &mut Tx, c: Consent, ending: Ending) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
         let now = self.service.now();
         let was_active = store::end_grant(tx, c.workspace, &c.grant(None), now).await?;
@@ -270,7 +262,7 @@ impl ConsentEffects {
 
     /// The expert's name and language as tenants knows them, asked as this service. The
     /// address stays with their own organisation: a consented expert is told in the app.
-    async fn expert_contact(&self, expert: Uuid) -> Result<MemberContact> {
+    async fn expert_contact(&self, expert: Uuid) -> ServiceResult<MemberContact> {
         let mut request = Request::new(tenants_pb::ResolveExpertRequest {
             identity: Some(tenants_pb::resolve_expert_request::Identity::PersonId(expert.to_string())),
         });
@@ -285,12 +277,12 @@ impl ConsentEffects {
             Err(status) if status.code() == tonic::Code::NotFound => {
                 Ok(MemberContact { name: String::new(), email: None, language: String::new() })
             }
-            Err(status) => Err(WorkspacesError::Peer(format!("tenants: {}", status.code()))),
+            Err(status) => Err(ServiceError::peer("tenants", status.code())),
         }
     }
 
     /// An access-log entry about the expert's membership, with their own organisation.
-    async fn log(&self, tx: &mut Tx, c: &Consent, what: &str) -> Result<()> {
+    async fn log(&self, tx: &mut Tx, c: &Consent, what: &str) -> ServiceResult<()> {
         let entry = AccessRow {
             id: ohjaus_platform::ids::new_id(),
             at: self.service.now(),
@@ -313,7 +305,7 @@ impl ConsentEffects {
         kind: &str,
         request: Uuid,
         mail: Option<MailKind>,
-    ) -> Result<()> {
+    ) -> ServiceResult<()> {
         let now = self.service.now();
         let notification = NotificationRow {
             id: NotificationId::new(),

@@ -3,13 +3,11 @@
 use chrono::{DateTime, Duration, Utc};
 use ohjaus_platform::{
     auth::{Principal, Role},
-    error::{ErrorCode, FieldViolation},
+    error::{ErrorCode, Failure, FieldViolation},
     id_type,
     types::Text,
 };
 use uuid::Uuid;
-
-use crate::WorkspacesError;
 
 pub mod guidance;
 pub mod sight;
@@ -320,15 +318,15 @@ pub fn may_change_message(
     now: DateTime<Utc>,
     window: Duration,
     state: State,
-) -> Result<(), WorkspacesError> {
+) -> Result<(), Failure> {
     if actor != author {
-        return Err(ErrorCode::PermissionDenied.into());
+        return Err(Failure::new(ErrorCode::PermissionDenied));
     }
     if state != State::Active {
-        return Err(ErrorCode::WrongState.into());
+        return Err(Failure::new(ErrorCode::WrongState));
     }
     if now > posted_at + window {
-        return Err(WorkspacesError::Invalid(vec![FieldViolation::new("message_id", "edit-window-passed")]));
+        return Err(Failure::invalid(vec![FieldViolation::new("message_id", "edit-window-passed")]));
     }
     Ok(())
 }

@@ -11,15 +11,17 @@ use ohjaus_platform::{
     html::escape,
     ids::PageRequest,
     proto::workspaces::v1::{self as pb, export_part},
+    service::{ServiceError, ServiceResult},
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Sender;
 use tonic::Status;
 
 use crate::{
-    domain::{Actor, MemberRole, guidance::ItemKind, sight::Sight},
+    domain::{Actor, MemberRole, WorkspaceId, guidance::ItemKind, sight::Sight},
     files::open_chunks,
-    grpc::{Opened, PartStream, Reader, Result, Workspaces, workspace_id},
+    grpc::PartStream,
+    service::{Opened, Reader, Workspaces},
     store::{self, FileRow},
 };
 
@@ -33,13 +35,13 @@ fn archive_path(file: &pb::File) -> String {
 }
 
 impl Workspaces {
-    pub(crate) async fn export(
+    pub(crate) async fn export_workspace(
         &self,
         principal: &Principal,
         msg: pb::ExportWorkspaceRequest,
-    ) -> Result<PartStream<pb::ExportPart>> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let mut tx = self.inner().db.begin().await?;
+    ) -> ServiceResult<PartStream<pb::ExportPart>> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         // The download is the customer's right to their data; staff have the workspace itself.
         if role != Some(MemberRole::Customer) {
@@ -62,9 +64,9 @@ impl Workspaces {
         &self,
         opened: &Opened,
         sight: &Sight,
-        out: &Sender<std::result::Result<pb::ExportPart, Status>>,
-    ) -> Result<()> {
-        let db = &self.inner().db;
+        out: &Sender<Result<pb::ExportPart, Status>>,
+    ) -> ServiceResult<()> {
+        let db = self.db();
         let workspace = &opened.workspace;
         let actor = sight.actor;
         let names = self.member_names(opened).await?;
@@ -99,7 +101,7 @@ impl Workspaces {
         .await?
         .into_iter()
         .map(|row| Ok((self.file_to_pb(opened, &row)?, row)))
-        .collect::<Result<_>>()?;
+        .collect::<ServiceResult<_>>()?;
         let mut guidance = serde_json::Map::new();
         for kind in [ItemKind::Phase, ItemKind::Task, ItemKind::Event, ItemKind::Note] {
             let rows = all_pages(
@@ -107,8 +109,10 @@ impl Workspaces {
                 |r| r.id.as_uuid(),
             )
             .await?;
-            let items =
-                rows.iter().map(|row| Ok(item_json(&self.item_to_pb(opened, row)?))).collect::<Result<Vec<_>>>()?;
+            let items = rows
+                .iter()
+                .map(|row| Ok(item_json(&self.item_to_pb(opened, row)?)))
+                .collect::<ServiceResult<Vec<_>>>()?;
             guidance.insert(format!("{}s", kind.as_str()), Value::Array(items));
         }
         let summary = store::find_summary(db, workspace.id)
@@ -161,8 +165,7 @@ impl Workspaces {
                 "actor_role": a.actor_role, "what": a.what,
             })).collect::<Vec<_>>(),
         });
-        let json_bytes =
-            serde_json::to_vec_pretty(&document).map_err(|e| crate::WorkspacesError::Corrupt(e.to_string()))?;
+        let json_bytes = serde_json::to_vec_pretty(&document).map_err(|e| ServiceError::corrupt(e.to_string()))?;
         entry(out, "workspace.json", &json_bytes).await?;
         let html = render_document(&document);
         entry(out, "workspace.html", html.as_bytes()).await?;
@@ -216,10 +219,10 @@ fn item_json(item: &pb::Item) -> Value {
 }
 
 /// Every row a paged query gives, page after page.
-async fn all_pages<T, F, Fut>(fetch: F, id_of: impl Fn(&T) -> uuid::Uuid) -> Result<Vec<T>>
+async fn all_pages<T, F, Fut>(fetch: F, id_of: impl Fn(&T) -> uuid::Uuid) -> ServiceResult<Vec<T>>
 where
     F: Fn(PageRequest) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<T>>>,
+    Fut: std::future::Future<Output = ServiceResult<Vec<T>>>,
 {
     let mut all = Vec::new();
     let mut after = None;
@@ -239,11 +242,11 @@ fn time(t: Option<&prost_types::Timestamp>) -> Value {
 }
 
 /// Sends one part; `false` when the receiver has gone (the download was cancelled).
-async fn send(out: &Sender<std::result::Result<pb::ExportPart, Status>>, part: export_part::Part) -> bool {
+async fn send(out: &Sender<Result<pb::ExportPart, Status>>, part: export_part::Part) -> bool {
     out.send(Ok(pb::ExportPart { part: Some(part) })).await.is_ok()
 }
 
-async fn entry(out: &Sender<std::result::Result<pb::ExportPart, Status>>, path: &str, bytes: &[u8]) -> Result<()> {
+async fn entry(out: &Sender<Result<pb::ExportPart, Status>>, path: &str, bytes: &[u8]) -> ServiceResult<()> {
     if !send(out, export_part::Part::Entry(path.to_owned())).await {
         return Ok(());
     }

@@ -12,16 +12,18 @@ use ohjaus_platform::{
     crypto::SEAL_OVERHEAD,
     error::{ErrorCode, FieldViolation},
     grpc::timestamp,
+    ids::PageRequest,
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
+    service::{ServiceError, ServiceResult},
 };
 use tonic::{Status, Streaming};
 use tracing::Instrument;
 
 use crate::{
-    WorkspacesError,
     domain::{self, FileId, FileName, WorkspaceId},
     events as ev,
-    grpc::{Opened, PartStream, Reader, Result, Workspaces, invalid, not_found, page, workspace_id},
+    grpc::PartStream,
+    service::{Opened, Reader, Workspaces},
     store::{self, FileRow},
 };
 
@@ -46,6 +48,36 @@ fn name_aad(workspace: WorkspaceId, file: FileId) -> Vec<u8> {
     format!("workspace:{workspace}:file:{file}:name").into_bytes()
 }
 
+/// What an upload says of itself before its bytes.
+struct UploadHeader {
+    workspace: WorkspaceId,
+    name: FileName,
+    /// Checked against the workspace and its members once the uploader is known.
+    thread_id: String,
+    declared_type: String,
+}
+
+impl UploadHeader {
+    fn parse(header: pb::UploadFileHeader) -> ServiceResult<Self> {
+        Ok(Self {
+            workspace: WorkspaceId::parse_ref(&header.workspace_id)?,
+            name: FileName::parse("name", &header.name)?,
+            thread_id: header.thread_id,
+            declared_type: header.declared_type,
+        })
+    }
+}
+
+/// The object store failed.
+fn store_failed(error: impl std::fmt::Display) -> ServiceError {
+    ServiceError::peer("object store", error)
+}
+
+/// The caller's stream broke off.
+fn stream_broke() -> ServiceError {
+    ServiceError::peer("upload stream", "broke off")
+}
+
 /// Seals plaintext into chunks as it arrives, holding back one chunk so the last is known.
 struct Sealer<'a> {
     opened: &'a Opened,
@@ -56,7 +88,7 @@ struct Sealer<'a> {
 
 impl Sealer<'_> {
     /// Sealed chunks that are certainly not the last.
-    fn push(&mut self, bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    fn push(&mut self, bytes: &[u8]) -> ServiceResult<Vec<Vec<u8>>> {
         self.pending.extend_from_slice(bytes);
         let mut sealed = Vec::new();
         while self.pending.len() > CHUNK {
@@ -67,12 +99,12 @@ impl Sealer<'_> {
         Ok(sealed)
     }
 
-    fn finish(mut self) -> Result<Vec<u8>> {
+    fn finish(mut self) -> ServiceResult<Vec<u8>> {
         let last = std::mem::take(&mut self.pending);
         self.seal(&last, true)
     }
 
-    fn seal(&mut self, chunk: &[u8], last: bool) -> Result<Vec<u8>> {
+    fn seal(&mut self, chunk: &[u8], last: bool) -> ServiceResult<Vec<u8>> {
         let sealed = self.opened.seal(chunk, &chunk_aad(self.opened.workspace.id, self.file, self.index, last))?;
         self.index += 1;
         Ok(sealed)
@@ -128,23 +160,29 @@ impl Drop for PendingUpload {
 
 /// Why an upload stopped before it was stored.
 enum Stop {
-    Refused(WorkspacesError),
+    Refused(ServiceError),
     Store(object_store::Error),
 }
 
-impl From<WorkspacesError> for Stop {
-    fn from(error: WorkspacesError) -> Self {
+impl From<ServiceError> for Stop {
+    fn from(error: ServiceError) -> Self {
         Stop::Refused(error)
     }
 }
 
+impl From<FieldViolation> for Stop {
+    fn from(violation: FieldViolation) -> Self {
+        Stop::Refused(violation.into())
+    }
+}
+
 impl Workspaces {
-    pub(crate) fn file_to_pb(&self, opened: &Opened, row: &FileRow) -> Result<pb::File> {
+    pub(crate) fn file_to_pb(&self, opened: &Opened, row: &FileRow) -> ServiceResult<pb::File> {
         let name = opened.open(&row.name_sealed, &name_aad(row.workspace_id, row.id), "file name")?;
         Ok(pb::File {
             id: row.id.to_string(),
             workspace_id: row.workspace_id.to_string(),
-            name: String::from_utf8(name).map_err(|_| WorkspacesError::Corrupt("file name".into()))?,
+            name: String::from_utf8(name).map_err(|_| ServiceError::corrupt("file name"))?,
             content_type: row.content_type.clone(),
             size: row.size,
             uploaded_by: row.uploaded_by.id().to_string(),
@@ -152,32 +190,30 @@ impl Workspaces {
         })
     }
 
-    pub(crate) async fn upload(
+    pub(crate) async fn upload_file(
         &self,
         principal: &Principal,
         mut parts: Streaming<pb::UploadFileRequest>,
-    ) -> Result<pb::File> {
+    ) -> ServiceResult<pb::File> {
         let header = match parts.next().await {
             Some(Ok(pb::UploadFileRequest { part: Some(upload_file_request::Part::Header(header)) })) => header,
-            Some(Err(_)) => return Err(WorkspacesError::Peer("upload stream broke".into())),
+            Some(Err(_)) => return Err(stream_broke()),
             _ => return Err(ErrorCode::MalformedRequest.into()),
         };
-        let id = workspace_id(&header.workspace_id)?;
-        let name = FileName::parse("name", &header.name).map_err(invalid)?;
+        let UploadHeader { workspace: id, name, thread_id, declared_type } = UploadHeader::parse(header)?;
         // Who may upload is settled before a byte is stored.
-        let mut tx = self.inner().db.begin().await?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
-        let thread = self.thread_of_new(&mut tx, &opened.workspace, &sight, &header.thread_id).await?;
+        let thread = self.thread_of_new(&mut tx, &opened.workspace, &sight, &thread_id).await?;
         tx.commit().await?;
 
         let file = FileId::new();
         let path = object_path(id, file);
         let store = self.inner().files.clone();
-        let upload =
-            store.put_multipart(&path).await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
+        let upload = store.put_multipart(&path).await.map_err(store_failed)?;
         let mut writer = PendingUpload(Some(WriteMultipart::new(upload)));
-        let outcome = self.receive(&opened, file, &name, &header.declared_type, &mut parts, &mut writer).await;
+        let outcome = self.receive(&opened, file, &name, &declared_type, &mut parts, &mut writer).await;
 
         // The rest runs on a task of its own, so a caller that goes away now cannot cut it in
         // half: the upload is aborted, or completed and recorded, never left unfinished.
@@ -193,11 +229,11 @@ impl Workspaces {
                         }
                         return Err(match stop {
                             Stop::Refused(error) => error,
-                            Stop::Store(error) => WorkspacesError::Peer(format!("object store: {error}")),
+                            Stop::Store(error) => store_failed(error),
                         });
                     }
                 };
-                writer.finish().await.map_err(|e| WorkspacesError::Peer(format!("object store: {e}")))?;
+                writer.finish().await.map_err(store_failed)?;
 
                 let row = FileRow {
                     id: file,
@@ -211,7 +247,7 @@ impl Workspaces {
                     created_at: this.now(),
                 };
                 let stored = async {
-                    let mut tx = this.inner().db.begin().await?;
+                    let mut tx = this.db().begin().await?;
                     let Reader { opened, role, .. } = this.readable(&mut tx, &principal, id).await?;
                     domain::may_post(&principal, &opened.workspace, role)?;
                     store::insert_file(&mut tx, &row).await?;
@@ -236,7 +272,7 @@ impl Workspaces {
             }
             .in_current_span(),
         );
-        finishing.await.map_err(|e| WorkspacesError::Peer(format!("storing the upload: {e}")))?
+        finishing.await.map_err(|e| ServiceError::peer("storing the upload", e))?
     }
 
     /// Reads the upload's bytes into `writer`, sealed; gives the decided type and the size.
@@ -258,7 +294,7 @@ impl Workspaces {
             let chunk = match part {
                 Ok(pb::UploadFileRequest { part: Some(upload_file_request::Part::Chunk(chunk)) }) => chunk,
                 Ok(_) => return Err(Stop::Refused(ErrorCode::MalformedRequest.into())),
-                Err(_) => return Err(Stop::Refused(WorkspacesError::Peer("upload stream broke".into()))),
+                Err(_) => return Err(Stop::Refused(stream_broke())),
             };
             size += chunk.len() as u64;
             if size > max {
@@ -268,7 +304,7 @@ impl Workspaces {
                 let wanted = HEAD.saturating_sub(head.len()).min(chunk.len());
                 head.extend_from_slice(&chunk[..wanted]);
                 if head.len() >= HEAD {
-                    content_type = Some(domain::file_type(name, declared, &head).map_err(invalid)?);
+                    content_type = Some(domain::file_type(name, declared, &head)?);
                 }
             }
             for sealed in sealer.push(&chunk)? {
@@ -277,45 +313,45 @@ impl Workspaces {
             }
         }
         if size == 0 {
-            return Err(Stop::Refused(invalid(FieldViolation::new("file", "file-empty"))));
+            return Err(FieldViolation::new("file", "file-empty").into());
         }
         let content_type = match content_type {
             Some(found) => found,
-            None => domain::file_type(name, declared, &head).map_err(invalid)?,
+            None => domain::file_type(name, declared, &head)?,
         };
         writer.put(Bytes::from(sealer.finish()?));
         Ok((content_type, size))
     }
 
-    pub(crate) async fn files(
+    pub(crate) async fn list_files(
         &self,
         principal: &Principal,
         msg: pb::ListFilesRequest,
-    ) -> Result<pb::ListFilesResponse> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let page = page(msg.page_size, &msg.page_token)?;
-        let mut tx = self.inner().db.begin().await?;
+    ) -> ServiceResult<pb::ListFilesResponse> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let page = PageRequest::parse(msg.page_size, &msg.page_token)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "files").await?;
         tx.commit().await?;
-        let rows = store::files_page(&self.inner().db, id, &sight, &page).await?;
+        let rows = store::files_page(self.db(), id, &sight, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
-        let files = rows.iter().map(|r| self.file_to_pb(&opened, r)).collect::<Result<_>>()?;
+        let files = rows.iter().map(|r| self.file_to_pb(&opened, r)).collect::<ServiceResult<_>>()?;
         Ok(pb::ListFilesResponse { files, next_page_token })
     }
 
-    pub(crate) async fn download(
+    pub(crate) async fn download_file(
         &self,
         principal: &Principal,
         msg: pb::DownloadFileRequest,
-    ) -> Result<PartStream<pb::DownloadFileResponse>> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let file = FileId::parse("file_id", &msg.file_id).map_err(|_| not_found())?;
-        let mut tx = self.inner().db.begin().await?;
+    ) -> ServiceResult<PartStream<pb::DownloadFileResponse>> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let file = FileId::parse_ref(&msg.file_id)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
-        let row = store::find_file(&mut tx, file).await?.ok_or_else(not_found)?;
+        let row = store::find_file(&mut tx, file).await?.ok_or_else(ServiceError::not_found)?;
         if row.workspace_id != id || !sight.sees(row.thread, row.id.as_uuid()) {
-            return Err(not_found());
+            return Err(ServiceError::not_found());
         }
         self.log_read(&mut tx, &opened.workspace, actor, role, "file").await?;
         tx.commit().await?;
@@ -336,10 +372,10 @@ pub(crate) async fn open_chunks(
     store: std::sync::Arc<dyn ObjectStore>,
     opened: Opened,
     row: FileRow,
-) -> Result<PartStream<Vec<u8>>> {
+) -> ServiceResult<PartStream<Vec<u8>>> {
     let path = ObjectPath::from(row.object_key.clone());
     let object =
-        store.get(&path).await.map_err(|e| WorkspacesError::Corrupt(format!("object of file {}: {e}", row.id)))?;
+        store.get(&path).await.map_err(|e| ServiceError::corrupt(format!("object of file {}: {e}", row.id)))?;
     let sealed_chunk = CHUNK + SEAL_OVERHEAD;
     let total = object.meta.size as usize;
     let count = total.div_ceil(sealed_chunk).max(1) as u64;

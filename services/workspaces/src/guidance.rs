@@ -5,22 +5,24 @@
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal,
-    error::{ErrorCode, FieldViolation},
+    db::Tx,
+    error::{ErrorCode, FieldViolation, Violations},
     grpc::{from_timestamp, timestamp},
-    idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
+    ids::PageRequest,
     proto::workspaces::v1 as pb,
+    service::{NextAction, RequestKey, ServiceError, ServiceResult},
     types::Text,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    WorkspacesError,
     domain::{
         self, Actor, MemberRole, Thread, WorkspaceId,
         guidance::{self as rules, Assignee, Details, ItemId, ItemInput, ItemKind, PhaseStatus, RawItem, SUMMARY_MAX},
     },
     events as ev,
-    grpc::{Opened, Reader, Result, Workspaces, display_name, invalid, not_found, page, workspace_id},
+    members::display_name,
+    service::{Opened, Reader, Workspaces},
     store::{self, ItemRow, SummaryRow},
 };
 
@@ -49,13 +51,13 @@ fn summary_aad(workspace: WorkspaceId) -> Vec<u8> {
     format!("workspace:{workspace}:summary").into_bytes()
 }
 
-fn item_kind(value: i32) -> Result<ItemKind> {
+fn item_kind(value: i32) -> Result<ItemKind, FieldViolation> {
     match pb::ItemKind::try_from(value) {
         Ok(pb::ItemKind::Phase) => Ok(ItemKind::Phase),
         Ok(pb::ItemKind::Task) => Ok(ItemKind::Task),
         Ok(pb::ItemKind::Event) => Ok(ItemKind::Event),
         Ok(pb::ItemKind::Note) => Ok(ItemKind::Note),
-        _ => Err(invalid(FieldViolation::new("kind", "invalid-item-kind"))),
+        _ => Err(FieldViolation::new("kind", "invalid-item-kind")),
     }
 }
 
@@ -69,7 +71,7 @@ fn kind_to_pb(kind: ItemKind) -> pb::ItemKind {
 }
 
 /// Parses the fields of an item of `kind`; every problem at once.
-fn item_input(kind: ItemKind, fields: Option<&pb::ItemFields>) -> Result<ItemInput> {
+fn item_input(kind: ItemKind, fields: Option<&pb::ItemFields>) -> Result<ItemInput, Vec<FieldViolation>> {
     let default = pb::ItemFields::default();
     let f = fields.unwrap_or(&default);
     let mut violations = Vec::new();
@@ -113,21 +115,89 @@ fn item_input(kind: ItemKind, fields: Option<&pb::ItemFields>) -> Result<ItemInp
     };
     match ItemInput::parse(kind, &raw) {
         Ok(input) if violations.is_empty() => Ok(input),
-        Ok(_) => Err(WorkspacesError::Invalid(violations)),
+        Ok(_) => Err(violations),
         Err(more) => {
             violations.extend(more);
-            Err(WorkspacesError::Invalid(violations))
+            Err(violations)
         }
     }
 }
 
-fn item_id(value: &str) -> Result<ItemId> {
-    ItemId::parse("item_id", value).map_err(|_| not_found())
+/// A new item as its author sent it.
+struct CreateItem {
+    workspace: WorkspaceId,
+    kind: ItemKind,
+    input: ItemInput,
+    /// Only a note is private.
+    private: bool,
+    /// Checked against the workspace and its members once the author is known.
+    thread_id: String,
+    author_name: String,
+    key: RequestKey,
+}
+
+impl CreateItem {
+    fn parse(msg: &pb::CreateItemRequest) -> ServiceResult<Self> {
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut v = Violations::new();
+        let kind = v.check(item_kind(msg.kind));
+        let input = kind.and_then(|kind| match item_input(kind, msg.fields.as_ref()) {
+            Ok(input) => Some(input),
+            Err(violations) => {
+                violations.into_iter().for_each(|violation| v.push(violation));
+                None
+            }
+        });
+        let key = v.check(RequestKey::parse("create_item", msg, |m| &mut m.request_id));
+        Ok(v.finish_with(|| {
+            let kind = kind?;
+            Some(Self {
+                workspace,
+                kind,
+                input: input?,
+                private: kind == ItemKind::Note && msg.private,
+                thread_id: msg.thread_id.clone(),
+                author_name: display_name(&msg.author_name),
+                key: key?,
+            })
+        })?)
+    }
+}
+
+/// An item the caller names: unknown or malformed ids name nothing they may see.
+struct ItemTarget {
+    workspace: WorkspaceId,
+    item: ItemId,
+}
+
+impl ItemTarget {
+    fn parse(workspace: &str, item: &str) -> ServiceResult<Self> {
+        Ok(Self { workspace: WorkspaceId::parse_ref(workspace)?, item: ItemId::parse_ref(item)? })
+    }
+}
+
+/// The summary's new text, written over `version` (0: there is none yet).
+struct PutSummary {
+    workspace: WorkspaceId,
+    text: Text,
+    author_name: String,
+    version: i64,
+}
+
+impl PutSummary {
+    fn parse(msg: &pb::PutSummaryRequest) -> ServiceResult<Self> {
+        Ok(Self {
+            workspace: WorkspaceId::parse_ref(&msg.workspace_id)?,
+            text: Text::parse("text", &msg.text, SUMMARY_MAX)?,
+            author_name: display_name(&msg.author_name),
+            version: msg.version,
+        })
+    }
 }
 
 impl Workspaces {
     /// An item as its reader sees it: a deleted one with its id and kind only.
-    pub(crate) fn item_to_pb(&self, opened: &Opened, row: &ItemRow) -> Result<pb::Item> {
+    pub(crate) fn item_to_pb(&self, opened: &Opened, row: &ItemRow) -> ServiceResult<pb::Item> {
         let content: ItemContent = if row.deleted_at.is_some() {
             ItemContent::default()
         } else {
@@ -180,7 +250,7 @@ impl Workspaces {
     }
 
     /// Announces a changed item to live streams.
-    async fn item_changed(&self, tx: &mut ohjaus_platform::db::Tx, opened: &Opened, item: ItemId) -> Result<()> {
+    async fn item_changed(&self, tx: &mut Tx, opened: &Opened, item: ItemId) -> ServiceResult<()> {
         let org = opened.workspace.organization_id;
         let event = ev::ItemChanged {
             organization_id: org.to_string(),
@@ -190,91 +260,100 @@ impl Workspaces {
         self.emit(tx, org, event).await
     }
 
-    pub(crate) async fn create_item(&self, principal: &Principal, msg: pb::CreateItemRequest) -> Result<pb::Item> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let kind = item_kind(msg.kind)?;
-        let input = item_input(kind, msg.fields.as_ref())?;
-        let private = kind == ItemKind::Note && msg.private;
-        let key = parse_request_id(&msg.request_id).map_err(invalid)?;
-        let hash = request_hash(&msg, |m| m.request_id.clear());
-        let mut tx = self.inner().db.begin().await?;
-        let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
-        domain::may_post(principal, &opened.workspace, role)?;
-        rules::may_write(role, kind, private)?;
-        // A private note belongs to no customer's thread: nobody but its author reads it.
-        let thread = if private {
-            Thread::Everyone
-        } else {
-            self.thread_of_new(&mut tx, &opened.workspace, &sight, &msg.thread_id).await?
+    pub(crate) async fn create_item(
+        &self,
+        principal: &Principal,
+        msg: pb::CreateItemRequest,
+    ) -> ServiceResult<pb::Item> {
+        let command = CreateItem::parse(&msg)?;
+        // Begun before the caller's rights are read, so they are read in the transaction that
+        // writes: the workspace cannot close, nor the caller leave, in between. A retry is
+        // answered after the same checks.
+        let mut tx = match command.key.begin(self.db(), principal).await? {
+            NextAction::Replay(made) => return self.created_item(principal, &command, ItemId(made)).await,
+            NextAction::Proceed(tx) => tx,
         };
-        if let Some(key) = &key {
-            match idempotency::earlier(&mut tx, &caller_key(principal), "create_item", key, &hash).await? {
-                Earlier::Made(made) => {
-                    let row = store::find_item(&mut tx, ItemId(made))
-                        .await?
-                        .ok_or_else(|| WorkspacesError::Corrupt("remembered item is gone".into()))?;
-                    tx.commit().await?;
-                    return self.item_to_pb(&opened, &row);
-                }
-                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
-                Earlier::None => {}
-            }
-        }
+        let (Reader { opened, actor, .. }, thread) = self.may_create_item(&mut tx, principal, &command).await?;
         let now = self.now();
         let item = ItemId::new();
         let content = ItemContent {
-            title: input.title,
-            body: input.body,
-            location: input.location,
-            author_name: display_name(&msg.author_name),
+            title: command.input.title,
+            body: command.input.body,
+            location: command.input.location,
+            author_name: command.author_name,
         };
         let row = ItemRow {
             id: item,
-            workspace_id: id,
+            workspace_id: command.workspace,
             thread,
             author: actor,
-            private,
-            details: input.details,
+            private: command.private,
+            details: command.input.details,
             completed: None,
-            sealed: opened.seal_json(&content, &item_aad(id, item))?,
+            sealed: opened.seal_json(&content, &item_aad(command.workspace, item))?,
             created_at: now,
             updated_at: now,
             deleted_at: None,
             version: 1,
         };
         store::insert_item(&mut tx, &row).await?;
-        if let Some(key) = &key
-            && !idempotency::remember(&mut tx, &caller_key(principal), "create_item", key, &hash, item.as_uuid(), now)
-                .await?
-        {
-            return Err(WorkspacesError::ConcurrentReplay);
-        }
+        command.key.remember(&mut tx, principal, item.as_uuid(), now).await?;
         self.item_changed(&mut tx, &opened, item).await?;
         self.commit(tx).await?;
+        self.item_to_pb(&opened, &row)
+    }
+
+    /// Whether the caller may write the item, and the thread it goes to.
+    async fn may_create_item(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        command: &CreateItem,
+    ) -> ServiceResult<(Reader, Thread)> {
+        let reader = self.readable(tx, principal, command.workspace).await?;
+        domain::may_post(principal, &reader.opened.workspace, reader.role)?;
+        rules::may_write(reader.role, command.kind, command.private)?;
+        // A private note belongs to no customer's thread: nobody but its author reads it.
+        let thread = if command.private {
+            Thread::Everyone
+        } else {
+            self.thread_of_new(tx, &reader.opened.workspace, &reader.sight, &command.thread_id).await?
+        };
+        Ok((reader, thread))
+    }
+
+    /// The answer to a retry: the item the first request wrote, if the caller may still write
+    /// it.
+    async fn created_item(&self, principal: &Principal, command: &CreateItem, made: ItemId) -> ServiceResult<pb::Item> {
+        let mut tx = self.db().begin().await?;
+        let (Reader { opened, .. }, _) = self.may_create_item(&mut tx, principal, command).await?;
+        let row =
+            store::find_item(&mut tx, made).await?.ok_or_else(|| ServiceError::corrupt("remembered item is gone"))?;
+        tx.commit().await?;
         self.item_to_pb(&opened, &row)
     }
 
     /// One item the caller may see; anything else is not found.
     async fn visible_item(
         &self,
-        tx: &mut ohjaus_platform::db::Tx,
+        tx: &mut Tx,
         principal: &Principal,
-        workspace: &str,
-        item: &str,
-    ) -> Result<(Opened, Option<MemberRole>, Actor, ItemRow)> {
-        let id = workspace_id(workspace)?;
-        let item = item_id(item)?;
-        let Reader { opened, role, actor, sight } = self.readable(tx, principal, id).await?;
-        let row = store::find_item(&mut *tx, item).await?.ok_or_else(not_found)?;
-        if row.workspace_id != id || !rules::sees_item(&sight, row.id, row.thread, row.private, row.author) {
-            return Err(not_found());
+        target: &ItemTarget,
+    ) -> ServiceResult<(Reader, ItemRow)> {
+        let reader = self.readable(tx, principal, target.workspace).await?;
+        let row = store::find_item(&mut *tx, target.item).await?.ok_or_else(ServiceError::not_found)?;
+        if row.workspace_id != target.workspace
+            || !rules::sees_item(&reader.sight, row.id, row.thread, row.private, row.author)
+        {
+            return Err(ServiceError::not_found());
         }
-        Ok((opened, role, actor, row))
+        Ok((reader, row))
     }
 
-    pub(crate) async fn get_item(&self, principal: &Principal, msg: pb::ItemRef) -> Result<pb::Item> {
-        let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor, row) = self.visible_item(&mut tx, principal, &msg.workspace_id, &msg.item_id).await?;
+    pub(crate) async fn get_item(&self, principal: &Principal, msg: pb::ItemRef) -> ServiceResult<pb::Item> {
+        let target = ItemTarget::parse(&msg.workspace_id, &msg.item_id)?;
+        let mut tx = self.db().begin().await?;
+        let (Reader { opened, role, actor, .. }, row) = self.visible_item(&mut tx, principal, &target).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, row.details.kind().as_str()).await?;
         tx.commit().await?;
         self.item_to_pb(&opened, &row)
@@ -284,18 +363,18 @@ impl Workspaces {
         &self,
         principal: &Principal,
         msg: pb::ListItemsRequest,
-    ) -> Result<pb::ListItemsResponse> {
-        let id = workspace_id(&msg.workspace_id)?;
+    ) -> ServiceResult<pb::ListItemsResponse> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let kind = item_kind(msg.kind)?;
-        let page = page(msg.page_size, &msg.page_token)?;
-        let mut tx = self.inner().db.begin().await?;
+        let page = PageRequest::parse(msg.page_size, &msg.page_token)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         let what = format!("{}s", kind.as_str());
         self.log_read(&mut tx, &opened.workspace, actor, role, &what).await?;
         tx.commit().await?;
-        let rows = store::items_page(&self.inner().db, id, kind, &sight, &page).await?;
+        let rows = store::items_page(self.db(), id, kind, &sight, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
-        let items = rows.iter().map(|row| self.item_to_pb(&opened, row)).collect::<Result<_>>()?;
+        let items = rows.iter().map(|row| self.item_to_pb(&opened, row)).collect::<ServiceResult<_>>()?;
         Ok(pb::ListItemsResponse { items, next_page_token })
     }
 
@@ -304,13 +383,12 @@ impl Workspaces {
     async fn change_item(
         &self,
         principal: &Principal,
-        workspace: &str,
-        item: &str,
+        target: &ItemTarget,
         version: i64,
-        change: impl FnOnce(Actor, Option<MemberRole>, &mut ItemRow, &mut ItemContent, DateTime<Utc>) -> Result<()>,
-    ) -> Result<pb::Item> {
-        let mut tx = self.inner().db.begin().await?;
-        let (opened, role, actor, row) = self.visible_item(&mut tx, principal, workspace, item).await?;
+        change: impl FnOnce(Actor, Option<MemberRole>, &mut ItemRow, &mut ItemContent, DateTime<Utc>) -> ServiceResult<()>,
+    ) -> ServiceResult<pb::Item> {
+        let mut tx = self.db().begin().await?;
+        let (Reader { opened, role, actor, .. }, row) = self.visible_item(&mut tx, principal, target).await?;
         domain::may_post(principal, &opened.workspace, role)?;
         if row.deleted_at.is_some() {
             return Err(ErrorCode::WrongState.into());
@@ -333,12 +411,18 @@ impl Workspaces {
         self.item_to_pb(&opened, &changed)
     }
 
-    pub(crate) async fn update_item(&self, principal: &Principal, msg: pb::UpdateItemRequest) -> Result<pb::Item> {
+    pub(crate) async fn update_item(
+        &self,
+        principal: &Principal,
+        msg: pb::UpdateItemRequest,
+    ) -> ServiceResult<pb::Item> {
+        let target = ItemTarget::parse(&msg.workspace_id, &msg.item_id)?;
         let fields = msg.fields;
-        self.change_item(principal, &msg.workspace_id, &msg.item_id, msg.version, |actor, role, row, content, _| {
+        self.change_item(principal, &target, msg.version, |actor, role, row, content, _| {
             let kind = row.details.kind();
             rules::may_change(actor, role, kind, row.author)?;
-            let input = item_input(kind, fields.as_ref())?;
+            // The fields an item has depend on its kind, which the stored item tells.
+            let input = item_input(kind, fields.as_ref()).map_err(ServiceError::invalid)?;
             row.details = input.details;
             content.title = input.title;
             content.body = input.body;
@@ -348,10 +432,15 @@ impl Workspaces {
         .await
     }
 
-    pub(crate) async fn set_task_done(&self, principal: &Principal, msg: pb::SetTaskDoneRequest) -> Result<pb::Item> {
-        self.change_item(principal, &msg.workspace_id, &msg.item_id, msg.version, |actor, role, row, _, now| {
+    pub(crate) async fn set_task_done(
+        &self,
+        principal: &Principal,
+        msg: pb::SetTaskDoneRequest,
+    ) -> ServiceResult<pb::Item> {
+        let target = ItemTarget::parse(&msg.workspace_id, &msg.item_id)?;
+        self.change_item(principal, &target, msg.version, |actor, role, row, _, now| {
             let Details::Task { assignee, .. } = row.details else {
-                return Err(invalid(FieldViolation::new("item_id", "invalid-item-kind")));
+                return Err(FieldViolation::new("item_id", "invalid-item-kind").into());
             };
             rules::may_set_done(role, assignee)?;
             row.completed = match (msg.done, row.completed) {
@@ -364,8 +453,9 @@ impl Workspaces {
         .await
     }
 
-    pub(crate) async fn delete_item(&self, principal: &Principal, msg: pb::ItemRef) -> Result<pb::Item> {
-        self.change_item(principal, &msg.workspace_id, &msg.item_id, msg.version, |actor, role, row, content, now| {
+    pub(crate) async fn delete_item(&self, principal: &Principal, msg: pb::ItemRef) -> ServiceResult<pb::Item> {
+        let target = ItemTarget::parse(&msg.workspace_id, &msg.item_id)?;
+        self.change_item(principal, &target, msg.version, |actor, role, row, content, now| {
             rules::may_change(actor, role, row.details.kind(), row.author)?;
             // What was written is gone for good; the row keeps the item's place for live streams.
             *content = ItemContent::default();
@@ -375,7 +465,7 @@ impl Workspaces {
         .await
     }
 
-    pub(crate) fn summary_to_pb(&self, opened: &Opened, row: Option<&SummaryRow>) -> Result<pb::Summary> {
+    pub(crate) fn summary_to_pb(&self, opened: &Opened, row: Option<&SummaryRow>) -> ServiceResult<pb::Summary> {
         let id = opened.workspace.id;
         let Some(row) = row else {
             return Ok(pb::Summary { workspace_id: id.to_string(), ..pb::Summary::default() });
@@ -391,9 +481,13 @@ impl Workspaces {
         })
     }
 
-    pub(crate) async fn get_summary(&self, principal: &Principal, msg: pb::GetSummaryRequest) -> Result<pb::Summary> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let mut tx = self.inner().db.begin().await?;
+    pub(crate) async fn get_summary(
+        &self,
+        principal: &Principal,
+        msg: pb::GetSummaryRequest,
+    ) -> ServiceResult<pb::Summary> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, sight } = self.readable(&mut tx, principal, id).await?;
         self.log_read(&mut tx, &opened.workspace, actor, role, "summary").await?;
         let row = store::find_summary(&mut tx, id).await?;
@@ -408,23 +502,27 @@ impl Workspaces {
         }
     }
 
-    pub(crate) async fn put_summary(&self, principal: &Principal, msg: pb::PutSummaryRequest) -> Result<pb::Summary> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let text = Text::parse("text", &msg.text, SUMMARY_MAX).map_err(invalid)?;
-        let mut tx = self.inner().db.begin().await?;
+    pub(crate) async fn put_summary(
+        &self,
+        principal: &Principal,
+        msg: pb::PutSummaryRequest,
+    ) -> ServiceResult<pb::Summary> {
+        let command = PutSummary::parse(&msg)?;
+        let id = command.workspace;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, actor, .. } = self.readable(&mut tx, principal, id).await?;
         domain::may_post(principal, &opened.workspace, role)?;
         rules::may_write_summary(role)?;
-        let content = SummaryContent { text: text.into_string(), author_name: display_name(&msg.author_name) };
+        let content = SummaryContent { text: command.text.into_string(), author_name: command.author_name };
         let row = SummaryRow {
             workspace_id: id,
             sealed: opened.seal_json(&content, &summary_aad(id))?,
             updated_by: actor,
             updated_at: self.now(),
-            version: msg.version + 1,
+            version: command.version + 1,
         };
         // The summary is one text that several people edit: a stale version never overwrites.
-        if msg.version < 0 || !store::put_summary(&mut tx, &row, msg.version).await? {
+        if command.version < 0 || !store::put_summary(&mut tx, &row, command.version).await? {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let org = opened.workspace.organization_id;

@@ -7,11 +7,13 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal,
     crypto::{random_token, token_hash},
+    db::Tx,
     error::{ErrorCode, Violations},
     grpc::timestamp,
     i18n::Language,
-    idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
+    ids::PageRequest,
     proto::{identity::v1 as identity_pb, tenants::v1 as tenants_pb, workspaces::v1 as pb},
+    service::{NextAction, RequestKey, ServiceError, ServiceResult, peer_refusal},
     types::{Email, PersonalIdentityCode},
 };
 use serde::{Deserialize, Serialize};
@@ -19,14 +21,11 @@ use tonic::Request;
 use uuid::Uuid;
 
 use crate::{
-    WorkspacesError,
-    domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State},
+    domain::{self, Actor, InvitationId, InvitationState, InvitationStatus, MemberRole, State, WorkspaceId},
     events as ev,
-    grpc::{
-        MemberContact, Opened, Reader, Result, Workspaces, display_name, member_aad, not_found, page, peer_refusal,
-        workspace_id,
-    },
+    members::{MemberContact, display_name, member_aad},
     notify::{MailContent, render_mail},
+    service::{Opened, Reader, Workspaces},
     store::{self, InvitationRow},
 };
 
@@ -41,12 +40,62 @@ fn contact_aad(invitation: InvitationId) -> Vec<u8> {
     format!("invitation:{invitation}:contact").into_bytes()
 }
 
-fn invitation_id(value: &str) -> Result<InvitationId> {
-    InvitationId::parse("invitation_id", value).map_err(|_| not_found())
+/// A guide's invitation of a customer, as they asked for it.
+struct CreateInvitation {
+    workspace: WorkspaceId,
+    email: Email,
+    /// Of the mail; Finnish unless told.
+    language: Language,
+    /// Only this person's account may accept it.
+    code: Option<PersonalIdentityCode>,
+    key: RequestKey,
+}
+
+impl CreateInvitation {
+    fn parse(msg: &pb::CreateInvitationRequest) -> ServiceResult<Self> {
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut v = Violations::new();
+        let email = v.check(Email::parse("email", &msg.email));
+        let language = if msg.language.trim().is_empty() {
+            Some(Language::Fi)
+        } else {
+            v.check(Language::parse_field("language", msg.language.trim()))
+        };
+        // `Some(None)`: no code given, which is fine; `None`: a code that is not valid.
+        let code = if msg.personal_identity_code.trim().is_empty() {
+            Some(None)
+        } else {
+            v.check(PersonalIdentityCode::parse("personal_identity_code", &msg.personal_identity_code)).map(Some)
+        };
+        // The identity code never enters the idempotency hash in plain text either.
+        let hashed = pb::CreateInvitationRequest {
+            personal_identity_code: token_hash(&msg.personal_identity_code),
+            ..msg.clone()
+        };
+        let key = v.check(RequestKey::parse("create_invitation", &hashed, |m| &mut m.request_id));
+        Ok(v.finish_with(|| Some(Self { workspace, email: email?, language: language?, code: code?, key: key? }))?)
+    }
+}
+
+/// An invitation the caller names, at the version they saw (0: whatever it is).
+struct InvitationTarget {
+    workspace: WorkspaceId,
+    invitation: InvitationId,
+    version: i64,
+}
+
+impl InvitationTarget {
+    fn parse(msg: &pb::InvitationRef) -> ServiceResult<Self> {
+        Ok(Self {
+            workspace: WorkspaceId::parse_ref(&msg.workspace_id)?,
+            invitation: InvitationId::parse_ref(&msg.invitation_id)?,
+            version: msg.version,
+        })
+    }
 }
 
 impl Workspaces {
-    fn invitation_to_pb(&self, opened: &Opened, row: &InvitationRow) -> Result<pb::Invitation> {
+    fn invitation_to_pb(&self, opened: &Opened, row: &InvitationRow) -> ServiceResult<pb::Invitation> {
         let contact: InvitationContact =
             opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
         let status = match domain::invitation_status(row.state, row.expires_at, self.now()) {
@@ -70,7 +119,12 @@ impl Workspaces {
     }
 
     /// The organisation's name in `language`, as the guide's organisation shows it.
-    async fn organization_name(&self, principal: &Principal, organization: Uuid, language: Language) -> Result<String> {
+    async fn organization_name(
+        &self,
+        principal: &Principal,
+        organization: Uuid,
+        language: Language,
+    ) -> ServiceResult<String> {
         let mut request = Request::new(tenants_pb::GetOrganizationRequest { id: organization.to_string() });
         request.extensions_mut().insert(principal.clone());
         let org = self
@@ -94,13 +148,13 @@ impl Workspaces {
     /// Queues the invitation mail in `tx`, sealed with the workspace key.
     async fn queue_invitation_mail(
         &self,
-        tx: &mut ohjaus_platform::db::Tx,
+        tx: &mut Tx,
         opened: &Opened,
         contact: &InvitationContact,
         organization: &str,
         token: &str,
         expires_at: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> ServiceResult<()> {
         let language: Language = contact.language.parse().unwrap_or_default();
         let config = &self.inner().config;
         let link = format!("{}/invitations/{token}", config.public_base_url);
@@ -117,68 +171,38 @@ impl Workspaces {
         self.queue_mail(tx, opened, &mail).await
     }
 
-    pub(crate) async fn invite(
+    pub(crate) async fn create_invitation(
         &self,
         principal: &Principal,
         msg: pb::CreateInvitationRequest,
-    ) -> Result<pb::Invitation> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let mut v = Violations::new();
-        let email = v.check(Email::parse("email", &msg.email));
-        let language = if msg.language.trim().is_empty() {
-            Some(Language::Fi)
-        } else {
-            v.check(Language::parse_field("language", msg.language.trim()))
-        };
-        // `Some(None)`: no code given, which is fine; `None`: a code that is not valid.
-        let code = if msg.personal_identity_code.trim().is_empty() {
-            Some(None)
-        } else {
-            v.check(PersonalIdentityCode::parse("personal_identity_code", &msg.personal_identity_code)).map(Some)
-        };
-        let key = v.check(parse_request_id(&msg.request_id));
-        let (Some(email), Some(language), Some(code), Some(key)) = (email, language, code, key) else {
-            return Err(WorkspacesError::Invalid(v.into_failure().violations));
-        };
-        // The identity code never enters the idempotency hash in plain text either.
-        let hash = request_hash(&msg, |m| {
-            m.request_id.clear();
-            m.personal_identity_code = token_hash(&m.personal_identity_code);
-        });
-
+    ) -> ServiceResult<pb::Invitation> {
+        let command = CreateInvitation::parse(&msg)?;
         // Who may invite is settled before anything reaches another service.
-        let mut tx = self.inner().db.begin().await?;
-        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
-        let customers = store::customer_count(&mut tx, id).await?;
-        domain::may_invite(&opened.workspace, role, customers)?;
-        if let Some(key) = &key {
-            match idempotency::earlier(&mut tx, &caller_key(principal), "create_invitation", key, &hash).await? {
-                Earlier::Made(made) => {
-                    let row = store::find_invitation(&mut tx, InvitationId(made))
-                        .await?
-                        .ok_or_else(|| WorkspacesError::Corrupt("remembered invitation is gone".into()))?;
-                    tx.commit().await?;
-                    return self.invitation_to_pb(&opened, &row);
-                }
-                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
-                Earlier::None => {}
-            }
-        }
+        let mut tx = self.db().begin().await?;
+        let opened = self.inviting(&mut tx, principal, command.workspace).await?;
         tx.commit().await?;
-
-        let organization = self.organization_name(principal, opened.workspace.organization_id, language).await?;
-        let bound_customer_id = match &code {
+        let organization =
+            self.organization_name(principal, opened.workspace.organization_id, command.language).await?;
+        let bound_customer_id = match &command.code {
             Some(code) => Some(self.customer_account(code).await?),
             None => None,
         };
-
+        let mut tx = match command.key.begin(self.db(), principal).await? {
+            NextAction::Replay(made) => return self.made_invitation(&opened, InvitationId(made)).await,
+            NextAction::Proceed(tx) => tx,
+        };
+        // Settled again where it is written: the workspace may have closed or filled meanwhile.
+        let opened = self.inviting(&mut tx, principal, command.workspace).await?;
         let now = self.now();
         let token = random_token();
         let invitation = InvitationId::new();
-        let contact = InvitationContact { email: email.as_str().to_owned(), language: language.code().to_owned() };
+        let contact = InvitationContact {
+            email: command.email.as_str().to_owned(),
+            language: command.language.code().to_owned(),
+        };
         let row = InvitationRow {
             id: invitation,
-            workspace_id: id,
+            workspace_id: command.workspace,
             token_hash: token_hash(&token),
             contact_sealed: opened.seal_json(&contact, &contact_aad(invitation))?,
             bound_customer_id,
@@ -190,32 +214,31 @@ impl Workspaces {
             version: 1,
             created_at: now,
         };
-        let mut tx = self.inner().db.begin().await?;
-        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
-        domain::may_invite(&opened.workspace, role, store::customer_count(&mut tx, id).await?)?;
         store::insert_invitation(&mut tx, &row).await?;
-        if let Some(key) = &key
-            && !idempotency::remember(
-                &mut tx,
-                &caller_key(principal),
-                "create_invitation",
-                key,
-                &hash,
-                row.id.as_uuid(),
-                now,
-            )
-            .await?
-        {
-            return Err(WorkspacesError::ConcurrentReplay);
-        }
+        command.key.remember(&mut tx, principal, invitation.as_uuid(), now).await?;
         self.queue_invitation_mail(&mut tx, &opened, &contact, &organization, &token, row.expires_at).await?;
         self.commit(tx).await?;
         self.inner().mail_waker.notify_one();
         self.invitation_to_pb(&opened, &row)
     }
 
+    /// The workspace, if the caller may invite a customer into it now.
+    async fn inviting(&self, tx: &mut Tx, principal: &Principal, id: WorkspaceId) -> ServiceResult<Opened> {
+        let Reader { opened, role, .. } = self.readable(tx, principal, id).await?;
+        domain::may_invite(&opened.workspace, role, store::customer_count(&mut *tx, id).await?)?;
+        Ok(opened)
+    }
+
+    /// The answer to a retry: the invitation the first request made.
+    async fn made_invitation(&self, opened: &Opened, made: InvitationId) -> ServiceResult<pb::Invitation> {
+        let row = store::find_invitation(self.db(), made)
+            .await?
+            .ok_or_else(|| ServiceError::corrupt("remembered invitation is gone"))?;
+        self.invitation_to_pb(opened, &row)
+    }
+
     /// The customer account of the person with `code`, made now if they have none.
-    async fn customer_account(&self, code: &PersonalIdentityCode) -> Result<Uuid> {
+    async fn customer_account(&self, code: &PersonalIdentityCode) -> ServiceResult<Uuid> {
         let mut request = Request::new(identity_pb::EnsureCustomerAccountRequest {
             personal_identity_code: code.expose().to_owned(),
         });
@@ -228,58 +251,57 @@ impl Workspaces {
             .await
             .map_err(|s| peer_refusal("identity", &s))?
             .into_inner();
-        Uuid::parse_str(&account.id).map_err(|_| WorkspacesError::Peer("identity: account id".into()))
+        Uuid::parse_str(&account.id).map_err(|_| ServiceError::peer("identity", "an account id that is no id"))
     }
 
-    pub(crate) async fn invitations(
+    pub(crate) async fn list_invitations(
         &self,
         principal: &Principal,
         msg: pb::ListInvitationsRequest,
-    ) -> Result<pb::ListInvitationsResponse> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let page = page(msg.page_size, &msg.page_token)?;
-        let mut tx = self.inner().db.begin().await?;
+    ) -> ServiceResult<pb::ListInvitationsResponse> {
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let page = PageRequest::parse(msg.page_size, &msg.page_token)?;
+        let mut tx = self.db().begin().await?;
         let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         tx.commit().await?;
         if !role.is_some_and(MemberRole::guides) {
             return Err(ErrorCode::PermissionDenied.into());
         }
-        let rows = store::invitations_page(&self.inner().db, id, &page).await?;
+        let rows = store::invitations_page(self.db(), id, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
-        let invitations = rows.iter().map(|r| self.invitation_to_pb(&opened, r)).collect::<Result<_>>()?;
+        let invitations = rows.iter().map(|r| self.invitation_to_pb(&opened, r)).collect::<ServiceResult<_>>()?;
         Ok(pb::ListInvitationsResponse { invitations, next_page_token })
     }
 
     /// An invitation of a workspace the caller guides, still at the version they saw.
     async fn guided_invitation(
         &self,
-        tx: &mut ohjaus_platform::db::Tx,
+        tx: &mut Tx,
         principal: &Principal,
-        msg: &pb::InvitationRef,
-    ) -> Result<(Opened, InvitationRow)> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let invitation = invitation_id(&msg.invitation_id)?;
-        let Reader { opened, role, .. } = self.readable(tx, principal, id).await?;
-        let row = store::find_invitation(&mut *tx, invitation)
+        target: &InvitationTarget,
+    ) -> ServiceResult<(Opened, InvitationRow)> {
+        let Reader { opened, role, .. } = self.readable(tx, principal, target.workspace).await?;
+        let row = store::find_invitation(&mut *tx, target.invitation)
             .await?
-            .filter(|r| r.workspace_id == id)
-            .ok_or_else(not_found)?;
+            .filter(|r| r.workspace_id == target.workspace)
+            .ok_or_else(ServiceError::not_found)?;
         if !role.is_some_and(MemberRole::guides) {
             return Err(ErrorCode::PermissionDenied.into());
         }
-        if msg.version != 0 && msg.version != row.version {
+        if target.version != 0 && target.version != row.version {
             return Err(ErrorCode::VersionMismatch.into());
         }
         Ok((opened, row))
     }
 
-    pub(crate) async fn resend_invitation_of(
+    pub(crate) async fn resend_invitation(
         &self,
         principal: &Principal,
         msg: pb::InvitationRef,
-    ) -> Result<pb::Invitation> {
-        let mut tx = self.inner().db.begin().await?;
-        let (opened, row) = self.guided_invitation(&mut tx, principal, &msg).await?;
+    ) -> ServiceResult<pb::Invitation> {
+        let target = InvitationTarget::parse(&msg)?;
+        let mut tx = self.db().begin().await?;
+        let (opened, row) = self.guided_invitation(&mut tx, principal, &target).await?;
         tx.commit().await?;
         let now = self.now();
         if !matches!(
@@ -302,7 +324,7 @@ impl Workspaces {
             version: row.version + 1,
             ..row
         };
-        let mut tx = self.inner().db.begin().await?;
+        let mut tx = self.db().begin().await?;
         if !store::update_invitation(&mut tx, &changed, version, now).await? {
             return Err(ErrorCode::VersionMismatch.into());
         }
@@ -312,13 +334,14 @@ impl Workspaces {
         self.invitation_to_pb(&opened, &changed)
     }
 
-    pub(crate) async fn revoke_invitation_of(
+    pub(crate) async fn revoke_invitation(
         &self,
         principal: &Principal,
         msg: pb::InvitationRef,
-    ) -> Result<pb::Invitation> {
-        let mut tx = self.inner().db.begin().await?;
-        let (opened, row) = self.guided_invitation(&mut tx, principal, &msg).await?;
+    ) -> ServiceResult<pb::Invitation> {
+        let target = InvitationTarget::parse(&msg)?;
+        let mut tx = self.db().begin().await?;
+        let (opened, row) = self.guided_invitation(&mut tx, principal, &target).await?;
         let now = self.now();
         if matches!(
             domain::invitation_status(row.state, row.expires_at, now),
@@ -336,19 +359,20 @@ impl Workspaces {
     }
 
     /// Whether the gateway may send the link's follower to a login. Only the gateway asks.
-    pub(crate) async fn check_invitation_of(
+    pub(crate) async fn check_invitation(
         &self,
         principal: &Principal,
         msg: pb::CheckInvitationRequest,
-    ) -> Result<pb::CheckInvitationResponse> {
+    ) -> ServiceResult<pb::CheckInvitationResponse> {
         if !matches!(principal, Principal::Service { .. }) {
             return Err(ErrorCode::PermissionDenied.into());
         }
-        let Some(row) = store::invitation_by_token(&self.inner().db, &token_hash(msg.token.trim())).await? else {
+        let Some(row) = store::invitation_by_token(self.db(), &token_hash(msg.token.trim())).await? else {
             return Ok(pb::CheckInvitationResponse::default());
         };
         let usable = domain::invitation_status(row.state, row.expires_at, self.now()) == InvitationStatus::Pending;
-        let workspace = store::find_workspace(&self.inner().db, row.workspace_id).await?.ok_or_else(not_found)?;
+        let workspace =
+            store::find_workspace(self.db(), row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
         let opened = self.open(&workspace)?;
         let contact: InvitationContact =
             opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
@@ -356,26 +380,26 @@ impl Workspaces {
     }
 
     /// The logged-in customer accepts: they become a member, the invitation is used up.
-    pub(crate) async fn accept(
+    pub(crate) async fn accept_invitation(
         &self,
         principal: &Principal,
         msg: pb::AcceptInvitationRequest,
-    ) -> Result<pb::Workspace> {
+    ) -> ServiceResult<pb::Workspace> {
         let Principal::Customer { customer_id } = principal else {
             return Err(ErrorCode::PermissionDenied.into());
         };
         let customer = Actor::Customer(*customer_id);
         let now = self.now();
-        let mut tx = self.inner().db.begin().await?;
+        let mut tx = self.db().begin().await?;
         let row = store::invitation_by_token(&mut tx, &token_hash(msg.token.trim()))
             .await?
-            .ok_or(WorkspacesError::Refused(ErrorCode::InvitationUnusable))?;
+            .ok_or(ServiceError::from(ErrorCode::InvitationUnusable))?;
         domain::may_accept(
             domain::invitation_status(row.state, row.expires_at, now),
             row.bound_customer_id,
             *customer_id,
         )?;
-        let workspace = store::find_workspace(&mut tx, row.workspace_id).await?.ok_or_else(not_found)?;
+        let workspace = store::find_workspace(&mut tx, row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
         let opened = self.open(&workspace)?;
         let already = store::member_role(&mut tx, workspace.id, customer).await?;
         if already.is_none() {
@@ -424,17 +448,6 @@ impl Workspaces {
         };
         self.emit(&mut tx, org, event).await?;
         self.commit(tx).await?;
-        Ok(self.to_pb(&opened.workspace))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_names_lose_control_characters_and_length() {
-        assert_eq!(display_name("  Tessa\u{0007} Testilä "), "Tessa Testilä");
-        assert_eq!(display_name(&"x".repeat(500)).len(), 200);
+        Ok(self.workspace_to_pb(&opened.workspace))
     }
 }

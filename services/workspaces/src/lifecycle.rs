@@ -6,8 +6,9 @@ use futures::StreamExt;
 use object_store::ObjectStore;
 use ohjaus_platform::{
     auth::{Principal, Role},
-    error::ErrorCode,
+    error::{ErrorCode, FieldViolation},
     proto::workspaces::v1 as pb,
+    service::{ServiceError, ServiceResult},
 };
 use uuid::Uuid;
 
@@ -15,12 +16,32 @@ use crate::{
     domain::{Actor, State, WorkspaceId},
     events as ev,
     files::workspace_prefix,
-    grpc::{Result, Workspaces, member_aad, not_found, workspace_id},
+    members::member_aad,
+    service::Workspaces,
     store,
 };
 
+/// A main user's handing of a workspace to another guide.
+struct TransferWorkspace {
+    workspace: WorkspaceId,
+    new_owner: Uuid,
+}
+
+impl TransferWorkspace {
+    fn parse(msg: &pb::TransferWorkspaceRequest) -> ServiceResult<Self> {
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let new_owner = Uuid::parse_str(msg.new_owner_id.trim()).map_err(|_| not_a_guide())?;
+        Ok(Self { workspace, new_owner })
+    }
+}
+
+/// Whoever `new_owner_id` names, they cannot take the workspace over.
+fn not_a_guide() -> ServiceError {
+    FieldViolation::new("new_owner_id", "invalid-expert").into()
+}
+
 /// Only the retention worker archives and deletes.
-fn retention_only(principal: &Principal) -> Result<()> {
+fn retention_only(principal: &Principal) -> ServiceResult<()> {
     match principal {
         Principal::Service { name } if name == "retention" => Ok(()),
         _ => Err(ErrorCode::PermissionDenied.into()),
@@ -28,41 +49,29 @@ fn retention_only(principal: &Principal) -> Result<()> {
 }
 
 impl Workspaces {
-    pub(crate) async fn transfer(
+    pub(crate) async fn transfer_workspace(
         &self,
         principal: &Principal,
         msg: pb::TransferWorkspaceRequest,
-    ) -> Result<pb::TransferWorkspaceResponse> {
-        let id = workspace_id(&msg.workspace_id)?;
-        let row = store::find_workspace(&self.inner().db, id).await?.ok_or_else(not_found)?;
+    ) -> ServiceResult<pb::TransferWorkspaceResponse> {
+        let TransferWorkspace { workspace: id, new_owner } = TransferWorkspace::parse(&msg)?;
+        let row = store::find_workspace(self.db(), id).await?.ok_or_else(ServiceError::not_found)?;
         // Only a main user of the workspace's organisation; to anyone else it does not exist.
         if !principal.has_role(row.organization_id, Role::Admin) {
-            return Err(not_found());
+            return Err(ServiceError::not_found());
         }
-        let new_owner = Uuid::parse_str(msg.new_owner_id.trim()).map_err(|_| {
-            crate::WorkspacesError::Invalid(vec![ohjaus_platform::error::FieldViolation::new(
-                "new_owner_id",
-                "invalid-expert",
-            )])
-        })?;
-        let not_a_guide = || {
-            crate::WorkspacesError::Invalid(vec![ohjaus_platform::error::FieldViolation::new(
-                "new_owner_id",
-                "invalid-expert",
-            )])
-        };
         let (contact, guide) =
             self.expert_contact(principal, row.organization_id, new_owner).await.map_err(|_| not_a_guide())?;
         if !guide {
             return Err(not_a_guide());
         }
         let now = self.now();
-        let mut tx = self.inner().db.begin().await?;
-        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        let mut tx = self.db().begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
         let opened = self.open(&row)?;
         // An archived workspace is hidden from experts, main users included.
         if row.state == State::Archived {
-            return Err(not_found());
+            return Err(ServiceError::not_found());
         }
         store::set_owner(&mut tx, id, row.owner_id, new_owner, now).await?;
         // The new owner's name for the access log; the main user never sees it or the content.
@@ -79,15 +88,15 @@ impl Workspaces {
         Ok(pb::TransferWorkspaceResponse { workspace_id: id.to_string(), owner_id: new_owner.to_string() })
     }
 
-    pub(crate) async fn archive(
+    pub(crate) async fn archive_workspace(
         &self,
         principal: &Principal,
         msg: pb::RetentionRequest,
-    ) -> Result<pb::RetentionResponse> {
+    ) -> ServiceResult<pb::RetentionResponse> {
         retention_only(principal)?;
-        let id = workspace_id(&msg.workspace_id)?;
-        let mut tx = self.inner().db.begin().await?;
-        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut tx = self.db().begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
         if row.state != State::Closed {
             return Err(ErrorCode::WrongState.into());
         }
@@ -95,35 +104,27 @@ impl Workspaces {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let org = row.organization_id;
-        self.emit(
-            &mut tx,
-            org,
-            ev::WorkspaceArchived { organization_id: org.to_string(), workspace_id: id.to_string() },
-        )
-        .await?;
+        let event = ev::WorkspaceArchived { organization_id: org.to_string(), workspace_id: id.to_string() };
+        self.emit(&mut tx, org, event).await?;
         self.commit(tx).await?;
         Ok(pb::RetentionResponse { workspace_id: id.to_string() })
     }
 
-    pub(crate) async fn delete(
+    pub(crate) async fn delete_workspace(
         &self,
         principal: &Principal,
         msg: pb::RetentionRequest,
-    ) -> Result<pb::RetentionResponse> {
+    ) -> ServiceResult<pb::RetentionResponse> {
         retention_only(principal)?;
-        let id = workspace_id(&msg.workspace_id)?;
-        let mut tx = self.inner().db.begin().await?;
-        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(not_found)?;
+        let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        let mut tx = self.db().begin().await?;
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
         store::delete_workspace(&mut tx, id).await?;
         let org = row.organization_id;
-        self.emit(
-            &mut tx,
-            org,
-            ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() },
-        )
-        .await?;
+        let event = ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() };
+        self.emit(&mut tx, org, event).await?;
         self.commit(tx).await?;
-        if let Err(error) = self.inner().db.purge_deleted().await {
+        if let Err(error) = self.db().purge_deleted().await {
             tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
         }
         // The key is gone with the row; the ciphertext is removed too, so storage is freed.

@@ -12,8 +12,10 @@ use ohjaus_platform::{
     grpc::timestamp,
     html::escape,
     i18n::Language,
+    ids::PageRequest,
     mail::{Mail, MailError},
     proto::workspaces::v1 as pb,
+    service::ServiceResult,
     types::Email,
 };
 use serde::{Deserialize, Serialize};
@@ -21,8 +23,9 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::{
-    domain::{Actor, NotificationId},
-    grpc::{MemberContact, Opened, Result, Workspaces, invalid, page},
+    domain::{Actor, NotificationId, WorkspaceId},
+    members::MemberContact,
+    service::{Opened, Workspaces},
     store::{self, OutgoingMailRow},
 };
 
@@ -36,7 +39,7 @@ pub(crate) struct MailContent {
     pub(crate) language: String,
 }
 
-fn mail_aad(workspace: crate::domain::WorkspaceId, mail: Uuid) -> Vec<u8> {
+fn mail_aad(workspace: WorkspaceId, mail: Uuid) -> Vec<u8> {
     format!("workspace:{workspace}:mail:{mail}").into_bytes()
 }
 
@@ -61,21 +64,26 @@ const MAX_ATTEMPTS: i64 = 48;
 
 impl Workspaces {
     /// Queues `mail` in `tx`; the worker sends it after commit.
-    pub(crate) async fn queue_mail(&self, tx: &mut Tx, opened: &Opened, mail: &MailContent) -> Result<()> {
+    pub(crate) async fn queue_mail(&self, tx: &mut Tx, opened: &Opened, mail: &MailContent) -> ServiceResult<()> {
         let id = ohjaus_platform::ids::new_id();
         let sealed = opened.seal_json(mail, &mail_aad(opened.workspace.id, id))?;
         let row = OutgoingMailRow { id, workspace_id: opened.workspace.id, sealed, attempts: 0 };
         store::queue_mail(tx, &row, self.now()).await
     }
 
-    pub(crate) async fn notifications(
+    /// Where a mail sends a member: the workspace in the application.
+    pub(crate) fn workspace_link(&self, id: WorkspaceId) -> String {
+        format!("{}/app/workspaces/{id}", self.inner().config.public_base_url)
+    }
+
+    pub(crate) async fn list_notifications(
         &self,
         principal: &Principal,
         msg: pb::ListNotificationsRequest,
-    ) -> Result<pb::ListNotificationsResponse> {
-        let page = page(msg.page_size, &msg.page_token)?;
+    ) -> ServiceResult<pb::ListNotificationsResponse> {
+        let page = PageRequest::parse(msg.page_size, &msg.page_token)?;
         let Some(actor) = Actor::of(principal) else { return Ok(pb::ListNotificationsResponse::default()) };
-        let db = &self.inner().db;
+        let db = self.db();
         let rows = store::notifications_page(db, actor, msg.unread_only, &page).await?;
         let (rows, next_page_token) = page.finish(rows, |r| r.id.as_uuid());
         let notifications = rows
@@ -96,30 +104,31 @@ impl Workspaces {
         })
     }
 
-    pub(crate) async fn notifications_read(
+    pub(crate) async fn mark_notifications_read(
         &self,
         principal: &Principal,
         msg: pb::MarkNotificationsReadRequest,
-    ) -> Result<pb::MarkNotificationsReadResponse> {
+    ) -> ServiceResult<pb::MarkNotificationsReadResponse> {
+        // Only members have notifications; anyone else has none to mark, whatever they name.
         let Some(actor) = Actor::of(principal) else { return Ok(pb::MarkNotificationsReadResponse::default()) };
         let ids = msg
             .notification_ids
             .iter()
             .enumerate()
-            .map(|(i, id)| NotificationId::parse(&format!("notification_ids[{i}]"), id).map_err(invalid))
-            .collect::<Result<Vec<_>>>()?;
-        let mut tx = self.inner().db.begin().await?;
+            .map(|(i, id)| NotificationId::parse(&format!("notification_ids[{i}]"), id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut tx = self.db().begin().await?;
         let marked = store::mark_notifications_read(&mut tx, actor, &ids, self.now()).await?;
         tx.commit().await?;
         Ok(pb::MarkNotificationsReadResponse { marked: i64::try_from(marked).unwrap_or(i64::MAX) })
     }
 
     /// Turns waiting notifications into at most one mail per person per window.
-    pub async fn batch_notifications(&self) -> Result<usize> {
+    pub async fn batch_notifications(&self) -> ServiceResult<usize> {
         let inner = self.inner();
         let now = self.now();
         let due = store::due_for_mail(&inner.db, now - inner.config.notification_batch, 200).await?;
-        let mut by_recipient: HashMap<Actor, (crate::domain::WorkspaceId, i64)> = HashMap::new();
+        let mut by_recipient: HashMap<Actor, (WorkspaceId, i64)> = HashMap::new();
         for (recipient, workspace, count) in due {
             by_recipient.entry(recipient).and_modify(|(_, n)| *n += count).or_insert((workspace, count));
         }
@@ -153,7 +162,7 @@ impl Workspaces {
     }
 
     /// Sends the mail that is due; returns how many went out.
-    pub async fn send_due_mail(&self) -> Result<usize> {
+    pub async fn send_due_mail(&self) -> ServiceResult<usize> {
         let inner = self.inner();
         let now = self.now();
         let mut sent = 0;

@@ -13,6 +13,8 @@ pub mod hostile;
 pub mod saml_peer;
 #[cfg(feature = "saml")]
 pub use saml_peer::{SAML_PROVIDER, SamlForm, SamlPeer};
+// The backends and the servers' addresses are the shared harness's, so every suite agrees.
+pub use ohjaus_test_support::{Backend, nats_url, postgres_url};
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -23,6 +25,7 @@ use ohjaus_platform::{
     config::Settings,
     proto::tenants::v1::tenants_service_client::TenantsServiceClient,
 };
+use ohjaus_test_support::ServerResources;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -30,28 +33,14 @@ use uuid::Uuid;
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789abcdefghijklmnopqrstuvwxyz";
 const SIGNING_KEY: &str = "test:integration-signing-key-0123456789abcdefghijklmnop";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite files and the in-process bus.
-    Embedded,
-    /// PostgreSQL and NATS JetStream.
-    Server,
-}
-
-pub fn postgres_url() -> String {
-    std::env::var("OHJAUS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-pub fn nats_url() -> String {
-    std::env::var("OHJAUS_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
-}
-
 /// Where a test system keeps its data, so a second start finds it again.
 pub struct Storage {
     pub backend: Backend,
     pub dir: tempfile::TempDir,
     pub database_url: Option<String>,
     pub suffix: String,
+    /// The server backend's database and stream, removed when the storage is dropped.
+    server: Option<ServerResources>,
     /// The server backend's real SMTP server (aiosmtpd), which keeps what it receives.
     pub smtp: Option<SmtpSink>,
     /// The server backend's S3-compatible object store (moto), with a bucket of its own.
@@ -288,18 +277,19 @@ fn files_under(root: &std::path::Path, dir: &std::path::Path, found: &mut Vec<(S
 
 impl Storage {
     pub async fn new(backend: Backend) -> Self {
-        let suffix = Uuid::now_v7().simple().to_string();
-        let database_url = match backend {
+        let suffix = ohjaus_test_support::fresh_suffix();
+        let server = match backend {
             Backend::Embedded => None,
-            Backend::Server => Some(create_database(&suffix).await),
+            Backend::Server => Some(ServerResources::create("ohjaus_it", &suffix).await),
         };
+        let database_url = server.as_ref().map(|server| server.database_url.clone());
         let dir = tempfile::tempdir().unwrap();
         let smtp = (backend == Backend::Server).then(|| SmtpSink::start(dir.path()));
         let s3 = match backend {
             Backend::Embedded => None,
             Backend::Server => Some(S3Peer::start(dir.path(), format!("ohjaus-it-{suffix}")).await),
         };
-        Self { backend, dir, database_url, suffix, smtp, s3 }
+        Self { backend, dir, database_url, suffix, server, smtp, s3 }
     }
 
     /// Every object the system has stored, with its bytes, by key (`workspaces/<id>/<file>`):
@@ -388,15 +378,8 @@ impl Storage {
             ("OHJAUS__GATEWAY__PUBLIC_RATE_PER_SECOND".into(), "1000".into()),
             ("OHJAUS__GATEWAY__PUBLIC_BURST".into(), "1000".into()),
         ];
-        if self.backend == Backend::Server {
-            env.extend([
-                ("OHJAUS__DATABASE__BACKEND".into(), "postgres".into()),
-                ("OHJAUS__DATABASE__URL".into(), self.database_url.clone().unwrap()),
-                ("OHJAUS__BUS__KIND".into(), "nats".into()),
-                ("OHJAUS__BUS__NATS_URL".into(), nats_url()),
-                ("OHJAUS__BUS__STREAM".into(), format!("T_{}", self.suffix)),
-                ("OHJAUS__BUS__SUBJECT_PREFIX".into(), format!("t{}", self.suffix)),
-            ]);
+        if let Some(server) = &self.server {
+            env.extend(server.settings());
             if let Some(peer) = &self.s3 {
                 env.extend([
                     ("OHJAUS__FILES__STORE".into(), "s3".into()),
@@ -417,56 +400,6 @@ impl Storage {
         }
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         Settings::load_with(None, env).expect("test settings")
-    }
-}
-
-impl Drop for Storage {
-    /// Drops the test's database and stream (best effort; a leftover does no harm but space).
-    fn drop(&mut self) {
-        let Some(url) = self.database_url.take() else { return };
-        let suffix = self.suffix.clone();
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-            runtime.block_on(async move {
-                use sqlx::Connection;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_url()).await {
-                    let name = format!("ohjaus_it_{suffix}");
-                    let _ =
-                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await;
-                }
-                if let Ok(client) = async_nats::connect(nats_url()).await {
-                    let _ = async_nats::jetstream::new(client).delete_stream(format!("T_{suffix}")).await;
-                }
-                drop(url);
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
-async fn create_database(suffix: &str) -> String {
-    use sqlx::Connection;
-    let admin_url = postgres_url();
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL is required for the server backend at {admin_url} (OHJAUS_TEST_POSTGRES_URL): {e}")
-    });
-    let name = format!("ohjaus_it_{suffix}");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    let mut url = url_with_database(&admin_url, &name);
-    if !url.contains("://") {
-        url = format!("postgres://{url}");
-    }
-    url
-}
-
-fn url_with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end);
-    let root = path_start.map_or(base, |i| &base[..i]);
-    match query {
-        Some(q) => format!("{root}/{database}?{q}"),
-        None => format!("{root}/{database}"),
     }
 }
 

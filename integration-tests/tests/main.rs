@@ -2,20 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-/// Runs `$test(Backend)` as two tests: embedded (SQLite + in-process bus) and server
+/// Runs `$test(Backend)` as two tests: `embedded` (SQLite + in-process bus) and `server`
 /// (PostgreSQL + NATS JetStream).
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
-        $(mod $test {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                super::$test(ohjaus_integration_tests::Backend::Embedded).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres_nats() {
-                super::$test(ohjaus_integration_tests::Backend::Server).await;
-            }
-        })*
+        ohjaus_test_support::on_both_backends!(ohjaus_test_support::pass_backend; $($test),*);
     };
 }
 
@@ -27,6 +18,7 @@ mod guidance;
 mod identity;
 mod isolation;
 mod lifecycle;
+mod migration_parity;
 mod oidc_flaws;
 mod oidc_peer;
 mod organizations;

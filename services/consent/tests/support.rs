@@ -1,10 +1,10 @@
-//! The harness: every test body runs once per backend, each run with its own database.
-//! PostgreSQL comes from `OHJAUS_TEST_POSTGRES_URL` (default: the local server); when it
-//! cannot be reached the server-backend tests fail, they never skip.
+//! The harness (`ohjaus-test-support`): every test body runs once per backend, each run with its
+//! own database. PostgreSQL comes from `OHJAUS_TEST_POSTGRES_URL` (default: the local server);
+//! when it cannot be reached the server-backend tests fail, they never skip.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use chrono::{TimeZone, Utc};
+use chrono::Utc;
 use ohjaus_consent::{
     Consent, Peers,
     domain::{
@@ -22,34 +22,26 @@ use ohjaus_platform::{
     events::Outbox,
     grpc::{self, Transport},
 };
+pub use ohjaus_test_support::Backend;
+use ohjaus_test_support::Harness;
 use tempfile::TempDir;
 use uuid::Uuid;
 
 /// Instantiates each named `async fn(TestEnv)` as `<name>::embedded` and `<name>::server`.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn embedded() {
-                crate::support::run(crate::support::Backend::Embedded, super::$name).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn server() {
-                crate::support::run(crate::support::Backend::Server, super::$name).await;
-            }
-        }
-    )*};
+    ($($name:ident),* $(,)?) => {
+        ohjaus_test_support::on_both_backends!(crate::support::run; $($name),*);
+    };
 }
 pub(crate) use on_both_backends;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// SQLite in a temporary folder.
-    Embedded,
-    /// PostgreSQL.
-    Server,
-}
+const HARNESS: Harness = Harness {
+    service: ohjaus_consent::SERVICE,
+    migrations: ohjaus_consent::migrations,
+    database_prefix: "ohjaus_consent_t",
+    bus: false,
+    settings: &[],
+};
 
 /// What a test body gets: settings, the migrated consent database and a clock.
 pub struct TestEnv {
@@ -170,108 +162,15 @@ impl Now for ManualClock {
     }
 }
 
-fn postgres_url() -> String {
-    std::env::var("OHJAUS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// `url` with its database (the path) replaced by `database`; the query string is kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
-    let (authority, query) = match rest.find(['/', '?']) {
-        Some(i) => {
-            let tail = &rest[i..];
-            (&rest[..i], tail.find('?').map(|q| &tail[q..]).unwrap_or(""))
-        }
-        None => (rest, ""),
-    };
-    format!("{scheme}://{authority}/{database}{query}")
-}
-
-/// The server's maintenance database, where test databases are created and dropped.
-async fn admin_pool() -> sqlx::PgPool {
-    let url = with_database(&postgres_url(), "postgres");
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&url)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL is not reachable at {} (set OHJAUS_TEST_POSTGRES_URL; server-backend tests never skip): {e}",
-                postgres_url()
-            )
-        })
-}
-
 /// Runs `body` on `backend`, then removes the test database, and re-raises a panic.
 pub async fn run<F, Fut>(backend: Backend, body: F)
 where
     F: FnOnce(TestEnv) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let hex = Uuid::now_v7().simple().to_string();
-    let data_dir = tempfile::tempdir().expect("temporary data folder");
-    let mut env: Vec<(String, String)> = vec![("OHJAUS__DATA_DIR".into(), data_dir.path().display().to_string())];
-    let mut database = None;
-    if backend == Backend::Server {
-        let name = format!("ohjaus_consent_t_{hex}");
-        let admin = admin_pool().await;
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-        admin.close().await;
-        env.extend([
-            ("OHJAUS__DATABASE__BACKEND".into(), "postgres".into()),
-            ("OHJAUS__DATABASE__URL".into(), with_database(&postgres_url(), &name)),
-            ("OHJAUS__MAIL__TRANSPORT".into(), "files".into()),
-            ("OHJAUS__FILES__STORE".into(), "local".into()),
-            ("OHJAUS__AUTH__SIGNING_KEY".into(), "test:consent-tests-signing-key-0123456789abcdef".into()),
-            ("OHJAUS__SECURITY__IDENTITY_CODE_KEY".into(), "consent-tests-identity-code-key-0123456789".into()),
-            ("OHJAUS__SECURITY__CONSENT_LEDGER_KEY".into(), "consent-tests-consent-ledger-key-0123456789".into()),
-            (
-                "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY".into(),
-                "k1:5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99".into(),
-            ),
-        ]);
-        database = Some(name);
-    }
-    let setup = async {
-        let settings = Settings::load_with(None, env).map_err(|e| format!("test settings are invalid: {e}"))?;
-        let db = Db::connect(&settings, ohjaus_consent::SERVICE)
-            .await
-            .map_err(|e| format!("cannot open the test database: {e}"))?;
-        db.migrate(&ohjaus_consent::migrations()).await.map_err(|e| format!("migrations failed: {e}"))?;
-        Ok::<_, String>((settings, db))
-    };
-    let (settings, db) = match setup.await {
-        Ok(parts) => parts,
-        Err(message) => {
-            if let Some(name) = &database {
-                cleanup(name).await;
-            }
-            panic!("{message}");
-        }
-    };
-    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).single().expect("a valid time"));
-    let test_env = TestEnv { settings, db: db.clone(), clock, _data_dir: data_dir };
-    // The body runs as its own task so that cleanup happens even when it panics.
-    let outcome = tokio::spawn(body(test_env)).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), db.close()).await;
-    if let Some(name) = database {
-        cleanup(&name).await;
-    }
-    if let Err(error) = outcome {
-        match error.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(error) => panic!("test body did not finish: {error}"),
-        }
-    }
-}
-
-/// Best effort: a leftover database only costs space.
-async fn cleanup(database: &str) {
-    let admin = admin_pool().await;
-    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).execute(&admin).await;
-    admin.close().await;
+    HARNESS
+        .run(backend, |env| {
+            body(TestEnv { settings: env.settings, db: env.db, clock: env.clock, _data_dir: env.data_dir })
+        })
+        .await;
 }

@@ -36,6 +36,11 @@ impl Forms {
         Self { inner: Arc::new(Inner { db, clock, outbox }) }
     }
 
+    /// The tonic server of this service, for a process's routes or an in-process transport.
+    pub fn server(&self) -> pb::forms_service_server::FormsServiceServer<Self> {
+        pb::forms_service_server::FormsServiceServer::new(self.clone())
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }

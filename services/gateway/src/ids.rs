@@ -39,11 +39,6 @@ pub fn optional_service_id(value: &str) -> Result<Option<Uuid>, ApiError> {
     if value.is_empty() { Ok(None) } else { service_id(value).map(Some) }
 }
 
-/// Every item a service answered with, as the gateway shows it; one malformed item fails all.
-pub fn views<P, V>(items: Vec<P>, view: impl Fn(P) -> Result<V, ApiError>) -> Result<Vec<V>, ApiError> {
-    items.into_iter().map(view).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

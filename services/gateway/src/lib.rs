@@ -1,8 +1,9 @@
 //! The HTTP gateway: the JSON API for frontends and integrators under `/api/v1`, with its
 //! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`.
 //!
-//! It authenticates callers, turns them into a [`Principal`](ohjaus_platform::auth::Principal) and calls the services over
-//! gRPC; every service still enforces its own rules. Errors are localized problem documents.
+//! It authenticates callers, turns them into a
+//! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
+//! service still enforces its own rules. Errors are localized problem documents.
 
 pub mod extract;
 pub mod ids;

@@ -9,7 +9,7 @@ use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::extract::etag;
+use crate::{extract::etag, problem::ApiError};
 
 /// A text in Finnish, Swedish and English. Finnish is required; the others fall back to it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -63,4 +63,10 @@ pub(crate) fn versioned<T: Serialize>(status: StatusCode, body: T, version: i64,
         response.headers_mut().insert(header::LOCATION, location);
     }
     response
+}
+
+/// Every item a service answered with, as the gateway shows it; one that cannot be shown (a
+/// malformed id) fails them all.
+pub fn view_all<P, V>(items: Vec<P>, view: impl Fn(P) -> Result<V, ApiError>) -> Result<Vec<V>, ApiError> {
+    items.into_iter().map(view).collect()
 }

@@ -14,10 +14,10 @@ use super::organizations::{
 };
 use crate::{
     extract::{ApiQuery, Caller},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{LocalizedText, Page},
+    views::{LocalizedText, Page, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -79,5 +79,5 @@ async fn list_directory_experts(
         page_token: params.page_token.unwrap_or_default(),
     };
     let response = state.tenants().list_directory_experts(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.experts, directory_expert)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.experts, directory_expert)?, response.next_page_token)))
 }

@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiPath, CurrentSession},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::timestamp,
+    views::{timestamp, view_all},
 };
 
 /// Documented with the login that makes a session.
@@ -61,7 +61,7 @@ async fn get_me(session: CurrentSession) -> Result<Json<Me>, ApiError> {
         kind: r.kind,
         id: r.subject,
         name: r.display_name,
-        organizations: views(r.memberships, |m| {
+        organizations: view_all(r.memberships, |m| {
             Ok(OrganizationRoles { organization_id: service_id(&m.organization_id)?, roles: m.roles })
         })?,
         session: SessionInfo {
@@ -84,7 +84,7 @@ async fn list_my_sessions(state: State<AppState>, session: CurrentSession) -> Re
         .list_my_sessions(state.as_service(pb::ListMySessionsRequest { session_token: session.token }))
         .await?
         .into_inner();
-    let sessions = views(list.sessions, |s| {
+    let sessions = view_all(list.sessions, |s| {
         Ok(SessionInfo {
             id: service_id(&s.id)?,
             provider: s.provider_id,

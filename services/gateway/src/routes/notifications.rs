@@ -10,10 +10,10 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiJson, ApiQuery, Caller},
-    ids::{field_ids, service_id, views},
+    ids::{field_ids, service_id},
     problem::ApiError,
     state::AppState,
-    views::timestamp,
+    views::{timestamp, view_all},
 };
 
 /// Notifications are documented with the workspaces they come from.
@@ -79,7 +79,7 @@ async fn list_notifications(
     };
     let found = state.workspaces().list_notifications(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(NotificationPage {
-        items: views(found.notifications, notification)?,
+        items: view_all(found.notifications, notification)?,
         next_page_token: Some(found.next_page_token).filter(|t| !t.is_empty()),
         unread: found.unread,
     }))

@@ -16,10 +16,10 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp, versioned},
+    views::{Page, timestamp, versioned, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -186,7 +186,7 @@ async fn list_experts(
     let request =
         pb::ListExpertsRequest { organization_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.tenants().list_experts(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.experts, expert)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.experts, expert)?, response.next_page_token)))
 }
 
 /// Get an expert of an organisation.

@@ -14,10 +14,10 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp},
+    views::{Page, timestamp, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,7 +101,7 @@ async fn list_integration_clients(
         page_token: page.token(),
     };
     let response = state.tenants().list_integration_clients(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.clients, client)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.clients, client)?, response.next_page_token)))
 }
 
 /// Revoke an integration client (main user); its credentials stop working at once.

@@ -19,10 +19,10 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{LocalizedText, Page, timestamp, versioned},
+    views::{LocalizedText, Page, timestamp, versioned, view_all},
 };
 
 pub const TAG: &str = "organizations";
@@ -182,7 +182,7 @@ async fn list_organizations(
 ) -> Result<axum::Json<Page<Organization>>, ApiError> {
     let request = pb::ListOrganizationsRequest { page_size: page.size(), page_token: page.token() };
     let response = state.tenants().list_organizations(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.organizations, organization)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.organizations, organization)?, response.next_page_token)))
 }
 
 /// Get an organisation.

@@ -11,10 +11,10 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     extract::{ApiPath, ApiQuery, Caller, PageParams},
-    ids::{optional_service_id, views},
+    ids::optional_service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp},
+    views::{Page, timestamp, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -64,5 +64,5 @@ async fn list_access_log(
     let request =
         pb::ListAccessLogRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_access_log(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.entries, entry)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.entries, entry)?, response.next_page_token)))
 }

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiPath, Caller},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::timestamp,
+    views::{timestamp, view_all},
 };
 
 /// The ledger is documented with consent.
@@ -130,7 +130,7 @@ async fn export_ledger(
     Ok(axum::Json(LedgerExport {
         workspace_id: service_id(&export.workspace_id)?,
         organization_id: service_id(&export.organization_id)?,
-        entries: views(export.entries, entry)?,
+        entries: view_all(export.entries, entry)?,
         verification: verification(export.verification.unwrap_or_default()),
     }))
 }

@@ -22,11 +22,11 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     routes::public::{OrganizationProfile, organization},
     state::AppState,
-    views::{LocalizedText, Page, timestamp, versioned},
+    views::{LocalizedText, Page, timestamp, versioned, view_all},
 };
 
 /// Consent is documented apart from the rest of a workspace.
@@ -219,7 +219,7 @@ async fn list_consents(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<ConsentRequest>>, ApiError> {
     let page = PageRequest::parse(page.size(), &page.token()).map_err(|v| ApiError(Failure::invalid(vec![v])))?;
-    let requests = views(requests_of(&state, &caller, id).await?, consent_request)?;
+    let requests = view_all(requests_of(&state, &caller, id).await?, consent_request)?;
     let start = match page.after {
         None => 0,
         Some(after) => requests.iter().position(|r| r.id == after).map_or(requests.len(), |i| i + 1),

@@ -19,10 +19,10 @@ use uuid::Uuid;
 use super::{File, TAG, file};
 use crate::{
     extract::{ApiPath, ApiQuery, Caller, CurrentSession, PageParams, principal_of_session},
-    ids::{optional_field_id, views},
+    ids::optional_field_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, versioned},
+    views::{Page, versioned, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -109,7 +109,7 @@ async fn list_files(
     let request =
         pb::ListFilesRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let found = state.workspaces().list_files(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(found.files, file)?, found.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(found.files, file)?, found.next_page_token)))
 }
 
 /// `attachment; filename*=UTF-8''…`: never shown inline, whatever the type.

@@ -16,10 +16,10 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp, versioned},
+    views::{Page, timestamp, versioned, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -120,7 +120,7 @@ async fn list_invitations(
     let request =
         pb::ListInvitationsRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let found = state.workspaces().list_invitations(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(found.invitations, invitation)?, found.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(found.invitations, invitation)?, found.next_page_token)))
 }
 
 /// Send a new link (the old one stops working) with a new expiry. Needs `If-Match`.

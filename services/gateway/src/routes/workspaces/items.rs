@@ -19,10 +19,10 @@ use crate::{
     extract::{
         ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
     },
-    ids::{optional_field_id, views},
+    ids::optional_field_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, versioned},
+    views::{Page, versioned, view_all},
 };
 
 /// Guidance is documented apart from the rest of a workspace.
@@ -221,7 +221,7 @@ async fn list_items(
         page_token: page.token(),
     };
     let response = state.workspaces().list_items(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.items, item)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.items, item)?, response.next_page_token)))
 }
 
 /// One item (members who may see it; the read is logged).

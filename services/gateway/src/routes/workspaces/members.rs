@@ -10,10 +10,10 @@ use uuid::Uuid;
 use super::TAG;
 use crate::{
     extract::{ApiPath, ApiQuery, Caller, PageParams},
-    ids::{service_id, views},
+    ids::service_id,
     problem::{ApiError, Problem},
     state::AppState,
-    views::Page,
+    views::{Page, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -46,5 +46,5 @@ async fn list_members(
     let request =
         pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_members(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.members, member)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.members, member)?, response.next_page_token)))
 }

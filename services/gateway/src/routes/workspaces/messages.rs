@@ -18,10 +18,10 @@ use crate::{
     extract::{
         ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
     },
-    ids::{field_ids, optional_field_id, service_id, views},
+    ids::{field_ids, optional_field_id, service_id},
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp, versioned},
+    views::{Page, timestamp, versioned, view_all},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -110,7 +110,7 @@ async fn list_messages(
         newest_first,
     };
     let response = state.workspaces().list_messages(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.messages, message)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.messages, message)?, response.next_page_token)))
 }
 
 /// One message (members; the read is logged).

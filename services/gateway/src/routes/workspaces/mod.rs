@@ -30,10 +30,10 @@ use uuid::Uuid;
 
 use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
-    ids::{field_id, optional_service_id, service_id, views},
+    ids::{field_id, optional_service_id, service_id},
     problem::{ApiError, Problem},
     state::AppState,
-    views::{Page, timestamp, versioned},
+    views::{Page, timestamp, versioned, view_all},
 };
 
 pub const TAG: &str = "workspaces";
@@ -161,7 +161,7 @@ async fn list_workspaces(
 ) -> Result<axum::Json<Page<Workspace>>, ApiError> {
     let request = pb::ListWorkspacesRequest { page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_workspaces(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(views(response.workspaces, workspace)?, response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.workspaces, workspace)?, response.next_page_token)))
 }
 
 /// One workspace (members only; the read is logged).
@@ -261,7 +261,7 @@ pub fn message(m: pb::Message) -> Result<Message, ApiError> {
         author_name: m.author_name,
         body: m.body,
         created_at: timestamp(m.created_at),
-        attachments: views(m.attachments, file)?,
+        attachments: view_all(m.attachments, file)?,
         thread_id: optional_service_id(&m.thread_id)?,
         edited_at: m.edited_at.map(|t| timestamp(Some(t))),
         deleted: m.deleted,

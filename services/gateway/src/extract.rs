@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
 
-use crate::{AppState, problem::ApiError};
+use crate::{ids::service_id, problem::ApiError, state::AppState};
 
 /// The authenticated caller.
 ///
@@ -86,11 +86,7 @@ impl FromRequestParts<AppState> for Caller {
                 }
             })?;
             let client = client.into_inner();
-            let (Ok(client_id), Ok(tenant_id)) =
-                (uuid::Uuid::parse_str(&client.client_id), uuid::Uuid::parse_str(&client.organization_id))
-            else {
-                return Err(ApiError::code(ErrorCode::Internal));
-            };
+            let (client_id, tenant_id) = (service_id(&client.client_id)?, service_id(&client.organization_id)?);
             return Ok(Caller(Principal::IntegrationClient { client_id, tenant_id, scopes: client.scopes }));
         }
         Err(ApiError::code(ErrorCode::Unauthenticated))
@@ -141,26 +137,23 @@ async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Option<Curren
 
 /// The principal a resolved session stands for.
 pub fn principal_of_session(resolved: &ResolvedSession) -> Result<Principal, ApiError> {
-    let internal = || ApiError::code(ErrorCode::Internal);
     Ok(match resolved.kind.as_str() {
         "operator" => Principal::Operator { subject: resolved.subject.clone() },
-        "customer" => {
-            Principal::Customer { customer_id: uuid::Uuid::parse_str(&resolved.subject).map_err(|_| internal())? }
-        }
+        "customer" => Principal::Customer { customer_id: service_id(&resolved.subject)? },
         "expert" => Principal::Expert {
-            person_id: uuid::Uuid::parse_str(&resolved.subject).map_err(|_| internal())?,
+            person_id: service_id(&resolved.subject)?,
             memberships: resolved
                 .memberships
                 .iter()
-                .filter_map(|m| {
-                    Some(Membership {
-                        tenant_id: uuid::Uuid::parse_str(&m.organization_id).ok()?,
+                .map(|m| {
+                    Ok(Membership {
+                        tenant_id: service_id(&m.organization_id)?,
                         roles: m.roles.iter().filter_map(|r| Role::parse(r)).collect(),
                     })
                 })
-                .collect(),
+                .collect::<Result<_, ApiError>>()?,
         },
-        _ => return Err(internal()),
+        _ => return Err(ApiError::code(ErrorCode::Internal)),
     })
 }
 

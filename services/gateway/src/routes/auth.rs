@@ -1,5 +1,6 @@
-//! Login through identity providers, logout, "who am I", one's own sessions, and OAuth 2.0
-//! client credentials for integration clients.
+//! `/auth/…`: the browser's login through identity providers and its logout, outside
+//! `/api/v1`; also the browser's `/invitations/{token}`, the invitation mail's link, which
+//! starts a login.
 
 use axum::{
     Form, Json,
@@ -8,20 +9,16 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use base64::{Engine, engine::general_purpose::STANDARD};
-use chrono::{DateTime, Utc};
 use ohjaus_platform::{html::escape, i18n::Language, proto::identity::v1 as pb};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
-use super::timestamp;
 use crate::{
-    AppState,
     extract::{ApiPath, ApiQuery, CSRF_COOKIE, CurrentSession, SESSION_COOKIE},
     problem::{ApiError, Problem},
+    state::AppState,
 };
 
 pub const TAG: &str = "auth";
@@ -30,23 +27,17 @@ pub const TAG: &str = "auth";
 const LOGIN_COOKIE: &str = "ohjaus_login";
 
 /// Routes outside `/api/v1`: the browser is sent to and from identity providers here.
-pub fn browser_router() -> OpenApiRouter<AppState> {
+pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(invitation_link))
         .routes(routes!(callback))
         .routes(routes!(logout))
         .routes(routes!(logged_out))
-        .routes(routes!(providers))
-        .routes(routes!(token))
+        .routes(routes!(list_providers))
         .routes(routes!(saml_metadata))
         .routes(routes!(saml_acs))
         .routes(routes!(saml_slo))
-}
-
-/// Routes under `/api/v1`.
-pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(me)).routes(routes!(my_sessions)).routes(routes!(end_my_session))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -399,8 +390,8 @@ pub struct ProviderInfo {
 }
 
 /// Identity providers a login page can offer.
-#[utoipa::path(get, path = "/auth/providers", tag = TAG, responses((status = 200, body = Vec<ProviderInfo>)))]
-async fn providers(state: State<AppState>) -> Result<Json<Vec<ProviderInfo>>, ApiError> {
+#[utoipa::path(get, path = "/auth/providers", tag = TAG, operation_id = "providers", responses((status = 200, body = Vec<ProviderInfo>)))]
+async fn list_providers(state: State<AppState>) -> Result<Json<Vec<ProviderInfo>>, ApiError> {
     let list = state.identity().list_providers(state.as_service(pb::ListProvidersRequest {})).await?.into_inner();
     Ok(Json(
         list.providers
@@ -408,164 +399,4 @@ async fn providers(state: State<AppState>) -> Result<Json<Vec<ProviderInfo>>, Ap
             .map(|p| ProviderInfo { id: p.id, display_name: p.display_name, protocol: p.protocol })
             .collect(),
     ))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    /// Must be `client_credentials`.
-    pub grant_type: String,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: i64,
-    pub scope: String,
-}
-
-fn oauth_error(status: StatusCode, error: &str) -> Response {
-    // RFC 6749 §5.2 error document.
-    (status, [(header::CACHE_CONTROL, "no-store")], Json(json!({ "error": error }))).into_response()
-}
-
-/// OAuth 2.0 client credentials (RFC 6749 §4.4): a short-lived access token for an
-/// integration client, for the HTTP API and the gRPC APIs.
-#[utoipa::path(post, path = "/oauth/token", tag = TAG, request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, description = "unsupported_grant_type / invalid_request"), (status = 401, description = "invalid_client")))]
-async fn token(state: State<AppState>, headers: HeaderMap, Form(form): Form<TokenRequest>) -> Response {
-    if form.grant_type != "client_credentials" {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    }
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b.trim()).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(i, p)| (i.to_owned(), p.to_owned())));
-    let Some((client_id, client_secret)) =
-        basic.or_else(|| Some((form.client_id.clone()?, form.client_secret.clone()?)))
-    else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-    };
-    match state
-        .identity()
-        .issue_client_token(state.as_service(pb::IssueClientTokenRequest { client_id, client_secret }))
-        .await
-    {
-        Ok(issued) => {
-            let issued = issued.into_inner();
-            let body = TokenResponse {
-                access_token: issued.access_token,
-                token_type: "Bearer".into(),
-                expires_in: issued.expires_in,
-                scope: issued.scopes.join(" "),
-            };
-            (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
-        }
-        Err(status)
-            if status.code() == tonic::Code::Unauthenticated || status.code() == tonic::Code::PermissionDenied =>
-        {
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client")
-        }
-        Err(status) => ApiError::from(status).into_response(),
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrganizationRoles {
-    pub organization_id: Uuid,
-    pub roles: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionInfo {
-    pub id: Uuid,
-    pub provider: String,
-    pub created_at: DateTime<Utc>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_seen_at: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-    pub current: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Me {
-    /// `operator`, `expert` or `customer`.
-    pub kind: String,
-    /// Person, customer or operator id.
-    pub id: String,
-    pub name: String,
-    pub organizations: Vec<OrganizationRoles>,
-    pub session: SessionInfo,
-    /// Send as `X-CSRF-Token` with every unsafe request.
-    pub csrf_token: String,
-}
-
-/// Who am I: my kind, organisations and roles, and this session.
-#[utoipa::path(get, path = "/me", tag = TAG, responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn me(session: CurrentSession) -> Json<Me> {
-    let r = session.resolved;
-    Json(Me {
-        kind: r.kind,
-        id: r.subject,
-        name: r.display_name,
-        organizations: r
-            .memberships
-            .into_iter()
-            .map(|m| OrganizationRoles {
-                organization_id: Uuid::parse_str(&m.organization_id).unwrap_or_default(),
-                roles: m.roles,
-            })
-            .collect(),
-        session: SessionInfo {
-            id: Uuid::parse_str(&r.session_id).unwrap_or_default(),
-            provider: r.provider_id,
-            created_at: timestamp(r.created_at),
-            last_seen_at: None,
-            expires_at: timestamp(r.expires_at),
-            current: true,
-        },
-        csrf_token: r.csrf_token,
-    })
-}
-
-/// My sessions (on every device).
-#[utoipa::path(get, path = "/me/sessions", tag = TAG, responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem, content_type = "application/problem+json")))]
-async fn my_sessions(state: State<AppState>, session: CurrentSession) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    let list = state
-        .identity()
-        .list_my_sessions(state.as_service(pb::ListMySessionsRequest { session_token: session.token }))
-        .await?
-        .into_inner();
-    Ok(Json(
-        list.sessions
-            .into_iter()
-            .map(|s| SessionInfo {
-                id: Uuid::parse_str(&s.id).unwrap_or_default(),
-                provider: s.provider_id,
-                created_at: timestamp(s.created_at),
-                last_seen_at: Some(timestamp(s.last_seen_at)),
-                expires_at: timestamp(s.expires_at),
-                current: s.current,
-            })
-            .collect(),
-    ))
-}
-
-/// End one of my sessions; it stops working at once everywhere. Needs `X-CSRF-Token`.
-#[utoipa::path(delete, path = "/me/sessions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn end_my_session(
-    state: State<AppState>,
-    session: CurrentSession,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<StatusCode, ApiError> {
-    let request =
-        state.as_service(pb::EndMySessionRequest { session_token: session.token, session_id: id.to_string() });
-    state.identity().end_my_session(request).await?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,73 +1,70 @@
-//! HTTP routes under `/api/v1`.
+//! HTTP routes, one module per URL root; a resource with sub-resources is a directory with one
+//! child module per sub-resource. Each module's router mounts its own paths only; here they are
+//! put together, so this is where the whole URL tree reads at a glance. Under `/api/v1` except
+//! [`browser_router`]'s.
 
 pub mod auth;
-pub mod consent;
-pub mod content;
-pub mod guidance;
+pub mod consents;
+pub mod directory;
+pub mod invitations;
+pub mod me;
+pub mod notifications;
+pub mod oauth;
 pub mod organizations;
 pub mod public;
 pub mod workspaces;
 
-use axum::{
-    http::{HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
-};
-use ohjaus_platform::proto::tenants::v1 as pb;
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::extract::etag;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use crate::state::AppState;
 
-/// A text in Finnish, Swedish and English. Finnish is required; the others fall back to it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct LocalizedText {
-    pub fi: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sv: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub en: Option<String>,
+/// Everything under `/api/v1` that needs no special layer (`/public` is rate limited apart).
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(organizations_router())
+        .merge(directory::router())
+        .merge(workspaces_router())
+        .merge(notifications::router())
+        // Before `consents`: both bodies are named `AcceptInput` in the document, and the first
+        // merged is the one documented (for both paths).
+        .merge(invitations::router())
+        .merge(consents::router())
+        .merge(me::router())
 }
 
-impl From<LocalizedText> for pb::LocalizedText {
-    fn from(t: LocalizedText) -> Self {
-        pb::LocalizedText { fi: t.fi, sv: t.sv.unwrap_or_default(), en: t.en.unwrap_or_default() }
-    }
+/// `/organizations` and below.
+fn organizations_router() -> OpenApiRouter<AppState> {
+    use organizations::{experts, integration_clients, offices};
+    OpenApiRouter::new()
+        .merge(organizations::router())
+        .merge(offices::router())
+        .merge(experts::router())
+        .merge(integration_clients::router())
 }
 
-impl From<pb::LocalizedText> for LocalizedText {
-    fn from(t: pb::LocalizedText) -> Self {
-        let some = |s: String| if s.is_empty() { None } else { Some(s) };
-        LocalizedText { fi: t.fi, sv: some(t.sv), en: some(t.en) }
-    }
+/// `/workspaces` and below.
+fn workspaces_router() -> OpenApiRouter<AppState> {
+    use workspaces::{
+        access_log, consent_ledger, consents, export, files, invitations, items, live, members, messages, summary,
+        transfer,
+    };
+    OpenApiRouter::new()
+        .merge(workspaces::router())
+        .merge(messages::router())
+        .merge(access_log::router())
+        .merge(members::router())
+        .merge(invitations::router())
+        .merge(files::router())
+        .merge(export::router())
+        .merge(live::router())
+        .merge(transfer::router())
+        .merge(items::router())
+        .merge(summary::router())
+        .merge(consents::router())
+        .merge(consent_ledger::router())
 }
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
-    pub items: Vec<T>,
-    /// Pass as `page_token` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_page_token: Option<String>,
-}
-
-impl<T: ToSchema> Page<T> {
-    pub fn new(items: Vec<T>, token: String) -> Self {
-        Self { items, next_page_token: if token.is_empty() { None } else { Some(token) } }
-    }
-}
-
-pub(crate) fn timestamp(ts: Option<ohjaus_platform::proto::prost_types::Timestamp>) -> chrono::DateTime<chrono::Utc> {
-    ts.as_ref().and_then(ohjaus_platform::grpc::from_timestamp).unwrap_or_default()
-}
-
-/// A JSON answer with the resource's version as its `ETag` (and `Location` when created).
-pub(crate) fn versioned<T: Serialize>(status: StatusCode, body: T, version: i64, location: Option<String>) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(version)) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response
+/// The routes outside `/api/v1`: the browser's logins and the integration clients' tokens.
+pub fn browser_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(auth::router()).merge(oauth::router())
 }

@@ -1,4 +1,4 @@
-//! Endpoints without login. Rate limited per client address.
+//! `/public`: endpoints without login. Rate limited per client address.
 
 use axum::extract::State;
 use ohjaus_platform::proto::tenants::v1 as pb;
@@ -7,15 +7,16 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{LocalizedText, organizations::DataProtectionOfficer};
+use super::organizations::DataProtectionOfficer;
 use crate::{
-    AppState,
     extract::ApiPath,
     problem::{ApiError, Problem},
+    state::AppState,
+    views::LocalizedText,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(organization_profile))
+    OpenApiRouter::new().routes(routes!(get_organization_profile))
 }
 
 /// What every customer view shows about the controller of their data.
@@ -34,11 +35,11 @@ pub struct OrganizationProfile {
 }
 
 /// An organisation's customer-facing data (no login).
-#[utoipa::path(get, path = "/public/organizations/{id}", tag = "public", params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/public/organizations/{id}", tag = "public", operation_id = "organization_profile", params(("id" = Uuid, Path)),
     responses((status = 200, body = OrganizationProfile),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
-async fn organization_profile(
+async fn get_organization_profile(
     state: State<AppState>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<axum::Json<OrganizationProfile>, ApiError> {
@@ -51,7 +52,7 @@ async fn organization_profile(
 }
 
 /// An organisation's public controller data as customers are shown it.
-pub(crate) fn organization(id: Uuid, profile: pb::PublicProfile) -> OrganizationProfile {
+pub fn organization(id: Uuid, profile: pb::PublicProfile) -> OrganizationProfile {
     let dpo = profile.data_protection_officer.unwrap_or_default();
     OrganizationProfile {
         id,

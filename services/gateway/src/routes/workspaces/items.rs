@@ -1,7 +1,6 @@
-//! Guidance in a workspace: phases, tasks, events and notes (`/items`), and the summary. Members
-//! read them; guides and experts plan; customers write shared notes and mark their own tasks
-//! done. A private note is its author's alone. To anyone who is not a member every address here
-//! is 404.
+//! `/workspaces/{id}/items`: phases, tasks, events and notes. Members read them; guides and
+//! experts plan; customers write shared notes and mark their own tasks done. A private note is
+//! its author's alone.
 
 use axum::{
     extract::State,
@@ -10,28 +9,36 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{grpc::timestamp as to_timestamp, proto::workspaces::v1 as pb};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use super::{Page, timestamp, versioned};
+use super::{Item, item};
 use crate::{
-    AppState,
     extract::{
         ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
     },
+    ids::optional_field_id,
     problem::{ApiError, Problem},
+    state::AppState,
+    views::{Page, versioned, view_all},
 };
 
-pub const TAG: &str = "guidance";
+/// Guidance is documented apart from the rest of a workspace.
+const TAG: &str = "guidance";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_item, list_items))
         .routes(routes!(get_item, update_item, delete_item))
         .routes(routes!(set_task_done))
-        .routes(routes!(get_summary, put_summary))
+}
+
+/// An item answered with its version as the `ETag`.
+fn versioned_item(status: StatusCode, i: pb::Item, location: Option<String>) -> Result<Response, ApiError> {
+    let version = i.version;
+    Ok(versioned(status, item(i)?, version, location))
 }
 
 /// A value the service does not know: it answers with a problem naming the field.
@@ -47,15 +54,6 @@ fn kind_from(value: &str) -> i32 {
     }
 }
 
-fn kind_name(value: i32) -> &'static str {
-    match pb::ItemKind::try_from(value) {
-        Ok(pb::ItemKind::Phase) => "phase",
-        Ok(pb::ItemKind::Task) => "task",
-        Ok(pb::ItemKind::Event) => "event",
-        _ => "note",
-    }
-}
-
 fn status_from(value: Option<&str>) -> i32 {
     match value {
         None => pb::PhaseStatus::Unspecified.into(),
@@ -66,29 +64,12 @@ fn status_from(value: Option<&str>) -> i32 {
     }
 }
 
-fn status_name(value: i32) -> Option<&'static str> {
-    match pb::PhaseStatus::try_from(value) {
-        Ok(pb::PhaseStatus::Planned) => Some("planned"),
-        Ok(pb::PhaseStatus::Current) => Some("current"),
-        Ok(pb::PhaseStatus::Done) => Some("done"),
-        _ => None,
-    }
-}
-
 fn assignee_from(value: Option<&str>) -> i32 {
     match value {
         None => pb::Assignee::Unspecified.into(),
         Some("customer") => pb::Assignee::Customer.into(),
         Some("guides") => pb::Assignee::Guides.into(),
         Some(_) => UNKNOWN,
-    }
-}
-
-fn assignee_name(value: i32) -> Option<&'static str> {
-    match pb::Assignee::try_from(value) {
-        Ok(pb::Assignee::Customer) => Some("customer"),
-        Ok(pb::Assignee::Guides) => Some("guides"),
-        _ => None,
     }
 }
 
@@ -164,7 +145,8 @@ pub struct ItemInput {
     pub private: bool,
     /// Group workspaces: a guide writes to one customer's thread (absent: everyone).
     #[serde(default)]
-    pub thread_id: Option<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    pub thread_id: Option<String>,
 }
 
 impl ItemInput {
@@ -180,73 +162,6 @@ impl ItemInput {
             location: self.location,
         }
         .into()
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Item {
-    pub id: Uuid,
-    pub workspace_id: Uuid,
-    /// `phase`, `task`, `event` or `note`.
-    pub kind: &'static str,
-    pub title: String,
-    pub body: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thread_id: Option<Uuid>,
-    pub author_id: Uuid,
-    /// `expert` or `customer`.
-    pub author_kind: String,
-    pub author_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub due_on: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub assignee: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub completed_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub completed_by: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub starts_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ends_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    pub private: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// A deleted item keeps its id and kind only.
-    pub deleted: bool,
-    pub version: i64,
-}
-
-pub(crate) fn item(i: pb::Item) -> Item {
-    let some = |s: String| if s.is_empty() { None } else { Some(s) };
-    let kind = kind_name(i.kind);
-    Item {
-        id: Uuid::parse_str(&i.id).unwrap_or_default(),
-        workspace_id: Uuid::parse_str(&i.workspace_id).unwrap_or_default(),
-        kind,
-        title: i.title,
-        body: i.body,
-        thread_id: Uuid::parse_str(&i.thread_id).ok(),
-        author_id: Uuid::parse_str(&i.author_id).unwrap_or_default(),
-        author_kind: i.author_kind,
-        author_name: i.author_name,
-        status: status_name(i.phase_status),
-        due_on: some(i.due_on),
-        assignee: assignee_name(i.assignee),
-        completed_at: i.completed_at.map(|t| timestamp(Some(t))),
-        completed_by: Uuid::parse_str(&i.completed_by).ok(),
-        starts_at: i.starts_at.map(|t| timestamp(Some(t))),
-        ends_at: i.ends_at.map(|t| timestamp(Some(t))),
-        location: if kind == "event" { Some(i.location) } else { None },
-        private: i.private,
-        created_at: timestamp(i.created_at),
-        updated_at: timestamp(i.updated_at),
-        deleted: i.deleted,
-        version: i.version,
     }
 }
 
@@ -268,7 +183,9 @@ async fn create_item(
     let request = pb::CreateItemRequest {
         workspace_id: id.to_string(),
         kind: kind_from(&body.kind),
-        thread_id: body.thread_id.map(|t| t.to_string()).unwrap_or_default(),
+        thread_id: optional_field_id("thread_id", body.thread_id.as_deref())?
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
         private: body.private,
         fields: Some(body.fields()),
         author_name: session.resolved.display_name.clone(),
@@ -276,8 +193,7 @@ async fn create_item(
     };
     let created = state.workspaces().create_item(state.as_caller(&caller, request)).await?.into_inner();
     let location = format!("/api/v1/workspaces/{id}/items/{}", created.id);
-    let version = created.version;
-    Ok(versioned(StatusCode::CREATED, item(created), version, Some(location)))
+    versioned_item(StatusCode::CREATED, created, Some(location))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -305,7 +221,7 @@ async fn list_items(
         page_token: page.token(),
     };
     let response = state.workspaces().list_items(state.as_caller(&caller, request)).await?.into_inner();
-    Ok(axum::Json(Page::new(response.items.into_iter().map(item).collect(), response.next_page_token)))
+    Ok(axum::Json(Page::new(view_all(response.items, item)?, response.next_page_token)))
 }
 
 /// One item (members who may see it; the read is logged).
@@ -318,8 +234,7 @@ async fn get_item(
 ) -> Result<Response, ApiError> {
     let request = pb::ItemRef { workspace_id: id.to_string(), item_id: item_id.to_string(), version: 0 };
     let found = state.workspaces().get_item(state.as_caller(&caller, request)).await?.into_inner();
-    let version = found.version;
-    Ok(versioned(StatusCode::OK, item(found), version, None))
+    versioned_item(StatusCode::OK, found, None)
 }
 
 /// Replace what an item says (guides and experts; a note only its author). Needs `If-Match`
@@ -344,8 +259,7 @@ async fn update_item(
         fields: Some(body.into()),
     };
     let changed = state.workspaces().update_item(state.as_caller(&caller, request)).await?.into_inner();
-    let version = changed.version;
-    Ok(versioned(StatusCode::OK, item(changed), version, None))
+    versioned_item(StatusCode::OK, changed, None)
 }
 
 /// Delete an item; its content is gone for good. Needs `If-Match` and `X-CSRF-Token`.
@@ -363,8 +277,7 @@ async fn delete_item(
     let request =
         pb::ItemRef { workspace_id: id.to_string(), item_id: item_id.to_string(), version: if_match(&headers)? };
     let deleted = state.workspaces().delete_item(state.as_caller(&caller, request)).await?.into_inner();
-    let version = deleted.version;
-    Ok(versioned(StatusCode::OK, item(deleted), version, None))
+    versioned_item(StatusCode::OK, deleted, None)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -394,80 +307,5 @@ async fn set_task_done(
         done: body.done,
     };
     let changed = state.workspaces().set_task_done(state.as_caller(&caller, request)).await?.into_inner();
-    let version = changed.version;
-    Ok(versioned(StatusCode::OK, item(changed), version, None))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Summary {
-    pub workspace_id: Uuid,
-    /// Empty until someone writes it.
-    pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_by: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_by_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<DateTime<Utc>>,
-    /// 0 before the first version.
-    pub version: i64,
-}
-
-fn summary(s: pb::Summary) -> Summary {
-    Summary {
-        workspace_id: Uuid::parse_str(&s.workspace_id).unwrap_or_default(),
-        text: s.text,
-        updated_by: Uuid::parse_str(&s.updated_by).ok(),
-        updated_by_name: (!s.updated_by_name.is_empty()).then_some(s.updated_by_name),
-        updated_at: s.updated_at.map(|t| timestamp(Some(t))),
-        version: s.version,
-    }
-}
-
-/// The guidance summary (members; the read is logged).
-#[utoipa::path(get, path = "/workspaces/{id}/summary", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Summary), (status = 404, body = Problem, content_type = "application/problem+json")))]
-async fn get_summary(
-    state: State<AppState>,
-    Caller(caller): Caller,
-    ApiPath(id): ApiPath<Uuid>,
-) -> Result<Response, ApiError> {
-    let request = pb::GetSummaryRequest { workspace_id: id.to_string() };
-    let found = state.workspaces().get_summary(state.as_caller(&caller, request)).await?.into_inner();
-    let version = found.version;
-    Ok(versioned(StatusCode::OK, summary(found), version, None))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SummaryInput {
-    /// At most 20 000 characters.
-    pub text: String,
-}
-
-/// Write the summary (guides and experts). The first version is written without `If-Match`;
-/// every later one needs the `If-Match` of the version it replaces, so nobody overwrites a
-/// colleague's newer text. Needs `X-CSRF-Token`.
-#[utoipa::path(put, path = "/workspaces/{id}/summary", tag = TAG,
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = SummaryInput,
-    responses((status = 200, body = Summary), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
-async fn put_summary(
-    state: State<AppState>,
-    session: CurrentSession,
-    ApiPath(id): ApiPath<Uuid>,
-    headers: HeaderMap,
-    ApiJson(body): ApiJson<SummaryInput>,
-) -> Result<Response, ApiError> {
-    let caller = principal_of_session(&session.resolved)?;
-    let version = if headers.contains_key(axum::http::header::IF_MATCH) { if_match(&headers)? } else { 0 };
-    let request = pb::PutSummaryRequest {
-        workspace_id: id.to_string(),
-        text: body.text,
-        version,
-        author_name: session.resolved.display_name.clone(),
-    };
-    let written = state.workspaces().put_summary(state.as_caller(&caller, request)).await?.into_inner();
-    let version = written.version;
-    Ok(versioned(StatusCode::OK, summary(written), version, None))
+    versioned_item(StatusCode::OK, changed, None)
 }

@@ -16,7 +16,7 @@ struct Cli {
     /// `all` or a comma-separated list of targets.
     #[arg(long, global = true, default_value = "all")]
     target: String,
-    /// Print the targets and what each needs, then exit.
+    /// Print the target table (what each target calls and needs), then exit.
     #[arg(long)]
     list_targets: bool,
     #[command(subcommand)]
@@ -35,11 +35,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.list_targets {
-        println!("{:<10} needs", "target");
-        for target in Target::ALL {
-            println!("{:<10} {}", target.name(), target.needs());
-        }
-        println!("{:<10} every target above in one process (embedded mode by default)", "all");
+        print!("{}", ohjaus::targets::listing());
         return ExitCode::SUCCESS;
     }
     if matches!(cli.command, Some(Command::Openapi)) {

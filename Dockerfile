@@ -8,7 +8,8 @@ ARG RUNTIME_IMAGE=debian:bookworm-slim
 FROM ${RUST_IMAGE} AS builder
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0
-# The SAML connector links libxmlsec1 (through samael, whose build script runs bindgen).
+# The image has the SAML connector (cargo feature `saml`): it links libxmlsec1 through samael,
+# whose build script runs bindgen, so the builder needs these -dev packages, libclang and pkg-config.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libxmlsec1-dev libxml2-dev libssl-dev libclang-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
@@ -19,7 +20,7 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p ohjaus \
+    cargo build --release --locked -p ohjaus --features saml \
  && install -D -m 0755 target/release/ohjaus /out/ohjaus
 
 FROM ${RUNTIME_IMAGE}

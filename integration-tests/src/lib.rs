@@ -9,7 +9,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod hostile;
+#[cfg(feature = "saml")]
 pub mod saml_peer;
+#[cfg(feature = "saml")]
 pub use saml_peer::{SAML_PROVIDER, SamlForm, SamlPeer};
 
 use std::{path::PathBuf, sync::Arc};

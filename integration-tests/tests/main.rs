@@ -30,6 +30,7 @@ mod lifecycle;
 mod oidc_flaws;
 mod oidc_peer;
 mod organizations;
+#[cfg(feature = "saml")]
 mod saml_peer;
 mod story;
 mod support;

@@ -8,7 +8,7 @@ use ohjaus_platform::{
     auth::{Audience, Principal, Role, TokenKeys, principal_of},
     clock::SharedClock,
     db::Db,
-    error::{ErrorCode, FieldViolation},
+    error::ErrorCode,
     grpc::{Transport, timestamp},
     i18n::Language,
     proto::{
@@ -21,17 +21,21 @@ use subtle::ConstantTimeEq;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+#[cfg(feature = "saml")]
+use crate::saml::{LogoutMessage, SamlConnector, VerifiedAssertion};
 use crate::{
     IdentityError,
     domain::{self, Attributes, CustomerId, Intent, Refusal, SessionId, SessionKind, SessionPolicy},
     oidc::{ConnectorError, OidcConnector},
-    saml::{LogoutMessage, SamlConnector, VerifiedAssertion},
     store::{self, AuditEntry, Federation, LoginTransaction, SessionRow},
 };
+#[cfg(feature = "saml")]
+use ohjaus_platform::error::FieldViolation;
 
 /// A login connector: how one identity provider is spoken to.
 pub enum Connector {
     Oidc(OidcConnector),
+    #[cfg(feature = "saml")]
     Saml(SamlConnector),
 }
 
@@ -39,6 +43,7 @@ impl Connector {
     pub fn id(&self) -> &str {
         match self {
             Connector::Oidc(c) => &c.id,
+            #[cfg(feature = "saml")]
             Connector::Saml(c) => &c.id,
         }
     }
@@ -46,6 +51,7 @@ impl Connector {
     fn display_name(&self) -> &str {
         match self {
             Connector::Oidc(c) => &c.display_name,
+            #[cfg(feature = "saml")]
             Connector::Saml(c) => &c.display_name,
         }
     }
@@ -53,6 +59,7 @@ impl Connector {
     fn protocol(&self) -> &'static str {
         match self {
             Connector::Oidc(_) => "oidc",
+            #[cfg(feature = "saml")]
             Connector::Saml(_) => "saml",
         }
     }
@@ -61,12 +68,14 @@ impl Connector {
     fn accepted_assurance(&self) -> Vec<String> {
         match self {
             Connector::Oidc(c) => c.accepted_acr(),
+            #[cfg(feature = "saml")]
             Connector::Saml(c) => c.accepted_authn_context(),
         }
     }
 }
 
 /// How long we wait for the provider's answer to our LogoutRequest.
+#[cfg(feature = "saml")]
 const SAML_LOGOUT_MINUTES: i64 = 10;
 
 type Result<T> = std::result::Result<T, IdentityError>;
@@ -200,6 +209,7 @@ impl Identity {
                     .map_err(|e| IdentityError::Peer(e.to_string()))?;
                 (start.url, start.state, start.nonce, start.pkce_verifier)
             }
+            #[cfg(feature = "saml")]
             Connector::Saml(saml) => {
                 let state = random_token();
                 let (url, request_id) = saml.begin(&state).await.map_err(|e| IdentityError::Peer(e.to_string()))?;
@@ -232,10 +242,14 @@ impl Identity {
         let connector = self.connector(&provider)?.clone();
         // A SAML assertion is checked first and used once: the same one again is a replay,
         // whichever login it names.
+        #[cfg(feature = "saml")]
         let assertion = match &*connector {
             Connector::Saml(saml) => Some(saml.complete(&msg.saml_response).await),
             Connector::Oidc(_) => None,
         };
+        #[cfg(not(feature = "saml"))]
+        let assertion: Option<std::convert::Infallible> = None;
+        #[cfg(feature = "saml")]
         if let Some(Ok(verified)) = &assertion
             && !store::remember_saml_message(
                 &self.inner.db,
@@ -304,8 +318,11 @@ impl Identity {
                 (Connector::Oidc(oidc), _) => {
                     oidc.complete(&msg.code, &login.nonce, &login.pkce_verifier).await.map(|r| (r.attributes, None))
                 }
+                #[cfg(feature = "saml")]
                 (Connector::Saml(_), Some(Ok(assertion))) => saml_login(assertion, &login.nonce),
+                #[cfg(feature = "saml")]
                 (Connector::Saml(_), Some(Err(error))) => Err(error),
+                #[cfg(feature = "saml")]
                 (Connector::Saml(_), None) => Err(ConnectorError::Check("no assertion")),
             };
         let (attributes, federation) = match verified {
@@ -528,6 +545,7 @@ impl Identity {
             Some(Connector::Oidc(oidc)) => {
                 oidc.logout_url(&self.inner.config.post_logout_redirect).await.unwrap_or_default()
             }
+            #[cfg(feature = "saml")]
             Some(Connector::Saml(saml)) => match &session.federation {
                 Some(f) => self.saml_logout_url(saml, f).await?,
                 None => String::new(),
@@ -538,6 +556,7 @@ impl Identity {
     }
 
     /// A signed LogoutRequest for the provider, remembered until it answers.
+    #[cfg(feature = "saml")]
     async fn saml_logout_url(&self, saml: &SamlConnector, federation: &Federation) -> Result<String> {
         let request =
             saml.logout_url(&federation.name_id, &federation.name_id_format, federation.session_index.as_deref()).await;
@@ -554,6 +573,7 @@ impl Identity {
         Ok(url)
     }
 
+    #[cfg(feature = "saml")]
     async fn saml_logout(&self, msg: pb::SamlLogoutRequest) -> Result<pb::SamlLogoutResponse> {
         let connector = self.connector(&msg.provider_id)?.clone();
         let Connector::Saml(saml) = &*connector else { return Err(IdentityError::Refused(ErrorCode::NotFound)) };
@@ -731,6 +751,7 @@ impl Identity {
 }
 
 /// A verified assertion answers the login we started, or it is refused.
+#[cfg(feature = "saml")]
 fn saml_login(
     assertion: VerifiedAssertion,
     request_id: &str,
@@ -836,6 +857,7 @@ impl pb::identity_service_server::IdentityService for Identity {
         request: Request<pb::SamlMetadataRequest>,
     ) -> std::result::Result<Response<pb::SamlMetadataResponse>, Status> {
         match self.connector(&request.get_ref().provider_id).map(|c| &**c)? {
+            #[cfg(feature = "saml")]
             Connector::Saml(saml) => Ok(Response::new(pb::SamlMetadataResponse { xml: saml.metadata_xml() })),
             Connector::Oidc(_) => Err(IdentityError::Refused(ErrorCode::NotFound).into()),
         }
@@ -846,7 +868,11 @@ impl pb::identity_service_server::IdentityService for Identity {
         request: Request<pb::SamlLogoutRequest>,
     ) -> std::result::Result<Response<pb::SamlLogoutResponse>, Status> {
         require_service(&request)?;
-        Ok(Response::new(self.saml_logout(request.into_inner()).await?))
+        #[cfg(feature = "saml")]
+        return Ok(Response::new(self.saml_logout(request.into_inner()).await?));
+        // Without SAML every provider is an OpenID one: none takes a SAML logout.
+        #[cfg(not(feature = "saml"))]
+        Err(IdentityError::Refused(ErrorCode::NotFound).into())
     }
 
     async fn ensure_customer_account(

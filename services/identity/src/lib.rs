@@ -13,6 +13,7 @@ pub mod dev_idp;
 pub mod domain;
 pub mod grpc;
 pub mod oidc;
+#[cfg(feature = "saml")]
 pub mod saml;
 pub mod store;
 

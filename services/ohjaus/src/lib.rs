@@ -14,7 +14,6 @@ use ohjaus_identity::{
     domain::{SessionPolicy, operator_identities},
     grpc::{Connector, IdentityConfig},
     oidc::OidcConnector,
-    saml::SamlConnector,
 };
 use ohjaus_platform::{
     auth::TokenKeys,
@@ -321,16 +320,7 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
                 .with_context(|| format!("configuration key `identity.providers.{id}`"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        for (id, provider) in settings.identity.saml_providers.clone() {
-            if connectors.iter().any(|c| c.id() == id) {
-                anyhow::bail!(
-                    "configuration key `identity.saml_providers.{id}`: the id is taken by an OpenID provider"
-                );
-            }
-            let connector = SamlConnector::new(&id, provider, &public_base_url, options.clock.clone())
-                .with_context(|| format!("configuration key `identity.saml_providers.{id}`"))?;
-            connectors.push(Connector::Saml(connector));
-        }
+        connectors.extend(saml_connectors(settings, &connectors, &public_base_url, &options.clock)?);
         let tenants = transport_to(settings, "tenants", tenants_local.as_ref(), &keys, timeout, &mut readiness)?;
         let config = IdentityConfig {
             policy: SessionPolicy {
@@ -510,6 +500,44 @@ pub async fn start(settings: &Settings, options: Options, shutdown: Cancellation
     }));
 
     Ok(Running { gateway_addr, grpc_addr, dev_idp: dev_idp_issuer, shutdown, tasks, databases })
+}
+
+/// The SAML connectors of `identity.saml_providers`; their ids must differ from the OpenID ones.
+#[cfg(feature = "saml")]
+fn saml_connectors(
+    settings: &Settings,
+    oidc: &[Connector],
+    public_base_url: &str,
+    clock: &SharedClock,
+) -> anyhow::Result<Vec<Connector>> {
+    let mut connectors = Vec::new();
+    for (id, provider) in settings.identity.saml_providers.clone() {
+        if oidc.iter().any(|c| c.id() == id) {
+            bail!("configuration key `identity.saml_providers.{id}`: the id is taken by an OpenID provider");
+        }
+        let connector = ohjaus_identity::saml::SamlConnector::new(&id, provider, public_base_url, clock.clone())
+            .with_context(|| format!("configuration key `identity.saml_providers.{id}`"))?;
+        connectors.push(Connector::Saml(connector));
+    }
+    Ok(connectors)
+}
+
+/// Without the `saml` feature a configured SAML provider stops the start: silently leaving out
+/// a login method would lock its users out.
+#[cfg(not(feature = "saml"))]
+fn saml_connectors(
+    settings: &Settings,
+    _oidc: &[Connector],
+    _public_base_url: &str,
+    _clock: &SharedClock,
+) -> anyhow::Result<Vec<Connector>> {
+    match settings.identity.saml_providers.keys().next() {
+        Some(id) => bail!(
+            "configuration key `identity.saml_providers.{id}`: this ohjaus binary was built without SAML 2.0 \
+             support; build it with the cargo feature `saml` (`cargo build -p ohjaus --features saml`)"
+        ),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The connector settings of the built-in development provider.

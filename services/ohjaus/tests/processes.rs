@@ -195,3 +195,43 @@ fn a_bad_setting_is_named_and_stops_the_start() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8(output.stderr).unwrap().contains("bus.nats_url"));
 }
+
+/// A binary built without the `saml` feature must not start without a configured SAML
+/// provider's logins: it stops and names the feature.
+#[cfg(not(feature = "saml"))]
+#[tokio::test]
+async fn a_saml_provider_needs_the_saml_feature() {
+    use std::io::Read;
+
+    let storage = Storage::new(Backend::Embedded).await;
+    let provider = "OHJAUS__IDENTITY__SAML_PROVIDERS__SUOMIFI__";
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ohjaus"));
+    command
+        .current_dir(storage.data_dir())
+        .env("OHJAUS__GATEWAY__LISTEN", "127.0.0.1:0")
+        .env("OHJAUS__GRPC__LISTEN", "127.0.0.1:0")
+        .env("OHJAUS__IDENTITY__DEV_IDP__LISTEN", "127.0.0.1:0")
+        .env("NO_COLOR", "1")
+        .env(format!("{provider}DISPLAY_NAME"), "Suomi.fi")
+        .env(format!("{provider}IDP_METADATA"), "idp-metadata.xml")
+        .env(format!("{provider}SP_PRIVATE_KEY_FILE"), "sp.key")
+        .env(format!("{provider}SP_CERTIFICATE_FILE"), "sp.crt")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut process = Process(command.spawn().unwrap());
+    // A binary that wrongly starts is stopped by the deadline (and by Process's drop).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = process.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "ohjaus is running with a SAML provider it cannot use");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success());
+    let mut text = String::new();
+    process.0.stdout.take().unwrap().read_to_string(&mut text).unwrap();
+    process.0.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+    assert!(text.contains("identity.saml_providers.suomifi") && text.contains("feature `saml`"), "{text}");
+}

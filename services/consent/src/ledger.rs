@@ -8,16 +8,16 @@ use ohjaus_platform::{
     db::Tx,
     grpc::timestamp,
     proto::consent::v1 as pb,
+    service::{ServiceError, ServiceResult},
 };
 use uuid::Uuid;
 
 use crate::{
-    ConsentError,
     domain::{
         Action, Actor, ConsentRequest, EntryId, WorkspaceId,
         ledger::{Entry, Problem, Verification, purpose_aad},
     },
-    grpc::{Consent, Result, not_found, workspace_id},
+    grpc::Consent,
     store::{self, WorkspaceKeyRow},
 };
 
@@ -58,13 +58,13 @@ impl Consent {
         actor: &Actor,
         purpose: &str,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> ServiceResult<()> {
         let workspace = request.workspace_id;
         let head = store::lock_head(tx, workspace).await?;
         let id = EntryId::new().as_uuid();
         let purpose_sealed = key
             .seal(purpose.as_bytes(), &purpose_aad(workspace.as_uuid(), id))
-            .map_err(|e| ConsentError::Corrupt(format!("sealing: {e}")))?;
+            .map_err(|e| ServiceError::corrupt(format!("sealing: {e}")))?;
         let mut entry = Entry {
             workspace_id: workspace.as_uuid(),
             seq: head.last_seq + 1,
@@ -93,19 +93,19 @@ impl Consent {
         principal: &Principal,
         workspace: WorkspaceId,
         services: bool,
-    ) -> Result<(WorkspaceKeyRow, Reader)> {
+    ) -> ServiceResult<(WorkspaceKeyRow, Reader)> {
         let db = &self.inner().db;
-        let key_row = store::find_workspace_key(db, workspace).await?.ok_or_else(not_found)?;
+        let key_row = store::find_workspace_key(db, workspace).await?.ok_or_else(ServiceError::not_found)?;
         let reader = match principal {
             Principal::Customer { customer_id } => {
                 if !store::ledger_names_customer(db, workspace, *customer_id).await? {
-                    return Err(not_found());
+                    return Err(ServiceError::not_found());
                 }
                 Reader::Customer(*customer_id)
             }
             Principal::Service { .. } if services => Reader::All,
             p if p.has_role(key_row.organization_id, Role::Admin) => Reader::All,
-            _ => return Err(not_found()),
+            _ => return Err(ServiceError::not_found()),
         };
         Ok((key_row, reader))
     }
@@ -114,14 +114,14 @@ impl Consent {
         &self,
         principal: &Principal,
         msg: pb::WorkspaceLedgerRequest,
-    ) -> Result<pb::LedgerVerification> {
-        let workspace = workspace_id(&msg.workspace_id)?;
+    ) -> ServiceResult<pb::LedgerVerification> {
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         self.reader(principal, workspace, true).await?;
         Ok(verification_to_pb(self.verify(workspace).await?))
     }
 
     /// Recomputes the workspace's chain as stored now.
-    pub async fn verify(&self, workspace: WorkspaceId) -> Result<Verification> {
+    pub async fn verify(&self, workspace: WorkspaceId) -> ServiceResult<Verification> {
         let db = &self.inner().db;
         let entries = store::entries_of(db, workspace).await?;
         let head = store::head_of(db, workspace).await?;
@@ -132,8 +132,8 @@ impl Consent {
         &self,
         principal: &Principal,
         msg: pb::WorkspaceLedgerRequest,
-    ) -> Result<pb::LedgerExport> {
-        let workspace = workspace_id(&msg.workspace_id)?;
+    ) -> ServiceResult<pb::LedgerExport> {
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let (key_row, reader) = self.reader(principal, workspace, false).await?;
         let key = self.data_key(&key_row.data_key, workspace)?;
         let db = &self.inner().db;

@@ -14,17 +14,17 @@
 //! workspace's own data key, so retention deletes one workspace's ledger (`lifecycle`) while
 //! every other chain still verifies. The customer and the controller's main users export it.
 
+mod decisions;
 pub mod domain;
 pub mod events;
 pub mod grpc;
 mod ledger;
 mod lifecycle;
+mod peers;
+mod requests;
 pub mod store;
 
-use ohjaus_platform::{
-    db::{DbError, Migrations},
-    error::{ErrorCode, Failure, FieldViolation},
-};
+use ohjaus_platform::db::Migrations;
 
 pub use grpc::{Consent, Peers};
 
@@ -35,50 +35,5 @@ pub fn migrations() -> Migrations {
     Migrations {
         postgres: || sqlx::migrate!("../../migrations/consent/postgres"),
         sqlite: || sqlx::migrate!("../../migrations/consent/sqlite"),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConsentError {
-    #[error("invalid request")]
-    Invalid(Vec<FieldViolation>),
-    #[error("refused: {0:?}")]
-    Refused(ErrorCode),
-    /// Another request with the same idempotency key committed first.
-    #[error("concurrent request with the same idempotency key")]
-    ConcurrentReplay,
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("a peer service failed: {0}")]
-    Peer(String),
-    /// Stored data does not read back, or sealed data does not open.
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-}
-
-impl ConsentError {
-    /// What the caller is told; internal causes stay in the log.
-    pub fn failure(&self) -> Failure {
-        match self {
-            ConsentError::Invalid(violations) => Failure::invalid(violations.clone()),
-            ConsentError::Refused(code) => Failure::new(*code),
-            ConsentError::ConcurrentReplay | ConsentError::Peer(_) => Failure::new(ErrorCode::Unavailable),
-            ConsentError::Db(_) | ConsentError::Corrupt(_) => Failure::new(ErrorCode::Internal),
-        }
-    }
-}
-
-impl From<ErrorCode> for ConsentError {
-    fn from(code: ErrorCode) -> Self {
-        ConsentError::Refused(code)
-    }
-}
-
-impl From<ConsentError> for tonic::Status {
-    fn from(error: ConsentError) -> Self {
-        if matches!(error, ConsentError::Db(_) | ConsentError::Corrupt(_) | ConsentError::Peer(_)) {
-            tracing::error!(%error, "consent request failed");
-        }
-        error.failure().to_status()
     }
 }

@@ -2,15 +2,12 @@
 //! deleted together, so no copy of a sealed purpose text opens any more. Every other
 //! workspace's chain is its own and still verifies.
 
-use ohjaus_platform::{auth::Principal, error::ErrorCode, proto::consent::v1 as pb};
+use ohjaus_platform::{auth::Principal, error::ErrorCode, proto::consent::v1 as pb, service::ServiceResult};
 
-use crate::{
-    grpc::{Consent, Result, workspace_id},
-    store,
-};
+use crate::{domain::WorkspaceId, grpc::Consent, store};
 
 /// Only the retention worker deletes.
-fn retention_only(principal: &Principal) -> Result<()> {
+fn retention_only(principal: &Principal) -> ServiceResult<()> {
     match principal {
         Principal::Service { name } if name == "retention" => Ok(()),
         _ => Err(ErrorCode::PermissionDenied.into()),
@@ -22,9 +19,9 @@ impl Consent {
         &self,
         principal: &Principal,
         msg: pb::WorkspaceLedgerRequest,
-    ) -> Result<pb::DeleteWorkspaceLedgerResponse> {
+    ) -> ServiceResult<pb::DeleteWorkspaceLedgerResponse> {
         retention_only(principal)?;
-        let workspace = workspace_id(&msg.workspace_id)?;
+        let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let db = &self.inner().db;
         let mut tx = db.begin().await?;
         let deleted = store::delete_workspace(&mut tx, workspace).await?;

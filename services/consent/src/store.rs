@@ -5,18 +5,16 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     config::DatabaseBackend,
     db::{Row, Source, Tx},
+    service::{ServiceError, ServiceResult},
 };
 use uuid::Uuid;
 
-use crate::{
-    ConsentError,
-    domain::{
-        ConsentRequest, ConsentState, Language, RequestId, WorkspaceId,
-        ledger::{Entry, Head},
-    },
+use crate::domain::{
+    ConsentRequest, ConsentState, Language, RequestId, WorkspaceId,
+    ledger::{Entry, Head},
 };
 
-type Result<T> = std::result::Result<T, ConsentError>;
+type Result<T> = ServiceResult<T>;
 
 /// A workspace's data key (wrapped) and its organisation, the controller.
 pub struct WorkspaceKeyRow {
@@ -42,7 +40,7 @@ pub async fn ensure_workspace_key(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    find_workspace_key(tx, workspace).await?.ok_or_else(|| ConsentError::Corrupt("workspace key vanished".into()))
+    find_workspace_key(tx, workspace).await?.ok_or_else(|| ServiceError::corrupt("workspace key vanished"))
 }
 
 pub async fn find_workspace_key<'c>(conn: impl Source<'c>, workspace: WorkspaceId) -> Result<Option<WorkspaceKeyRow>> {
@@ -65,7 +63,7 @@ const REQUEST_COLUMNS: &str = "id, workspace_id, organization_id, customer_id, e
      details_sealed, language, state, requested_by, requested_at, decided_at, visible_from, ended_at, version";
 
 fn request(row: &Row) -> Result<RequestRow> {
-    let corrupt = |what: &str| ConsentError::Corrupt(format!("stored consent request {what}"));
+    let corrupt = |what: &str| ServiceError::corrupt(format!("stored consent request {what}"));
     Ok(RequestRow {
         request: ConsentRequest {
             id: RequestId(row.get("id")?),
@@ -273,7 +271,7 @@ pub async fn append_entry(tx: &mut Tx, e: &Entry) -> Result<()> {
         .execute(&mut *tx)
         .await?;
     if moved != 1 {
-        return Err(ConsentError::Corrupt("ledger head moved during an append".into()));
+        return Err(ServiceError::corrupt("ledger head moved during an append"));
     }
     Ok(())
 }

@@ -17,10 +17,7 @@ pub mod oidc;
 pub mod saml;
 pub mod store;
 
-use ohjaus_platform::{
-    db::{DbError, Migrations},
-    error::{ErrorCode, Failure, FieldViolation},
-};
+use ohjaus_platform::db::Migrations;
 
 pub use grpc::Identity;
 
@@ -30,39 +27,5 @@ pub fn migrations() -> Migrations {
     Migrations {
         postgres: || sqlx::migrate!("../../migrations/identity/postgres"),
         sqlite: || sqlx::migrate!("../../migrations/identity/sqlite"),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IdentityError {
-    #[error("invalid request")]
-    Invalid(Vec<FieldViolation>),
-    #[error("refused: {0:?}")]
-    Refused(ErrorCode),
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("a peer service failed: {0}")]
-    Peer(String),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-}
-
-impl IdentityError {
-    pub fn failure(&self) -> Failure {
-        match self {
-            IdentityError::Invalid(violations) => Failure::invalid(violations.clone()),
-            IdentityError::Refused(code) => Failure::new(*code),
-            IdentityError::Peer(_) => Failure::new(ErrorCode::Unavailable),
-            IdentityError::Db(_) | IdentityError::Corrupt(_) => Failure::new(ErrorCode::Internal),
-        }
-    }
-}
-
-impl From<IdentityError> for tonic::Status {
-    fn from(error: IdentityError) -> Self {
-        if matches!(error, IdentityError::Db(_) | IdentityError::Corrupt(_) | IdentityError::Peer(_)) {
-            tracing::error!(%error, "identity request failed");
-        }
-        error.failure().to_status()
     }
 }

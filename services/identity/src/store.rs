@@ -3,16 +3,14 @@
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     db::{Db, Row},
+    service::{ServiceError, ServiceResult},
     types::IdentityCodeHash,
 };
 use uuid::Uuid;
 
-use crate::{
-    IdentityError,
-    domain::{CustomerId, SessionId, SessionKind},
-};
+use crate::domain::{CustomerId, SessionId, SessionKind};
 
-type Result<T> = std::result::Result<T, IdentityError>;
+type Result<T> = ServiceResult<T>;
 
 pub struct LoginTransaction {
     pub binding_hash: String,
@@ -104,8 +102,7 @@ pub async fn ensure_customer(db: &Db, hash: &IdentityCodeHash, now: DateTime<Utc
     if inserted == 1 {
         return Ok((id, true));
     }
-    let existing =
-        customer_by_identity(db, hash).await?.ok_or_else(|| IdentityError::Corrupt("customer vanished".into()))?;
+    let existing = customer_by_identity(db, hash).await?.ok_or_else(|| ServiceError::corrupt("customer vanished"))?;
     Ok((existing, false))
 }
 
@@ -146,7 +143,7 @@ fn session(row: &Row) -> Result<SessionRow> {
     Ok(SessionRow {
         id: SessionId(row.get("id")?),
         csrf_token: row.get("csrf_token")?,
-        kind: SessionKind::parse(&kind).ok_or_else(|| IdentityError::Corrupt("session kind".into()))?,
+        kind: SessionKind::parse(&kind).ok_or_else(|| ServiceError::corrupt("session kind"))?,
         subject: row.get("subject")?,
         display_name: row.get("display_name")?,
         provider_id: row.get("provider_id")?,

@@ -5,12 +5,10 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::i18n::Language;
 use ohjaus_platform::{
     auth::{Principal, Role},
-    error::{ErrorCode, FieldViolation},
+    error::{ErrorCode, Failure, FieldViolation},
     id_type,
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
 };
-
-use crate::TenantsError;
 
 id_type!(
     /// An organisation (tenant).
@@ -251,7 +249,7 @@ pub enum DirectoryReader {
 
 /// Whether `principal` may read the consent directory: guides (who propose experts to their
 /// workspaces) and services. Anyone else is not allowed.
-pub fn directory_reader(principal: &Principal) -> Result<DirectoryReader, TenantsError> {
+pub fn directory_reader(principal: &Principal) -> Result<DirectoryReader, Failure> {
     match principal {
         Principal::Service { .. } => Ok(DirectoryReader::Service),
         Principal::Expert { memberships, .. } => {
@@ -261,12 +259,12 @@ pub fn directory_reader(principal: &Principal) -> Result<DirectoryReader, Tenant
                 .map(|m| OrganizationId(m.tenant_id))
                 .collect();
             if guide_in.is_empty() {
-                Err(TenantsError::Refused(ErrorCode::PermissionDenied))
+                Err(Failure::new(ErrorCode::PermissionDenied))
             } else {
                 Ok(DirectoryReader::Guide(guide_in))
             }
         }
-        _ => Err(TenantsError::Refused(ErrorCode::PermissionDenied)),
+        _ => Err(Failure::new(ErrorCode::PermissionDenied)),
     }
 }
 
@@ -327,21 +325,21 @@ pub fn authorize(
     org: OrganizationId,
     status: OrganizationStatus,
     action: Action,
-) -> Result<(), TenantsError> {
+) -> Result<(), Failure> {
     let tenant = org.as_uuid();
     let related = principal.is_operator() || principal.belongs_to(tenant);
     if !related {
-        return Err(TenantsError::Refused(ErrorCode::NotFound));
+        return Err(Failure::new(ErrorCode::NotFound));
     }
     if principal.is_operator() {
         return match action {
             Action::Read | Action::EditRegistry | Action::NameMainUser => Ok(()),
-            Action::Administer => Err(TenantsError::Refused(ErrorCode::PermissionDenied)),
+            Action::Administer => Err(Failure::new(ErrorCode::PermissionDenied)),
         };
     }
     // Experts and clients of a suspended organisation are refused everywhere.
     if status == OrganizationStatus::Suspended {
-        return Err(TenantsError::Refused(ErrorCode::OrganizationSuspended));
+        return Err(Failure::new(ErrorCode::OrganizationSuspended));
     }
     let allowed = match action {
         Action::Read => {
@@ -353,28 +351,28 @@ pub fn authorize(
         }
         Action::EditRegistry => false,
     };
-    if allowed { Ok(()) } else { Err(TenantsError::Refused(ErrorCode::PermissionDenied)) }
+    if allowed { Ok(()) } else { Err(Failure::new(ErrorCode::PermissionDenied)) }
 }
 
 /// Roles the caller may grant: the operator names main users only.
-pub fn check_grantable(principal: &Principal, roles: &Roles) -> Result<(), TenantsError> {
+pub fn check_grantable(principal: &Principal, roles: &Roles) -> Result<(), Failure> {
     if principal.is_operator() && !roles.only_admin() {
-        return Err(TenantsError::Invalid(vec![FieldViolation::new("roles", "invalid-roles-operator-admin-only")]));
+        return Err(Failure::invalid(vec![FieldViolation::new("roles", "invalid-roles-operator-admin-only")]));
     }
     Ok(())
 }
 
 /// Whether a caller may create organisations at all.
-pub fn authorize_create_organization(principal: &Principal) -> Result<(), TenantsError> {
-    if principal.is_operator() { Ok(()) } else { Err(TenantsError::Refused(ErrorCode::PermissionDenied)) }
+pub fn authorize_create_organization(principal: &Principal) -> Result<(), Failure> {
+    if principal.is_operator() { Ok(()) } else { Err(Failure::new(ErrorCode::PermissionDenied)) }
 }
 
 /// A version check for optimistic concurrency.
-pub fn check_version(expected: i64, actual: i64) -> Result<(), TenantsError> {
+pub fn check_version(expected: i64, actual: i64) -> Result<(), Failure> {
     if expected <= 0 {
-        return Err(TenantsError::Invalid(vec![FieldViolation::new("expected_version", "invalid-version")]));
+        return Err(Failure::invalid(vec![FieldViolation::new("expected_version", "invalid-version")]));
     }
-    if expected == actual { Ok(()) } else { Err(TenantsError::Refused(ErrorCode::VersionMismatch)) }
+    if expected == actual { Ok(()) } else { Err(Failure::new(ErrorCode::VersionMismatch)) }
 }
 
 #[cfg(test)]
@@ -390,8 +388,8 @@ mod tests {
         }
     }
 
-    fn code(result: Result<(), TenantsError>) -> Option<ErrorCode> {
-        result.err().map(|e| e.failure().code)
+    fn code(result: Result<(), Failure>) -> Option<ErrorCode> {
+        result.err().map(|e| e.code)
     }
 
     #[test]

@@ -12,10 +12,7 @@ pub mod grpc;
 pub mod seed;
 pub mod store;
 
-use ohjaus_platform::{
-    db::{DbError, Migrations},
-    error::{ErrorCode, Failure, FieldViolation},
-};
+use ohjaus_platform::db::Migrations;
 
 pub use grpc::Tenants;
 
@@ -26,56 +23,5 @@ pub fn migrations() -> Migrations {
     Migrations {
         postgres: || sqlx::migrate!("../../migrations/tenants/postgres"),
         sqlite: || sqlx::migrate!("../../migrations/tenants/sqlite"),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum TenantsError {
-    #[error("invalid request")]
-    Invalid(Vec<FieldViolation>),
-    #[error("conflicts with existing data")]
-    Conflict(Vec<FieldViolation>),
-    #[error("refused: {0:?}")]
-    Refused(ErrorCode),
-    /// Another request with the same idempotency key committed first.
-    #[error("concurrent request with the same idempotency key")]
-    ConcurrentReplay,
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("stored data is inconsistent: {0}")]
-    Corrupt(String),
-}
-
-impl TenantsError {
-    /// What the caller is told; internal causes stay in the log.
-    pub fn failure(&self) -> Failure {
-        match self {
-            TenantsError::Invalid(violations) => Failure::invalid(violations.clone()),
-            TenantsError::Conflict(violations) => {
-                Failure { code: ErrorCode::AlreadyExists, violations: violations.clone() }
-            }
-            TenantsError::Refused(code) => Failure::new(*code),
-            TenantsError::ConcurrentReplay => Failure::new(ErrorCode::Unavailable),
-            TenantsError::Db(_) | TenantsError::Corrupt(_) => Failure::new(ErrorCode::Internal),
-        }
-    }
-}
-
-impl From<Failure> for TenantsError {
-    fn from(failure: Failure) -> Self {
-        if failure.code == ErrorCode::InvalidArgument {
-            TenantsError::Invalid(failure.violations)
-        } else {
-            TenantsError::Refused(failure.code)
-        }
-    }
-}
-
-impl From<TenantsError> for tonic::Status {
-    fn from(error: TenantsError) -> Self {
-        if matches!(error, TenantsError::Db(_) | TenantsError::Corrupt(_)) {
-            tracing::error!(%error, "tenants request failed");
-        }
-        error.failure().to_status()
     }
 }

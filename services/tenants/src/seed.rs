@@ -1,9 +1,13 @@
 //! The demo organisation of the embedded mode: seeded once, so a first run has someone to log
 //! in as. Its Virtu identities are the development identity provider's test users.
 
-use ohjaus_platform::{auth::Principal, proto::tenants::v1 as pb};
+use ohjaus_platform::{
+    auth::Principal,
+    proto::tenants::v1 as pb,
+    service::{ServiceError, ServiceResult},
+};
 
-use crate::{Tenants, TenantsError};
+use crate::{Tenants, domain::OrganizationId};
 
 /// Business ID of the demo organisation (a valid check digit, not a real company).
 pub const DEMO_BUSINESS_ID: &str = "1234567-1";
@@ -26,7 +30,7 @@ pub const DEMO_LISTINGS: [(&str, &str); 2] = [
 
 /// Creates the demo organisation, its office and experts unless an organisation already exists.
 /// Returns whether it seeded.
-pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
+pub async fn seed_demo(tenants: &Tenants) -> ServiceResult<bool> {
     let db = tenants.db();
     let existing: i64 = db.query("SELECT COUNT(*) AS n FROM organizations").fetch_one(db).await?.get("n")?;
     if existing > 0 {
@@ -35,7 +39,7 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
     let operator = Principal::Operator { subject: "demo-seed".into() };
     let text = |fi: &str, sv: &str, en: &str| Some(pb::LocalizedText { fi: fi.into(), sv: sv.into(), en: en.into() });
     let org = tenants
-        .create_organization_as(
+        .create_organization(
             &operator,
             pb::CreateOrganizationRequest {
                 registry: Some(pb::OrganizationRegistry {
@@ -67,18 +71,20 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
             },
         )
         .await?;
+    // The id the service itself gave.
+    let org = OrganizationId::parse_ref(&org.id).map_err(|_| ServiceError::corrupt("organisation id"))?;
     let admin = Principal::Expert {
         person_id: uuid::Uuid::nil(),
         memberships: vec![ohjaus_platform::auth::Membership {
-            tenant_id: org.id.as_uuid(),
+            tenant_id: org.as_uuid(),
             roles: vec![ohjaus_platform::auth::Role::Admin],
         }],
     };
     tenants
-        .create_office_as(
+        .create_office(
             &admin,
             pb::CreateOfficeRequest {
-                organization_id: org.id.to_string(),
+                organization_id: org.to_string(),
                 name: "Keskusta".into(),
                 request_id: String::new(),
             },
@@ -86,10 +92,10 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
         .await?;
     for (local_id, name, role) in DEMO_EXPERTS {
         let expert = tenants
-            .add_expert_as(
+            .add_expert(
                 &admin,
                 pb::AddExpertRequest {
-                    organization_id: org.id.to_string(),
+                    organization_id: org.to_string(),
                     name: name.into(),
                     email: format!("{local_id}@demo.ohjaus.invalid"),
                     language: "fi".into(),
@@ -105,11 +111,11 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
             .await?;
         if let Some((_, description)) = DEMO_LISTINGS.iter().find(|(listed, _)| *listed == local_id) {
             tenants
-                .set_expert_listing_as(
+                .set_expert_listing(
                     &admin,
                     pb::SetExpertListingRequest {
-                        organization_id: org.id.to_string(),
-                        expert_id: expert.person_id.to_string(),
+                        organization_id: org.to_string(),
+                        expert_id: expert.id.clone(),
                         listed: true,
                         description: (*description).into(),
                         expected_version: expert.version,
@@ -118,6 +124,6 @@ pub async fn seed_demo(tenants: &Tenants) -> Result<bool, TenantsError> {
                 .await?;
         }
     }
-    tracing::info!(organization = %org.id, "demo organisation seeded");
+    tracing::info!(organization = %org, "demo organisation seeded");
     Ok(true)
 }

@@ -6,25 +6,23 @@ use ohjaus_platform::{
     db::{Db, Query, Row, Source, Tx},
     i18n::Language,
     ids::PageRequest,
+    service::{ServiceError, ServiceResult},
     types::{BusinessId, Email, HttpsUrl, IdentityCodeHash, Phone, Text},
 };
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::{
-    TenantsError,
-    domain::{
-        ClientId, ContactPerson, DataProtectionOfficer, DirectoryEntry, Expert, IntegrationClient, Listing,
-        ListingDescription, Localized, Office, OfficeId, Organization, OrganizationId, OrganizationStatus, PersonId,
-        Registry, Roles, Scope, VirtuIdentity,
-    },
+use crate::domain::{
+    ClientId, ContactPerson, DataProtectionOfficer, DirectoryEntry, Expert, IntegrationClient, Listing,
+    ListingDescription, Localized, Office, OfficeId, Organization, OrganizationId, OrganizationStatus, PersonId,
+    Registry, Roles, Scope, VirtuIdentity,
 };
 
-type Result<T> = std::result::Result<T, TenantsError>;
+type Result<T> = ServiceResult<T>;
 
 /// Stored values were valid when written; failing to read one back is corruption.
 fn stored<T>(field: &str, result: std::result::Result<T, ohjaus_platform::error::FieldViolation>) -> Result<T> {
-    result.map_err(|_| TenantsError::Corrupt(format!("stored {field} does not parse")))
+    result.map_err(|_| ServiceError::corrupt(format!("stored {field} does not parse")))
 }
 
 fn opt_text(row: &Row, column: &str, max: usize) -> Result<Option<Text>> {
@@ -75,7 +73,7 @@ fn organization(row: &Row) -> Result<Organization> {
             },
             data_request_url: url("data_request_url")?,
         },
-        status: OrganizationStatus::parse(&status).ok_or_else(|| TenantsError::Corrupt("status".into()))?,
+        status: OrganizationStatus::parse(&status).ok_or_else(|| ServiceError::corrupt("status"))?,
         version: row.get("version")?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
@@ -122,11 +120,12 @@ pub async fn insert_organization(tx: &mut Tx, org: &Organization) -> Result<()> 
 }
 
 /// A unique-constraint refusal becomes a field violation the user can act on.
-fn unique_to(error: ohjaus_platform::db::DbError, field: &str, reason: &str) -> TenantsError {
+#[track_caller]
+fn unique_to(error: ohjaus_platform::db::DbError, field: &str, reason: &str) -> ServiceError {
     if error.is_unique_violation() {
-        TenantsError::Conflict(vec![ohjaus_platform::error::FieldViolation::new(field, reason)])
+        ServiceError::conflict(vec![ohjaus_platform::error::FieldViolation::new(field, reason)])
     } else {
-        error.into()
+        ServiceError::from(error)
     }
 }
 
@@ -423,7 +422,7 @@ pub async fn directory_page(db: &Db, org: Option<OrganizationId>, page: &PageReq
             Ok(DirectoryEntry {
                 key: row
                     .get::<Option<Uuid>>("listing_key")?
-                    .ok_or_else(|| TenantsError::Corrupt("listed without a key".into()))?,
+                    .ok_or_else(|| ServiceError::corrupt("listed without a key"))?,
                 person_id: PersonId(row.get("person_id")?),
                 organization_id: OrganizationId(row.get("organization_id")?),
                 organization_name: Localized {
@@ -570,7 +569,7 @@ pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<Pers
             OrganizationId(r.get("organization_id")?),
             stored("roles", Roles::parse(roles.0.iter().map(|x| Role::parse(x))))?,
             r.get("listed")?,
-            OrganizationStatus::parse(&status).ok_or_else(|| TenantsError::Corrupt("status".into()))?,
+            OrganizationStatus::parse(&status).ok_or_else(|| ServiceError::corrupt("status"))?,
         ));
     }
     Ok(Some(PersonMemberships { person, name: row.get("name")?, language: row.get("language")?, memberships }))

@@ -428,17 +428,14 @@ impl TestSystem {
     /// that is not started is looked for at an address where nothing answers.
     pub async fn start_targets(storage: Arc<Storage>, targets: Vec<Target>, extra: &[(&str, String)]) -> Self {
         let nowhere = "http://127.0.0.1:9".to_owned();
-        let mut extra: Vec<(&str, String)> = extra.to_vec();
-        for (target, key) in [
-            (Target::Tenants, "OHJAUS__SERVICES__TENANTS__ADDRESS"),
-            (Target::Identity, "OHJAUS__SERVICES__IDENTITY__ADDRESS"),
-            (Target::Workspaces, "OHJAUS__SERVICES__WORKSPACES__ADDRESS"),
-            (Target::Consent, "OHJAUS__SERVICES__CONSENT__ADDRESS"),
-        ] {
+        let mut extra: Vec<(String, String)> = extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+        for target in Target::ALL.into_iter().filter(|t| t.serves_grpc()) {
+            let key = target.address_variable();
             if !targets.contains(&target) && !extra.iter().any(|(k, _)| *k == key) {
                 extra.push((key, nowhere.clone()));
             }
         }
+        let extra: Vec<(&str, String)> = extra.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
         let settings = storage.settings(&extra);
         let clock = ManualClock::new(chrono::Utc::now());
         let keys = TokenKeys::from_settings(&settings.auth, Arc::new(clock.clone())).unwrap();

@@ -299,7 +299,7 @@ async fn restarts_between_a_decision_and_its_effect_lose_nothing() {
     // and so does the broker, before anything reaches workspaces.
     let partial = TestSystem::start_targets(
         storage.clone(),
-        vec![Target::Gateway, Target::Identity, Target::Tenants, Target::Consent],
+        vec![Target::Gateway, Target::Identity, Target::Tenants, Target::Consent, Target::Forms],
         &on_peer,
     )
     .await;

@@ -58,7 +58,7 @@ async fn data_survives_a_restart(backend: Backend) {
     assert_eq!(fetched.body["official_name"], "Pysyvä");
 }
 
-/// `--target tenants,identity,workspaces,consent` and `--target gateway` started apart talk over the network and answer
+/// Every service (`--target tenants,identity,workspaces,consent,forms`) and `--target gateway` started apart talk over the network and answer
 /// like `--target all`.
 async fn split_targets_answer_like_one_process(backend: Backend) {
     let storage = Arc::new(Storage::new(backend).await);
@@ -67,7 +67,7 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     let tenants = ohjaus::start(
         &tenants_settings,
         Options {
-            targets: vec![Target::Tenants, Target::Identity, Target::Workspaces, Target::Consent],
+            targets: Target::ALL.into_iter().filter(|t| t.serves_grpc()).collect(),
             clock: clock.clone(),
             migrate: true,
         },
@@ -77,12 +77,10 @@ async fn split_targets_answer_like_one_process(backend: Backend) {
     .unwrap();
     assert!(tenants.gateway_addr.is_none());
     let address = format!("http://{}", tenants.grpc_addr.unwrap());
-    let gateway_settings = storage.settings(&[
-        ("OHJAUS__SERVICES__TENANTS__ADDRESS", address.clone()),
-        ("OHJAUS__SERVICES__IDENTITY__ADDRESS", address.clone()),
-        ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", address.clone()),
-        ("OHJAUS__SERVICES__CONSENT__ADDRESS", address),
-    ]);
+    let addresses: Vec<(String, String)> =
+        Target::ALL.into_iter().filter(|t| t.serves_grpc()).map(|t| (t.address_variable(), address.clone())).collect();
+    let gateway_settings =
+        storage.settings(&addresses.iter().map(|(k, v)| (k.as_str(), v.clone())).collect::<Vec<_>>());
     let gateway = ohjaus::start(
         &gateway_settings,
         Options { targets: vec![Target::Gateway], clock, migrate: false },

@@ -3,7 +3,7 @@ CREATE TABLE forms (
     id BLOB PRIMARY KEY NOT NULL,
     organization_id BLOB NOT NULL,
     name TEXT NOT NULL,
-    published BOOLEAN NOT NULL,
+    published INTEGER NOT NULL,
     version INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );

@@ -51,6 +51,7 @@ use crate::problem::ApiError;
          (name = "workspaces", description = "Guided workspaces, messages and the access log"),
          (name = "guidance", description = "Phases, tasks, events, notes and the summary of a workspace"),
          (name = "consent", description = "Multi-professional guidance: consent requests, decisions and the consent ledger"),
+         (name = "forms", description = "Contact forms of an organisation"),
          (name = "public", description = "No login needed"))
 )]
 struct ApiDoc;

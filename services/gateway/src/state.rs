@@ -9,7 +9,7 @@ use ohjaus_platform::{
     config::Settings,
     grpc::Transport,
     proto::{
-        consent::v1::consent_service_client::ConsentServiceClient,
+        consent::v1::consent_service_client::ConsentServiceClient, forms::v1::forms_service_client::FormsServiceClient,
         identity::v1::identity_service_client::IdentityServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
@@ -33,6 +33,7 @@ pub struct StateInner {
     identity: IdentityServiceClient<Transport>,
     workspaces: WorkspacesServiceClient<Transport>,
     consent: ConsentServiceClient<Transport>,
+    forms: FormsServiceClient<Transport>,
     live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
@@ -57,6 +58,7 @@ impl AppState {
         identity: Transport,
         workspaces: Transport,
         consent: Transport,
+        forms: Transport,
         live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
@@ -69,6 +71,7 @@ impl AppState {
                 identity: IdentityServiceClient::new(identity),
                 workspaces: WorkspacesServiceClient::new(workspaces),
                 consent: ConsentServiceClient::new(consent),
+                forms: FormsServiceClient::new(forms),
                 live,
                 keys,
                 operator_token_hash: settings
@@ -96,6 +99,10 @@ impl AppState {
 
     pub fn consent(&self) -> ConsentServiceClient<Transport> {
         self.inner.consent.clone()
+    }
+
+    pub fn forms(&self) -> FormsServiceClient<Transport> {
+        self.inner.forms.clone()
     }
 
     /// Workspace changes for live streams; absent when the gateway has no event bus.

@@ -34,12 +34,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// `/organizations` and below.
 fn organizations_router() -> OpenApiRouter<AppState> {
-    use organizations::{experts, integration_clients, offices};
+    use organizations::{experts, forms, integration_clients, offices};
     OpenApiRouter::new()
         .merge(organizations::router())
         .merge(offices::router())
         .merge(experts::router())
         .merge(integration_clients::router())
+        .merge(forms::router())
 }
 
 /// `/workspaces` and below.

@@ -21,6 +21,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         ctx.peer(Target::Identity)?,
         ctx.peer(Target::Workspaces)?,
         ctx.peer(Target::Consent)?,
+        ctx.peer(Target::Forms)?,
         Some(live),
         ctx.readiness(),
     );

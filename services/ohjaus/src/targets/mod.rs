@@ -131,7 +131,9 @@ targets! {
         needs [Database(ohjaus_workspaces::migrations), Bus, KeyEncryptionKey, Mail, Files, GrpcListener];
     Consent => consent, depends on [Tenants, Workspaces],
         needs [Database(ohjaus_consent::migrations), Bus, KeyEncryptionKey, ConsentLedgerKey, GrpcListener];
-    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent],
+    Forms => forms, depends on [],
+        needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
+    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms],
         needs [HttpListener, Bus];
 }
 
@@ -139,6 +141,16 @@ impl Target {
     pub fn spec(self) -> &'static Spec {
         // The macro writes the rows in the enum's order.
         &TABLE[self as usize]
+    }
+
+    /// Whether it serves gRPC, so that other targets can call it (every target but the gateway).
+    pub fn serves_grpc(self) -> bool {
+        self.spec().needs(|need| matches!(need, GrpcListener))
+    }
+
+    /// The setting, as an environment variable, of where it runs when not in this process.
+    pub fn address_variable(self) -> String {
+        format!("OHJAUS__SERVICES__{}__ADDRESS", self.name().to_uppercase())
     }
 }
 

@@ -2,6 +2,7 @@
 //! sub-resource below `/organizations/{id}`.
 
 pub mod experts;
+pub mod forms;
 pub mod integration_clients;
 pub mod offices;
 

@@ -84,7 +84,7 @@ impl Consent {
         change: impl FnOnce(&ConsentRequest, DateTime<Utc>) -> Result<Transition, ErrorCode>,
     ) -> ServiceResult<pb::ConsentRequest> {
         let actor = Actor::of(principal).ok_or_else(ServiceError::not_found)?;
-        let now = self.now();
+        let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::find_request(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
         let transition = change(&row.request, now)?;
@@ -96,7 +96,7 @@ impl Consent {
         let key = self.data_key(&key_row.data_key, workspace)?;
         let details = self.details(&row, &key)?;
         self.record(&mut tx, &key, &transition, &actor, &details.purpose, now).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         let changed = RequestRow { request: transition.request, details_sealed: row.details_sealed };
         self.view(&changed, &key, &mut HashMap::new()).await
     }

@@ -12,14 +12,14 @@ use ohjaus_platform::{
     clock::SharedClock,
     crypto::{DataKey, KeyEncryptionKey},
     db::{Db, Tx},
-    events::{Event, Outbox},
+    events::Outbox,
     grpc::{Transport, timestamp},
     proto::{
         consent::v1 as pb,
         tenants::v1::{self as tenants_pb, tenants_service_client::TenantsServiceClient},
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
     },
-    service::{ServiceError, ServiceResult},
+    service::{Core, ServiceError, ServiceResult},
     unary,
 };
 use serde::{Deserialize, Serialize};
@@ -45,9 +45,8 @@ pub struct Consent {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: Db,
-    pub(crate) clock: SharedClock,
-    pub(crate) outbox: Outbox,
+    /// Its database, clock and outbox.
+    pub(crate) core: Core,
     pub(crate) kek: KeyEncryptionKey,
     pub(crate) ledger_key: LedgerKey,
     pub(crate) tenants: TenantsServiceClient<Transport>,
@@ -95,9 +94,7 @@ impl Consent {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
-                clock,
-                outbox,
+                core: Core::new(db, clock, outbox),
                 kek,
                 ledger_key,
                 tenants: TenantsServiceClient::new(peers.tenants),
@@ -111,26 +108,16 @@ impl Consent {
     }
 
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        self.inner.core.db()
+    }
+
+    /// Its database, clock and outbox: `now`, `emit` and `commit`.
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
     }
 
     pub fn server(&self) -> pb::consent_service_server::ConsentServiceServer<Self> {
         pb::consent_service_server::ConsentServiceServer::new(self.clone())
-    }
-
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
-    }
-
-    pub(crate) async fn emit<E: Event>(&self, tx: &mut Tx, org: Uuid, event: E) -> ServiceResult<()> {
-        self.inner.outbox.write(tx, Some(org), &event).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn commit(&self, tx: Tx) -> ServiceResult<()> {
-        tx.commit().await?;
-        self.inner.outbox.committed();
-        Ok(())
     }
 
     pub(crate) fn data_key(&self, wrapped: &[u8], workspace: WorkspaceId) -> ServiceResult<DataKey> {
@@ -194,7 +181,7 @@ impl Consent {
     }
 
     pub(crate) async fn view_one(&self, row: &RequestRow) -> ServiceResult<pb::ConsentRequest> {
-        let key_row = store::find_workspace_key(&self.inner.db, row.request.workspace_id)
+        let key_row = store::find_workspace_key(self.db(), row.request.workspace_id)
             .await?
             .ok_or_else(ServiceError::not_found)?;
         let key = self.data_key(&key_row.data_key, row.request.workspace_id)?;
@@ -229,18 +216,18 @@ impl Consent {
         }
         let org = r.organization_id;
         match t.action {
-            Action::Requested => self.emit(tx, org, event!(ConsentRequested {})).await,
+            Action::Requested => self.core().emit(tx, org, event!(ConsentRequested {})).await,
             Action::Accepted => {
                 let visible_from_id = r.visible_from.map(|_| ohjaus_platform::ids::new_id().to_string());
                 let event = event!(ConsentAccepted {
                     visible_from: r.visible_from.map(timestamp),
                     visible_from_id: visible_from_id.unwrap_or_default(),
                 });
-                self.emit(tx, org, event).await
+                self.core().emit(tx, org, event).await
             }
-            Action::Rejected => self.emit(tx, org, event!(ConsentRejected {})).await,
-            Action::Withdrawn => self.emit(tx, org, event!(ConsentWithdrawn {})).await,
-            Action::Ended => self.emit(tx, org, event!(ConsentEnded {})).await,
+            Action::Rejected => self.core().emit(tx, org, event!(ConsentRejected {})).await,
+            Action::Withdrawn => self.core().emit(tx, org, event!(ConsentWithdrawn {})).await,
+            Action::Ended => self.core().emit(tx, org, event!(ConsentEnded {})).await,
         }
     }
 }

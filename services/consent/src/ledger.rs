@@ -94,7 +94,7 @@ impl Consent {
         workspace: WorkspaceId,
         services: bool,
     ) -> ServiceResult<(WorkspaceKeyRow, Reader)> {
-        let db = &self.inner().db;
+        let db = self.db();
         let key_row = store::find_workspace_key(db, workspace).await?.ok_or_else(ServiceError::not_found)?;
         let reader = match principal {
             Principal::Customer { customer_id } => {
@@ -122,7 +122,7 @@ impl Consent {
 
     /// Recomputes the workspace's chain as stored now.
     pub async fn verify(&self, workspace: WorkspaceId) -> ServiceResult<Verification> {
-        let db = &self.inner().db;
+        let db = self.db();
         let entries = store::entries_of(db, workspace).await?;
         let head = store::head_of(db, workspace).await?;
         Ok(self.inner().ledger_key.verify(&entries, head.as_ref()))
@@ -136,7 +136,7 @@ impl Consent {
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let (key_row, reader) = self.reader(principal, workspace, false).await?;
         let key = self.data_key(&key_row.data_key, workspace)?;
-        let db = &self.inner().db;
+        let db = self.db();
         let entries = store::entries_of(db, workspace).await?;
         let head = store::head_of(db, workspace).await?;
         let verification = self.inner().ledger_key.verify(&entries, head.as_ref());

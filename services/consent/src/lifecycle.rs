@@ -22,7 +22,7 @@ impl Consent {
     ) -> ServiceResult<pb::DeleteWorkspaceLedgerResponse> {
         retention_only(principal)?;
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
-        let db = &self.inner().db;
+        let db = self.db();
         let mut tx = db.begin().await?;
         let deleted = store::delete_workspace(&mut tx, workspace).await?;
         tx.commit().await?;

@@ -92,7 +92,7 @@ impl Consent {
         let (expert_name, expert_roles) = self.expert(expert, expert_organization).await?;
         let display = self.public_profile(expert_organization).await?.display_name.unwrap_or_default();
 
-        let now = self.now();
+        let now = self.core().now();
         let (new_key, wrapped) =
             self.inner().kek.new_data_key().map_err(|e| ServiceError::corrupt(format!("new data key: {e}")))?;
         let mut tx = self.db().begin().await?;
@@ -142,7 +142,7 @@ impl Consent {
         let transition = Transition { request: row.request.clone(), action: Action::Requested };
         self.record(&mut tx, &data_key, &transition, &Actor::Expert(guide), purpose.as_str(), now).await?;
         key.remember(&mut tx, principal, row.request.id.as_uuid(), now).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.view(&row, &data_key, &mut HashMap::new()).await
     }
 

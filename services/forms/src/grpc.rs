@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal,
     clock::SharedClock,
@@ -10,7 +9,7 @@ use ohjaus_platform::{
     events::Outbox,
     grpc::timestamp,
     proto::forms::v1 as pb,
-    service::{NextAction, ServiceError, ServiceResult},
+    service::{Core, NextAction, ServiceError, ServiceResult},
 };
 use tonic::{Request, Response, Status};
 
@@ -22,18 +21,12 @@ use crate::{
 /// The forms service.
 #[derive(Clone)]
 pub struct Forms {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    db: Db,
-    clock: SharedClock,
-    outbox: Outbox,
+    core: Arc<Core>,
 }
 
 impl Forms {
     pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
-        Self { inner: Arc::new(Inner { db, clock, outbox }) }
+        Self { core: Arc::new(Core::new(db, clock, outbox)) }
     }
 
     /// The tonic server of this service, for a process's routes or an in-process transport.
@@ -41,15 +34,11 @@ impl Forms {
         pb::forms_service_server::FormsServiceServer::new(self.clone())
     }
 
-    fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
-    }
-
     /// Creates an unpublished form for a main user of its organisation.
     async fn create_form(&self, principal: &Principal, request: pb::CreateFormRequest) -> ServiceResult<pb::Form> {
         let command = CreateForm::parse(&request)?;
         domain::may_manage(principal, command.organization_id)?;
-        let mut tx = match command.key.begin(&self.inner.db, principal).await? {
+        let mut tx = match command.key.begin(self.core.db(), principal).await? {
             NextAction::Replay(id) => return self.form(FormId(id)).await,
             NextAction::Proceed(tx) => tx,
         };
@@ -59,21 +48,20 @@ impl Forms {
             name: command.name.as_str().to_owned(),
             published: false,
             version: 1,
-            created_at: self.now(),
+            created_at: self.core.now(),
         };
         store::insert_form(&mut tx, &form).await?;
         command.key.remember(&mut tx, principal, form.id.as_uuid(), form.created_at).await?;
         let event =
             events::FormCreated { organization_id: form.organization_id.to_string(), form_id: form.id.to_string() };
-        self.inner.outbox.write(&mut tx, Some(form.organization_id), &event).await?;
-        tx.commit().await?;
-        self.inner.outbox.committed();
+        self.core.emit(&mut tx, form.organization_id, event).await?;
+        self.core.commit(tx).await?;
         Ok(form_to_pb(&form))
     }
 
     /// A form this service made: a replayed request's answer.
     async fn form(&self, id: FormId) -> ServiceResult<pb::Form> {
-        let form = store::find_form(&self.inner.db, id).await?.ok_or_else(|| ServiceError::corrupt("replayed form"))?;
+        let form = store::find_form(self.core.db(), id).await?.ok_or_else(|| ServiceError::corrupt("replayed form"))?;
         Ok(form_to_pb(&form))
     }
 }

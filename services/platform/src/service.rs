@@ -7,7 +7,9 @@
 //! - [`unary!`](crate::unary), the adapter from a tonic trait method to a handler that takes the
 //!   caller's principal and the request message;
 //! - [`RequestKey`], the idempotency steps of a creating request: "go on in this transaction"
-//!   or "here is what the first request made" (the shape of zero2prod's `try_processing`).
+//!   or "here is what the first request made" (the shape of zero2prod's `try_processing`);
+//! - [`Core`], what a publishing service's handlers share: its database, clock and outbox, with
+//!   the steps "now", "emit the event in this transaction" and "commit and wake the relay".
 //!
 //! A handler reads as a list of steps: parse the request into a command (every field
 //! violation at once, see [`Violations`](crate::error::Violations)), authorize, begin, write,
@@ -22,9 +24,10 @@ use uuid::Uuid;
 
 use crate::{
     auth::Principal,
+    clock::SharedClock,
     db::{Db, DbError, Tx},
     error::{ErrorCode, Failure, FieldViolation},
-    events::HandlerError,
+    events::{Event, HandlerError, Outbox},
     idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
 };
 
@@ -238,6 +241,53 @@ impl RequestKey {
         {
             return Err(ServiceError::ConcurrentReplay);
         }
+        Ok(())
+    }
+}
+
+/// What a publishing service's handlers share: its own database, the injected clock and the
+/// outbox its events leave through.
+#[derive(Clone)]
+pub struct Core {
+    db: Db,
+    clock: SharedClock,
+    outbox: Outbox,
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core").field("outbox", &self.outbox).finish_non_exhaustive()
+    }
+}
+
+impl Core {
+    pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
+        Self { db, clock, outbox }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// The time of this request's decisions: the clock's, never the database's.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Adds `event` of organisation `tenant` to the outbox in `tx`: it leaves only if `tx` commits.
+    pub async fn emit<E: Event>(&self, tx: &mut Tx, tenant: impl Into<Uuid>, event: E) -> ServiceResult<()> {
+        self.outbox.write(tx, Some(tenant.into()), &event).await?;
+        Ok(())
+    }
+
+    /// Commits `tx` and wakes the relay, so its events leave at once.
+    pub async fn commit(&self, tx: Tx) -> ServiceResult<()> {
+        tx.commit().await?;
+        self.outbox.committed();
         Ok(())
     }
 }

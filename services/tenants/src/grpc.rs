@@ -17,11 +17,11 @@ use std::sync::Arc;
 use ohjaus_platform::{
     auth::Principal,
     clock::SharedClock,
-    db::{Db, Source, Tx},
+    db::{Db, Source},
     error::FieldViolation,
-    events::{Event, Outbox},
+    events::Outbox,
     proto::tenants::v1 as pb,
-    service::{ServiceError, ServiceResult},
+    service::{Core, ServiceError, ServiceResult},
     types::IdentityCodeHasher,
     unary,
 };
@@ -39,38 +39,27 @@ pub struct Tenants {
 }
 
 struct Inner {
-    db: Db,
-    clock: SharedClock,
-    outbox: Outbox,
+    /// Its database, clock and outbox.
+    core: Core,
     hasher: IdentityCodeHasher,
 }
 
 impl Tenants {
     pub fn new(db: Db, clock: SharedClock, outbox: Outbox, hasher: IdentityCodeHasher) -> Self {
-        Self { inner: Arc::new(Inner { db, clock, outbox, hasher }) }
+        Self { inner: Arc::new(Inner { core: Core::new(db, clock, outbox), hasher }) }
     }
 
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        self.inner.core.db()
+    }
+
+    /// Its database, clock and outbox: `now`, `emit` and `commit`.
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
     }
 
     pub fn server(&self) -> pb::tenants_service_server::TenantsServiceServer<Self> {
         pb::tenants_service_server::TenantsServiceServer::new(self.clone())
-    }
-
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.clock.now()
-    }
-
-    async fn emit<E: Event>(&self, tx: &mut Tx, org: OrganizationId, event: E) -> ServiceResult<()> {
-        self.inner.outbox.write(tx, Some(org.as_uuid()), &event).await?;
-        Ok(())
-    }
-
-    async fn commit(&self, tx: Tx) -> ServiceResult<()> {
-        tx.commit().await?;
-        self.inner.outbox.committed();
-        Ok(())
     }
 
     /// The organisation, if the caller may do `action` on it; otherwise the refusal. Read from

@@ -24,7 +24,7 @@ impl Workspaces {
     ) -> ServiceResult<()> {
         let entry = AccessRow {
             id: ohjaus_platform::ids::new_id(),
-            at: self.now(),
+            at: self.core().now(),
             actor_kind: actor.kind().to_owned(),
             actor_id: actor.id().to_string(),
             actor_role: role.map(MemberRole::as_str).unwrap_or("none").to_owned(),

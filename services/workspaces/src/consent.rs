@@ -180,7 +180,7 @@ impl ConsentEffects {
 
     async fn accepted(&self, tx: &mut Tx, c: Consent, floor: Option<Floor>) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
-        let now = self.service.now();
+        let now = self.service.core().now();
         // Heard of before: a redelivery, or an ending that came first and keeps the expert out.
         if !store::insert_grant(tx, c.workspace, &c.grant(floor), now).await? {
             return Ok(());
@@ -199,7 +199,7 @@ impl ConsentEffects {
                     member_id: c.expert.to_string(),
                     reason: "consent".into(),
                 };
-                self.service.emit(tx, org, event).await?;
+                self.service.core().emit(tx, org, event).await?;
             }
             // Already in through another customer's consent: this one widens what they see.
             Some(MemberRole::Expert) => {}
@@ -228,7 +228,7 @@ impl ConsentEffects {
     /// The consent no longer holds: with no other consent left, the expert is out at once.
     async fn ended(&self, tx: &mut Tx, c: Consent, ending: Ending) -> ServiceResult<()> {
         let Some(opened) = self.workspace(tx, c.workspace).await? else { return Ok(()) };
-        let now = self.service.now();
+        let now = self.service.core().now();
         let was_active = store::end_grant(tx, c.workspace, &c.grant(None), now).await?;
         // Only an expert who is in by consent leaves by it; one of the workspace's own guides
         // stays what they are.
@@ -245,7 +245,7 @@ impl ConsentEffects {
                     member_id: c.expert.to_string(),
                     reason: ending.reason().into(),
                 };
-                self.service.emit(tx, org, event).await?;
+                self.service.core().emit(tx, org, event).await?;
             }
             self.log(tx, &c, ending.logged()).await?;
         }
@@ -285,7 +285,7 @@ impl ConsentEffects {
     async fn log(&self, tx: &mut Tx, c: &Consent, what: &str) -> ServiceResult<()> {
         let entry = AccessRow {
             id: ohjaus_platform::ids::new_id(),
-            at: self.service.now(),
+            at: self.service.core().now(),
             actor_kind: "expert".into(),
             actor_id: c.expert.to_string(),
             actor_role: MemberRole::Expert.as_str().into(),
@@ -306,7 +306,7 @@ impl ConsentEffects {
         request: Uuid,
         mail: Option<MailKind>,
     ) -> ServiceResult<()> {
-        let now = self.service.now();
+        let now = self.service.core().now();
         let notification = NotificationRow {
             id: NotificationId::new(),
             recipient,

@@ -139,7 +139,7 @@ impl Workspaces {
         };
         let document = json!({
             "format": "ohjaus-workspace-export/1",
-            "exported_at": self.now().to_rfc3339(),
+            "exported_at": self.core().now().to_rfc3339(),
             "workspace": {
                 "id": workspace.id.to_string(),
                 "title": workspace.title.as_str(),

@@ -244,7 +244,7 @@ impl Workspaces {
                     size: i64::try_from(size).unwrap_or(i64::MAX),
                     uploaded_by: actor,
                     object_key: path.to_string(),
-                    created_at: this.now(),
+                    created_at: this.core().now(),
                 };
                 let stored = async {
                     let mut tx = this.db().begin().await?;
@@ -257,8 +257,8 @@ impl Workspaces {
                         workspace_id: id.to_string(),
                         file_id: file.to_string(),
                     };
-                    this.emit(&mut tx, org, event).await?;
-                    this.commit(tx).await
+                    this.core().emit(&mut tx, org, event).await?;
+                    this.core().commit(tx).await
                 }
                 .await;
                 if let Err(error) = stored {

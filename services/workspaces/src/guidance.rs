@@ -257,7 +257,7 @@ impl Workspaces {
             workspace_id: opened.workspace.id.to_string(),
             item_id: item.to_string(),
         };
-        self.emit(tx, org, event).await
+        self.core().emit(tx, org, event).await
     }
 
     pub(crate) async fn create_item(
@@ -274,7 +274,7 @@ impl Workspaces {
             NextAction::Proceed(tx) => tx,
         };
         let (Reader { opened, actor, .. }, thread) = self.may_create_item(&mut tx, principal, &command).await?;
-        let now = self.now();
+        let now = self.core().now();
         let item = ItemId::new();
         let content = ItemContent {
             title: command.input.title,
@@ -299,7 +299,7 @@ impl Workspaces {
         store::insert_item(&mut tx, &row).await?;
         command.key.remember(&mut tx, principal, item.as_uuid(), now).await?;
         self.item_changed(&mut tx, &opened, item).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.item_to_pb(&opened, &row)
     }
 
@@ -399,7 +399,7 @@ impl Workspaces {
         let aad = item_aad(row.workspace_id, row.id);
         let mut content: ItemContent = opened.open_json(&row.sealed, &aad, "guidance item")?;
         let mut changed = ItemRow { version: row.version + 1, ..row };
-        let now = self.now();
+        let now = self.core().now();
         change(actor, role, &mut changed, &mut content, now)?;
         changed.updated_at = now;
         changed.sealed = opened.seal_json(&content, &aad)?;
@@ -407,7 +407,7 @@ impl Workspaces {
             return Err(ErrorCode::VersionMismatch.into());
         }
         self.item_changed(&mut tx, &opened, changed.id).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.item_to_pb(&opened, &changed)
     }
 
@@ -518,7 +518,7 @@ impl Workspaces {
             workspace_id: id,
             sealed: opened.seal_json(&content, &summary_aad(id))?,
             updated_by: actor,
-            updated_at: self.now(),
+            updated_at: self.core().now(),
             version: command.version + 1,
         };
         // The summary is one text that several people edit: a stale version never overwrites.
@@ -526,9 +526,10 @@ impl Workspaces {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let org = opened.workspace.organization_id;
-        self.emit(&mut tx, org, ev::SummaryChanged { organization_id: org.to_string(), workspace_id: id.to_string() })
+        self.core()
+            .emit(&mut tx, org, ev::SummaryChanged { organization_id: org.to_string(), workspace_id: id.to_string() })
             .await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.summary_to_pb(&opened, Some(&row))
     }
 }

@@ -98,7 +98,7 @@ impl Workspaces {
     fn invitation_to_pb(&self, opened: &Opened, row: &InvitationRow) -> ServiceResult<pb::Invitation> {
         let contact: InvitationContact =
             opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
-        let status = match domain::invitation_status(row.state, row.expires_at, self.now()) {
+        let status = match domain::invitation_status(row.state, row.expires_at, self.core().now()) {
             InvitationStatus::Pending => pb::InvitationState::Pending,
             InvitationStatus::Accepted => pb::InvitationState::Accepted,
             InvitationStatus::Revoked => pb::InvitationState::Revoked,
@@ -193,7 +193,7 @@ impl Workspaces {
         };
         // Settled again where it is written: the workspace may have closed or filled meanwhile.
         let opened = self.inviting(&mut tx, principal, command.workspace).await?;
-        let now = self.now();
+        let now = self.core().now();
         let token = random_token();
         let invitation = InvitationId::new();
         let contact = InvitationContact {
@@ -217,7 +217,7 @@ impl Workspaces {
         store::insert_invitation(&mut tx, &row).await?;
         command.key.remember(&mut tx, principal, invitation.as_uuid(), now).await?;
         self.queue_invitation_mail(&mut tx, &opened, &contact, &organization, &token, row.expires_at).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.inner().mail_waker.notify_one();
         self.invitation_to_pb(&opened, &row)
     }
@@ -303,7 +303,7 @@ impl Workspaces {
         let mut tx = self.db().begin().await?;
         let (opened, row) = self.guided_invitation(&mut tx, principal, &target).await?;
         tx.commit().await?;
-        let now = self.now();
+        let now = self.core().now();
         if !matches!(
             domain::invitation_status(row.state, row.expires_at, now),
             InvitationStatus::Pending | InvitationStatus::Expired
@@ -329,7 +329,7 @@ impl Workspaces {
             return Err(ErrorCode::VersionMismatch.into());
         }
         self.queue_invitation_mail(&mut tx, &opened, &contact, &organization, &token, changed.expires_at).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.inner().mail_waker.notify_one();
         self.invitation_to_pb(&opened, &changed)
     }
@@ -342,7 +342,7 @@ impl Workspaces {
         let target = InvitationTarget::parse(&msg)?;
         let mut tx = self.db().begin().await?;
         let (opened, row) = self.guided_invitation(&mut tx, principal, &target).await?;
-        let now = self.now();
+        let now = self.core().now();
         if matches!(
             domain::invitation_status(row.state, row.expires_at, now),
             InvitationStatus::Accepted | InvitationStatus::Revoked
@@ -354,7 +354,7 @@ impl Workspaces {
         if !store::update_invitation(&mut tx, &changed, version, now).await? {
             return Err(ErrorCode::VersionMismatch.into());
         }
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         self.invitation_to_pb(&opened, &changed)
     }
 
@@ -370,7 +370,8 @@ impl Workspaces {
         let Some(row) = store::invitation_by_token(self.db(), &token_hash(msg.token.trim())).await? else {
             return Ok(pb::CheckInvitationResponse::default());
         };
-        let usable = domain::invitation_status(row.state, row.expires_at, self.now()) == InvitationStatus::Pending;
+        let usable =
+            domain::invitation_status(row.state, row.expires_at, self.core().now()) == InvitationStatus::Pending;
         let workspace =
             store::find_workspace(self.db(), row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
         let opened = self.open(&workspace)?;
@@ -389,7 +390,7 @@ impl Workspaces {
             return Err(ErrorCode::PermissionDenied.into());
         };
         let customer = Actor::Customer(*customer_id);
-        let now = self.now();
+        let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::invitation_by_token(&mut tx, &token_hash(msg.token.trim()))
             .await?
@@ -446,8 +447,8 @@ impl Workspaces {
             member_id: customer.id().to_string(),
             reason: "invitation".into(),
         };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         Ok(self.workspace_to_pb(&opened.workspace))
     }
 }

@@ -65,7 +65,7 @@ impl Workspaces {
         if !guide {
             return Err(not_a_guide());
         }
-        let now = self.now();
+        let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
         let opened = self.open(&row)?;
@@ -83,8 +83,8 @@ impl Workspaces {
             workspace_id: id.to_string(),
             owner_id: new_owner.to_string(),
         };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         Ok(pb::TransferWorkspaceResponse { workspace_id: id.to_string(), owner_id: new_owner.to_string() })
     }
 
@@ -100,13 +100,13 @@ impl Workspaces {
         if row.state != State::Closed {
             return Err(ErrorCode::WrongState.into());
         }
-        if !store::set_state(&mut tx, id, row.version, State::Archived, row.closed_at, self.now()).await? {
+        if !store::set_state(&mut tx, id, row.version, State::Archived, row.closed_at, self.core().now()).await? {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let org = row.organization_id;
         let event = ev::WorkspaceArchived { organization_id: org.to_string(), workspace_id: id.to_string() };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         Ok(pb::RetentionResponse { workspace_id: id.to_string() })
     }
 
@@ -122,8 +122,8 @@ impl Workspaces {
         store::delete_workspace(&mut tx, id).await?;
         let org = row.organization_id;
         let event = ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         if let Err(error) = self.db().purge_deleted().await {
             tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
         }

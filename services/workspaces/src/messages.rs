@@ -113,7 +113,7 @@ impl Workspaces {
         let (Reader { opened, actor, .. }, thread) = self.may_post_message(&mut tx, principal, &command).await?;
         let attachments =
             self.attachments_of(&mut tx, command.workspace, actor, thread, &command.attachment_ids).await?;
-        let now = self.now();
+        let now = self.core().now();
         let id = MessageId::new();
         let content = MessageContent { body: command.body.as_str().to_owned(), author_name: command.author_name };
         let row = MessageRow {
@@ -137,8 +137,8 @@ impl Workspaces {
             workspace_id: command.workspace.to_string(),
             message_id: id.to_string(),
         };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         self.message_to_pb(&opened, &row).await
     }
 
@@ -234,7 +234,7 @@ impl Workspaces {
     ) -> ServiceResult<pb::Message> {
         let mut tx = self.db().begin().await?;
         let (Reader { opened, actor, .. }, row) = self.visible_message(&mut tx, principal, target).await?;
-        let now = self.now();
+        let now = self.core().now();
         domain::may_change_message(
             actor,
             row.author,
@@ -274,8 +274,8 @@ impl Workspaces {
             workspace_id: changed.workspace_id.to_string(),
             message_id: changed.id.to_string(),
         };
-        self.emit(&mut tx, org, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
         self.message_to_pb(&opened, &changed).await
     }
 
@@ -287,7 +287,7 @@ impl Workspaces {
         let target = MessageRef::parse(&msg.workspace_id, &msg.message_id)?;
         let mut tx = self.db().begin().await?;
         let (Reader { opened, actor, .. }, row) = self.visible_message(&mut tx, principal, &target).await?;
-        let now = self.now();
+        let now = self.core().now();
         store::mark_read(&mut tx, opened.workspace.id, actor, row.id, now).await?;
         let marker = store::read_marker(&mut tx, opened.workspace.id, actor).await?;
         tx.commit().await?;

@@ -68,7 +68,7 @@ impl Workspaces {
         let id = ohjaus_platform::ids::new_id();
         let sealed = opened.seal_json(mail, &mail_aad(opened.workspace.id, id))?;
         let row = OutgoingMailRow { id, workspace_id: opened.workspace.id, sealed, attempts: 0 };
-        store::queue_mail(tx, &row, self.now()).await
+        store::queue_mail(tx, &row, self.core().now()).await
     }
 
     /// Where a mail sends a member: the workspace in the application.
@@ -118,7 +118,7 @@ impl Workspaces {
             .map(|(i, id)| NotificationId::parse(&format!("notification_ids[{i}]"), id))
             .collect::<Result<Vec<_>, _>>()?;
         let mut tx = self.db().begin().await?;
-        let marked = store::mark_notifications_read(&mut tx, actor, &ids, self.now()).await?;
+        let marked = store::mark_notifications_read(&mut tx, actor, &ids, self.core().now()).await?;
         tx.commit().await?;
         Ok(pb::MarkNotificationsReadResponse { marked: i64::try_from(marked).unwrap_or(i64::MAX) })
     }
@@ -126,15 +126,15 @@ impl Workspaces {
     /// Turns waiting notifications into at most one mail per person per window.
     pub async fn batch_notifications(&self) -> ServiceResult<usize> {
         let inner = self.inner();
-        let now = self.now();
-        let due = store::due_for_mail(&inner.db, now - inner.config.notification_batch, 200).await?;
+        let now = self.core().now();
+        let due = store::due_for_mail(inner.core.db(), now - inner.config.notification_batch, 200).await?;
         let mut by_recipient: HashMap<Actor, (WorkspaceId, i64)> = HashMap::new();
         for (recipient, workspace, count) in due {
             by_recipient.entry(recipient).and_modify(|(_, n)| *n += count).or_insert((workspace, count));
         }
         let mut queued = 0;
         for (recipient, (workspace, count)) in by_recipient {
-            let mut tx = inner.db.begin().await?;
+            let mut tx = inner.core.db().begin().await?;
             if let Some(row) = store::find_workspace(&mut tx, workspace).await? {
                 let opened = self.open(&row)?;
                 let contact = self.contact_of(&mut tx, &opened, recipient).await?;
@@ -164,22 +164,22 @@ impl Workspaces {
     /// Sends the mail that is due; returns how many went out.
     pub async fn send_due_mail(&self) -> ServiceResult<usize> {
         let inner = self.inner();
-        let now = self.now();
+        let now = self.core().now();
         let mut sent = 0;
-        for row in store::due_mail(&inner.db, now, 50).await? {
+        for row in store::due_mail(inner.core.db(), now, 50).await? {
             // A worker that dies mid-send leaves the mail to be tried again after the lease.
-            if !store::claim_mail(&inner.db, row.id, now, now + chrono::Duration::minutes(5)).await? {
+            if !store::claim_mail(inner.core.db(), row.id, now, now + chrono::Duration::minutes(5)).await? {
                 continue;
             }
-            let Some(workspace) = store::find_workspace(&inner.db, row.workspace_id).await? else {
-                store::mail_sent(&inner.db, row.id).await?;
+            let Some(workspace) = store::find_workspace(inner.core.db(), row.workspace_id).await? else {
+                store::mail_sent(inner.core.db(), row.id).await?;
                 continue;
             };
             let opened = self.open(&workspace)?;
             let content: MailContent = opened.open_json(&row.sealed, &mail_aad(row.workspace_id, row.id), "mail")?;
             let Ok(to) = Email::parse("to", &content.to) else {
                 tracing::warn!(mail = %row.id, "queued mail has an unusable address; dropped");
-                store::mail_sent(&inner.db, row.id).await?;
+                store::mail_sent(inner.core.db(), row.id).await?;
                 continue;
             };
             let mail = Mail {
@@ -191,7 +191,7 @@ impl Workspaces {
             };
             match inner.mailer.send(&mail).await {
                 Ok(()) => {
-                    store::mail_sent(&inner.db, row.id).await?;
+                    store::mail_sent(inner.core.db(), row.id).await?;
                     metrics::counter!("ohjaus_mail_sent_total").increment(1);
                     sent += 1;
                 }
@@ -200,12 +200,12 @@ impl Workspaces {
                     let wait =
                         chrono::Duration::seconds(30 * (1_i64 << attempts.min(7))).min(chrono::Duration::hours(1));
                     tracing::warn!(mail = %row.id, attempts, %error, "mail not delivered; will retry");
-                    store::mail_retry(&inner.db, row.id, attempts, now + wait).await?;
+                    store::mail_retry(inner.core.db(), row.id, attempts, now + wait).await?;
                 }
                 Err(error) => {
                     tracing::error!(mail = %row.id, %error, "mail given up");
                     metrics::counter!("ohjaus_mail_failed_total").increment(1);
-                    store::mail_sent(&inner.db, row.id).await?;
+                    store::mail_sent(inner.core.db(), row.id).await?;
                 }
             }
         }

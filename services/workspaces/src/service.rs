@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use object_store::ObjectStore;
 use ohjaus_platform::{
     auth::Principal,
@@ -11,7 +11,7 @@ use ohjaus_platform::{
     crypto::{DataKey, KeyEncryptionKey},
     db::{Db, Tx},
     error::FieldViolation,
-    events::{Event, Outbox},
+    events::Outbox,
     grpc::Transport,
     ids::parse_uuid,
     mail::Mailer,
@@ -19,12 +19,11 @@ use ohjaus_platform::{
         identity::v1::identity_service_client::IdentityServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient, workspaces::v1 as pb,
     },
-    service::{ServiceError, ServiceResult},
+    service::{Core, ServiceError, ServiceResult},
     types::Text,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
 use crate::{
     domain::{self, Actor, MemberRole, TITLE_MAX, Thread, Topic, Workspace, WorkspaceId, sight::Sight},
@@ -58,9 +57,8 @@ pub struct Workspaces {
 }
 
 pub(crate) struct Inner {
-    pub(crate) db: Db,
-    pub(crate) clock: SharedClock,
-    pub(crate) outbox: Outbox,
+    /// Its database, clock and outbox.
+    pub(crate) core: Core,
     pub(crate) kek: KeyEncryptionKey,
     pub(crate) tenants: TenantsServiceClient<Transport>,
     pub(crate) identity: IdentityServiceClient<Transport>,
@@ -141,9 +139,7 @@ impl Workspaces {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
-                db,
-                clock,
-                outbox,
+                core: Core::new(db, clock, outbox),
                 kek,
                 tenants: TenantsServiceClient::new(peers.tenants),
                 identity: IdentityServiceClient::new(peers.identity),
@@ -160,26 +156,16 @@ impl Workspaces {
     }
 
     pub fn db(&self) -> &Db {
-        &self.inner.db
+        self.inner.core.db()
+    }
+
+    /// Its database, clock and outbox: `now`, `emit` and `commit`.
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
     }
 
     pub fn server(&self) -> pb::workspaces_service_server::WorkspacesServiceServer<Self> {
         pb::workspaces_service_server::WorkspacesServiceServer::new(self.clone())
-    }
-
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
-    }
-
-    pub(crate) async fn emit<E: Event>(&self, tx: &mut Tx, org: Uuid, event: E) -> ServiceResult<()> {
-        self.inner.outbox.write(tx, Some(org), &event).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn commit(&self, tx: Tx) -> ServiceResult<()> {
-        tx.commit().await?;
-        self.inner.outbox.committed();
-        Ok(())
     }
 
     /// The workspace with its key unwrapped and its title opened.

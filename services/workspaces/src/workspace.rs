@@ -118,7 +118,7 @@ impl Workspaces {
             NextAction::Replay(made) => return self.read_workspace(principal, WorkspaceId(made)).await,
             NextAction::Proceed(tx) => tx,
         };
-        let now = self.now();
+        let now = self.core().now();
         let (row, opened) = self.new_workspace(&command, owner, now)?;
         let id = row.id;
         store::insert_workspace(&mut tx, &row).await?;
@@ -130,8 +130,8 @@ impl Workspaces {
             workspace_id: id.to_string(),
             owner_id: owner.id().to_string(),
         };
-        self.emit(&mut tx, command.organization, event).await?;
-        self.commit(tx).await?;
+        self.core().emit(&mut tx, command.organization, event).await?;
+        self.core().commit(tx).await?;
         Ok(self.workspace_to_pb(&opened.workspace))
     }
 
@@ -236,7 +236,7 @@ impl Workspaces {
         change: StateChange,
     ) -> ServiceResult<pb::Workspace> {
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
-        let now = self.now();
+        let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
         let workspace = &opened.workspace;
@@ -254,14 +254,14 @@ impl Workspaces {
         match change {
             StateChange::Reopen => {
                 let event = ev::WorkspaceReopened { organization_id: org, workspace_id: wid };
-                self.emit(&mut tx, workspace.organization_id, event).await?;
+                self.core().emit(&mut tx, workspace.organization_id, event).await?;
             }
             StateChange::Close => {
                 let event = ev::WorkspaceClosed { organization_id: org, workspace_id: wid };
-                self.emit(&mut tx, workspace.organization_id, event).await?;
+                self.core().emit(&mut tx, workspace.organization_id, event).await?;
             }
         }
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         let mut changed = opened.workspace;
         changed.state = state;
         changed.closed_at = closed_at;

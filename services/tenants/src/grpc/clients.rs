@@ -89,7 +89,7 @@ impl Tenants {
         let mut raw = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut raw);
         let secret = URL_SAFE_NO_PAD.encode(raw);
-        let now = self.now();
+        let now = self.core().now();
         let client = IntegrationClient {
             id: ClientId::new(),
             organization_id: org,
@@ -99,14 +99,15 @@ impl Tenants {
             revoked_at: None,
         };
         store::insert_client(&mut tx, &client, &secret_hash(&secret)).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::IntegrationClientCreated { organization_id: org.to_string(), client_id: client.id.to_string() },
-        )
-        .await?;
+        self.core()
+            .emit(
+                &mut tx,
+                org,
+                ev::IntegrationClientCreated { organization_id: org.to_string(), client_id: client.id.to_string() },
+            )
+            .await?;
         key.remember(&mut tx, principal, client.id.as_uuid(), now).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(pb::CreateIntegrationClientResponse { client: Some(client_to_pb(&client)), secret })
     }
 
@@ -135,17 +136,18 @@ impl Tenants {
         main_users_only(principal, org)?;
         let mut client = store::find_client(&mut tx, org, client).await?.ok_or_else(ServiceError::not_found)?;
         if client.revoked_at.is_none() {
-            let now = self.now();
+            let now = self.core().now();
             store::revoke_client(&mut tx, client.id, now).await?;
             client.revoked_at = Some(now);
-            self.emit(
-                &mut tx,
-                org,
-                ev::IntegrationClientRevoked { organization_id: org.to_string(), client_id: client.id.to_string() },
-            )
-            .await?;
+            self.core()
+                .emit(
+                    &mut tx,
+                    org,
+                    ev::IntegrationClientRevoked { organization_id: org.to_string(), client_id: client.id.to_string() },
+                )
+                .await?;
         }
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(client_to_pb(&client))
     }
 

@@ -139,7 +139,7 @@ impl Tenants {
             }
         };
         self.authorized(&mut tx, principal, org, Action::NameMainUser).await?;
-        let now = self.now();
+        let now = self.core().now();
         let person = match store::find_person(&mut tx, new.virtu.as_ref(), new.suomifi.as_ref()).await? {
             Some(person) => person,
             None => {
@@ -159,21 +159,22 @@ impl Tenants {
             }
         };
         store::insert_membership(&mut tx, person, org, &new.roles, now).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::ExpertAdded {
-                organization_id: org.to_string(),
-                expert_id: person.to_string(),
-                roles: new.roles.to_strings(),
-            },
-        )
-        .await?;
+        self.core()
+            .emit(
+                &mut tx,
+                org,
+                ev::ExpertAdded {
+                    organization_id: org.to_string(),
+                    expert_id: person.to_string(),
+                    roles: new.roles.to_strings(),
+                },
+            )
+            .await?;
         key.remember(&mut tx, principal, person.as_uuid(), now).await?;
         let expert = store::find_expert(&mut tx, org, person)
             .await?
             .ok_or_else(|| ServiceError::corrupt("membership vanished"))?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(expert_to_pb(&expert))
     }
 
@@ -218,29 +219,31 @@ impl Tenants {
         expert.listing = listing;
         expert.version += 1;
         store::set_roles(&mut tx, &expert).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::ExpertRolesChanged {
-                organization_id: org.to_string(),
-                expert_id: person.to_string(),
-                roles: expert.roles.to_strings(),
-            },
-        )
-        .await?;
-        if unlisted {
-            self.emit(
+        self.core()
+            .emit(
                 &mut tx,
                 org,
-                ev::ExpertListingChanged {
+                ev::ExpertRolesChanged {
                     organization_id: org.to_string(),
                     expert_id: person.to_string(),
-                    listed: false,
+                    roles: expert.roles.to_strings(),
                 },
             )
             .await?;
+        if unlisted {
+            self.core()
+                .emit(
+                    &mut tx,
+                    org,
+                    ev::ExpertListingChanged {
+                        organization_id: org.to_string(),
+                        expert_id: person.to_string(),
+                        listed: false,
+                    },
+                )
+                .await?;
         }
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(expert_to_pb(&expert))
     }
 
@@ -263,17 +266,18 @@ impl Tenants {
         expert.listing = listing;
         expert.version += 1;
         store::set_listing(&mut tx, &expert, newly_listed).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::ExpertListingChanged {
-                organization_id: org.to_string(),
-                expert_id: person.to_string(),
-                listed: expert.listing.listed,
-            },
-        )
-        .await?;
-        self.commit(tx).await?;
+        self.core()
+            .emit(
+                &mut tx,
+                org,
+                ev::ExpertListingChanged {
+                    organization_id: org.to_string(),
+                    expert_id: person.to_string(),
+                    listed: expert.listing.listed,
+                },
+            )
+            .await?;
+        self.core().commit(tx).await?;
         Ok(expert_to_pb(&expert))
     }
 
@@ -287,9 +291,10 @@ impl Tenants {
         self.authorized(&mut tx, principal, org, Action::Administer).await?;
         store::find_expert(&mut tx, org, person).await?.ok_or_else(ServiceError::not_found)?;
         store::delete_membership(&mut tx, org, person).await?;
-        self.emit(&mut tx, org, ev::ExpertRemoved { organization_id: org.to_string(), expert_id: person.to_string() })
+        self.core()
+            .emit(&mut tx, org, ev::ExpertRemoved { organization_id: org.to_string(), expert_id: person.to_string() })
             .await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(pb::RemoveExpertResponse {})
     }
 

@@ -82,17 +82,18 @@ impl Tenants {
             }
         };
         self.authorized(&mut tx, principal, org, Action::Administer).await?;
-        let now = self.now();
+        let now = self.core().now();
         let office = Office { id: OfficeId::new(), organization_id: org, name, version: 1, created_at: now };
         store::insert_office(&mut tx, &office).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::OfficeCreated { organization_id: org.to_string(), office_id: office.id.to_string() },
-        )
-        .await?;
+        self.core()
+            .emit(
+                &mut tx,
+                org,
+                ev::OfficeCreated { organization_id: org.to_string(), office_id: office.id.to_string() },
+            )
+            .await?;
         key.remember(&mut tx, principal, office.id.as_uuid(), now).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(office_to_pb(&office))
     }
 
@@ -122,13 +123,14 @@ impl Tenants {
         office.name = name;
         office.version += 1;
         store::rename_office(&mut tx, &office).await?;
-        self.emit(
-            &mut tx,
-            org,
-            ev::OfficeRenamed { organization_id: org.to_string(), office_id: office.id.to_string() },
-        )
-        .await?;
-        self.commit(tx).await?;
+        self.core()
+            .emit(
+                &mut tx,
+                org,
+                ev::OfficeRenamed { organization_id: org.to_string(), office_id: office.id.to_string() },
+            )
+            .await?;
+        self.core().commit(tx).await?;
         Ok(office_to_pb(&office))
     }
 
@@ -142,9 +144,10 @@ impl Tenants {
         self.authorized(&mut tx, principal, org, Action::Administer).await?;
         store::find_office(&mut tx, org, office).await?.ok_or_else(ServiceError::not_found)?;
         store::delete_office(&mut tx, office).await?;
-        self.emit(&mut tx, org, ev::OfficeDeleted { organization_id: org.to_string(), office_id: office.to_string() })
+        self.core()
+            .emit(&mut tx, org, ev::OfficeDeleted { organization_id: org.to_string(), office_id: office.to_string() })
             .await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(pb::DeleteOfficeResponse {})
     }
 }

@@ -122,7 +122,7 @@ impl Tenants {
                 return Ok(organization_to_pb(&org.ok_or_else(ServiceError::not_found)?));
             }
         };
-        let now = self.now();
+        let now = self.core().now();
         let org = Organization {
             id: OrganizationId::new(),
             registry,
@@ -132,9 +132,9 @@ impl Tenants {
             updated_at: now,
         };
         store::insert_organization(&mut tx, &org).await?;
-        self.emit(&mut tx, org.id, ev::OrganizationCreated { organization_id: org.id.to_string() }).await?;
+        self.core().emit(&mut tx, org.id, ev::OrganizationCreated { organization_id: org.id.to_string() }).await?;
         key.remember(&mut tx, principal, org.id.as_uuid(), now).await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         tracing::info!(organization = %org.id, "organisation created");
         Ok(organization_to_pb(&org))
     }
@@ -201,11 +201,12 @@ impl Tenants {
         domain::check_version(expected_version, org.version)?;
         org.registry = registry;
         org.version += 1;
-        org.updated_at = self.now();
+        org.updated_at = self.core().now();
         store::update_organization(&mut tx, &org).await?;
-        self.emit(&mut tx, id, ev::OrganizationUpdated { organization_id: id.to_string(), version: org.version })
+        self.core()
+            .emit(&mut tx, id, ev::OrganizationUpdated { organization_id: id.to_string(), version: org.version })
             .await?;
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         Ok(organization_to_pb(&org))
     }
 
@@ -224,17 +225,17 @@ impl Tenants {
         }
         org.status = status;
         org.version += 1;
-        org.updated_at = self.now();
+        org.updated_at = self.core().now();
         store::update_organization(&mut tx, &org).await?;
         match status {
             OrganizationStatus::Suspended => {
-                self.emit(&mut tx, id, ev::OrganizationSuspended { organization_id: id.to_string() }).await?
+                self.core().emit(&mut tx, id, ev::OrganizationSuspended { organization_id: id.to_string() }).await?
             }
             OrganizationStatus::Active => {
-                self.emit(&mut tx, id, ev::OrganizationReactivated { organization_id: id.to_string() }).await?
+                self.core().emit(&mut tx, id, ev::OrganizationReactivated { organization_id: id.to_string() }).await?
             }
         }
-        self.commit(tx).await?;
+        self.core().commit(tx).await?;
         tracing::info!(organization = %id, status = status.as_str(), "organisation status changed");
         Ok(organization_to_pb(&org))
     }

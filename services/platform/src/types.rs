@@ -10,7 +10,9 @@ use sha2::Sha256;
 
 use crate::{config::Secret, error::FieldViolation};
 
-/// Trimmed, non-empty text of at most `max` characters.
+/// Trimmed text of at most `max` characters with something visible in it: a text of spaces,
+/// zero-width characters and direction marks alone would show as nothing, or as what it is
+/// not, beside a person's name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Text(String);
@@ -27,14 +29,72 @@ impl Text {
         if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
             return Err(FieldViolation::new(field, "field-required"));
         }
+        if !has_visible(trimmed) {
+            return Err(FieldViolation::new(field, "field-no-visible-text"));
+        }
         Ok(Self(trimmed.to_owned()))
     }
+
+    /// A text the service itself parsed when it was written, read back as it was: a rule added
+    /// since must not make stored data unreadable.
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
     pub fn into_string(self) -> String {
         self.0
     }
+}
+
+/// The bidirectional controls (embeddings, overrides, isolates and marks): in a name they can
+/// reverse how the rest reads, so `\u{202e}gpj.txt` shows as "txt.jpg".
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
+/// Characters that show nothing by themselves: white space, and the format characters
+/// (Unicode category `Cf`: zero-width spaces and joiners, the word joiner, the byte order mark,
+/// bidirectional controls, soft hyphens, tags) together with the other default-ignorable code
+/// points (variation selectors, fillers) as Unicode 15 lists them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{034f}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{06dd}'
+                | '\u{070f}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08e2}'
+                | '\u{115f}'..='\u{1160}'
+                | '\u{17b4}'..='\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200d}'
+                | '\u{2060}'..='\u{2065}'
+                | '\u{206a}'..='\u{206f}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{fff0}'..='\u{fffb}'
+                | '\u{110bd}'
+                | '\u{110cd}'
+                | '\u{13430}'..='\u{1343f}'
+                | '\u{1bca0}'..='\u{1bca3}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+}
+
+/// Whether `value` shows anything once its invisible characters are gone.
+pub fn has_visible(value: &str) -> bool {
+    value.chars().any(|c| !is_invisible(c))
 }
 
 impl fmt::Display for Text {
@@ -295,6 +355,40 @@ mod tests {
         let b = IdentityCodeHasher::new(Secret::new("j".repeat(32))).hash(&code);
         assert_ne!(a, b);
         assert!(!a.as_str().contains("010280"));
+    }
+
+    #[test]
+    fn texts_need_something_visible() {
+        for invisible in [
+            "\u{202e}\u{200b}",
+            "\u{200b}\u{200c}\u{200d}",
+            " \u{2060}\u{feff} ",
+            "\u{2066}\u{2069}\u{200e}\u{200f}\u{061c}",
+            "\u{ad}\u{180e}\u{3164}\u{fe0f}\u{e0041}",
+        ] {
+            let refused = Text::parse("body", invisible, 100).unwrap_err();
+            assert_eq!((refused.field.as_str(), refused.reason.as_str()), ("body", "field-no-visible-text"));
+        }
+        assert_eq!(Text::parse("body", " \n ", 100).unwrap_err().reason, "field-required");
+        // Invisible characters beside visible ones are kept as written: joined emoji, say.
+        for visible in ["Perhe 👩\u{200d}👧", "\u{202b}שלום\u{202c}", "a\u{200b}", "x"] {
+            assert_eq!(Text::parse("body", visible, 100).unwrap().as_str(), visible);
+        }
+        assert_eq!(Text::from_stored("\u{200b}".into()).as_str(), "\u{200b}");
+    }
+
+    #[test]
+    fn bidirectional_controls_are_known() {
+        for c in [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2069}', '\u{200e}', '\u{200f}',
+            '\u{061c}',
+        ] {
+            assert!(is_bidi_control(c), "{c:?}");
+            assert!(is_invisible(c), "{c:?}");
+        }
+        for c in ['a', 'ä', '.', '\u{200b}', '\u{05d0}'] {
+            assert!(!is_bidi_control(c), "{c:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! The access log: every read of a workspace's content is written down with who read what, and
-//! its members read the log as their sight allows.
+//! The access log: every read of a workspace's content is written down with who read what,
+//! and so is what a main user did to it (handed it over, closed it); its members read the log
+//! as their sight allows.
 
+use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal, db::Tx, grpc::timestamp, ids::PageRequest, proto::workspaces::v1 as pb, service::ServiceResult,
 };
@@ -36,6 +38,29 @@ impl Workspaces {
             store::touch_customer_visit(tx, workspace.id, entry.at).await?;
         }
         Ok(())
+    }
+
+    /// Writes what an expert did to the workspace with the part they did it in (`admin` for a
+    /// main user, who is no member): a hand-over or a closing is in the log beside the reads.
+    pub(crate) async fn log_act(
+        &self,
+        tx: &mut Tx,
+        workspace: &Workspace,
+        expert: Uuid,
+        part: &str,
+        what: &str,
+        at: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        let entry = AccessRow {
+            id: ohjaus_platform::ids::new_id(),
+            at,
+            actor_kind: Actor::Expert(expert).kind().to_owned(),
+            actor_id: expert.to_string(),
+            actor_role: part.to_owned(),
+            organization_id: Some(workspace.organization_id),
+            what: what.to_owned(),
+        };
+        store::log_access(tx, workspace.id, &entry).await
     }
 
     pub(crate) async fn list_access_log(

@@ -5,7 +5,7 @@ use ohjaus_platform::{
     auth::{Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
     id_type,
-    types::Text,
+    types::{Text, has_visible, is_bidi_control},
 };
 use uuid::Uuid;
 
@@ -250,6 +250,22 @@ pub fn close(
     if !role.is_some_and(MemberRole::guides) {
         return Err(ErrorCode::PermissionDenied);
     }
+    closing(workspace, now)
+}
+
+/// A main user of the workspace's organisation looks after it without being a member or
+/// reading it: hands it to another guide, closes it. To anyone else it does not exist, and an
+/// archived workspace is hidden from every expert, main users included.
+pub fn may_steward(principal: &Principal, workspace: &Workspace) -> Result<(), ErrorCode> {
+    if principal.has_role(workspace.organization_id, Role::Admin) && workspace.state != State::Archived {
+        Ok(())
+    } else {
+        Err(ErrorCode::NotFound)
+    }
+}
+
+/// What closing makes of the workspace: closed from `now`, if it is active.
+pub fn closing(workspace: &Workspace, now: DateTime<Utc>) -> Result<(State, Option<DateTime<Utc>>), ErrorCode> {
     match workspace.state {
         State::Active => Ok((State::Closed, Some(now))),
         State::Closed | State::Archived => Err(ErrorCode::WrongState),
@@ -397,14 +413,18 @@ pub fn may_accept(status: InvitationStatus, bound: Option<Uuid>, customer: Uuid)
     }
 }
 
-/// A file's name as the uploader gave it: no folders, no control characters.
+/// A file's name as the uploader gave it: no folders, no control characters, something
+/// visible, and no bidirectional controls, which could make `\u{202e}gpj.txt` show as "txt.jpg".
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileName(String);
 
 impl FileName {
     pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
         let name = value.trim();
-        let bad = name.is_empty()
+        if name.chars().any(is_bidi_control) {
+            return Err(FieldViolation::new(field, "file-name-direction-control"));
+        }
+        let bad = !has_visible(name)
             || name.chars().count() > FILE_NAME_MAX
             || name.chars().any(|c| c.is_control() || c == '/' || c == '\\')
             || name == "."
@@ -591,6 +611,28 @@ mod tests {
     }
 
     #[test]
+    fn main_users_of_the_organisation_steward_and_no_one_else() {
+        let org = Uuid::now_v7();
+        let active = workspace(org, State::Active, None);
+        let admin = expert(org, &[Role::Admin]);
+        assert_eq!(may_steward(&admin, &active), Ok(()));
+        let now = Utc::now();
+        assert_eq!(closing(&active, now), Ok((State::Closed, Some(now))));
+        assert_eq!(closing(&workspace(org, State::Closed, Some(now)), now), Err(ErrorCode::WrongState));
+        // Closed, it is still theirs to look after; archived, it is hidden from them.
+        assert_eq!(may_steward(&admin, &workspace(org, State::Closed, Some(now))), Ok(()));
+        assert_eq!(may_steward(&admin, &workspace(org, State::Archived, Some(now))), Err(ErrorCode::NotFound));
+        for stranger in [
+            expert(org, &[Role::Guide, Role::Advisor, Role::Supervisor]),
+            expert(Uuid::now_v7(), &[Role::Admin]),
+            Principal::Operator { subject: "op".into() },
+            Principal::Customer { customer_id: Uuid::now_v7() },
+        ] {
+            assert_eq!(may_steward(&stranger, &active), Err(ErrorCode::NotFound), "{stranger:?}");
+        }
+    }
+
+    #[test]
     fn topics_are_from_the_list() {
         assert!(Topic::parse("topics", "finances").is_ok());
         assert!(Topic::parse("topics", "astrology").is_err());
@@ -643,5 +685,15 @@ mod tests {
         assert_eq!(mismatch(file_type(&name("data.bin"), "", b"abc")), "file-type-not-allowed");
         assert!(FileName::parse("name", "../etc/passwd").is_err());
         assert!(FileName::parse("name", "a\u{0}b.pdf").is_err());
+    }
+
+    #[test]
+    fn file_names_show_what_they_are() {
+        let reason = |n: &str| FileName::parse("name", n).unwrap_err().reason;
+        for spoofed in ["\u{202e}gpj.txt", "lasku\u{2066}.pdf", "a\u{200f}.txt", "b\u{061c}.txt", "\u{202a}c.txt"] {
+            assert_eq!(reason(spoofed), "file-name-direction-control", "{spoofed:?}");
+        }
+        assert_eq!(reason("\u{200b}\u{2060}"), "invalid-file-name");
+        assert_eq!(FileName::parse("name", "ansioluettelo\u{200b}.pdf").unwrap().as_str(), "ansioluettelo\u{200b}.pdf");
     }
 }

@@ -1,24 +1,29 @@
 //! A workspace's stewardship: a main user hands it to another guide without seeing its
-//! content, and retention archives and finally deletes it. Deleting removes every row and the
+//! content (an expert who left or is away), logged in the workspace's access log and told to its
+//! customers, and retention archives and finally deletes it. Deleting removes every row and the
 //! wrapped data key, so whatever copy of the ciphertext survives anywhere no longer opens.
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use object_store::ObjectStore;
 use ohjaus_platform::{
     auth::{Principal, Role},
+    db::Tx,
     error::{ErrorCode, FieldViolation},
+    i18n::Language,
     proto::workspaces::v1 as pb,
     service::{ServiceError, ServiceResult},
 };
 use uuid::Uuid;
 
 use crate::{
-    domain::{Actor, State, WorkspaceId},
+    domain::{Actor, MemberRole, NotificationId, State, WorkspaceId},
     events as ev,
     files::workspace_prefix,
-    members::member_aad,
-    service::Workspaces,
-    store,
+    members::{MemberContact, member_aad},
+    notify::{MailContent, render_mail},
+    service::{Opened, Workspaces},
+    store::{self, NotificationRow},
 };
 
 /// A main user's handing of a workspace to another guide.
@@ -57,9 +62,10 @@ impl Workspaces {
         let TransferWorkspace { workspace: id, new_owner } = TransferWorkspace::parse(&msg)?;
         let row = store::find_workspace(self.db(), id).await?.ok_or_else(ServiceError::not_found)?;
         // Only a main user of the workspace's organisation; to anyone else it does not exist.
-        if !principal.has_role(row.organization_id, Role::Admin) {
-            return Err(ServiceError::not_found());
-        }
+        let main_user = match Actor::of(principal) {
+            Some(Actor::Expert(person)) if principal.has_role(row.organization_id, Role::Admin) => person,
+            _ => return Err(ServiceError::not_found()),
+        };
         let (contact, guide) =
             self.expert_contact(principal, row.organization_id, new_owner).await.map_err(|_| not_a_guide())?;
         if !guide {
@@ -77,6 +83,11 @@ impl Workspaces {
         // The new owner's name for the access log; the main user never sees it or the content.
         let sealed = opened.seal_json(&contact, &member_aad(id, Actor::Expert(new_owner)))?;
         store::set_contact(&mut tx, id, Actor::Expert(new_owner), &sealed).await?;
+        // Who handed it to whom, in the log the customer reads, and the customer told.
+        let workspace = &opened.workspace;
+        self.log_act(&mut tx, workspace, main_user, Role::Admin.as_str(), "handed-over", now).await?;
+        self.log_act(&mut tx, workspace, new_owner, MemberRole::Owner.as_str(), "became-owner", now).await?;
+        let mailed = self.tell_customers_of_hand_over(&mut tx, &opened, new_owner, now).await?;
         let org = row.organization_id;
         let event = ev::WorkspaceTransferred {
             organization_id: org.to_string(),
@@ -85,7 +96,58 @@ impl Workspaces {
         };
         self.core().emit(&mut tx, org, event).await?;
         self.core().commit(tx).await?;
+        if mailed {
+            self.inner().mail_waker.notify_one();
+        }
         Ok(pb::TransferWorkspaceResponse { workspace_id: id.to_string(), owner_id: new_owner.to_string() })
+    }
+
+    /// Tells each customer of the workspace that it has a new guide: in the app, with the new
+    /// owner as the subject, and by a mail that names no one. Whether any mail was queued.
+    async fn tell_customers_of_hand_over(
+        &self,
+        tx: &mut Tx,
+        opened: &Opened,
+        new_owner: Uuid,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<bool> {
+        let id = opened.workspace.id;
+        let mut mailed = false;
+        for member in store::members_of(&mut *tx, id).await? {
+            if member.role != MemberRole::Customer {
+                continue;
+            }
+            let notification = NotificationRow {
+                id: NotificationId::new(),
+                recipient: member.actor,
+                workspace_id: id,
+                kind: "workspace-handed-over".into(),
+                subject_id: new_owner,
+                created_at: now,
+                read_at: None,
+            };
+            store::insert_notification(tx, &notification).await?;
+            // Announced by its own mail, not by a batch.
+            store::mark_notification_mailed(tx, notification.id, now).await?;
+            let Some(MemberContact { email: Some(to), language, .. }) =
+                self.contact_of(tx, opened, member.actor).await?
+            else {
+                continue;
+            };
+            let language: Language = language.parse().unwrap_or_default();
+            let paragraphs = [language.text("mail-handed-over-body"), language.text("mail-handed-over-privacy")];
+            let (text, html) = render_mail(language, &paragraphs, &self.workspace_link(id));
+            let mail = MailContent {
+                to,
+                subject: language.text("mail-handed-over-subject"),
+                text,
+                html,
+                language: language.code().into(),
+            };
+            self.queue_mail(tx, opened, &mail).await?;
+            mailed = true;
+        }
+        Ok(mailed)
     }
 
     pub(crate) async fn archive_workspace(

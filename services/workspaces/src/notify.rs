@@ -2,9 +2,10 @@
 //! database (sealed with the workspace's key, since an invitation carries a secret link) in
 //! the same transaction as the change that causes it, and a worker sends it: nothing is lost
 //! when the mail server is down, and nothing is sent for a change that rolled back. New-message
-//! mails are batched: at most one per person per configured window, and never any content.
+//! mails are batched: at most one per person per configured window, counting messages only, sent
+//! by one replica however many run, and never with any content.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use ohjaus_platform::{
     auth::Principal,
@@ -26,7 +27,7 @@ use crate::{
     domain::{Actor, NotificationId, WorkspaceId},
     members::MemberContact,
     service::{Opened, Workspaces},
-    store::{self, OutgoingMailRow},
+    store::{self, ClaimedNotification, OutgoingMailRow},
 };
 
 /// A rendered mail as it waits in the queue.
@@ -123,42 +124,67 @@ impl Workspaces {
         Ok(pb::MarkNotificationsReadResponse { marked: i64::try_from(marked).unwrap_or(i64::MAX) })
     }
 
-    /// Turns waiting notifications into at most one mail per person per window.
+    /// Turns waiting messages into at most one mail per person per window, counting messages
+    /// only. Several replicas may run this at once: each recipient's window is claimed in the
+    /// transaction that queues their mail, so one of them mails each person.
     pub async fn batch_notifications(&self) -> ServiceResult<usize> {
         let inner = self.inner();
         let now = self.core().now();
-        let due = store::due_for_mail(inner.core.db(), now - inner.config.notification_batch, 200).await?;
-        let mut by_recipient: HashMap<Actor, (WorkspaceId, i64)> = HashMap::new();
-        for (recipient, workspace, count) in due {
-            by_recipient.entry(recipient).and_modify(|(_, n)| *n += count).or_insert((workspace, count));
-        }
+        let mailed_before = now - inner.config.notification_batch;
         let mut queued = 0;
-        for (recipient, (workspace, count)) in by_recipient {
+        for recipient in store::due_for_mail(inner.core.db(), mailed_before, 200).await? {
             let mut tx = inner.core.db().begin().await?;
-            if let Some(row) = store::find_workspace(&mut tx, workspace).await? {
-                let opened = self.open(&row)?;
-                let contact = self.contact_of(&mut tx, &opened, recipient).await?;
-                if let Some(MemberContact { email: Some(email), language, .. }) = contact {
-                    let language: Language = language.parse().unwrap_or_default();
-                    let link = self.workspace_link(workspace);
-                    let body = language.text_with_count("mail-new-messages-body", "count", count);
-                    let (text, html) =
-                        render_mail(language, &[body, language.text("mail-new-messages-privacy")], &link);
-                    let mail = MailContent {
-                        to: email,
-                        subject: language.text("mail-new-messages-subject"),
-                        text,
-                        html,
-                        language: language.code().to_owned(),
-                    };
-                    self.queue_mail(&mut tx, &opened, &mail).await?;
-                    queued += 1;
-                }
+            if !store::claim_mail_window(&mut tx, recipient, mailed_before, now).await? {
+                // Another replica mailed them since they were listed.
+                tx.rollback().await?;
+                continue;
             }
-            store::mark_mailed(&mut tx, recipient, now).await?;
+            let claimed = store::claim_notifications(&mut tx, recipient, now).await?;
+            let messages: Vec<&ClaimedNotification> =
+                claimed.iter().filter(|n| n.kind == "message" && n.unread).collect();
+            // The link goes to the workspace of the latest message.
+            let Some(latest) = messages.iter().max_by_key(|n| n.id.as_uuid()) else {
+                // Read in the meantime: nothing to tell, and the window stays open.
+                tx.rollback().await?;
+                continue;
+            };
+            let count = i64::try_from(messages.len()).unwrap_or(i64::MAX);
+            if self.queue_new_messages_mail(&mut tx, recipient, latest.workspace_id, count).await? {
+                queued += 1;
+            }
             tx.commit().await?;
         }
         Ok(queued)
+    }
+
+    /// Queues "you have `count` new messages" to `recipient`, at the address they left in
+    /// `workspace`; whether they left one.
+    async fn queue_new_messages_mail(
+        &self,
+        tx: &mut Tx,
+        recipient: Actor,
+        workspace: WorkspaceId,
+        count: i64,
+    ) -> ServiceResult<bool> {
+        let Some(row) = store::find_workspace(&mut *tx, workspace).await? else { return Ok(false) };
+        let opened = self.open(&row)?;
+        let Some(MemberContact { email: Some(email), language, .. }) = self.contact_of(tx, &opened, recipient).await?
+        else {
+            return Ok(false);
+        };
+        let language: Language = language.parse().unwrap_or_default();
+        let body = language.text_with_count("mail-new-messages-body", "count", count);
+        let paragraphs = [body, language.text("mail-new-messages-privacy")];
+        let (text, html) = render_mail(language, &paragraphs, &self.workspace_link(workspace));
+        let mail = MailContent {
+            to: email,
+            subject: language.text("mail-new-messages-subject"),
+            text,
+            html,
+            language: language.code().to_owned(),
+        };
+        self.queue_mail(tx, &opened, &mail).await?;
+        Ok(true)
     }
 
     /// Sends the mail that is due; returns how many went out.

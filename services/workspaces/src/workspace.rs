@@ -1,9 +1,10 @@
 //! The workspace itself: a guide opens one, its members read it, its guides close and reopen
-//! it.
+//! it; a main user of its organisation may close it too, without reading it.
 
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
-    auth::Principal,
+    auth::{Principal, Role},
+    db::Tx,
     error::{ErrorCode, FieldViolation, Violations},
     grpc::timestamp,
     ids::{PageRequest, parse_uuid},
@@ -74,7 +75,7 @@ fn state_to_pb(state: State) -> i32 {
     }) as i32
 }
 
-/// Which way a guide turns a workspace's state.
+/// Which way a guide (or, closing, a main user) turns a workspace's state.
 #[derive(Clone, Copy)]
 enum StateChange {
     Close,
@@ -238,7 +239,14 @@ impl Workspaces {
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let now = self.core().now();
         let mut tx = self.db().begin().await?;
-        let Reader { opened, role, .. } = self.readable(&mut tx, principal, id).await?;
+        let Reader { opened, role, .. } = match self.readable(&mut tx, principal, id).await {
+            Ok(reader) => reader,
+            // Not a member: a main user of the organisation may still close it, unread.
+            Err(refused) if matches!(change, StateChange::Close) && refused.refusal() == Some(ErrorCode::NotFound) => {
+                return self.close_as_main_user(tx, principal, id, msg.version, now).await;
+            }
+            Err(refused) => return Err(refused),
+        };
         let workspace = &opened.workspace;
         if msg.version != 0 && msg.version != workspace.version {
             return Err(ErrorCode::VersionMismatch.into());
@@ -267,6 +275,40 @@ impl Workspaces {
         changed.closed_at = closed_at;
         changed.version += 1;
         Ok(self.workspace_to_pb(&changed))
+    }
+
+    /// A main user closes a workspace of their organisation without reading it: the access log
+    /// says who closed it, and the answer carries nothing of its content (no title, no topics).
+    async fn close_as_main_user(
+        &self,
+        mut tx: Tx,
+        principal: &Principal,
+        id: WorkspaceId,
+        version: i64,
+        now: DateTime<Utc>,
+    ) -> ServiceResult<pb::Workspace> {
+        let Some(Actor::Expert(main_user)) = Actor::of(principal) else { return Err(ServiceError::not_found()) };
+        let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
+        let opened = self.open(&row)?;
+        let workspace = &opened.workspace;
+        domain::may_steward(principal, workspace)?;
+        if version != 0 && version != workspace.version {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        let (state, closed_at) = domain::closing(workspace, now)?;
+        if !store::set_state(&mut tx, id, workspace.version, state, closed_at, now).await? {
+            return Err(ErrorCode::VersionMismatch.into());
+        }
+        self.log_act(&mut tx, workspace, main_user, Role::Admin.as_str(), "closed", now).await?;
+        let org = workspace.organization_id;
+        let event = ev::WorkspaceClosed { organization_id: org.to_string(), workspace_id: id.to_string() };
+        self.core().emit(&mut tx, org, event).await?;
+        self.core().commit(tx).await?;
+        let mut changed = opened.workspace;
+        changed.state = state;
+        changed.closed_at = closed_at;
+        changed.version += 1;
+        Ok(pb::Workspace { title: String::new(), topics: Vec::new(), ..self.workspace_to_pb(&changed) })
     }
 
     /// The office must be one of the organisation's, as the caller can see it in tenants.

@@ -41,6 +41,7 @@ error-internal-detail = Something went wrong on our side. The error has been rec
 
 field-required = This field is required.
 field-too-long = The text is too long.
+field-no-visible-text = The text has no visible characters.
 field-malformed-json = The request body is not valid JSON for this operation.
 invalid-id = Not a valid identifier.
 invalid-business-id = Not a valid Finnish business ID (for example 1234567-1).
@@ -67,6 +68,7 @@ business-id-taken = Another organisation already has this business ID.
 identity-taken = This identity is already linked to another person.
 expert-already-member = This person is already an expert of the organisation.
 invalid-file-name = Give the file a name without folders or control characters (at most 200 characters).
+file-name-direction-control = The file name contains characters that change the direction of text, which can disguise the file's real type. Remove them and try again.
 file-type-not-allowed = Files of this type cannot be shared. Allowed: PDF, images (PNG, JPEG, GIF, WebP), text and CSV, and office documents.
 file-type-mismatch = The file's content does not match its name or stated type.
 executable-file = Programs and scripts cannot be shared.

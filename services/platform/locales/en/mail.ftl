@@ -16,3 +16,6 @@ mail-consent-requested-body = Your guide would like another professional to join
 mail-consent-decided-subject = A consent request was answered in Ohjaus
 mail-consent-decided-body = A customer has answered, changed or withdrawn a consent in a workspace you own. Log in to see the decision.
 mail-consent-privacy = For your privacy, names and reasons are never sent by email.
+mail-handed-over-subject = Your online guidance workspace has a new guide
+mail-handed-over-body = Your online guidance workspace has been handed over to another guide of the same organisation, for example because your previous guide has left or is away. Your new guide can read the workspace. Log in to see who your guide is now and who has used your workspace.
+mail-handed-over-privacy = For your privacy, names are never sent by email.

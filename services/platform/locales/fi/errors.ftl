@@ -41,6 +41,7 @@ error-internal-detail = Jotain meni vikaan meidän päässämme. Virhe on kirjat
 
 field-required = Kenttä on pakollinen.
 field-too-long = Teksti on liian pitkä.
+field-no-visible-text = Tekstissä ei ole yhtään näkyvää merkkiä.
 field-malformed-json = Pyynnön runko ei ole tähän toimintoon sopivaa JSONia.
 invalid-id = Tunniste ei kelpaa.
 invalid-business-id = Y-tunnus ei kelpaa (esimerkiksi 1234567-1).
@@ -67,6 +68,7 @@ business-id-taken = Toisella organisaatiolla on jo tämä Y-tunnus.
 identity-taken = Tunnistetieto on jo liitetty toiseen henkilöön.
 expert-already-member = Henkilö on jo organisaation asiantuntija.
 invalid-file-name = Anna tiedostolle nimi ilman kansioita tai ohjausmerkkejä (enintään 200 merkkiä).
+file-name-direction-control = Tiedoston nimessä on merkkejä, jotka muuttavat tekstin suuntaa ja voivat peittää tiedoston todellisen tyypin. Poista ne ja yritä uudelleen.
 file-type-not-allowed = Tämän tyyppisiä tiedostoja ei voi jakaa. Sallittuja ovat PDF, kuvat (PNG, JPEG, GIF, WebP), teksti ja CSV sekä toimisto-asiakirjat.
 file-type-mismatch = Tiedoston sisältö ei vastaa sen nimeä tai ilmoitettua tyyppiä.
 executable-file = Ohjelmia ja komentosarjoja ei voi jakaa.

@@ -16,3 +16,6 @@ mail-consent-requested-body = Ohjaajasi ehdottaa, että toinen ammattilainen lii
 mail-consent-decided-subject = Suostumuspyyntöön on vastattu Ohjauksessa
 mail-consent-decided-body = Asiakas on vastannut suostumuspyyntöön, muuttanut sitä tai perunut suostumuksensa työtilassa, jonka omistat. Kirjaudu sisään nähdäksesi päätöksen.
 mail-consent-privacy = Yksityisyytesi vuoksi nimiä tai perusteluja ei koskaan lähetetä sähköpostilla.
+mail-handed-over-subject = Verkko-ohjauksesi työtilalla on uusi ohjaaja
+mail-handed-over-body = Verkko-ohjauksesi työtila on siirretty saman organisaation toiselle ohjaajalle, esimerkiksi siksi, että aiempi ohjaajasi on lopettanut tai on poissa. Uusi ohjaajasi voi lukea työtilan sisällön. Kirjaudu sisään nähdäksesi, kuka ohjaajasi nyt on ja ketkä ovat käyttäneet työtilaasi.
+mail-handed-over-privacy = Yksityisyytesi vuoksi nimiä ei koskaan lähetetä sähköpostilla.

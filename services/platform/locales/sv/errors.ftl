@@ -41,6 +41,7 @@ error-internal-detail = Något gick fel hos oss. Felet har registrerats; försö
 
 field-required = Fältet är obligatoriskt.
 field-too-long = Texten är för lång.
+field-no-visible-text = Texten innehåller inga synliga tecken.
 field-malformed-json = Begärans innehåll är inte giltig JSON för den här åtgärden.
 invalid-id = Ogiltig identifierare.
 invalid-business-id = Ogiltigt FO-nummer (till exempel 1234567-1).
@@ -67,6 +68,7 @@ business-id-taken = En annan organisation har redan detta FO-nummer.
 identity-taken = Identiteten är redan kopplad till en annan person.
 expert-already-member = Personen är redan expert i organisationen.
 invalid-file-name = Ge filen ett namn utan mappar eller styrtecken (högst 200 tecken).
+file-name-direction-control = Filnamnet innehåller tecken som ändrar textens riktning och kan dölja filens verkliga typ. Ta bort dem och försök igen.
 file-type-not-allowed = Filer av denna typ kan inte delas. Tillåtna är PDF, bilder (PNG, JPEG, GIF, WebP), text och CSV samt kontorsdokument.
 file-type-mismatch = Filens innehåll motsvarar inte dess namn eller angivna typ.
 executable-file = Program och skript kan inte delas.

@@ -16,3 +16,6 @@ mail-consent-requested-body = Din handledare vill att en annan yrkesperson ska a
 mail-consent-decided-subject = En begäran om samtycke har besvarats i Ohjaus
 mail-consent-decided-body = En kund har besvarat, ändrat eller återkallat ett samtycke i ett arbetsutrymme som du äger. Logga in för att se beslutet.
 mail-consent-privacy = Av integritetsskäl skickas namn och motiveringar aldrig per e-post.
+mail-handed-over-subject = Ditt arbetsutrymme för handledning har fått en ny handledare
+mail-handed-over-body = Ditt arbetsutrymme för handledning på nätet har överförts till en annan handledare i samma organisation, till exempel för att din tidigare handledare har slutat eller är borta. Din nya handledare kan läsa innehållet i arbetsutrymmet. Logga in för att se vem som nu är din handledare och vilka som har använt ditt arbetsutrymme.
+mail-handed-over-privacy = Av integritetsskäl skickas namn aldrig per e-post.

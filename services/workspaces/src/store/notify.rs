@@ -113,54 +113,82 @@ pub async fn mark_notifications_read(
     Ok(marked)
 }
 
-/// Recipients with unread, unmailed notifications who were not mailed since `mailed_before`:
-/// `(recipient, workspace, count)`, one row per recipient and workspace.
-pub async fn due_for_mail(
-    db: &Db,
-    mailed_before: DateTime<Utc>,
-    limit: i64,
-) -> ServiceResult<Vec<(Actor, WorkspaceId, i64)>> {
+/// Recipients with unread, unmailed messages who were not mailed since `mailed_before`. Other
+/// notifications (an accepted invitation, say) are in the app only, or have mail of their own.
+pub async fn due_for_mail(db: &Db, mailed_before: DateTime<Utc>, limit: i64) -> ServiceResult<Vec<Actor>> {
     db.query(
-        "SELECT n.recipient_kind, n.recipient_id, n.workspace_id, COUNT(*) AS n FROM notifications n \
+        "SELECT DISTINCT n.recipient_kind, n.recipient_id FROM notifications n \
          LEFT JOIN mail_state s ON s.recipient_kind = n.recipient_kind AND s.recipient_id = n.recipient_id \
-         WHERE n.mailed_at IS NULL AND n.read_at IS NULL AND (s.last_mailed_at IS NULL OR s.last_mailed_at <= $1) \
-         GROUP BY n.recipient_kind, n.recipient_id, n.workspace_id LIMIT $2",
+         WHERE n.kind = 'message' AND n.mailed_at IS NULL AND n.read_at IS NULL \
+         AND (s.last_mailed_at IS NULL OR s.last_mailed_at <= $1) LIMIT $2",
     )
     .bind(mailed_before)
     .bind(limit)
     .fetch_all(db)
     .await?
     .iter()
-    .map(|row| {
-        Ok((
-            actor_of(&row.get::<String>("recipient_kind")?, row.get("recipient_id")?)?,
-            WorkspaceId(row.get("workspace_id")?),
-            row.get("n")?,
-        ))
-    })
+    .map(|row| actor_of(&row.get::<String>("recipient_kind")?, row.get("recipient_id")?))
     .collect()
 }
 
-/// Marks the recipient's notifications mailed and remembers when.
-pub async fn mark_mailed(tx: &mut Tx, recipient: Actor, now: DateTime<Utc>) -> ServiceResult<()> {
+/// Takes the recipient's mail window in `tx`: `true` for the one worker, of whichever replica,
+/// that may mail them now (they were not mailed since `mailed_before`). The recipient's row
+/// stays locked until `tx` ends; a replica that asks meanwhile waits, then finds it taken.
+pub async fn claim_mail_window(
+    tx: &mut Tx,
+    recipient: Actor,
+    mailed_before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ServiceResult<bool> {
+    let claimed = tx
+        .query(
+            "INSERT INTO mail_state (recipient_kind, recipient_id, last_mailed_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (recipient_kind, recipient_id) DO UPDATE SET last_mailed_at = excluded.last_mailed_at \
+             WHERE mail_state.last_mailed_at <= $4 RETURNING recipient_id",
+        )
+        .bind(recipient.kind())
+        .bind(recipient.id())
+        .bind(now)
+        .bind(mailed_before)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(claimed.is_some())
+}
+
+/// A notification the batch took: where, of what kind, and whether it was unread.
+pub struct ClaimedNotification {
+    pub id: NotificationId,
+    pub workspace_id: WorkspaceId,
+    pub kind: String,
+    pub unread: bool,
+}
+
+/// Marks the recipient's unmailed notifications mailed, in `tx`, and returns them: a batch
+/// announces each once.
+pub async fn claim_notifications(
+    tx: &mut Tx,
+    recipient: Actor,
+    now: DateTime<Utc>,
+) -> ServiceResult<Vec<ClaimedNotification>> {
     tx.query(
-        "UPDATE notifications SET mailed_at = $3 WHERE recipient_kind = $1 AND recipient_id = $2 AND mailed_at IS NULL",
+        "UPDATE notifications SET mailed_at = $3 WHERE recipient_kind = $1 AND recipient_id = $2 AND mailed_at IS NULL \
+         RETURNING id, workspace_id, kind, read_at",
     )
     .bind(recipient.kind())
     .bind(recipient.id())
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.query(
-        "INSERT INTO mail_state (recipient_kind, recipient_id, last_mailed_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (recipient_kind, recipient_id) DO UPDATE SET last_mailed_at = excluded.last_mailed_at",
-    )
-    .bind(recipient.kind())
-    .bind(recipient.id())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(ClaimedNotification {
+            id: NotificationId(row.get("id")?),
+            workspace_id: WorkspaceId(row.get("workspace_id")?),
+            kind: row.get("kind")?,
+            unread: row.get::<Option<DateTime<Utc>>>("read_at")?.is_none(),
+        })
+    })
+    .collect()
 }
 
 pub struct OutgoingMailRow {

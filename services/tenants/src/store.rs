@@ -25,8 +25,10 @@ fn stored<T>(field: &str, result: std::result::Result<T, ohjaus_platform::error:
     result.map_err(|_| ServiceError::corrupt(format!("stored {field} does not parse")))
 }
 
-fn opt_text(row: &Row, column: &str, max: usize) -> Result<Option<Text>> {
-    row.get::<Option<String>>(column)?.map(|v| stored(column, Text::parse(column, &v, max))).transpose()
+/// A stored text is read back as it was written: a rule about texts added later (visible
+/// characters, say) applies to new input, and must not make existing rows unreadable.
+fn opt_text(row: &Row, column: &str) -> Result<Option<Text>> {
+    Ok(row.get::<Option<String>>(column)?.map(Text::from_stored))
 }
 
 fn opt_url(row: &Row, column: &str) -> Result<Option<HttpsUrl>> {
@@ -40,7 +42,7 @@ const ORGANIZATION_COLUMNS: &str = "id, official_name, display_name_fi, display_
     privacy_notice_en, data_request_url, status, version, created_at, updated_at";
 
 fn organization(row: &Row) -> Result<Organization> {
-    let text = |c: &str| -> Result<Text> { stored(c, Text::parse(c, &row.get::<String>(c)?, 1000)) };
+    let text = |c: &str| -> Result<Text> { Ok(Text::from_stored(row.get::<String>(c)?)) };
     let url = |c: &str| -> Result<HttpsUrl> { stored(c, HttpsUrl::parse(c, &row.get::<String>(c)?)) };
     let status: String = row.get("status")?;
     Ok(Organization {
@@ -49,8 +51,8 @@ fn organization(row: &Row) -> Result<Organization> {
             official_name: text("official_name")?,
             display_name: Localized {
                 fi: text("display_name_fi")?,
-                sv: opt_text(row, "display_name_sv", 1000)?,
-                en: opt_text(row, "display_name_en", 1000)?,
+                sv: opt_text(row, "display_name_sv")?,
+                en: opt_text(row, "display_name_en")?,
             },
             business_id: stored("business_id", BusinessId::parse("business_id", &row.get::<String>("business_id")?))?,
             website: url("website")?,
@@ -165,7 +167,7 @@ fn office(row: &Row) -> Result<Office> {
     Ok(Office {
         id: OfficeId(row.get("id")?),
         organization_id: OrganizationId(row.get("organization_id")?),
-        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        name: Text::from_stored(row.get::<String>("name")?),
         version: row.get("version")?,
         created_at: row.get("created_at")?,
     })
@@ -241,16 +243,15 @@ fn expert(row: &Row) -> Result<Expert> {
     let roles: Json<Vec<String>> = row.get("roles")?;
     let virtu =
         match (row.get::<Option<String>>("virtu_home_organization")?, row.get::<Option<String>>("virtu_local_id")?) {
-            (Some(home), Some(local)) => Some(VirtuIdentity {
-                home_organization: stored("virtu", Text::parse("virtu", &home, 500))?,
-                local_id: stored("virtu", Text::parse("virtu", &local, 500))?,
-            }),
+            (Some(home), Some(local)) => {
+                Some(VirtuIdentity { home_organization: Text::from_stored(home), local_id: Text::from_stored(local) })
+            }
             _ => None,
         };
     Ok(Expert {
         person_id: PersonId(row.get("id")?),
         organization_id: OrganizationId(row.get("organization_id")?),
-        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        name: Text::from_stored(row.get::<String>("name")?),
         email: stored("email", Email::parse("email", &row.get::<String>("email")?))?,
         language: stored("language", Language::parse_field("language", &language))?,
         virtu,
@@ -418,7 +419,7 @@ pub async fn directory_page(db: &Db, org: Option<OrganizationId>, page: &PageReq
     rows.iter()
         .map(|row| {
             let roles: Json<Vec<String>> = row.get("roles")?;
-            let text = |c: &str| -> Result<Text> { stored(c, Text::parse(c, &row.get::<String>(c)?, 1000)) };
+            let text = |c: &str| -> Result<Text> { Ok(Text::from_stored(row.get::<String>(c)?)) };
             Ok(DirectoryEntry {
                 key: row
                     .get::<Option<Uuid>>("listing_key")?
@@ -427,8 +428,8 @@ pub async fn directory_page(db: &Db, org: Option<OrganizationId>, page: &PageReq
                 organization_id: OrganizationId(row.get("organization_id")?),
                 organization_name: Localized {
                     fi: text("display_name_fi")?,
-                    sv: opt_text(row, "display_name_sv", 1000)?,
-                    en: opt_text(row, "display_name_en", 1000)?,
+                    sv: opt_text(row, "display_name_sv")?,
+                    en: opt_text(row, "display_name_en")?,
                 },
                 name: text("name")?,
                 roles: stored("roles", Roles::parse(roles.0.iter().map(|r| Role::parse(r))))?,
@@ -464,7 +465,7 @@ fn client(row: &Row) -> Result<IntegrationClient> {
     Ok(IntegrationClient {
         id: ClientId(row.get("id")?),
         organization_id: OrganizationId(row.get("organization_id")?),
-        name: stored("name", Text::parse("name", &row.get::<String>("name")?, 1000))?,
+        name: Text::from_stored(row.get::<String>("name")?),
         scopes: scopes.0.iter().map(|s| stored("scopes", Scope::parse(s))).collect::<Result<_>>()?,
         created_at: row.get("created_at")?,
         revoked_at: row.get("revoked_at")?,

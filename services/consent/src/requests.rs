@@ -8,7 +8,7 @@ use ohjaus_platform::{
     error::{ErrorCode, Failure, FieldViolation, Violations},
     ids::parse_uuid,
     proto::consent::v1 as pb,
-    service::{NextAction, RequestKey, ServiceError, ServiceResult},
+    service::{RequestKey, ServiceError, ServiceResult},
     types::Text,
 };
 use uuid::Uuid;
@@ -67,16 +67,11 @@ impl Consent {
         let Some(Actor::Expert(guide)) = Actor::of(principal) else { return Err(ServiceError::not_found()) };
         let RequestConsent { customer, expert, expert_organization, purpose, language, key } =
             RequestConsent::parse(&msg)?;
-        match key.begin(self.db(), principal).await? {
-            NextAction::Replay(id) => {
-                let row = store::find_request(self.db(), RequestId(id)).await?.ok_or_else(ServiceError::not_found)?;
-                return self.view_one(&row).await;
-            }
-            // The platform opens the transaction with the replay check; the peer reads below
-            // must not hold it (nor SQLite's write lock) while other services answer, so it is
-            // let go and a new one begun after them. `remember` still refuses a twin that
-            // committed in between.
-            NextAction::Proceed(tx) => tx.rollback().await?,
+        // The peer reads below must not hold a transaction (nor SQLite's write lock) while other
+        // services answer: the replay is checked first and the transaction begun after them.
+        if let Some(id) = key.replayed(self.db(), principal).await? {
+            let row = store::find_request(self.db(), RequestId(id)).await?.ok_or_else(ServiceError::not_found)?;
+            return self.view_one(&row).await;
         }
 
         let membership = self.membership(principal, workspace).await?;

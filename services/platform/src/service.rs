@@ -216,14 +216,23 @@ impl RequestKey {
     /// Either the resource an earlier identical request made, or a transaction to make it in.
     /// The same key with a different request is refused.
     pub async fn begin(&self, db: &Db, principal: &Principal) -> ServiceResult<NextAction> {
-        if let Some(key) = &self.key {
-            match idempotency::earlier(db, &caller_key(principal), self.operation, key, &self.hash).await? {
-                Earlier::Made(id) => return Ok(NextAction::Replay(id)),
-                Earlier::Different => return Err(ErrorCode::IdempotencyKeyReused.into()),
-                Earlier::None => {}
-            }
+        match self.replayed(db, principal).await? {
+            Some(id) => Ok(NextAction::Replay(id)),
+            None => Ok(NextAction::Proceed(db.begin().await?)),
         }
-        Ok(NextAction::Proceed(db.begin().await?))
+    }
+
+    /// The resource an earlier identical request made, without opening a transaction: for a
+    /// handler that must ask other services before it begins (no lock is held while they
+    /// answer). It then begins on its own and [`RequestKey::remember`]s as usual, which refuses
+    /// a twin that committed in between. The same key with a different request is refused.
+    pub async fn replayed(&self, db: &Db, principal: &Principal) -> ServiceResult<Option<Uuid>> {
+        let Some(key) = &self.key else { return Ok(None) };
+        match idempotency::earlier(db, &caller_key(principal), self.operation, key, &self.hash).await? {
+            Earlier::Made(id) => Ok(Some(id)),
+            Earlier::Different => Err(ErrorCode::IdempotencyKeyReused.into()),
+            Earlier::None => Ok(None),
+        }
     }
 
     /// Records in `tx` that this request made `resource`. A concurrent twin that committed

@@ -13,7 +13,7 @@ use ohjaus_platform::{
     i18n::Language,
     ids::PageRequest,
     proto::{identity::v1 as identity_pb, tenants::v1 as tenants_pb, workspaces::v1 as pb},
-    service::{NextAction, RequestKey, ServiceError, ServiceResult, peer_refusal},
+    service::{RequestKey, ServiceError, ServiceResult, peer_refusal},
     types::{Email, PersonalIdentityCode},
 };
 use serde::{Deserialize, Serialize};
@@ -181,16 +181,17 @@ impl Workspaces {
         let mut tx = self.db().begin().await?;
         let opened = self.inviting(&mut tx, principal, command.workspace).await?;
         tx.commit().await?;
+        // A retry answers before identity is asked again for the customer's account.
+        if let Some(made) = command.key.replayed(self.db(), principal).await? {
+            return self.made_invitation(&opened, InvitationId(made)).await;
+        }
         let organization =
             self.organization_name(principal, opened.workspace.organization_id, command.language).await?;
         let bound_customer_id = match &command.code {
             Some(code) => Some(self.customer_account(code).await?),
             None => None,
         };
-        let mut tx = match command.key.begin(self.db(), principal).await? {
-            NextAction::Replay(made) => return self.made_invitation(&opened, InvitationId(made)).await,
-            NextAction::Proceed(tx) => tx,
-        };
+        let mut tx = self.db().begin().await?;
         // Settled again where it is written: the workspace may have closed or filled meanwhile.
         let opened = self.inviting(&mut tx, principal, command.workspace).await?;
         let now = self.core().now();

@@ -9,7 +9,7 @@ use ohjaus_platform::{
     grpc::timestamp,
     ids::{PageRequest, parse_uuid},
     proto::{tenants::v1 as tenants_pb, workspaces::v1 as pb},
-    service::{NextAction, RequestKey, ServiceError, ServiceResult, peer_refusal},
+    service::{RequestKey, ServiceError, ServiceResult, peer_refusal},
     types::Text,
 };
 use tonic::Request;
@@ -111,14 +111,14 @@ impl Workspaces {
         let command = CreateWorkspace::parse(&msg)?;
         domain::may_create(principal, command.organization)?;
         let owner = Actor::of(principal).ok_or_else(ServiceError::not_found)?;
+        if let Some(made) = command.key.replayed(self.db(), principal).await? {
+            return self.read_workspace(principal, WorkspaceId(made)).await;
+        }
         // Tenants is asked before the transaction begins: no lock is held while another service
-        // answers. A retry asks again, then finds what the first request made.
+        // answers.
         self.check_office(principal, command.organization, command.office).await?;
         let (contact, _) = self.expert_contact(principal, command.organization, owner.id()).await?;
-        let mut tx = match command.key.begin(self.db(), principal).await? {
-            NextAction::Replay(made) => return self.read_workspace(principal, WorkspaceId(made)).await,
-            NextAction::Proceed(tx) => tx,
-        };
+        let mut tx = self.db().begin().await?;
         let now = self.core().now();
         let (row, opened) = self.new_workspace(&command, owner, now)?;
         let id = row.id;

@@ -19,6 +19,7 @@ mod guidance;
 mod idempotent_creation;
 mod identity;
 mod invisible_characters;
+mod invitation_accounts;
 mod isolation;
 mod lifecycle;
 mod mail_batches;

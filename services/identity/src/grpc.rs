@@ -260,4 +260,18 @@ impl pb::identity_service_server::IdentityService for Identity {
     ) -> Result<Response<pb::CustomerAccount>, Status> {
         unary!(self.ensure_customer_account, request)
     }
+
+    async fn refer_customer(
+        &self,
+        request: Request<pb::ReferCustomerRequest>,
+    ) -> Result<Response<pb::CustomerReference>, Status> {
+        unary!(self.refer_customer, request)
+    }
+
+    async fn activate_customer_account(
+        &self,
+        request: Request<pb::ActivateCustomerAccountRequest>,
+    ) -> Result<Response<pb::CustomerAccount>, Status> {
+        unary!(self.activate_customer_account, request)
+    }
 }

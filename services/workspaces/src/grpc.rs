@@ -53,6 +53,13 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         unary!(self.list_members, request)
     }
 
+    async fn check_membership(
+        &self,
+        request: Request<pb::CheckMembershipRequest>,
+    ) -> Answer<pb::CheckMembershipResponse> {
+        unary!(self.check_membership, request)
+    }
+
     async fn list_access_log(&self, request: Request<pb::ListAccessLogRequest>) -> Answer<pb::ListAccessLogResponse> {
         unary!(self.list_access_log, request)
     }

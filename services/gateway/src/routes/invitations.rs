@@ -2,8 +2,15 @@
 //! invitations are made at `/workspaces/{id}/invitations`; the link in the mail is the browser's
 //! `/invitations/{token}`, in [`super::auth`].)
 
-use axum::{extract::State, http::StatusCode, response::Response};
-use ohjaus_platform::proto::workspaces::v1 as pb;
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use ohjaus_platform::{
+    error::ErrorCode,
+    proto::{identity::v1 as identity_pb, workspaces::v1 as pb},
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -12,6 +19,7 @@ use super::workspaces::{TAG, Workspace, versioned_workspace};
 use crate::{
     extract::{ApiJson, CurrentSession, principal_of_session},
     problem::{ApiError, Problem},
+    routes::auth::cleared_cookies,
     state::AppState,
 };
 
@@ -27,7 +35,9 @@ pub struct AcceptInput {
 }
 
 /// Accept an invitation as the logged-in customer (after the link's Suomi.fi login).
-/// Needs `X-CSRF-Token`.
+/// Needs `X-CSRF-Token`. A person who logged in through the link without having an account gets
+/// one only here, when the invitation is theirs; when it is refused, that login ends (the
+/// session cookies are cleared) and nothing about them is kept.
 #[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = AcceptInput,
     responses((status = 200, body = Workspace),
         (status = 403, body = Problem, description = "The invitation is for another person", content_type = "application/problem+json"),
@@ -40,6 +50,27 @@ async fn accept_invitation(
     let caller = principal_of_session(&session.resolved)?;
     let request =
         pb::AcceptInvitationRequest { token: body.token, display_name: session.resolved.display_name.clone() };
-    let joined = state.workspaces().accept_invitation(state.as_caller(&caller, request)).await?.into_inner();
-    versioned_workspace(StatusCode::OK, joined, None)
+    match state.workspaces().accept_invitation(state.as_caller(&caller, request)).await {
+        Ok(joined) => versioned_workspace(StatusCode::OK, joined.into_inner(), None),
+        Err(status) => {
+            let error = ApiError::from(status);
+            // A person without an account who cannot accept (someone else's link, a used one)
+            // has nothing more to do here: their pending session ends now, and with it the only
+            // trace of them (identity deletes such a session rather than keeping it as ended).
+            let refusal = matches!(
+                error.0.code,
+                ErrorCode::InvitationForAnotherPerson | ErrorCode::InvitationUnusable | ErrorCode::NotFound
+            );
+            if !(session.resolved.account_pending && refusal) {
+                return Err(error);
+            }
+            let logout = state.as_service(identity_pb::LogoutRequest { session_token: session.token });
+            state.identity().logout(logout).await?;
+            let mut response = error.into_response();
+            for cookie in cleared_cookies() {
+                response.headers_mut().append(header::SET_COOKIE, cookie);
+            }
+            Ok(response)
+        }
+    }
 }

@@ -61,6 +61,7 @@ invalid-page-size = The page size must be between 1 and 100.
 invalid-version = The version must be a positive number.
 invalid-virtu = Give both the Virtu home organisation and local ID.
 invalid-kind = Choose personal or group.
+invalid-member-kind = Choose expert or customer.
 invalid-office = Not an office of this organisation.
 invalid-topic = Unknown topic.
 invalid-saml-message = The SAML message is not valid or its signature does not verify.

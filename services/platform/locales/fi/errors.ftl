@@ -61,6 +61,7 @@ invalid-page-size = Sivun koon pitää olla 1–100.
 invalid-version = Version pitää olla positiivinen luku.
 invalid-virtu = Anna sekä Virtu-kotiorganisaatio että paikallinen tunnus.
 invalid-kind = Valitse henkilökohtainen tai ryhmä.
+invalid-member-kind = Valitse asiantuntija tai asiakas.
 invalid-office = Ei tämän organisaation toimipiste.
 invalid-topic = Tuntematon aihe.
 invalid-saml-message = SAML-viesti ei kelpaa tai sen allekirjoitus ei täsmää.

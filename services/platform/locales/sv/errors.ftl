@@ -61,6 +61,7 @@ invalid-page-size = Sidstorleken ska vara 1–100.
 invalid-version = Versionen ska vara ett positivt tal.
 invalid-virtu = Ange både Virtu-hemorganisation och lokalt ID.
 invalid-kind = Välj personlig eller grupp.
+invalid-member-kind = Välj expert eller kund.
 invalid-office = Inte ett kontor i denna organisation.
 invalid-topic = Okänt ämne.
 invalid-saml-message = SAML-meddelandet är ogiltigt eller dess signatur kan inte verifieras.

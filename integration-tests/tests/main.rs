@@ -32,5 +32,6 @@ mod saml_peer;
 mod stewardship;
 mod story;
 mod support;
+mod web_pages;
 mod workspace_content;
 mod workspaces;

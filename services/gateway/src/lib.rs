@@ -1,5 +1,6 @@
 //! The HTTP gateway: the JSON API for frontends and integrators under `/api/v1`, with its
-//! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`.
+//! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`, and the project's own
+//! web pages ([`web`]: `/` and `/app/...`).
 //!
 //! It authenticates callers, turns them into a
 //! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
@@ -12,6 +13,7 @@ pub mod problem;
 pub mod routes;
 pub mod state;
 pub mod views;
+pub mod web;
 
 pub use state::{AppState, ReadinessCheck};
 
@@ -131,6 +133,7 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json.as_ref().clone()) }),
         )
         .route("/docs", get(move || async move { ([(header::CONTENT_SECURITY_POLICY, DOCS_CSP)], Html(docs)) }))
+        .merge(web::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::code(ErrorCode::NotFound) })

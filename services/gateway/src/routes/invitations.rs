@@ -47,25 +47,10 @@ async fn accept_invitation(
     session: CurrentSession,
     ApiJson(body): ApiJson<AcceptInput>,
 ) -> Result<Response, ApiError> {
-    let caller = principal_of_session(&session.resolved)?;
-    let request =
-        pb::AcceptInvitationRequest { token: body.token, display_name: session.resolved.display_name.clone() };
-    match state.workspaces().accept_invitation(state.as_caller(&caller, request)).await {
-        Ok(joined) => versioned_workspace(StatusCode::OK, joined.into_inner(), None),
-        Err(status) => {
-            let error = ApiError::from(status);
-            // A person without an account who cannot accept (someone else's link, a used one)
-            // has nothing more to do here: their pending session ends now, and with it the only
-            // trace of them (identity deletes such a session rather than keeping it as ended).
-            let refusal = matches!(
-                error.0.code,
-                ErrorCode::InvitationForAnotherPerson | ErrorCode::InvitationUnusable | ErrorCode::NotFound
-            );
-            if !(session.resolved.account_pending && refusal) {
-                return Err(error);
-            }
-            let logout = state.as_service(identity_pb::LogoutRequest { session_token: session.token });
-            state.identity().logout(logout).await?;
+    match accept_as(&state, &session, body.token).await {
+        Ok(joined) => versioned_workspace(StatusCode::OK, joined, None),
+        Err(Refused { error, logged_out: false }) => Err(error),
+        Err(Refused { error, logged_out: true }) => {
             let mut response = error.into_response();
             for cookie in cleared_cookies() {
                 response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -73,4 +58,39 @@ async fn accept_invitation(
             Ok(response)
         }
     }
+}
+
+/// A refused acceptance, and whether it ended the person's session.
+pub(crate) struct Refused {
+    pub error: ApiError,
+    pub logged_out: bool,
+}
+
+/// Accepts the invitation `token` as the session's person. A person without an account who
+/// cannot accept (someone else's link, a used one) has nothing more to do here: their pending
+/// session ends now, and with it the only trace of them (identity deletes such a session
+/// rather than keeping it as ended). The API and the pages both accept through here.
+pub(crate) async fn accept_as(
+    state: &AppState,
+    session: &CurrentSession,
+    token: String,
+) -> Result<pb::Workspace, Refused> {
+    let kept = |error: ApiError| Refused { error, logged_out: false };
+    let caller = principal_of_session(&session.resolved).map_err(kept)?;
+    let request = pb::AcceptInvitationRequest { token, display_name: session.resolved.display_name.clone() };
+    let status = match state.workspaces().accept_invitation(state.as_caller(&caller, request)).await {
+        Ok(joined) => return Ok(joined.into_inner()),
+        Err(status) => status,
+    };
+    let error = ApiError::from(status);
+    let refusal = matches!(
+        error.0.code,
+        ErrorCode::InvitationForAnotherPerson | ErrorCode::InvitationUnusable | ErrorCode::NotFound
+    );
+    if !(session.resolved.account_pending && refusal) {
+        return Err(kept(error));
+    }
+    let logout = state.as_service(identity_pb::LogoutRequest { session_token: session.token.clone() });
+    state.identity().logout(logout).await.map_err(|s| kept(ApiError::from(s)))?;
+    Err(Refused { error, logged_out: true })
 }

@@ -1,0 +1,164 @@
+// The web pages' story in Debian's headless Chromium, driven by playwright-core (no browser
+// download): the invited customer follows the mailed link, logs in with a test Suomi.fi
+// identity and accepts — keyboard only —, writes (an empty message first: the error state);
+// the guide, with JavaScript off, reads it and answers with a plain form; the customer reads
+// the answer. axe-core checks every page of it in Finnish, Swedish and English (WCAG 2.1 A/AA
+// tags), and every request the pages make is recorded: none may leave our own origin except the
+// navigations to the identity provider.
+//
+// Input (environment): OHJAUS_BASE (the gateway), OHJAUS_TOKEN (the invitation's secret),
+// OHJAUS_CUSTOMER (the customer's test identity code), OHJAUS_GUIDE (the guide's Virtu local
+// id), OHJAUS_MARKER (a text to write), CHROMIUM (default /usr/bin/chromium).
+// Output: one JSON line with what was checked; exit status 1 and the reasons on failure.
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+};
+const base = env('OHJAUS_BASE');
+const token = env('OHJAUS_TOKEN');
+const customer = env('OHJAUS_CUSTOMER');
+const guide = env('OHJAUS_GUIDE');
+const marker = env('OHJAUS_MARKER');
+const ours = new URL(base).origin;
+
+const failures = [];
+const checked = { axe: [], pages: 0, requests: 0 };
+const fail = (what) => failures.push(what);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+/// A browser context whose every request is recorded: a page of ours may load only from us.
+async function context(options) {
+  const ctx = await browser.newContext({ ...options });
+  ctx.on('request', (request) => {
+    checked.requests += 1;
+    const target = new URL(request.url()).origin;
+    const frame = request.frame();
+    const from = frame ? new URL(frame.url() || base).origin : ours;
+    if (target !== ours && !request.isNavigationRequest()) fail(`request to ${target} from a page of ${from}: ${request.url()}`);
+  });
+  return ctx;
+}
+
+/// axe-core on the page as it is now, with the WCAG 2.1 A and AA rules.
+async function axe(page, label) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
+  );
+  checked.axe.push(label);
+  for (const v of result.violations) {
+    fail(`axe ${label}: ${v.id} (${v.impact}) on ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  }
+}
+
+/// Checks the page in each language (switched by the page's own links) with axe.
+async function everyLanguage(page, label) {
+  const url = new URL(page.url());
+  for (const lang of ['fi', 'sv', 'en']) {
+    url.searchParams.set('lang', lang);
+    const response = await page.goto(url.toString());
+    const htmlLang = await page.getAttribute('html', 'lang');
+    if (htmlLang !== lang) fail(`${label}: html lang ${htmlLang}, wanted ${lang}`);
+    const csp = response.headers()['content-security-policy'] || '';
+    if (/unsafe-inline/.test(csp) || !/frame-ancestors 'none'/.test(csp)) fail(`${label}: CSP ${csp}`);
+    await axe(page, `${label} (${lang})`);
+    checked.pages += 1;
+  }
+}
+
+/// Moves the focus with Tab until it is on `selector`; fails after 60 presses.
+async function tabTo(page, selector) {
+  for (let i = 0; i < 60; i += 1) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement && document.activeElement.matches(s), selector)) return;
+  }
+  throw new Error(`Tab never reached ${selector} on ${page.url()}`);
+}
+
+try {
+  // Before logging in: the front page.
+  const visitor = await context({ bypassCSP: true, locale: 'fi-FI' });
+  const front = await visitor.newPage();
+  await front.goto(`${base}/`);
+  await everyLanguage(front, 'front page');
+  await visitor.close();
+
+  // The customer, keyboard only: the mailed link, the test Suomi.fi login, accepting.
+  const customerCtx = await context({ bypassCSP: true, locale: 'fi-FI' });
+  const page = await customerCtx.newPage();
+  await page.goto(`${base}/invitations/${token}`);
+  // The development provider lists its test identities; the customer picks hers.
+  await tabTo(page, `a[href*="login_hint=${customer}"]`);
+  await Promise.all([page.waitForURL(`${base}/app/invitations/${token}`), page.keyboard.press('Enter')]);
+  await axe(page, 'invitation (fi)');
+  await tabTo(page, 'main button[type=submit]');
+  await Promise.all([page.waitForURL(/\/app\/workspaces\/[0-9a-f-]+$/), page.keyboard.press('Enter')]);
+  const workspaceUrl = page.url();
+  await axe(page, 'workspace (fi)');
+
+  // An empty message is refused with an error summary that leads to the field.
+  await tabTo(page, 'main button[type=submit]');
+  await Promise.all([page.waitForURL(`${workspaceUrl}/messages`), page.keyboard.press('Enter')]);
+  await page.waitForSelector('.govuk-error-summary');
+  await axe(page, 'workspace, empty message refused (fi)');
+
+  // A message, typed and sent from the keyboard.
+  await tabTo(page, '#body');
+  await page.keyboard.type(`Hei! ${marker}`);
+  await tabTo(page, 'main button[type=submit]');
+  await Promise.all([page.waitForURL(workspaceUrl), page.keyboard.press('Enter')]);
+  if (!(await page.textContent('main')).includes(marker)) fail('the customer does not see her own message');
+  await everyLanguage(page, 'workspace');
+  await page.goto(`${base}/app`);
+  await everyLanguage(page, 'my workspaces');
+
+  // The guide, with JavaScript off: reads the message and answers with the plain form.
+  const guideCtx = await context({ javaScriptEnabled: false, locale: 'fi-FI' });
+  const guidePage = await guideCtx.newPage();
+  await guidePage.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=${guide}`);
+  await guidePage.waitForURL(`${base}/app`);
+  await guidePage.click(`a[href="${new URL(workspaceUrl).pathname}"]`);
+  if (!(await guidePage.textContent('main')).includes(marker)) fail('the guide does not see the customer\'s message');
+  await guidePage.fill('#body', `Vastaus: ${marker}`);
+  await Promise.all([guidePage.waitForURL(workspaceUrl), guidePage.click('main button[type=submit]')]);
+  if (!(await guidePage.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the guide does not see his answer');
+
+  // Another workspace id is "not found" to him, as a page.
+  const foreign = await guidePage.goto(`${base}/app/workspaces/00000000-0000-7000-8000-000000000000`);
+  if (foreign.status() !== 404) fail(`a foreign workspace answered ${foreign.status()} to the guide`);
+
+  // The customer reads the answer.
+  await page.goto(workspaceUrl);
+  if (!(await page.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the customer does not see the answer');
+
+  // Logging out from the page ends the session.
+  await tabTo(page, 'header button[type=submit]');
+  await Promise.all([page.waitForURL(`${base}/app/logout`), page.keyboard.press('Enter')]);
+  await axe(page, 'logged out (fi)');
+  await page.goto(`${base}/app`);
+  if (new URL(page.url()).pathname !== '/') fail(`after logout /app went to ${page.url()}`);
+
+  // A workspace that is not hers: not found, as a page.
+  const stranger = await page.goto(`${base}/app/workspaces/00000000-0000-7000-8000-000000000000`);
+  if (stranger.status() !== 200 || new URL(page.url()).pathname !== '/') fail(`a logged-out visitor saw ${page.url()} ${stranger.status()}`);
+} catch (error) {
+  fail(`story stopped: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+
+console.log(JSON.stringify({ failures, ...checked }));
+process.exit(failures.length ? 1 : 0);

@@ -96,6 +96,15 @@ try {
   await everyLanguage(front, 'front page');
   await visitor.close();
 
+  // The API reference: its viewer is ours, so the page asks nothing of anyone else.
+  const docs = await (await context({ locale: 'en-GB' })).newPage();
+  const blocked = [];
+  docs.on('console', (m) => { if (m.type() === 'error') blocked.push(m.text()); });
+  await docs.goto(`${base}/docs`);
+  await docs.waitForFunction(() => document.body.innerText.includes('Ohjaus API'), null, { timeout: 30000 });
+  if (blocked.length) fail(`/docs console errors: ${blocked.join(' | ')}`);
+  checked.pages += 1;
+
   // The customer, keyboard only: the mailed link, the test Suomi.fi login, accepting.
   const customerCtx = await context({ bypassCSP: true, locale: 'fi-FI' });
   const page = await customerCtx.newPage();

@@ -31,4 +31,18 @@ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SO
 MIT
 } > ../licences/govuk-frontend.txt
 cp node_modules/suomifi-design-tokens/LICENSE ../licences/suomifi-design-tokens.txt
-echo "ohjaus.css: $(wc -c < ../ohjaus.css) bytes"
+# The API reference's viewer (/docs): Scalar's self-contained browser bundle, served by us so the
+# page makes no request elsewhere. Taken from its npm package (not a dependency above: the bundle
+# needs none of its dependency tree).
+SCALAR_VERSION=1.72.1
+work="$(mktemp -d)"
+(cd "$work" && npm pack --silent "@scalar/api-reference@$SCALAR_VERSION" >/dev/null && tar xzf scalar-api-reference-*.tgz)
+cp "$work/package/dist/browser/standalone.js" ../scalar-api-reference.js
+{
+  echo "@scalar/api-reference $SCALAR_VERSION (https://github.com/scalar/scalar), dist/browser/standalone.js"
+  echo "Licence: $(node -p "require('$work/package/package.json').license"). Copyright (c) Scalar."
+  echo
+  sed -n '/^MIT License/,$p' node_modules/suomifi-design-tokens/LICENSE | sed '1,3d'
+} > ../licences/scalar-api-reference.txt
+rm -rf "$work"
+echo "ohjaus.css: $(wc -c < ../ohjaus.css) bytes; scalar-api-reference.js: $(wc -c < ../scalar-api-reference.js) bytes"

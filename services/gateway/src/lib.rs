@@ -200,16 +200,17 @@ fn with_security_headers(router: Router) -> Router {
         .layer(set(header::CACHE_CONTROL, "no-store"))
 }
 
-/// The docs page loads the Scalar viewer; only it may run scripts, and only from its CDN.
-const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://fonts.scalar.com https://cdn.jsdelivr.net; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
+/// The docs page runs the Scalar viewer we serve ourselves (`assets/scalar-api-reference.js`,
+/// vendored): scripts only from us, no inline script; the viewer sets its styles inline.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const DOCS_HTML: &str = r#"<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Ohjaus API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body>
 <noscript>The interactive reference needs JavaScript. The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-<script id="api-reference" type="application/json">$spec</script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js" integrity="sha384-U11tb2XnKvmwt8RlTvnwUnYgrN+ur4Xyh9htLhjajWNR/Oyl5AX5DEz00qRmlrmK" crossorigin="anonymous"></script>
+<script id="api-reference" type="application/json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true}'>$spec</script>
+<script src="/assets/scalar-api-reference.js"></script>
 </body>
 </html>"#;
 

@@ -34,6 +34,9 @@ const PAGE_CSP: &str =
 /// The compiled stylesheet (`assets/refresh.sh` rebuilds it from its pinned sources).
 const STYLESHEET: &str = include_str!("../../assets/ohjaus.css");
 
+/// The API reference's viewer, Scalar's browser bundle (vendored by `assets/refresh.sh`).
+const API_VIEWER: &str = include_str!("../../assets/scalar-api-reference.js");
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(front))
@@ -44,6 +47,15 @@ pub fn router() -> Router<AppState> {
         .route("/app/logout", post(logout))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
+        .route("/assets/scalar-api-reference.js", get(api_viewer))
+}
+
+async fn api_viewer() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        API_VIEWER,
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {

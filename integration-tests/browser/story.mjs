@@ -6,10 +6,14 @@
 // tags), and every request the pages make is recorded: none may leave our own origin except the
 // navigations to the identity provider.
 //
-// Input (environment): OHJAUS_BASE (the gateway), OHJAUS_TOKEN (the invitation's secret),
-// OHJAUS_CUSTOMER (the customer's test identity code), OHJAUS_GUIDE (the guide's Virtu local
-// id), OHJAUS_MARKER (a text to write), CHROMIUM (default /usr/bin/chromium).
-// Output: one JSON line with what was checked; exit status 1 and the reasons on failure.
+// Two phases, as OHJAUS_PHASE says: `guide` — the guide logs in, opens a workspace and invites
+// the customer through the pages (the invitation mail is read by the caller, which holds the
+// mailbox); `customer` — the rest of the story, from the mailed link.
+// Input (environment): OHJAUS_BASE (the gateway), OHJAUS_CUSTOMER (the customer's test identity
+// code), OHJAUS_GUIDE (the guide's Virtu local id), OHJAUS_MARKER (a text to write), and in the
+// customer phase OHJAUS_TOKEN (the invitation's secret); CHROMIUM (default /usr/bin/chromium).
+// Output: one JSON line with what was checked (the guide phase: the workspace's path too);
+// exit status 1 and the reasons on failure.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -23,7 +27,8 @@ const env = (name) => {
   return value;
 };
 const base = env('OHJAUS_BASE');
-const token = env('OHJAUS_TOKEN');
+const phase = env('OHJAUS_PHASE');
+const token = phase === 'customer' ? env('OHJAUS_TOKEN') : '';
 const customer = env('OHJAUS_CUSTOMER');
 const guide = env('OHJAUS_GUIDE');
 const marker = env('OHJAUS_MARKER');
@@ -88,7 +93,59 @@ async function tabTo(page, selector) {
   throw new Error(`Tab never reached ${selector} on ${page.url()}`);
 }
 
+/// The guide opens a workspace and invites the customer, all through the pages (keyboard and
+/// mouse alike; the error states of both forms on the way).
+async function guidePhase() {
+  const ctx = await context({ bypassCSP: true, locale: 'fi-FI' });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/`);
+  await tabTo(page, 'a[href*="intent=expert"]');
+  await Promise.all([page.waitForURL(/\/auth\/|dev/), page.keyboard.press('Enter')]);
+  await tabTo(page, `a[href*="login_hint=${guide}"]`);
+  await Promise.all([page.waitForURL(`${base}/app`), page.keyboard.press('Enter')]);
+  await axe(page, 'my workspaces, guide (fi)');
+  await tabTo(page, 'a[href="/app/workspaces/new"]');
+  await Promise.all([page.waitForURL(`${base}/app/workspaces/new`), page.keyboard.press('Enter')]);
+  await everyLanguage(page, 'new workspace');
+  // No name: refused, the summary leads to the field.
+  await tabTo(page, 'main button[type=submit]');
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), page.keyboard.press('Enter')]);
+  await axe(page, 'new workspace, no name (fi)');
+  await page.fill('#title', `Talous ${marker}`);
+  await Promise.all([page.waitForURL(/\/app\/workspaces\/[0-9a-f-]{36}$/), page.click('main form button[type=submit]')]);
+  const workspacePath = new URL(page.url()).pathname;
+  await axe(page, 'new workspace opened (fi)');
+  // An invitation without an address: refused; then sent.
+  await page.click('form[action$="/invitations"] button[type=submit]');
+  await page.waitForSelector('#email-error');
+  await axe(page, 'invitation form, no address (fi)');
+  await page.fill('#email', 'tessa@example.fi');
+  await page.fill('#personal_identity_code', customer);
+  await Promise.all([page.waitForURL(/invited=1/), page.click('form[action$="/invitations"] button[type=submit]')]);
+  await page.waitForSelector('.govuk-notification-banner--success');
+  await axe(page, 'invitation sent (fi)');
+  await ctx.close();
+  return workspacePath;
+}
+
+let workspacePath = null;
 try {
+  if (phase === 'guide') {
+    workspacePath = await guidePhase();
+  } else {
+    await customerPhase();
+  }
+} catch (error) {
+  fail(`story stopped: ${error.stack || error}`);
+} finally {
+  await browser.close();
+}
+
+console.log(JSON.stringify({ failures, workspace: workspacePath, ...checked }));
+process.exit(failures.length ? 1 : 0);
+
+/// The rest of the story, from the mailed link.
+async function customerPhase() {
   // Before logging in: the front page.
   const visitor = await context({ bypassCSP: true, locale: 'fi-FI' });
   const front = await visitor.newPage();
@@ -163,11 +220,4 @@ try {
   // A workspace that is not hers: not found, as a page.
   const stranger = await page.goto(`${base}/app/workspaces/00000000-0000-7000-8000-000000000000`);
   if (stranger.status() !== 200 || new URL(page.url()).pathname !== '/') fail(`a logged-out visitor saw ${page.url()} ${stranger.status()}`);
-} catch (error) {
-  fail(`story stopped: ${error.stack || error}`);
-} finally {
-  await browser.close();
 }
-
-console.log(JSON.stringify({ failures, ...checked }));
-process.exit(failures.length ? 1 : 0);

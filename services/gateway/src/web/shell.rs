@@ -31,6 +31,37 @@ impl Texts {
     }
 }
 
+/// A refused field of a form, with the message the page shows for it.
+pub struct FieldError {
+    /// The form field's id (the error summary links to it).
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    /// The field errors of a service's refusal, each under the form field it concerns
+    /// (`rename` maps a request field to the form's, e.g. `office_id` → `office`).
+    pub fn of(error: &ApiError, language: Language, rename: &[(&str, &str)]) -> Vec<FieldError> {
+        error
+            .0
+            .violations
+            .iter()
+            .map(|v| FieldError {
+                field: rename
+                    .iter()
+                    .find(|(from, _)| *from == v.field)
+                    .map_or(v.field.clone(), |(_, to)| (*to).to_owned()),
+                message: language.text(&v.reason),
+            })
+            .collect()
+    }
+
+    /// The message for `field`, if it was refused.
+    pub fn find<'a>(errors: &'a [FieldError], field: &str) -> Option<&'a str> {
+        errors.iter().find(|e| e.field == field).map(|e| e.message.as_str())
+    }
+}
+
 /// A language the visitor may switch to, as the header lists them.
 pub struct LanguageLink {
     pub code: &'static str,

@@ -3,16 +3,20 @@
 
 use axum::{
     Form,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use chrono::{DateTime, Utc};
-use ohjaus_platform::proto::workspaces::v1 as pb;
+use ohjaus_platform::{
+    auth::Principal,
+    error::ErrorCode,
+    proto::{tenants::v1 as tenants_pb, workspaces::v1 as pb},
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::shell::{Shell, Texts, Visitor};
+use super::shell::{FieldError, Shell, Texts, Visitor};
 use crate::{problem::ApiError, state::AppState, views::timestamp};
 
 /// How many of the latest messages a workspace's page shows.
@@ -33,6 +37,8 @@ struct WorkspaceRow {
 struct WorkspacesPage {
     shell: Shell,
     workspaces: Vec<WorkspaceRow>,
+    /// An expert may open workspaces (the service says whether in a given office).
+    can_create: bool,
 }
 
 /// A message as the conversation shows it.
@@ -57,6 +63,40 @@ struct WorkspacePage {
     /// A refused message: why, and what was written (so it is not lost).
     error: Option<String>,
     draft: String,
+    /// The owner guide invites customers here.
+    can_invite: bool,
+    invite: InviteForm,
+    invite_errors: Vec<FieldError>,
+    /// An invitation was just sent.
+    invited: bool,
+}
+
+impl WorkspacePage {
+    fn invite_error_for(&self, field: &str) -> Option<&str> {
+        FieldError::find(&self.invite_errors, field)
+    }
+}
+
+/// What the workspace page shows besides the workspace: a refused form and what was in it.
+#[derive(Default)]
+struct Extras {
+    error: Option<String>,
+    draft: String,
+    invite: InviteForm,
+    invite_errors: Vec<FieldError>,
+    invited: bool,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    personal_identity_code: String,
+    #[serde(default)]
+    language: String,
 }
 
 fn state_text(t: &Texts, state: i32) -> String {
@@ -111,30 +151,36 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         }
         page_token = page.next_page_token;
     }
-    let page = WorkspacesPage { shell: visitor.shell(t.get("web-my-workspaces")), workspaces: rows };
+    let can_create = matches!(caller, Principal::Expert { .. });
+    let page = WorkspacesPage { shell: visitor.shell(t.get("web-my-workspaces")), workspaces: rows, can_create };
     visitor.render(StatusCode::OK, &page)
 }
 
-/// One workspace: its latest messages, oldest first, and the form to write.
-pub async fn show(State(state): State<AppState>, visitor: Visitor, Path(id): Path<String>) -> Response {
-    workspace_page(&state, &visitor, &id, StatusCode::OK, None, String::new()).await
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    /// Set after an invitation was sent (Post/Redirect/Get).
+    invited: Option<String>,
 }
 
-async fn workspace_page(
-    state: &AppState,
-    visitor: &Visitor,
-    id: &str,
-    status: StatusCode,
-    error: Option<String>,
-    draft: String,
+/// One workspace: its latest messages, oldest first, and the form to write.
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(query): Query<ShowQuery>,
 ) -> Response {
+    let extras = Extras { invited: query.invited.is_some(), ..Extras::default() };
+    workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
+}
+
+async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
     // Only canonical ids reach the services; anything else is simply not a workspace.
     let Ok(id) = Uuid::parse_str(id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ohjaus_platform::error::ErrorCode::NotFound));
+        return visitor.failure(ApiError::code(ErrorCode::NotFound));
     };
     let t = Texts(visitor.language);
     let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
@@ -169,14 +215,26 @@ async fn workspace_page(
             }
         })
         .collect();
+    let active = workspace.state == pb::WorkspaceState::Active as i32;
+    let can_invite = active && me.as_deref() == Some(workspace.owner_id.as_str());
+    let invite = InviteForm {
+        language: Some(extras.invite.language)
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| visitor.language.code().to_owned()),
+        ..extras.invite
+    };
     let page = WorkspacePage {
         shell: visitor.shell(workspace.title),
         id,
         state: state_text(&t, workspace.state),
         messages,
-        can_write: workspace.state == pb::WorkspaceState::Active as i32,
-        error,
-        draft,
+        can_write: active,
+        error: extras.error,
+        draft: extras.draft,
+        can_invite,
+        invite,
+        invite_errors: extras.invite_errors,
+        invited: extras.invited,
     };
     visitor.render(status, &page)
 }
@@ -202,15 +260,15 @@ pub async fn send(
     };
     let t = Texts(visitor.language);
     if form.body.trim().is_empty() {
-        let error = Some(t.get("web-message-empty"));
-        return workspace_page(&state, &visitor, &id, StatusCode::UNPROCESSABLE_ENTITY, error, form.body).await;
+        let extras = Extras { error: Some(t.get("web-message-empty")), draft: form.body, ..Extras::default() };
+        return workspace_page(&state, &visitor, &id, StatusCode::UNPROCESSABLE_ENTITY, extras).await;
     }
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
     let Ok(workspace) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ohjaus_platform::error::ErrorCode::NotFound));
+        return visitor.failure(ApiError::code(ErrorCode::NotFound));
     };
     let request = pb::PostMessageRequest {
         workspace_id: workspace.clone(),
@@ -226,9 +284,163 @@ pub async fn send(
                 return visitor.failure(error);
             }
             let messages: Vec<String> = error.0.violations.iter().map(|v| visitor.language.text(&v.reason)).collect();
-            let reason = messages.join(" ");
-            workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, Some(reason), form.body)
-                .await
+            let extras = Extras { error: Some(messages.join(" ")), draft: form.body, ..Extras::default() };
+            workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, extras).await
+        }
+    }
+}
+
+/// Invites a customer (the owner guide's form on the workspace page).
+pub async fn invite(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if visitor.session_with_csrf(&form.csrf_token).is_none() {
+        return visitor.finish(Redirect::to("/").into_response());
+    }
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let Ok(workspace) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
+        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    };
+    let request = pb::CreateInvitationRequest {
+        workspace_id: workspace.clone(),
+        email: form.email.clone(),
+        language: form.language.clone(),
+        personal_identity_code: form.personal_identity_code.clone(),
+        request_id: String::new(),
+    };
+    match state.workspaces().create_invitation(state.as_caller(&caller, request)).await {
+        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}?invited=1")).into_response()),
+        Err(status) => {
+            let error = ApiError::from(status);
+            if error.0.violations.is_empty() {
+                return visitor.failure(error);
+            }
+            let invite_errors = FieldError::of(&error, visitor.language, &[]);
+            let extras = Extras { invite: form, invite_errors, ..Extras::default() };
+            workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, extras).await
+        }
+    }
+}
+
+/// One office the expert may open a workspace in.
+struct OfficeChoice {
+    /// `organisation id/office id`.
+    value: String,
+    label: String,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct NewWorkspaceForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    office: String,
+    #[serde(default)]
+    kind: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "new_workspace.html")]
+struct NewWorkspacePage {
+    shell: Shell,
+    offices: Vec<OfficeChoice>,
+    form: NewWorkspaceForm,
+    errors: Vec<FieldError>,
+}
+
+impl NewWorkspacePage {
+    fn error_for(&self, field: &str) -> Option<&str> {
+        FieldError::find(&self.errors, field)
+    }
+}
+
+/// The offices of the organisations the expert works for, as the expert may read them.
+async fn offices_of(state: &AppState, caller: &Principal) -> Result<Vec<OfficeChoice>, ApiError> {
+    let Principal::Expert { memberships, .. } = caller else { return Err(ApiError::code(ErrorCode::NotFound)) };
+    let mut choices = Vec::new();
+    for membership in memberships {
+        let organization = membership.tenant_id.to_string();
+        let request = tenants_pb::GetOrganizationRequest { id: organization.clone() };
+        let name = state.tenants().get_organization(state.as_caller(caller, request)).await?.into_inner();
+        let name = name.registry.map(|r| r.official_name).unwrap_or_default();
+        let request = tenants_pb::ListOfficesRequest {
+            organization_id: organization.clone(),
+            page_size: 100,
+            page_token: String::new(),
+        };
+        let offices = state.tenants().list_offices(state.as_caller(caller, request)).await?.into_inner().offices;
+        choices.extend(offices.into_iter().map(|o| OfficeChoice {
+            value: format!("{organization}/{}", o.id),
+            label: if memberships.len() > 1 { format!("{} – {name}", o.name) } else { o.name },
+        }));
+    }
+    Ok(choices)
+}
+
+async fn new_workspace_page(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    form: NewWorkspaceForm,
+    errors: Vec<FieldError>,
+) -> Response {
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let offices = match offices_of(state, &caller).await {
+        Ok(offices) => offices,
+        Err(error) => return visitor.failure(error),
+    };
+    let t = Texts(visitor.language);
+    let page = NewWorkspacePage { shell: visitor.shell(t.get("web-workspace-new")), offices, form, errors };
+    visitor.render(status, &page)
+}
+
+/// The form to open a workspace (experts).
+pub async fn new_form(State(state): State<AppState>, visitor: Visitor) -> Response {
+    new_workspace_page(&state, &visitor, StatusCode::OK, NewWorkspaceForm::default(), Vec::new()).await
+}
+
+/// Opens the workspace and goes to it.
+pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form): Form<NewWorkspaceForm>) -> Response {
+    if visitor.session_with_csrf(&form.csrf_token).is_none() {
+        return visitor.finish(Redirect::to("/").into_response());
+    }
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let (organization, office) = form.office.split_once('/').unwrap_or_default();
+    let kind = if form.kind == "group" { pb::WorkspaceKind::Group } else { pb::WorkspaceKind::Personal };
+    let request = pb::CreateWorkspaceRequest {
+        organization_id: organization.to_owned(),
+        office_id: office.to_owned(),
+        kind: kind as i32,
+        title: form.title.clone(),
+        topics: Vec::new(),
+        request_id: String::new(),
+    };
+    match state.workspaces().create_workspace(state.as_caller(&caller, request)).await {
+        Ok(created) => {
+            visitor.finish(Redirect::to(&format!("/app/workspaces/{}", created.into_inner().id)).into_response())
+        }
+        Err(status) => {
+            let error = ApiError::from(status);
+            if error.0.violations.is_empty() {
+                return visitor.failure(error);
+            }
+            let errors =
+                FieldError::of(&error, visitor.language, &[("office_id", "office"), ("organization_id", "office")]);
+            new_workspace_page(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
         }
     }
 }

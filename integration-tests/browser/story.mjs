@@ -9,9 +9,12 @@
 // Two phases, as OHJAUS_PHASE says: `guide` — the guide logs in, opens a workspace and invites
 // the customer through the pages (the invitation mail is read by the caller, which holds the
 // mailbox); `customer` — the rest of the story, from the mailed link.
+// A third phase, `consent`, follows a proposal the caller made: the customer accepts another
+// organisation's expert, the expert reads, the customer downloads and withdraws.
 // Input (environment): OHJAUS_BASE (the gateway), OHJAUS_CUSTOMER (the customer's test identity
-// code), OHJAUS_GUIDE (the guide's Virtu local id), OHJAUS_MARKER (a text to write), and in the
-// customer phase OHJAUS_TOKEN (the invitation's secret); CHROMIUM (default /usr/bin/chromium).
+// code), OHJAUS_GUIDE (the guide's Virtu local id), OHJAUS_MARKER (a text to write), in the
+// customer phase OHJAUS_TOKEN (the invitation's secret), in the consent phase OHJAUS_EXPERT,
+// OHJAUS_WORKSPACE (its path) and OHJAUS_PURPOSE; CHROMIUM (default /usr/bin/chromium).
 // Output: one JSON line with what was checked (the guide phase: the workspace's path too);
 // exit status 1 and the reasons on failure.
 
@@ -132,6 +135,8 @@ let workspacePath = null;
 try {
   if (phase === 'guide') {
     workspacePath = await guidePhase();
+  } else if (phase === 'consent') {
+    await consentPhase();
   } else {
     await customerPhase();
   }
@@ -143,6 +148,62 @@ try {
 
 console.log(JSON.stringify({ failures, workspace: workspacePath, ...checked }));
 process.exit(failures.length ? 1 : 0);
+
+/// The guide has proposed an expert of another organisation: the customer reads who, from
+/// where and why, and accepts from the keyboard; the expert, with JavaScript off, reads the
+/// conversation; the customer withdraws and the expert's next page is "not found"; the
+/// customer downloads everything as a zip.
+async function consentPhase() {
+  const expert = env('OHJAUS_EXPERT');
+  const purpose = env('OHJAUS_PURPOSE');
+  const workspace = `${base}${env('OHJAUS_WORKSPACE')}`;
+  const ctx = await context({ bypassCSP: true, locale: 'fi-FI', acceptDownloads: true });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/login/dev?intent=customer&return_to=/app&login_hint=${customer}`);
+  await page.waitForURL(`${base}/app`);
+  await page.goto(workspace);
+  const main = await page.textContent('main');
+  for (const shown of [purpose, 'Ville Valvoja']) if (!main.includes(shown)) fail(`the consent request does not show ${shown}`);
+  await everyLanguage(page, 'workspace with a consent request');
+  await page.goto(`${workspace}?lang=fi`);
+  await tabTo(page, 'form[action$="/accept"] button[type=submit]');
+  await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
+  if (!(await page.textContent('#consents ~ div')).includes('Hyväksytty')) fail('the accepted request does not say so');
+  await axe(page, 'consent accepted (fi)');
+
+  // The expert is in as soon as the effect arrives.
+  const expertCtx = await context({ javaScriptEnabled: false, locale: 'fi-FI' });
+  const expertPage = await expertCtx.newPage();
+  await expertPage.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=${expert}`);
+  await expertPage.waitForURL(`${base}/app`);
+  let seen = false;
+  for (let i = 0; i < 50 && !seen; i += 1) {
+    const answer = await expertPage.goto(workspace);
+    seen = answer.status() === 200 && (await expertPage.textContent('main')).includes(marker);
+    if (!seen) await new Promise((r) => setTimeout(r, 200));
+  }
+  if (!seen) fail('the consented expert never saw the conversation');
+
+  // The access log names the expert who read.
+  await page.goto(`${workspace}/access-log`);
+  await everyLanguage(page, 'access log');
+  if (!(await page.textContent('main')).includes('Ville Valvoja')) fail('the access log does not name the expert');
+  await page.goto(`${workspace}?lang=fi`);
+
+  // The customer downloads everything about her, then withdraws.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="/export"]')]);
+  const zipped = await download.path();
+  const magic = readFileSync(zipped).subarray(0, 2).toString('latin1');
+  if (magic !== 'PK') fail(`the download is not a zip (${magic})`);
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/withdraw"] button[type=submit]')]);
+  if (!(await page.textContent('#consents ~ div')).includes('Peruttu')) fail('the withdrawn request does not say so');
+  let out = false;
+  for (let i = 0; i < 50 && !out; i += 1) {
+    out = (await expertPage.goto(workspace)).status() === 404;
+    if (!out) await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!out) fail('the expert still reads the workspace after the withdrawal');
+}
 
 /// The rest of the story, from the mailed link.
 async function customerPhase() {

@@ -9,22 +9,25 @@
 use std::time::Duration;
 
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, TestSystem};
+use reqwest::Method;
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{logged_in, organisation, token_in};
+use crate::support::{items, list_in_directory, logged_in, organisation, organisation_with, token_in};
 
 on_both_backends!(the_customer_and_the_guide_walk_the_pages);
 
 const TESSA: &str = "010280-952L";
+const PURPOSE: &str = "Asumisneuvonta vuokrarästien selvittämiseksi";
 
 /// Runs one phase of the browser story; its summary.
-async fn story(system: &TestSystem, phase: &str, token: &str, marker: &str) -> serde_json::Value {
+async fn story(system: &TestSystem, phase: &str, extra: &[(&str, &str)], marker: &str) -> serde_json::Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/story.mjs");
     let run = tokio::process::Command::new("node")
         .arg(script)
         .env("OHJAUS_PHASE", phase)
         .env("OHJAUS_BASE", system.url("").trim_end_matches('/'))
-        .env("OHJAUS_TOKEN", token)
+        .envs(extra.iter().copied())
         .env("OHJAUS_CUSTOMER", TESSA)
         .env("OHJAUS_GUIDE", "olli.ohjaaja")
         .env("OHJAUS_MARKER", marker)
@@ -50,23 +53,39 @@ async fn the_customer_and_the_guide_walk_the_pages(backend: Backend) {
 
     // The guide opens the workspace and invites Tessa on the pages.
     let mails_before = system.storage.mails().len();
-    let guided = story(&system, "guide", "", &marker).await;
+    let guided = story(&system, "guide", &[], &marker).await;
     let workspace = guided["workspace"].as_str().unwrap().trim_start_matches("/app/workspaces/").to_owned();
     let token = token_in(system.storage.wait_for_mails(mails_before + 1).await.last().unwrap());
 
     // Tessa follows the mail; the guide answers; both read.
-    let told = story(&system, "customer", &token, &marker).await;
-    let checked = guided["axe"].as_array().unwrap().len() + told["axe"].as_array().unwrap().len();
-    assert!(checked >= 20, "axe ran on {checked} pages only: {guided} {told}");
+    let told = story(&system, "customer", &[("OHJAUS_TOKEN", &token)], &marker).await;
+
+    // Olli proposes Ville of another organisation (the proposal's page is still to come); Tessa
+    // decides on the page, Ville reads, Tessa downloads and withdraws.
+    let b = organisation_with(&system, BUSINESS_IDS[1], &[("Ville Valvoja", "ville.valvoja", "advisor")]).await;
+    list_in_directory(&system, &b, "ville.valvoja").await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let members = olli.get(&format!("/api/v1/workspaces/{workspace}/members")).await;
+    let tessa_id = items(&members).iter().find(|m| m["kind"] == "customer").unwrap()["id"].as_str().unwrap().to_owned();
+    let proposal = json!({"customer_id": tessa_id, "expert_id": b.person("ville.valvoja"),
+        "expert_organization_id": b.id, "purpose": PURPOSE, "language": "fi"});
+    let proposed =
+        olli.send_with_csrf(Method::POST, &format!("/api/v1/workspaces/{workspace}/consents"), Some(proposal)).await;
+    assert_eq!(proposed.status, 201, "{:?}", proposed.body);
+    let path = format!("/app/workspaces/{workspace}");
+    let extra = [("OHJAUS_EXPERT", "ville.valvoja"), ("OHJAUS_WORKSPACE", path.as_str()), ("OHJAUS_PURPOSE", PURPOSE)];
+    let consented = story(&system, "consent", &extra, &marker).await;
+    let checked: usize = [&guided, &told, &consented].iter().map(|s| s["axe"].as_array().unwrap().len()).sum();
+    assert!(checked >= 28, "axe ran on {checked} pages only: {guided} {told} {consented}");
 
     // What the pages did is what the API sees.
-    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let opened = olli.get(&format!("/api/v1/workspaces/{workspace}")).await;
     assert_eq!(opened.body["title"], format!("Talous {marker}"), "{:?}", opened.body);
     let messages = olli.get(&format!("/api/v1/workspaces/{workspace}/messages")).await;
     let bodies: Vec<&str> =
         messages.body["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();
     assert_eq!(bodies, [format!("Hei! {marker}"), format!("Vastaus: {marker}")], "{:?}", messages.body);
-    let members = olli.get(&format!("/api/v1/workspaces/{workspace}/members")).await;
-    assert!(members.body["items"].as_array().unwrap().iter().any(|m| m["kind"] == "customer"), "{:?}", members.body);
+    let consents = items(&olli.get(&format!("/api/v1/workspaces/{workspace}/consents")).await);
+    assert_eq!(consents.len(), 1);
+    assert_eq!(consents[0]["state"], "withdrawn", "{consents:?}");
 }

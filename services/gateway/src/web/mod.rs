@@ -45,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/workspaces/{id}", get(workspaces::show))
         .route("/app/workspaces/{id}/messages", post(workspaces::send))
         .route("/app/workspaces/{id}/invitations", post(workspaces::invite))
+        .route("/app/workspaces/{id}/access-log", get(workspaces::access_log))
+        .route("/app/consents/{request}/{decision}", post(workspaces::decide))
         .route("/app/invitations/{token}", get(invitations::landing).post(invitations::accept))
         .route("/app/logout", post(logout))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))

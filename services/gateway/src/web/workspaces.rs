@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal,
     error::ErrorCode,
-    proto::{tenants::v1 as tenants_pb, workspaces::v1 as pb},
+    i18n::Language,
+    proto::{consent::v1 as consent_pb, tenants::v1 as tenants_pb, workspaces::v1 as pb},
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -41,6 +42,93 @@ struct WorkspacesPage {
     can_create: bool,
 }
 
+/// An attachment as a message shows it.
+struct FileView {
+    id: String,
+    name: String,
+    size: String,
+}
+
+/// A file's size for people: bytes, kB or MB (decimal, as file managers mostly show).
+fn size_text(bytes: i64) -> String {
+    match bytes {
+        b if b < 1000 => format!("{b} B"),
+        b if b < 1_000_000 => format!("{:.0} kB", b as f64 / 1000.0),
+        b => format!("{:.1} MB", b as f64 / 1_000_000.0),
+    }
+}
+
+/// A consent request as the workspace page shows it.
+struct ConsentView {
+    id: String,
+    version: i64,
+    expert: String,
+    organisation: String,
+    purpose: String,
+    state: String,
+    /// The other organisation's controller data, when it is not the workspace's.
+    controller: Option<String>,
+    privacy: Option<String>,
+    /// The customer may accept or decline it now.
+    decide: bool,
+    /// The customer may withdraw an accepted one.
+    withdraw: bool,
+}
+
+fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> String {
+    let text = text.unwrap_or_default();
+    let wanted = match language {
+        Language::Fi => &text.fi,
+        Language::Sv => &text.sv,
+        Language::En => &text.en,
+    };
+    [wanted, &text.fi, &text.en, &text.sv].into_iter().find(|t| !t.is_empty()).cloned().unwrap_or_default()
+}
+
+/// The workspace's consent requests the caller may see (a customer's own, or all of them to
+/// the owner guide); none to anyone else.
+async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &Texts) -> Vec<ConsentView> {
+    let request = consent_pb::ListConsentRequestsRequest { workspace_id: workspace.to_owned() };
+    let Ok(listed) = state.consent().list_consent_requests(state.as_caller(caller, request)).await else {
+        return Vec::new();
+    };
+    let customer = matches!(caller, Principal::Customer { .. });
+    listed
+        .into_inner()
+        .requests
+        .into_iter()
+        .map(|r| {
+            let consent_state =
+                consent_pb::ConsentState::try_from(r.state).unwrap_or(consent_pb::ConsentState::Unspecified);
+            let state_key = match consent_state {
+                consent_pb::ConsentState::Accepted => "web-consent-state-accepted",
+                consent_pb::ConsentState::Rejected => "web-consent-state-rejected",
+                consent_pb::ConsentState::Withdrawn => "web-consent-state-withdrawn",
+                consent_pb::ConsentState::Ended => "web-consent-state-ended",
+                _ => "web-consent-state-pending",
+            };
+            let controller = r.expert_organization.as_ref().map(|p| format!("{} ({})", p.official_name, p.business_id));
+            let privacy = r
+                .expert_organization
+                .clone()
+                .map(|p| localized(p.privacy_notice_url, t.0))
+                .filter(|url| url.starts_with("https://"));
+            ConsentView {
+                id: r.id,
+                version: r.version,
+                expert: format!("{} ({})", r.expert_name, r.expert_roles.join(", ")),
+                organisation: localized(r.expert_organization_name, t.0),
+                purpose: r.purpose,
+                state: t.get(state_key),
+                controller,
+                privacy,
+                decide: customer && consent_state == consent_pb::ConsentState::Pending,
+                withdraw: customer && consent_state == consent_pb::ConsentState::Accepted,
+            }
+        })
+        .collect()
+}
+
 /// A message as the conversation shows it.
 struct MessageView {
     id: String,
@@ -50,6 +138,7 @@ struct MessageView {
     at_iso: String,
     mine: bool,
     deleted: bool,
+    files: Vec<FileView>,
 }
 
 #[derive(askama::Template)]
@@ -69,6 +158,8 @@ struct WorkspacePage {
     invite_errors: Vec<FieldError>,
     /// An invitation was just sent.
     invited: bool,
+    is_customer: bool,
+    consents: Vec<ConsentView>,
 }
 
 impl WorkspacePage {
@@ -212,9 +303,15 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
                 at,
                 at_iso,
                 deleted: m.deleted,
+                files: m
+                    .attachments
+                    .into_iter()
+                    .map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) })
+                    .collect(),
             }
         })
         .collect();
+    let id_for_consents = id.clone();
     let active = workspace.state == pb::WorkspaceState::Active as i32;
     let can_invite = active && me.as_deref() == Some(workspace.owner_id.as_str());
     let invite = InviteForm {
@@ -235,6 +332,8 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
         invite,
         invite_errors: extras.invite_errors,
         invited: extras.invited,
+        is_customer: matches!(caller, Principal::Customer { .. }),
+        consents: consents_of(state, &caller, &id_for_consents, &t).await,
     };
     visitor.render(status, &page)
 }
@@ -442,5 +541,120 @@ pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form):
                 FieldError::of(&error, visitor.language, &[("office_id", "office"), ("organization_id", "office")]);
             new_workspace_page(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, form, errors).await
         }
+    }
+}
+
+/// How many of the latest access-log entries the page shows.
+const ACCESS_SHOWN: usize = 200;
+
+/// An entry of the access log as its page shows it.
+struct AccessView {
+    at: String,
+    at_iso: String,
+    who: String,
+    what: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "access_log.html")]
+struct AccessLogPage {
+    shell: Shell,
+    id: String,
+    entries: Vec<AccessView>,
+}
+
+/// Who read what of the workspace, the latest first (at most [`ACCESS_SHOWN`] entries; the API
+/// pages through all of them).
+pub async fn access_log(State(state): State<AppState>, visitor: Visitor, Path(id): Path<String>) -> Response {
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let Ok(id) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
+        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    };
+    let t = Texts(visitor.language);
+    // The log is kept oldest first; the page wants the latest, so it keeps the tail.
+    let mut entries = std::collections::VecDeque::with_capacity(ACCESS_SHOWN);
+    let mut page_token = String::new();
+    loop {
+        let request = pb::ListAccessLogRequest { workspace_id: id.clone(), page_size: 100, page_token };
+        let page = match state.workspaces().list_access_log(state.as_caller(&caller, request)).await {
+            Ok(page) => page.into_inner(),
+            Err(status) => return visitor.failure(ApiError::from(status)),
+        };
+        for entry in page.entries {
+            if entries.len() == ACCESS_SHOWN {
+                entries.pop_front();
+            }
+            entries.push_back(entry);
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let entries = entries
+        .into_iter()
+        .rev()
+        .map(|e| {
+            let (at, at_iso) = shown(timestamp(e.at));
+            let name = if e.actor_name.is_empty() { e.actor_kind.clone() } else { e.actor_name.clone() };
+            let who = if e.actor_role.is_empty() { name } else { format!("{name} ({})", e.actor_role) };
+            AccessView { at, at_iso, who, what: e.what }
+        })
+        .collect();
+    let page = AccessLogPage { shell: visitor.shell(t.get("web-access-log")), id, entries };
+    visitor.render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    workspace: String,
+    #[serde(default)]
+    from_now_on_only: Option<String>,
+}
+
+/// The customer's decision on a consent request (accept, reject, withdraw), then back to the
+/// workspace.
+pub async fn decide(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((request_id, decision)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    if visitor.session_with_csrf(&form.csrf_token).is_none() {
+        return visitor.finish(Redirect::to("/").into_response());
+    }
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let (Ok(request_id), Ok(workspace)) = (Uuid::parse_str(&request_id), Uuid::parse_str(&form.workspace)) else {
+        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    };
+    let decide = consent_pb::DecideConsentRequest { request_id: request_id.to_string(), version: form.version };
+    let consent = state.consent();
+    let answer = match decision.as_str() {
+        "accept" => {
+            let request = consent_pb::AcceptConsentRequest {
+                request_id: request_id.to_string(),
+                version: form.version,
+                from_now_on_only: form.from_now_on_only.is_some(),
+            };
+            consent.clone().accept_consent(state.as_caller(&caller, request)).await
+        }
+        "reject" => consent.clone().reject_consent(state.as_caller(&caller, decide)).await,
+        "withdraw" => consent.clone().withdraw_consent(state.as_caller(&caller, decide)).await,
+        _ => return visitor.failure(ApiError::code(ErrorCode::NotFound)),
+    };
+    match answer {
+        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}#consents")).into_response()),
+        Err(status) => visitor.failure(ApiError::from(status)),
     }
 }

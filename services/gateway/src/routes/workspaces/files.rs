@@ -12,7 +12,7 @@ use ohjaus_platform::{
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
 };
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -29,6 +29,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(upload_file, list_files)).routes(routes!(download_file))
 }
 
+/// A file's bytes: an upload's body and a download's answer. The types in the document are the
+/// workspaces service's own (`file_media_types`; a whole-system test holds them together).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(Vec<u8>);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
@@ -44,7 +50,26 @@ pub struct UploadParams {
 /// and so is anything over the size limit. Needs `X-CSRF-Token`. Refer to the file from a
 /// message with `attachment_ids`.
 #[utoipa::path(post, path = "/workspaces/{id}/files", tag = TAG, params(("id" = Uuid, Path), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(description = "The file's bytes, in one of the types files may have (or `application/octet-stream`: the name and the bytes decide)", content(
+        (FileBytes = "application/msword"),
+        (FileBytes = "application/pdf"),
+        (FileBytes = "application/vnd.ms-excel"),
+        (FileBytes = "application/vnd.ms-powerpoint"),
+        (FileBytes = "application/vnd.oasis.opendocument.presentation"),
+        (FileBytes = "application/vnd.oasis.opendocument.spreadsheet"),
+        (FileBytes = "application/vnd.oasis.opendocument.text"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (FileBytes = "image/gif"),
+        (FileBytes = "image/heif"),
+        (FileBytes = "image/jpeg"),
+        (FileBytes = "image/png"),
+        (FileBytes = "image/webp"),
+        (FileBytes = "text/csv"),
+        (FileBytes = "text/plain"),
+        (FileBytes = "text/rtf"),
+        (FileBytes = "application/octet-stream"))),
     responses((status = 201, body = File),
         (status = 413, body = Problem, description = "Over the size limit", content_type = "application/problem+json"),
         (status = 422, body = Problem, description = "Type not allowed, or not what the name says", content_type = "application/problem+json")))]
@@ -129,7 +154,25 @@ fn attachment_disposition(name: &str) -> String {
 
 /// Download a file (members; the read is logged). Always as an attachment, never inline.
 #[utoipa::path(get, path = "/workspaces/{id}/files/{file_id}", tag = TAG, params(("id" = Uuid, Path), ("file_id" = Uuid, Path)),
-    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file's bytes, in the file's own type", content(
+        (FileBytes = "application/msword"),
+        (FileBytes = "application/pdf"),
+        (FileBytes = "application/vnd.ms-excel"),
+        (FileBytes = "application/vnd.ms-powerpoint"),
+        (FileBytes = "application/vnd.oasis.opendocument.presentation"),
+        (FileBytes = "application/vnd.oasis.opendocument.spreadsheet"),
+        (FileBytes = "application/vnd.oasis.opendocument.text"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (FileBytes = "image/gif"),
+        (FileBytes = "image/heif"),
+        (FileBytes = "image/jpeg"),
+        (FileBytes = "image/png"),
+        (FileBytes = "image/webp"),
+        (FileBytes = "text/csv"),
+        (FileBytes = "text/plain"),
+        (FileBytes = "text/rtf"))),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn download_file(
     state: State<AppState>,

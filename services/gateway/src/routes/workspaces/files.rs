@@ -29,8 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(upload_file, list_files)).routes(routes!(download_file))
 }
 
-/// A file's bytes: an upload's body and a download's answer. The types in the document are the
-/// workspaces service's own (`file_media_types`; a whole-system test holds them together).
+// The media types listed for it below are the workspaces service's (`file_media_types`); a
+// whole-system test (`integration-tests/tests/edge.rs`) holds the two lists together.
+/// A file's bytes, as they are.
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
 pub struct FileBytes(Vec<u8>);

@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A file's bytes, as they are.
 #[derive(ToSchema)]
 #[schema(value_type = String, format = Binary)]
-pub struct FileBytes(Vec<u8>);
+pub struct FileBytes(pub Vec<u8>);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -83,6 +83,7 @@ async fn upload_file(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = principal_of_session(&session.resolved)?;
+    crate::edge::announced_within(&headers, state.file_limit)?;
     let header = pb::UploadFileHeader {
         workspace_id: id.to_string(),
         name: params.name,
@@ -117,7 +118,7 @@ async fn upload_file(
         })
         .flatten()
         .map(|part| pb::UploadFileRequest { part });
-    let request = state.as_caller(&caller, first.chain(chunks));
+    let request = state.as_caller_streaming(&caller, first.chain(chunks));
     let stored = state.workspaces().upload_file(request).await?.into_inner();
     let location = format!("/api/v1/workspaces/{id}/files/{}", stored.id);
     Ok(versioned(StatusCode::CREATED, file(stored)?, 1, Some(location)))

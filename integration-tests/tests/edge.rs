@@ -192,8 +192,7 @@ fn binary_media_types(spec: &Value, content: &Value, what: &str) -> Vec<String> 
 async fn file_bodies_are_documented_as_binary_in_their_real_types() {
     let system = TestSystem::start(Backend::Embedded).await;
     let spec = system.anonymous().get("/openapi.json").await.body;
-    let shared: Vec<String> =
-        ohjaus_workspaces::domain::file_media_types().into_iter().map(str::to_owned).collect();
+    let shared: Vec<String> = ohjaus_workspaces::domain::file_media_types().into_iter().map(str::to_owned).collect();
 
     let upload = &spec["paths"]["/workspaces/{id}/files"]["post"]["requestBody"];
     assert_eq!(upload["required"], true, "{upload}");
@@ -259,10 +258,7 @@ async fn slow_clients_do_not_stop_normal_requests_and_are_closed_in_time() {
     let storage = Arc::new(Storage::new(Backend::Embedded).await);
     let system = TestSystem::start_on(
         storage,
-        &[
-            ("OHJAUS__GATEWAY__HEADER_TIMEOUT_MS", "3000".into()),
-            ("OHJAUS__GATEWAY__IDLE_TIMEOUT_MS", "5000".into()),
-        ],
+        &[("OHJAUS__GATEWAY__HEADER_TIMEOUT_MS", "3000".into()), ("OHJAUS__GATEWAY__IDLE_TIMEOUT_MS", "5000".into())],
     )
     .await;
     let host = system.base.trim_start_matches("http://").to_owned();
@@ -332,7 +328,8 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
     for _ in 0..5 {
         held.push(connect_and_send(&system, &half).await);
     }
-    let client = || reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(1)).build().unwrap();
+    let client =
+        || reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(1)).build().unwrap();
     let refused = client().get(system.url("/healthz")).send().await;
     assert!(refused.is_err(), "a sixth connection is not served while five are open: {refused:?}");
     held.pop();

@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use crate::{
     clock::SharedClock,
-    grpc::{Pace, PacedBody, StreamIdle},
     config::{ConfigError, SigningKeys},
+    grpc::{Pace, PacedBody, StreamIdle},
     telemetry,
 };
 

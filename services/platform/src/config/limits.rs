@@ -292,11 +292,9 @@ mod tests {
         let error = load(&[("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "60000")]).unwrap_err();
         assert!(matches!(error, ConfigError::Invalid { key: "gateway.body_timeout_ms", .. }), "{error}");
         assert!(error.to_string().contains("grpc.stream_idle_timeout_ms"), "{error}");
-        let settings = load(&[
-            ("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "60000"),
-            ("OHJAUS__GRPC__STREAM_IDLE_TIMEOUT_MS", "60001"),
-        ])
-        .unwrap();
+        let settings =
+            load(&[("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "60000"), ("OHJAUS__GRPC__STREAM_IDLE_TIMEOUT_MS", "60001")])
+                .unwrap();
         assert_eq!(settings.gateway.body_timeout().std(), Duration::from_secs(60));
     }
 

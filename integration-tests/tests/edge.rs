@@ -13,7 +13,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::support::{cookie_header, download, logged_in, open_workspace, organisation};
+use crate::support::{cookie_header, download, logged_in, open_workspace, organisation, raw};
 
 on_both_backends!(a_slow_upload_that_keeps_sending_completes_and_a_stalled_one_stores_nothing);
 
@@ -342,4 +342,63 @@ async fn connections_beyond_the_cap_wait_for_a_free_one() {
         }
     }
     assert!(answered, "served once a connection closed");
+}
+
+/// Reads a download of `path` as `browser` on a connection with a small receive buffer,
+/// resting `pause` after the request; the bytes received (head included) until the server
+/// ended the connection.
+async fn download_pausing(browser: &Browser<'_>, path: &str, pause: Duration) -> usize {
+    let address: std::net::SocketAddr = browser.system.base.trim_start_matches("http://").parse().unwrap();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // A small window, so the server's side fills after a few megabytes.
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nhost: {address}\r\ncookie: {}\r\nconnection: close\r\n\r\n",
+        cookie_header(browser)
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(pause).await;
+    let mut received = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await.expect("the download ends") {
+            Ok(0) | Err(_) => return received,
+            Ok(read) => received += read,
+        }
+    }
+}
+
+/// Downloads stream, and the same idea holds for them: a reader that pauses for less than the
+/// streaming bound gets the whole file, one that takes nothing for longer is left (its answer
+/// ends short, so no client takes it for the whole file) and the service lets the file go
+/// (item 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_whose_reader_stops_taking_is_ended_after_the_idle_bound() {
+    let storage = Arc::new(Storage::new(Backend::Embedded).await);
+    let system = TestSystem::start_on(
+        storage,
+        &[("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "1000".into()), ("OHJAUS__GRPC__STREAM_IDLE_TIMEOUT_MS", "2000".into())],
+    )
+    .await;
+    let (org, office) = organisation(&system, BUSINESS_IDS[1]).await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let created = open_workspace(
+        &mut olli,
+        json!({"organization_id": org, "office_id": office, "kind": "personal", "title": "Iso", "topics": ["studies"]}),
+    )
+    .await;
+    let base = format!("/api/v1/workspaces/{}", created.id());
+    // Larger than what the socket buffers on both sides hold.
+    let text = text_of(12 * 1024 * 1024);
+    let uploaded =
+        raw(&olli, reqwest::Method::POST, &format!("{base}/files?name=iso.txt"), text.clone(), "text/plain").await;
+    assert_eq!(uploaded.status, 201, "{:?}", uploaded.json);
+    let path = format!("{base}/files/{}", uploaded.json["id"].as_str().unwrap());
+
+    let whole = download_pausing(&olli, &path, Duration::from_millis(1000)).await;
+    assert!(whole > text.len(), "a short pause gets the whole file: {whole} of {}", text.len());
+    let left = download_pausing(&olli, &path, Duration::from_secs(5)).await;
+    assert!(left < text.len(), "a reader that took nothing for 5 s was left: {left} of {}", text.len());
 }

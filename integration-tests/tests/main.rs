@@ -13,6 +13,7 @@ macro_rules! on_both_backends {
 mod consent_api;
 mod consent_effect;
 mod directory;
+mod edge;
 mod forms;
 mod gateway;
 mod guidance;

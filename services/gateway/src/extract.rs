@@ -168,14 +168,16 @@ pub fn principal_of_session(resolved: &ResolvedSession) -> Result<Principal, Api
     })
 }
 
-/// A JSON body; a malformed, oversized or non-JSON body is a localized problem.
+/// A JSON body; a malformed, oversized or non-JSON body is a localized problem. One announced
+/// larger than the limit is refused before it is read.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        crate::edge::announced_within(request.headers(), state.json_limit)?;
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(&rejection)),

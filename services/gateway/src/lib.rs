@@ -6,18 +6,20 @@
 //! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
 //! service still enforces its own rules. Errors are localized problem documents.
 
+pub mod edge;
 pub mod extract;
 pub mod ids;
 pub mod live;
 pub mod problem;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod views;
 pub mod web;
 
 pub use state::{AppState, ReadinessCheck};
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -32,7 +34,6 @@ use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use utoipa::{
@@ -139,11 +140,8 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         .fallback(|| async { ApiError::code(ErrorCode::NotFound) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.gateway.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(request_limits(settings), edge::bound_requests))
         .layer(middleware::from_fn(problem::render_problems))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_millis(settings.gateway.request_timeout_ms),
-        ))
         .layer(middleware::from_fn(record_metrics));
     with_security_headers(router)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -157,6 +155,16 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn request_limits(settings: &Settings) -> edge::RequestLimits {
+    // usize to u64 is lossless on every target Rust supports.
+    let json = settings.gateway.body_limit_bytes as u64;
+    edge::RequestLimits {
+        body_timeout: settings.gateway.body_timeout().std(),
+        request_timeout: settings.gateway.request_timeout().std(),
+        largest_body: json.max(settings.files.max_bytes),
+    }
 }
 
 /// Passes state to the public rate limiter (it runs as a plain middleware).
@@ -234,19 +242,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves the gateway on a bound listener until `shutdown`.
+/// Serves the gateway on a bound listener until `shutdown`, under the connection limits of
+/// `settings` (see [`server`]).
 pub fn serve(
     app: Router,
     listener: tokio::net::TcpListener,
+    settings: &Settings,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "HTTP gateway listening");
-    }
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    })
+    let limits = server::ConnectionLimits {
+        header_timeout: settings.gateway.header_timeout().std(),
+        idle_timeout: settings.gateway.idle_timeout().std(),
+        max_connections: settings.gateway.max_connections,
+    };
+    server::serve(app, listener, limits, shutdown)
 }

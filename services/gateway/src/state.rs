@@ -39,6 +39,12 @@ pub struct StateInner {
     pub(crate) keys: TokenKeys,
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) public_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// The largest JSON body (`gateway.body_limit_bytes`).
+    pub(crate) json_limit: u64,
+    /// The largest file (`files.max_bytes`).
+    pub(crate) file_limit: u64,
+    /// How long an upload's call may go without a piece (`grpc.stream_idle_timeout_ms`).
+    pub(crate) stream_idle: std::time::Duration,
 }
 
 impl std::ops::Deref for AppState {
@@ -81,6 +87,10 @@ impl AppState {
                     .map(|t| Sha256::digest(t.expose().as_bytes()).to_vec()),
                 readiness,
                 public_limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+                // usize to u64 is lossless on every target Rust supports.
+                json_limit: settings.gateway.body_limit_bytes as u64,
+                file_limit: settings.files.max_bytes,
+                stream_idle: settings.grpc.stream_idle_timeout().std(),
             }),
         }
     }
@@ -114,6 +124,14 @@ impl AppState {
     pub fn as_caller<T>(&self, caller: &Principal, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(caller.clone());
+        request
+    }
+
+    /// A gRPC request on behalf of `caller` whose message is a stream of pieces (an upload):
+    /// its deadline bounds the pauses between pieces, not the whole transfer.
+    pub fn as_caller_streaming<T>(&self, caller: &Principal, stream: T) -> tonic::Request<T> {
+        let mut request = self.as_caller(caller, stream);
+        request.extensions_mut().insert(ohjaus_platform::grpc::StreamIdle(self.stream_idle));
         request
     }
 

@@ -114,6 +114,8 @@ pub enum Refusal {
     Cancelled,
     /// The same assertion was presented a second time.
     Replayed,
+    /// The login was finished without the binding cookie of the browser that started it.
+    OtherBrowser,
 }
 
 impl Refusal {
@@ -127,6 +129,7 @@ impl Refusal {
             Refusal::Expired => "expired",
             Refusal::Cancelled => "cancelled",
             Refusal::Replayed => "replayed",
+            Refusal::OtherBrowser => "other-browser",
         }
     }
 }

@@ -228,6 +228,9 @@ pub struct GrpcSettings {
     pub listen: SocketAddr,
     /// Deadline of every call between services, in milliseconds.
     pub timeout_ms: u64,
+    /// A call whose request streams (a file upload) has no deadline for the whole transfer:
+    /// it is cut when no message has passed for this long, in milliseconds.
+    pub stream_idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,7 +240,18 @@ pub struct GatewaySettings {
     /// Address users reach the gateway at; used in links.
     pub public_base_url: String,
     pub body_limit_bytes: usize,
+    /// The longest wait for an answer once the request has arrived, in milliseconds.
     pub request_timeout_ms: u64,
+    /// The longest pause within a request body (answered 408) or while a client takes an
+    /// answer, in milliseconds.
+    pub body_timeout_ms: u64,
+    /// A request's headers must be complete this long after their first byte, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// A connection with no request under way is closed after this long without a byte from
+    /// its client, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Open client connections at most; more wait to be accepted.
+    pub max_connections: usize,
     /// Requests per second allowed per client address on public (no login) endpoints.
     pub public_rate_per_second: u64,
     pub public_burst: u32,
@@ -493,6 +507,10 @@ impl Settings {
         }
         if url::Url::parse(&self.gateway.public_base_url).is_err() {
             return Err(invalid("gateway.public_base_url", "not an absolute URL"));
+        }
+        if self.gateway.body_timeout_ms >= self.grpc.stream_idle_timeout_ms {
+            // Otherwise an upload's pause the gateway still allows would cut its call first.
+            return Err(invalid("gateway.body_timeout_ms", "must be shorter than grpc.stream_idle_timeout_ms"));
         }
         if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
             return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));

@@ -201,6 +201,7 @@ fn refusal_reason(value: i32) -> &'static str {
         pb::LoginRefusal::InsufficientAssurance => "insufficient-assurance",
         pb::LoginRefusal::Expired => "expired",
         pb::LoginRefusal::Cancelled => "cancelled",
+        pb::LoginRefusal::OtherBrowser => "other-browser",
         pb::LoginRefusal::InvalidResponse | pb::LoginRefusal::Unspecified => "invalid-response",
     }
 }

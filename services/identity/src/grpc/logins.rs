@@ -57,6 +57,7 @@ fn refusal_to_pb(refusal: Refusal) -> i32 {
         Refusal::Expired => pb::LoginRefusal::Expired,
         Refusal::Cancelled => pb::LoginRefusal::Cancelled,
         Refusal::Replayed => pb::LoginRefusal::InvalidResponse,
+        Refusal::OtherBrowser => pb::LoginRefusal::OtherBrowser,
     };
     value as i32
 }
@@ -203,8 +204,13 @@ impl Identity {
         };
         // Finished in the browser that started it, or not at all (login CSRF).
         let same_browser: bool = hash(&msg.browser_binding).as_bytes().ct_eq(login.binding_hash.as_bytes()).into();
-        if login.provider_id != msg.provider_id || !same_browser {
+        if login.provider_id != msg.provider_id {
             return refused(Refusal::InvalidResponse, None).await;
+        }
+        // Said as it is: a client that dropped the cookie (one that keeps no `Secure` cookies
+        // on plain http, say) is told to start again, not that the provider failed.
+        if !same_browser {
+            return refused(Refusal::OtherBrowser, None).await;
         }
         if now - login.created_at > self.inner.config.login_timeout {
             return refused(Refusal::Expired, None).await;

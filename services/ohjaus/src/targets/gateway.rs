@@ -27,6 +27,6 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     );
     let app = ohjaus_gateway::app(state, ctx.settings);
     let addr = listener.local_addr()?;
-    ctx.keep(ohjaus_gateway::serve(app, listener, ctx.shutdown.clone()));
+    ctx.keep(ohjaus_gateway::serve(app, listener, ctx.settings, ctx.shutdown.clone()));
     Ok(Started::http(addr))
 }

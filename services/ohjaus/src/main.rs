@@ -132,7 +132,10 @@ async fn retention(settings: &Settings, targets: Vec<Target>, dry_run: bool) -> 
     let result = worker.run(dry_run).await;
     if let Ok(report) = &result {
         for count in &report.counts {
-            println!("{}", serde_json::json!({"rule": count.rule, "action": count.action, "count": count.count, "dry_run": dry_run}));
+            println!(
+                "{}",
+                serde_json::json!({"rule": count.rule, "action": count.action, "count": count.count, "dry_run": dry_run})
+            );
         }
         for planned in &report.planned {
             let at = |t: &Option<ohjaus_platform::proto::prost_types::Timestamp>| {
@@ -144,7 +147,10 @@ async fn retention(settings: &Settings, targets: Vec<Target>, dry_run: bool) -> 
                     "since": at(&planned.since), "due_at": at(&planned.due_at), "dry_run": true})
             );
         }
-        println!("{}", serde_json::json!({"duration_ms": report.duration_ms, "oldest_overdue_seconds": report.oldest_overdue_seconds}));
+        println!(
+            "{}",
+            serde_json::json!({"duration_ms": report.duration_ms, "oldest_overdue_seconds": report.oldest_overdue_seconds})
+        );
     }
     // The outbox relay gets a moment to publish the deletion requests before the stop.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

@@ -162,7 +162,10 @@ pub async fn run_periodically(retention: Retention, interval: Duration, shutdown
 
 #[tonic::async_trait]
 impl pb::retention_service_server::RetentionService for Retention {
-    async fn run_retention(&self, request: Request<pb::RunRetentionRequest>) -> Result<Response<pb::RunReport>, Status> {
+    async fn run_retention(
+        &self,
+        request: Request<pb::RunRetentionRequest>,
+    ) -> Result<Response<pb::RunReport>, Status> {
         unary!(self.run_retention, request)
     }
 
@@ -177,4 +180,3 @@ impl pb::retention_service_server::RetentionService for Retention {
         unary!(self.get_deletion, request)
     }
 }
-

@@ -11,7 +11,9 @@ use ohjaus_platform::{
     ids::new_id,
     proto::{
         consent::v1::{WorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
-        identity::v1::{DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient},
+        identity::v1::{
+            DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient,
+        },
         retention::v1 as pb,
         workspaces::v1::{
             CustomerWorkspacesRequest, RetentionAction, RetentionRequest, SweepRetentionRequest,
@@ -270,7 +272,8 @@ impl Retention {
             store::count_attempt(self.db(), deletion.id, &step.service, step.target_id).await?;
             let (outcome, counts): (&str, BTreeMap<String, i64>) = match step.service.as_str() {
                 "workspaces" => {
-                    let request = RetentionRequest { workspace_id: workspace.clone(), deletion_id: deletion_id.clone() };
+                    let request =
+                        RetentionRequest { workspace_id: workspace.clone(), deletion_id: deletion_id.clone() };
                     match WorkspacesServiceClient::new(self.peers().workspaces.clone())
                         .delete_workspace(as_retention(request))
                         .await
@@ -283,7 +286,9 @@ impl Retention {
                 }
                 "consent" => {
                     let answer = ConsentServiceClient::new(self.peers().consent.clone())
-                        .delete_workspace_ledger(as_retention(WorkspaceLedgerRequest { workspace_id: workspace.clone() }))
+                        .delete_workspace_ledger(as_retention(WorkspaceLedgerRequest {
+                            workspace_id: workspace.clone(),
+                        }))
                         .await
                         .map_err(peer("consent"))?
                         .into_inner();

@@ -151,10 +151,7 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         unary!(self.delete_workspace, request)
     }
 
-    async fn sweep_retention(
-        &self,
-        request: Request<pb::SweepRetentionRequest>,
-    ) -> Answer<pb::SweepRetentionResponse> {
+    async fn sweep_retention(&self, request: Request<pb::SweepRetentionRequest>) -> Answer<pb::SweepRetentionResponse> {
         unary!(self.sweep_retention, request)
     }
 

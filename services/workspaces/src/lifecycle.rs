@@ -47,7 +47,6 @@ fn not_a_guide() -> ServiceError {
     FieldViolation::new("new_owner_id", "invalid-expert").into()
 }
 
-
 impl Workspaces {
     pub(crate) async fn transfer_workspace(
         &self,

@@ -76,7 +76,8 @@ impl SweepCommand {
         if notice_before.is_none() {
             v.push(FieldViolation::new("notice_before", "invalid-value"));
         }
-        let after = if msg.after_id.is_empty() { Some(Uuid::nil()) } else { v.check(parse_uuid("after_id", &msg.after_id)) };
+        let after =
+            if msg.after_id.is_empty() { Some(Uuid::nil()) } else { v.check(parse_uuid("after_id", &msg.after_id)) };
         if !(1..=i32::try_from(MAX_BATCH).unwrap_or(i32::MAX)).contains(&msg.limit) {
             v.push(FieldViolation::new("limit", "invalid-value"));
         }
@@ -200,12 +201,12 @@ impl Workspaces {
             }
             // The key is opened only for a member who left an address.
             if opened.is_none() {
-                let workspace =
-                    store::find_workspace(&mut *tx, row.id).await?.ok_or_else(ServiceError::not_found)?;
+                let workspace = store::find_workspace(&mut *tx, row.id).await?.ok_or_else(ServiceError::not_found)?;
                 opened = Some(self.open(&workspace)?);
             }
             let Some(opened) = opened.as_ref() else { continue };
-            let Some(MemberContact { email: Some(to), language, .. }) = self.contact_of(tx, opened, member.actor).await?
+            let Some(MemberContact { email: Some(to), language, .. }) =
+                self.contact_of(tx, opened, member.actor).await?
             else {
                 continue;
             };
@@ -217,7 +218,8 @@ impl Workspaces {
             let days = days.to_string();
             let paragraphs = [language.text_with(body, &[("days", &days)]), language.text("mail-retention-privacy")];
             let (text, html) = render_mail(language, &paragraphs, &self.workspace_link(row.id));
-            let mail = MailContent { to, subject: language.text(subject), text, html, language: language.code().into() };
+            let mail =
+                MailContent { to, subject: language.text(subject), text, html, language: language.code().into() };
             self.queue_mail(tx, opened, &mail).await?;
             mailed = true;
         }

@@ -2,13 +2,8 @@
 //! workspace, and the login audit goes after its period. Only the retention worker asks.
 
 use ohjaus_platform::{
-    auth::Principal,
-    error::ErrorCode,
-    grpc::from_timestamp,
-    error::FieldViolation,
-    ids::parse_uuid,
-    proto::identity::v1 as pb,
-    service::ServiceResult,
+    auth::Principal, error::ErrorCode, error::FieldViolation, grpc::from_timestamp, ids::parse_uuid,
+    proto::identity::v1 as pb, service::ServiceResult,
 };
 
 use super::Identity;

@@ -12,8 +12,11 @@ use uuid::Uuid;
 
 /// What an earlier deletion of the same retention decision answered.
 pub async fn receipt(db: &Db, deletion: Uuid) -> ServiceResult<Option<BTreeMap<String, i64>>> {
-    let Some(row) =
-        db.query("SELECT counts FROM retention_receipts WHERE deletion_id = $1").bind(deletion).fetch_optional(db).await?
+    let Some(row) = db
+        .query("SELECT counts FROM retention_receipts WHERE deletion_id = $1")
+        .bind(deletion)
+        .fetch_optional(db)
+        .await?
     else {
         return Ok(None);
     };

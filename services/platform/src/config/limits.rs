@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{
-    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, RetentionSettings, Settings,
-    WorkspacesSettings,
+    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, RetentionSettings,
+    Settings, WorkspacesSettings,
 };
 
 /// A length of time from configuration: positive and within its key's range.
@@ -214,7 +214,13 @@ fn bounded(settings: &Settings) -> [Bounded; 24] {
         row("retention.interval_minutes", retention.interval_minutes, 1, MINUTES_PER_DAY * 7, "minutes"),
         row("retention.batch_size", retention.batch_size, 1, 1000, "rows"),
         row("retention.lease_seconds", retention.lease_seconds, 1, 24 * 60 * 60, "seconds"),
-        row("retention.close_notice_days", retention.close_notice_days, 1, retention.close_after_days, "days (retention.close_after_days)"),
+        row(
+            "retention.close_notice_days",
+            retention.close_notice_days,
+            1,
+            retention.close_after_days,
+            "days (retention.close_after_days)",
+        ),
     ]
 }
 

@@ -95,7 +95,9 @@ pub async fn due_batch<'c>(
                 Sweep::CloseNotice | Sweep::Close => {
                     row.get::<Option<DateTime<Utc>>>("customer_last_seen_at")?.unwrap_or(created)
                 }
-                Sweep::ArchiveNotice | Sweep::Archive => row.get::<Option<DateTime<Utc>>>("closed_at")?.unwrap_or(created),
+                Sweep::ArchiveNotice | Sweep::Archive => {
+                    row.get::<Option<DateTime<Utc>>>("closed_at")?.unwrap_or(created)
+                }
                 Sweep::ListDeletable => match row.get::<Option<DateTime<Utc>>>("archived_at")? {
                     Some(at) => at,
                     None => row.get("updated_at")?,
@@ -112,7 +114,11 @@ pub async fn due_batch<'c>(
 }
 
 pub async fn mark_close_notice(tx: &mut Tx, id: WorkspaceId, now: DateTime<Utc>) -> ServiceResult<()> {
-    tx.query("UPDATE workspaces SET close_notice_at = $2 WHERE id = $1").bind(id.as_uuid()).bind(now).execute(tx).await?;
+    tx.query("UPDATE workspaces SET close_notice_at = $2 WHERE id = $1")
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
@@ -131,8 +137,10 @@ pub async fn retire(tx: &mut Tx, id: WorkspaceId, state: State, now: DateTime<Ut
         State::Closed => {
             "UPDATE workspaces SET state = 'closed', closed_at = $2, updated_at = $2, version = version + 1 WHERE id = $1"
         }
-        _ => "UPDATE workspaces SET state = 'archived', archived_at = $2, updated_at = $2, version = version + 1 \
-              WHERE id = $1",
+        _ => {
+            "UPDATE workspaces SET state = 'archived', archived_at = $2, updated_at = $2, version = version + 1 \
+              WHERE id = $1"
+        }
     };
     tx.query(sql).bind(id.as_uuid()).bind(now).execute(tx).await?;
     Ok(())
@@ -167,8 +175,11 @@ pub async fn customer_workspaces<'c>(conn: impl Source<'c>, customer: Uuid) -> S
 
 /// What an earlier deletion of the same retention decision answered.
 pub async fn receipt<'c>(conn: impl Source<'c>, deletion: Uuid) -> ServiceResult<Option<BTreeMap<String, i64>>> {
-    let Some(row) =
-        conn.query("SELECT counts FROM retention_receipts WHERE deletion_id = $1").bind(deletion).fetch_optional(conn).await?
+    let Some(row) = conn
+        .query("SELECT counts FROM retention_receipts WHERE deletion_id = $1")
+        .bind(deletion)
+        .fetch_optional(conn)
+        .await?
     else {
         return Ok(None);
     };
@@ -184,7 +195,8 @@ pub async fn remember_receipt(
     counts: &BTreeMap<String, i64>,
     now: DateTime<Utc>,
 ) -> ServiceResult<()> {
-    let counts = serde_json::to_string(counts).map_err(|e| ohjaus_platform::service::ServiceError::corrupt(e.to_string()))?;
+    let counts =
+        serde_json::to_string(counts).map_err(|e| ohjaus_platform::service::ServiceError::corrupt(e.to_string()))?;
     tx.query("INSERT INTO retention_receipts (deletion_id, counts, completed_at) VALUES ($1, $2, $3)")
         .bind(deletion)
         .bind(counts)
@@ -250,5 +262,10 @@ pub async fn delete_everything(tx: &mut Tx, id: WorkspaceId) -> ServiceResult<BT
 
 /// How many files (objects in the object store) the workspace has.
 pub async fn file_count(tx: &mut Tx, id: WorkspaceId) -> ServiceResult<i64> {
-    Ok(tx.query("SELECT COUNT(*) AS n FROM files WHERE workspace_id = $1").bind(id.as_uuid()).fetch_one(tx).await?.get("n")?)
+    Ok(tx
+        .query("SELECT COUNT(*) AS n FROM files WHERE workspace_id = $1")
+        .bind(id.as_uuid())
+        .fetch_one(tx)
+        .await?
+        .get("n")?)
 }

@@ -12,6 +12,7 @@ use chrono::Duration;
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Storage, TestSystem};
 use ohjaus_platform::{
     auth::Principal,
+    clock::Clock,
     config::DatabaseBackend,
     db::Db,
     proto::retention::v1::{
@@ -27,7 +28,10 @@ use crate::support::{
     recipient,
 };
 
-on_both_backends!(a_workspace_closes_archives_and_disappears_on_time_everywhere);
+on_both_backends!(
+    a_workspace_closes_archives_and_disappears_on_time_everywhere,
+    two_runs_at_once_act_on_each_workspace_once
+);
 
 /// The settings of these tests: the privacy notice's periods (reopenable 3 months), no
 /// periodic run (the test runs retention when it moves the clock).
@@ -427,4 +431,103 @@ async fn stream_holds_no_content(storage: &Storage, marker: &str) {
             assert!(!contains(&message.payload, marker), "event {sequence} carries content");
         }
     }
+}
+
+/// How many due workspaces the two concurrent runs share: 10,000 on PostgreSQL, 2,000 on
+/// SQLite (one writer at a time), and how many archived ones they delete.
+fn many(backend: Backend) -> (usize, usize) {
+    match backend {
+        Backend::Server => (10_000, 500),
+        Backend::Embedded => (2_000, 200),
+    }
+}
+
+async fn two_runs_at_once_act_on_each_workspace_once(backend: Backend) {
+    use ohjaus_integration_tests::retention_seed::{Seeded, seed_workspaces};
+    let storage = Arc::new(Storage::new(backend).await);
+    let system = TestSystem::start_on(storage.clone(), &settings()).await;
+    let (n, deleted) = many(backend);
+    let db = Db::connect(&storage.settings(&[]), "workspaces").await.unwrap();
+    let organization = Uuid::now_v7();
+    let now = system.clock.now();
+    let started = std::time::Instant::now();
+    seed_workspaces(&db, organization, n, Seeded::Active { last_seen: now }).await;
+    let archived =
+        seed_workspaces(&db, organization, deleted, Seeded::Archived { archived_at: now - Duration::days(400) }).await;
+    let seeded = started.elapsed();
+
+    // Two runs at the same moment: every closing notice is given once, every due deletion is
+    // carried out once, and neither run fails.
+    system.clock.advance(Duration::days(77));
+    let started = std::time::Instant::now();
+    let ((first, _), (second, _)) = tokio::join!(run(&system, false), run(&system, false));
+    let notices = count(&first, "workspace-inactive/notice-close") + count(&second, "workspace-inactive/notice-close");
+    assert_eq!(notices, i64::try_from(n).unwrap(), "{first:?} {second:?}");
+    let deletions = count(&first, "workspace-archived/delete") + count(&second, "workspace-archived/delete");
+    assert_eq!(deletions, i64::try_from(deleted).unwrap(), "{first:?} {second:?}");
+    let decided =
+        count(&first, "workspace-archived/decide-delete") + count(&second, "workspace-archived/decide-delete");
+    assert_eq!(decided, i64::try_from(deleted).unwrap(), "{first:?} {second:?}");
+    let twice = db
+        .query(
+            "SELECT COUNT(*) AS n FROM (SELECT workspace_id FROM notifications WHERE kind = 'workspace-closing' \
+             GROUP BY workspace_id HAVING COUNT(*) <> 2) AS t",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(twice, 0, "a workspace whose owner and customer were not told exactly once");
+    let told = db
+        .query("SELECT COUNT(*) AS n FROM notifications WHERE kind = 'workspace-closing'")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(told, i64::try_from(2 * n).unwrap());
+    let evidence = Db::connect(&storage.settings(&[]), "retention").await.unwrap();
+    let steps = evidence
+        .query("SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome <> 'pending' AND attempts = 1")
+        .fetch_one(&evidence)
+        .await
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(steps, i64::try_from(deleted * 3).unwrap(), "each step answered once, at the first attempt");
+    let open = evidence
+        .query("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL")
+        .fetch_one(&evidence)
+        .await
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(open, 0);
+    for id in &archived[..5] {
+        let left =
+            db.query("SELECT COUNT(*) AS n FROM workspaces WHERE id = $1").bind(*id).fetch_one(&db).await.unwrap();
+        assert_eq!(left.get::<i64>("n").unwrap(), 0);
+    }
+    let notices_took = started.elapsed();
+
+    // Fourteen days on, two runs close each exactly once.
+    system.clock.advance(Duration::days(14));
+    let started = std::time::Instant::now();
+    let ((first, _), (second, _)) = tokio::join!(run(&system, false), run(&system, false));
+    let closed = count(&first, "workspace-inactive/close") + count(&second, "workspace-inactive/close");
+    assert_eq!(closed, i64::try_from(n).unwrap(), "{first:?} {second:?}");
+    let active = db
+        .query("SELECT COUNT(*) AS n FROM workspaces WHERE state = 'active'")
+        .fetch_one(&db)
+        .await
+        .unwrap()
+        .get::<i64>("n")
+        .unwrap();
+    assert_eq!(active, 0);
+    eprintln!(
+        "retention at scale ({backend:?}): {n} workspaces and {deleted} deletions seeded in {seeded:?}; \
+         two runs noticed {n} and deleted {deleted} in {notices_took:?}; closed {n} in {:?}",
+        started.elapsed()
+    );
 }

@@ -15,3 +15,7 @@ CREATE TABLE retention_receipts (
     counts TEXT NOT NULL,
     completed_at TEXT NOT NULL
 );
+
+-- A deletion removes a workspace's notifications and queued mail by workspace.
+CREATE INDEX notifications_workspace ON notifications (workspace_id);
+CREATE INDEX outgoing_mail_workspace ON outgoing_mail (workspace_id);

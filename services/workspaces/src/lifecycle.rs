@@ -184,7 +184,9 @@ impl Workspaces {
             && let Some(deleted) = store::retention::receipt(self.db(), deletion).await?
         {
             // The objects may outlive a crash between the commit and their removal.
-            remove_objects(self.inner().files.as_ref(), id).await;
+            if deleted.get("objects").is_some_and(|n| *n > 0) {
+                remove_objects(self.inner().files.as_ref(), id).await;
+            }
             return Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: deleted.into_iter().collect() });
         }
         let now = self.core().now();
@@ -204,7 +206,10 @@ impl Workspaces {
             tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
         }
         // The key is gone with the row; the ciphertext is removed too, so storage is freed.
-        remove_objects(self.inner().files.as_ref(), id).await;
+        // Retention's deletions of workspaces that never had a file skip the listing.
+        if objects > 0 || deletion.is_none() {
+            remove_objects(self.inner().files.as_ref(), id).await;
+        }
         tracing::info!(workspace = %id, "workspace deleted");
         Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: deleted.into_iter().collect() })
     }

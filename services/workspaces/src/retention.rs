@@ -193,9 +193,8 @@ impl Workspaces {
                 created_at: now,
                 read_at: None,
             };
-            store::insert_notification(tx, &notification).await?;
             // Announced by its own mail, not by a batch.
-            store::mark_notification_mailed(tx, notification.id, now).await?;
+            store::retention::insert_mailed_notification(tx, &notification).await?;
             if member.contact_sealed.is_none() {
                 continue;
             }

@@ -269,3 +269,21 @@ pub async fn file_count(tx: &mut Tx, id: WorkspaceId) -> ServiceResult<i64> {
         .await?
         .get("n")?)
 }
+
+/// A notification announced by its own mail (`mailed_at` set as it is written).
+pub async fn insert_mailed_notification(tx: &mut Tx, n: &crate::store::NotificationRow) -> ServiceResult<()> {
+    tx.query(
+        "INSERT INTO notifications (id, recipient_kind, recipient_id, workspace_id, kind, subject_id, created_at, mailed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(n.id.as_uuid())
+    .bind(n.recipient.kind())
+    .bind(n.recipient.id())
+    .bind(n.workspace_id.as_uuid())
+    .bind(n.kind.clone())
+    .bind(n.subject_id)
+    .bind(n.created_at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}

@@ -20,7 +20,7 @@ use ohjaus_platform::{
     },
 };
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::{
@@ -291,6 +291,32 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     assert_eq!(deletion.steps.iter().filter(|s| s.service == "identity").count(), 2);
     assert!(deletion.steps.iter().any(|s| s.service == "identity" && s.outcome == "kept"), "Kalle keeps his");
     assert_eq!(deletion.steps.len(), 4);
+
+    // The operator reads the same evidence over HTTP, page by page and as an export; nobody
+    // else does. It names ids and counts only.
+    let listed = system.operator().get("/api/v1/admin/deletions").await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    let listed = listed.body["items"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["subject_id"], w1.as_str());
+    assert_eq!(listed[0]["steps"].as_array().unwrap().len(), 4);
+    assert!(!listed[0].to_string().contains(&marker));
+    let one = system.operator().get(&format!("/api/v1/admin/deletions/{}", deletion.id)).await;
+    assert_eq!((one.status, &one.body), (200, &listed[0]));
+    let export = system.operator().get("/api/v1/admin/deletions/export").await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.header("content-type"), Some("application/x-ndjson"));
+    // One line is a JSON document by itself, which the test client parses as such.
+    let text = match &export.body {
+        Value::String(text) => text.clone(),
+        one => one.to_string(),
+    };
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines, listed);
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    assert_eq!(olli.get("/api/v1/admin/deletions").await.status, 403);
+    let openapi = system.anonymous().get("/openapi.json").await;
+    assert!(openapi.body["paths"]["/admin/deletions/export"].is_object(), "documented");
 
     // Kalle still has his account and W3; nobody finds W1.
     let kalle = visit(&system, "010675-9981", &w3).await;

@@ -5,6 +5,7 @@
 use std::{collections::BTreeMap, time::Instant};
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use ohjaus_platform::{
     auth::Principal,
     grpc::{Transport, from_timestamp, timestamp},
@@ -36,6 +37,9 @@ use crate::{
 
 /// The most planned actions a dry run lists.
 pub const MAX_PLANNED: usize = 10_000;
+
+/// How many claimed deletions a run carries out at once (their steps stay in order).
+const DELETIONS_AT_ONCE: usize = 8;
 
 /// The services retention asks, and in which order a deletion asks them. A service that comes
 /// to hold data about a workspace (forms' submissions, surveys' answers) is one more step.
@@ -91,12 +95,21 @@ impl Retention {
         let now = self.core().now();
         let mut tally = Tally { counts: BTreeMap::new(), planned: Vec::new() };
         let periods = self.periods();
+        let mut phases = std::collections::HashMap::new();
+        let mut phase = Instant::now();
+        let mut lap = |name: &str, phases: &mut std::collections::HashMap<String, i64>| {
+            phases.insert(name.to_owned(), i64::try_from(phase.elapsed().as_millis()).unwrap_or(i64::MAX));
+            phase = Instant::now();
+        };
         for step in periods.sweeps(now) {
             self.sweep(&step, dry_run, &mut tally).await?;
         }
+        lap("sweep", &mut phases);
         self.decide_deletions(now, dry_run, &mut tally).await?;
+        lap("decide", &mut phases);
         if !dry_run {
             self.carry_out_deletions(now, &mut tally).await?;
+            lap("delete", &mut phases);
             let before = now - periods.login_audit;
             let purged = IdentityServiceClient::new(self.peers().identity.clone())
                 .purge_login_audit(as_retention(PurgeLoginAuditRequest { before: Some(timestamp(before)) }))
@@ -104,6 +117,7 @@ impl Retention {
                 .map_err(peer("identity"))?
                 .into_inner();
             tally.add(RULE_LOGIN_AUDIT, "purge", purged.deleted.get("audit_log").copied().unwrap_or(0));
+            lap("audit", &mut phases);
         }
         let oldest = store::oldest_unfinished(self.db()).await?;
         let overdue = oldest.map(|due| (now - due).num_seconds().max(0)).unwrap_or(0);
@@ -130,6 +144,7 @@ impl Retention {
             planned: tally.planned,
             duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
             oldest_overdue_seconds: overdue,
+            phase_ms: phases,
         })
     }
 
@@ -247,8 +262,24 @@ impl Retention {
             let claimed = store::claim(self.db(), now, until, after, i64::from(self.batch_size())).await?;
             let Some(last) = claimed.last() else { return Ok(()) };
             after = last.id;
-            for deletion in &claimed {
-                match self.carry_out(deletion, tally).await {
+            // A few deletions at a time: each waits mostly on other services' round trips.
+            let outcomes: Vec<_> = futures::stream::iter(claimed)
+                .map(|deletion| {
+                    let this = self.clone();
+                    async move {
+                        let mut own = Tally { counts: BTreeMap::new(), planned: Vec::new() };
+                        let outcome = this.carry_out(&deletion, &mut own).await;
+                        (deletion, outcome, own)
+                    }
+                })
+                .buffer_unordered(DELETIONS_AT_ONCE)
+                .collect()
+                .await;
+            for (deletion, outcome, own) in outcomes {
+                for ((rule, action), n) in own.counts {
+                    tally.add(rule, action, n);
+                }
+                match outcome {
                     Ok(true) => tally.add(RULE_ARCHIVED, "delete", 1),
                     Ok(false) => store::release(self.db(), deletion.id).await?,
                     Err(error) => {

@@ -203,7 +203,8 @@ fn main() {
             &[
                 ("OHJAUS__WORKSPACES__REOPEN_WINDOW_DAYS", "90".into()),
                 ("OHJAUS__RETENTION__PERIODIC", "false".into()),
-                ("OHJAUS__RETENTION__BATCH_SIZE", "1000".into()),
+                ("OHJAUS__RETENTION__BATCH_SIZE", "250".into()),
+                ("OHJAUS__GRPC__TIMEOUT_MS", "60000".into()),
             ],
         )
         .await;

@@ -266,6 +266,24 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
     let run_env =
         [("OHJAUS__RETENTION__LEASE_SECONDS", "1".to_owned()), ("OHJAUS__RETENTION__BATCH_SIZE", "20".to_owned())];
 
+    // A dry run says what is due and why, as JSON lines, and changes nothing.
+    let dry = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["retention", "--dry-run", "--target", "all"])
+        .current_dir(storage.data_dir())
+        .envs(environment(&storage))
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(dry.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let planned: Vec<&Value> =
+        lines.iter().filter(|l| l["action"] == "delete" && l["workspace_id"].is_string()).collect();
+    assert_eq!(planned.len(), due);
+    assert_eq!(planned[0]["rule"], "workspace-archived");
+    assert!(planned[0]["since"].as_str().unwrap() < planned[0]["due_at"].as_str().unwrap(), "{}", planned[0]);
+    assert!(lines.iter().any(|l| l["action"] == "delete" && l["count"] == i64::try_from(due).unwrap()), "{lines:?}");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions").await, 0, "a dry run decides nothing");
+
     let mut first = spawn(&storage, &["retention", "--target", "all"], &run_env);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

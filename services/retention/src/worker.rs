@@ -102,7 +102,10 @@ impl Retention {
             phase = Instant::now();
         };
         for step in periods.sweeps(now) {
+            let started = Instant::now();
             self.sweep(&step, dry_run, &mut tally).await?;
+            let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+            phases.insert(format!("sweep-{}", step.action), ms);
         }
         lap("sweep", &mut phases);
         self.decide_deletions(now, dry_run, &mut tally).await?;
@@ -196,55 +199,32 @@ impl Retention {
             };
             let answer =
                 workspaces.sweep_retention(as_retention(request)).await.map_err(peer("workspaces"))?.into_inner();
-            for due in &answer.workspaces {
-                let since = due.since.as_ref().and_then(from_timestamp).unwrap_or_default();
+            let mut due = Vec::with_capacity(answer.workspaces.len());
+            for found in &answer.workspaces {
+                let since = found.since.as_ref().and_then(from_timestamp).unwrap_or_default();
                 let due_at = since + periods.archived_for;
                 if dry_run {
                     tally.add(RULE_ARCHIVED, "delete", 1);
-                    tally.plan(&due.workspace_id, RULE_ARCHIVED, "delete", since, due_at);
+                    tally.plan(&found.workspace_id, RULE_ARCHIVED, "delete", since, due_at);
                     continue;
                 }
-                let Ok(workspace) = Uuid::parse_str(&due.workspace_id) else {
+                let Ok(workspace) = Uuid::parse_str(&found.workspace_id) else {
                     return Err(ServiceError::peer("workspaces", "a malformed workspace id"));
                 };
-                let customers = workspaces
-                    .list_retention_customers(as_retention(RetentionRequest {
-                        workspace_id: workspace.to_string(),
-                        deletion_id: String::new(),
-                    }))
-                    .await
-                    .map_err(peer("workspaces"))?
-                    .into_inner()
-                    .customer_ids;
-                let mut steps: Vec<(&str, Uuid)> = WORKSPACE_STEPS.iter().map(|s| (*s, workspace)).collect();
-                for customer in &customers {
-                    let Ok(customer) = Uuid::parse_str(customer) else {
-                        return Err(ServiceError::peer("workspaces", "a malformed customer id"));
-                    };
-                    steps.push((IDENTITY_STEP, customer));
-                }
-                let decision = DeletionRow {
-                    id: new_id(),
-                    subject_kind: "workspace".into(),
-                    subject_id: workspace,
-                    rule: RULE_ARCHIVED.into(),
-                    due_at,
-                    decided_at: now,
-                    completed_at: None,
-                };
-                let mut tx = self.db().begin().await?;
-                if store::decide(&mut tx, &decision, &steps).await? {
-                    let event = DeletionRequested {
-                        deletion_id: decision.id.to_string(),
-                        subject_kind: decision.subject_kind.clone(),
-                        subject_id: workspace.to_string(),
-                        rule: decision.rule.clone(),
-                    };
-                    self.emit(&mut tx, event).await?;
-                    self.core().commit(tx).await?;
+                due.push((workspace, due_at));
+            }
+            // A few decisions at a time: each waits on a round trip and a commit.
+            let decided: Vec<ServiceResult<bool>> = futures::stream::iter(due)
+                .map(|(workspace, due_at)| {
+                    let this = self.clone();
+                    async move { this.decide(workspace, due_at, now).await }
+                })
+                .buffer_unordered(DELETIONS_AT_ONCE)
+                .collect()
+                .await;
+            for outcome in decided {
+                if outcome? {
                     tally.add(RULE_ARCHIVED, "decide-delete", 1);
-                } else {
-                    tx.rollback().await?;
                 }
             }
             if answer.next_after_id.is_empty() {
@@ -252,6 +232,50 @@ impl Retention {
             }
             after = answer.next_after_id;
         }
+    }
+
+    /// Records the deletion of `workspace` with one step per service (the customers' accounts
+    /// as they are now), and its deletion request in the outbox; whether it was new.
+    async fn decide(&self, workspace: Uuid, due_at: DateTime<Utc>, now: DateTime<Utc>) -> ServiceResult<bool> {
+        let customers = WorkspacesServiceClient::new(self.peers().workspaces.clone())
+            .list_retention_customers(as_retention(RetentionRequest {
+                workspace_id: workspace.to_string(),
+                deletion_id: String::new(),
+            }))
+            .await
+            .map_err(peer("workspaces"))?
+            .into_inner()
+            .customer_ids;
+        let mut steps: Vec<(&str, Uuid)> = WORKSPACE_STEPS.iter().map(|s| (*s, workspace)).collect();
+        for customer in &customers {
+            let Ok(customer) = Uuid::parse_str(customer) else {
+                return Err(ServiceError::peer("workspaces", "a malformed customer id"));
+            };
+            steps.push((IDENTITY_STEP, customer));
+        }
+        let decision = DeletionRow {
+            id: new_id(),
+            subject_kind: "workspace".into(),
+            subject_id: workspace,
+            rule: RULE_ARCHIVED.into(),
+            due_at,
+            decided_at: now,
+            completed_at: None,
+        };
+        let mut tx = self.db().begin().await?;
+        if !store::decide(&mut tx, &decision, &steps).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let event = DeletionRequested {
+            deletion_id: decision.id.to_string(),
+            subject_kind: decision.subject_kind.clone(),
+            subject_id: workspace.to_string(),
+            rule: decision.rule.clone(),
+        };
+        self.emit(&mut tx, event).await?;
+        self.core().commit(tx).await?;
+        Ok(true)
     }
 
     /// Asks every service of every unfinished deletion this run can claim, batch by batch.

@@ -28,6 +28,7 @@ mod migration_parity;
 mod oidc_flaws;
 mod oidc_peer;
 mod organizations;
+mod retention;
 #[cfg(feature = "saml")]
 mod saml_peer;
 mod stewardship;

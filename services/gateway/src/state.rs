@@ -11,6 +11,7 @@ use ohjaus_platform::{
     proto::{
         consent::v1::consent_service_client::ConsentServiceClient, forms::v1::forms_service_client::FormsServiceClient,
         identity::v1::identity_service_client::IdentityServiceClient,
+        retention::v1::retention_service_client::RetentionServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
     },
@@ -34,6 +35,7 @@ pub struct StateInner {
     workspaces: WorkspacesServiceClient<Transport>,
     consent: ConsentServiceClient<Transport>,
     forms: FormsServiceClient<Transport>,
+    retention: RetentionServiceClient<Transport>,
     live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
@@ -65,6 +67,7 @@ impl AppState {
         workspaces: Transport,
         consent: Transport,
         forms: Transport,
+        retention: Transport,
         live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
@@ -78,6 +81,7 @@ impl AppState {
                 workspaces: WorkspacesServiceClient::new(workspaces),
                 consent: ConsentServiceClient::new(consent),
                 forms: FormsServiceClient::new(forms),
+                retention: RetentionServiceClient::new(retention),
                 live,
                 keys,
                 operator_token_hash: settings
@@ -113,6 +117,10 @@ impl AppState {
 
     pub fn forms(&self) -> FormsServiceClient<Transport> {
         self.inner.forms.clone()
+    }
+
+    pub fn retention(&self) -> RetentionServiceClient<Transport> {
+        self.inner.retention.clone()
     }
 
     /// Workspace changes for live streams; absent when the gateway has no event bus.

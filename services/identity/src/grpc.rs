@@ -5,6 +5,7 @@
 
 mod customers;
 mod logins;
+mod retention;
 mod sessions;
 mod tokens;
 
@@ -273,5 +274,19 @@ impl pb::identity_service_server::IdentityService for Identity {
         request: Request<pb::ActivateCustomerAccountRequest>,
     ) -> Result<Response<pb::CustomerAccount>, Status> {
         unary!(self.activate_customer_account, request)
+    }
+
+    async fn delete_customer_account(
+        &self,
+        request: Request<pb::DeleteCustomerAccountRequest>,
+    ) -> Result<Response<pb::DeletedCounts>, Status> {
+        unary!(self.delete_customer_account, request)
+    }
+
+    async fn purge_login_audit(
+        &self,
+        request: Request<pb::PurgeLoginAuditRequest>,
+    ) -> Result<Response<pb::DeletedCounts>, Status> {
+        unary!(self.purge_login_audit, request)
     }
 }

@@ -1,5 +1,7 @@
 //! SQL of the identity service.
 
+pub mod retention;
+
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     db::{Db, Row},

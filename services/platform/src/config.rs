@@ -37,6 +37,7 @@ pub struct Settings {
     pub workspaces: WorkspacesSettings,
     pub mail: MailSettings,
     pub files: FileSettings,
+    pub retention: RetentionSettings,
     #[serde(default)]
     pub services: ServiceAddresses,
 }
@@ -219,6 +220,9 @@ pub struct BusSettings {
     pub subject_prefix: String,
     /// Deliveries of one event before it is parked as poison.
     pub max_deliver: u32,
+    /// The JetStream stream keeps an event this many days at most (events carry ids only, and
+    /// even those leave within this time of a deletion).
+    pub max_age_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -303,6 +307,34 @@ pub struct TelemetrySettings {
     /// Prometheus `/metrics`; empty turns it off.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The retention periods of the privacy notice, platform-wide, and how the worker runs. The
+/// reopening window is `workspaces.reopen_window_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// An active workspace closes when none of its customers has visited it for this many days.
+    pub close_after_days: u64,
+    /// Its customers and owner are told this many days before it closes.
+    pub close_notice_days: u64,
+    /// They are told this many days before a closed workspace is archived.
+    pub archive_notice_days: u64,
+    /// An archived workspace is deleted after this many days.
+    pub archived_days: u64,
+    /// A contact-form submission that led to no workspace is deleted after this many days.
+    pub submission_days: u64,
+    /// The login audit keeps entries this many days.
+    pub login_audit_days: u64,
+    /// The retention target runs every rule this often by itself (the embedded mode's periodic
+    /// run); `false` leaves it to the chart's CronJob (`ohjaus retention`).
+    pub periodic: bool,
+    /// Minutes between periodic runs.
+    pub interval_minutes: u64,
+    /// Workspaces or deletions claimed per batch.
+    pub batch_size: u64,
+    /// A run's claim on a deletion lasts this many seconds; a killed run's claims lapse then.
+    pub lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -158,6 +158,21 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         unary!(self.delete_workspace, request)
     }
 
+    async fn sweep_retention(&self, request: Request<pb::SweepRetentionRequest>) -> Answer<pb::SweepRetentionResponse> {
+        unary!(self.sweep_retention, request)
+    }
+
+    async fn list_retention_customers(&self, request: Request<pb::RetentionRequest>) -> Answer<pb::RetentionCustomers> {
+        unary!(self.list_retention_customers, request)
+    }
+
+    async fn count_customer_workspaces(
+        &self,
+        request: Request<pb::CustomerWorkspacesRequest>,
+    ) -> Answer<pb::CustomerWorkspacesResponse> {
+        unary!(self.count_customer_workspaces, request)
+    }
+
     async fn create_item(&self, request: Request<pb::CreateItemRequest>) -> Answer<pb::Item> {
         unary!(self.create_item, request)
     }

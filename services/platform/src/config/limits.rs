@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use super::{AuthSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, Settings, WorkspacesSettings};
+use super::{
+    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, RetentionSettings,
+    Settings, WorkspacesSettings,
+};
 
 /// A length of time from configuration: positive and within its key's range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +88,48 @@ impl WorkspacesSettings {
     }
 }
 
+impl RetentionSettings {
+    /// `retention.close_after_days`.
+    pub fn close_after(&self) -> Span {
+        Span::days(self.close_after_days)
+    }
+    /// `retention.close_notice_days`.
+    pub fn close_notice(&self) -> Span {
+        Span::days(self.close_notice_days)
+    }
+    /// `retention.archive_notice_days`.
+    pub fn archive_notice(&self) -> Span {
+        Span::days(self.archive_notice_days)
+    }
+    /// `retention.archived_days`.
+    pub fn archived_for(&self) -> Span {
+        Span::days(self.archived_days)
+    }
+    /// `retention.submission_days`.
+    pub fn submission_kept(&self) -> Span {
+        Span::days(self.submission_days)
+    }
+    /// `retention.login_audit_days`.
+    pub fn login_audit_kept(&self) -> Span {
+        Span::days(self.login_audit_days)
+    }
+    /// `retention.interval_minutes`.
+    pub fn interval(&self) -> Span {
+        Span::minutes(self.interval_minutes)
+    }
+    /// `retention.lease_seconds`.
+    pub fn lease(&self) -> Span {
+        Span::seconds(self.lease_seconds)
+    }
+}
+
+impl BusSettings {
+    /// `bus.max_age_days`.
+    pub fn max_age(&self) -> Span {
+        Span::days(self.max_age_days)
+    }
+}
+
 impl GrpcSettings {
     /// The deadline of every call between services (`grpc.timeout_ms`).
     pub fn timeout(&self) -> Span {
@@ -126,6 +171,7 @@ impl AuthSettings {
 const MINUTES_PER_DAY: u64 = 24 * 60;
 const TEN_MINUTES_MS: u64 = 10 * 60 * 1000;
 const KIB: u64 = 1024;
+const YEARS_10: u64 = 3653;
 const GIB: u64 = 1 << 30;
 
 /// A numeric key's value and the range it must be in (both ends included).
@@ -149,9 +195,10 @@ impl Bounded {
 
 /// Every duration and size setting with its range. Zero is never valid: a zero timeout or
 /// window would silently turn a feature off.
-fn bounded(settings: &Settings) -> [Bounded; 18] {
+fn bounded(settings: &Settings) -> [Bounded; 29] {
     let row = |key, value, least, most, unit| Bounded { key, value, least, most, unit };
     let (identity, workspaces, gateway) = (&settings.identity, &settings.workspaces, &settings.gateway);
+    let retention = &settings.retention;
     // usize to u64 is lossless on every target Rust supports.
     let body_limit = gateway.body_limit_bytes as u64;
     let max_connections = gateway.max_connections as u64;
@@ -180,6 +227,23 @@ fn bounded(settings: &Settings) -> [Bounded; 18] {
         ),
         row("workspaces.message_edit_minutes", workspaces.message_edit_minutes, 1, MINUTES_PER_DAY, "minutes"),
         row("files.max_bytes", settings.files.max_bytes, KIB, GIB, "bytes"),
+        row("bus.max_age_days", settings.bus.max_age_days, 1, 365, "days"),
+        row("retention.close_after_days", retention.close_after_days, 1, YEARS_10, "days"),
+        row("retention.close_notice_days", retention.close_notice_days, 1, 365, "days"),
+        row("retention.archive_notice_days", retention.archive_notice_days, 1, 365, "days"),
+        row("retention.archived_days", retention.archived_days, 1, YEARS_10, "days"),
+        row("retention.submission_days", retention.submission_days, 1, YEARS_10, "days"),
+        row("retention.login_audit_days", retention.login_audit_days, 1, YEARS_10, "days"),
+        row("retention.interval_minutes", retention.interval_minutes, 1, MINUTES_PER_DAY * 7, "minutes"),
+        row("retention.batch_size", retention.batch_size, 1, 1000, "rows"),
+        row("retention.lease_seconds", retention.lease_seconds, 1, 24 * 60 * 60, "seconds"),
+        row(
+            "retention.close_notice_days",
+            retention.close_notice_days,
+            1,
+            retention.close_after_days,
+            "days (retention.close_after_days)",
+        ),
     ]
 }
 

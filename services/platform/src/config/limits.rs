@@ -267,7 +267,7 @@ mod tests {
         assert_eq!(settings.identity.session_absolute().chrono(), chrono::TimeDelta::hours(12));
         assert_eq!(settings.identity.login_timeout().chrono(), chrono::TimeDelta::minutes(10));
         assert_eq!(settings.identity.access_token_ttl().std(), Duration::from_secs(300));
-        assert_eq!(settings.workspaces.reopen_window().chrono(), chrono::TimeDelta::days(30));
+        assert_eq!(settings.workspaces.reopen_window().chrono(), chrono::TimeDelta::days(90));
         assert_eq!(settings.workspaces.invitation_valid().chrono(), chrono::TimeDelta::days(14));
         assert_eq!(settings.workspaces.notification_batch().chrono(), chrono::TimeDelta::minutes(10));
         assert_eq!(settings.workspaces.message_edit_window().chrono(), chrono::TimeDelta::minutes(15));

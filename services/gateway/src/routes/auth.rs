@@ -13,7 +13,9 @@ use ohjaus_platform::{html::escape, i18n::Language, proto::identity::v1 as pb};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 
 use crate::{
     extract::{ApiPath, ApiQuery, CSRF_COOKIE, CurrentSession, SESSION_COOKIE},

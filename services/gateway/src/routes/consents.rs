@@ -10,12 +10,14 @@ use axum::{
 use ohjaus_platform::{auth::Principal, proto::consent::v1 as pb};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::workspaces::consents::{ConsentRequest, TAG, answer};
 use crate::{
-    extract::{ApiJson, ApiPath, Caller, if_match},
+    extract::{ApiPath, Caller, OptionalJson, if_match},
     problem::{ApiError, Problem},
     state::AppState,
 };
@@ -28,10 +30,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_participation))
 }
 
-/// The customer's acceptance.
-#[derive(Debug, Deserialize, ToSchema)]
+/// The customer's acceptance; every field is optional, and so is the body itself (none is `{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AcceptInput {
+pub struct ConsentAcceptance {
     /// The expert sees only what is made in the workspace after the acceptance.
     #[serde(default)]
     pub from_now_on_only: bool,
@@ -40,7 +42,7 @@ pub struct AcceptInput {
 /// Accept a pending request (the customer it asks). Needs `If-Match` with the version seen.
 #[utoipa::path(post, path = "/consents/{request}/accept", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
-    request_body = AcceptInput,
+    request_body(content = Option<ConsentAcceptance>, description = "Optional: no body is `{}`"),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json"),
@@ -51,7 +53,7 @@ async fn accept_consent(
     Caller(caller): Caller,
     ApiPath(request): ApiPath<Uuid>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<AcceptInput>,
+    OptionalJson(body): OptionalJson<ConsentAcceptance>,
 ) -> Result<Response, ApiError> {
     let message = pb::AcceptConsentRequest {
         request_id: request.to_string(),

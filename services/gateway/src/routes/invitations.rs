@@ -6,7 +6,9 @@ use axum::{extract::State, http::StatusCode, response::Response};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 
 use super::workspaces::{TAG, Workspace, versioned_workspace};
 use crate::{
@@ -21,21 +23,21 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AcceptInput {
+pub struct InvitationAcceptance {
     /// The secret from the invitation link (`/invitations/{token}`).
     pub token: String,
 }
 
 /// Accept an invitation as the logged-in customer (after the link's Suomi.fi login).
 /// Needs `X-CSRF-Token`.
-#[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = AcceptInput,
+#[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = InvitationAcceptance,
     responses((status = 200, body = Workspace),
         (status = 403, body = Problem, description = "The invitation is for another person", content_type = "application/problem+json"),
         (status = 410, body = Problem, description = "Expired, used or revoked", content_type = "application/problem+json")))]
 async fn accept_invitation(
     state: State<AppState>,
     session: CurrentSession,
-    ApiJson(body): ApiJson<AcceptInput>,
+    ApiJson(body): ApiJson<InvitationAcceptance>,
 ) -> Result<Response, ApiError> {
     let caller = principal_of_session(&session.resolved)?;
     let request =

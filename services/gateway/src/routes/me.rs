@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::identity::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{

@@ -11,7 +11,9 @@ use ohjaus_platform::proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 
 use crate::{problem::ApiError, state::AppState};
 

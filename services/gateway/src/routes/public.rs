@@ -4,7 +4,9 @@ use axum::extract::State;
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::organizations::DataProtectionOfficer;

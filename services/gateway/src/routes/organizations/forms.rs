@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::forms::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{

@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::TAG;
@@ -97,7 +99,7 @@ async fn list_integration_clients(
 ) -> Result<axum::Json<Page<IntegrationClient>>, ApiError> {
     let request = pb::ListIntegrationClientsRequest {
         organization_id: id.to_string(),
-        page_size: page.size(),
+        page_size: page.size()?,
         page_token: page.token(),
     };
     let response = state.tenants().list_integration_clients(state.as_caller(&caller, request)).await?.into_inner();

@@ -15,7 +15,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{
@@ -181,7 +183,7 @@ async fn list_organizations(
     Caller(caller): Caller,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Organization>>, ApiError> {
-    let request = pb::ListOrganizationsRequest { page_size: page.size(), page_token: page.token() };
+    let request = pb::ListOrganizationsRequest { page_size: page.size()?, page_token: page.token() };
     let response = state.tenants().list_organizations(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.organizations, organization)?, response.next_page_token)))
 }

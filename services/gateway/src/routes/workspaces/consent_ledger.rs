@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::consent::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{

@@ -7,7 +7,9 @@ use axum::{
     response::Response,
 };
 use ohjaus_platform::proto::workspaces::v1::{self as pb, export_part};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::TAG;

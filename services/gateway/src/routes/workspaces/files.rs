@@ -13,7 +13,9 @@ use ohjaus_platform::{
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::{File, TAG, file};
@@ -107,7 +109,7 @@ async fn list_files(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<File>>, ApiError> {
     let request =
-        pb::ListFilesRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
+        pb::ListFilesRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
     let found = state.workspaces().list_files(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(found.files, file)?, found.next_page_token)))
 }

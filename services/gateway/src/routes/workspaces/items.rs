@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{grpc::timestamp as to_timestamp, proto::workspaces::v1 as pb};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::{Item, item};
@@ -217,7 +219,7 @@ async fn list_items(
     let request = pb::ListItemsRequest {
         workspace_id: id.to_string(),
         kind: kind_from(&query.kind),
-        page_size: page.size(),
+        page_size: page.size()?,
         page_token: page.token(),
     };
     let response = state.workspaces().list_items(state.as_caller(&caller, request)).await?.into_inner();

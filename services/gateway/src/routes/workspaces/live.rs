@@ -16,7 +16,9 @@ use ohjaus_platform::{
     error::ErrorCode,
     proto::{identity::v1::ResolveSessionRequest, workspaces::v1 as pb},
 };
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::{TAG, item, message};

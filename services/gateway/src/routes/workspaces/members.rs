@@ -4,7 +4,9 @@ use axum::extract::State;
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::TAG;
@@ -44,7 +46,7 @@ async fn list_members(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
     let request =
-        pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
+        pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
     let response = state.workspaces().list_members(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.members, member)?, response.next_page_token)))
 }

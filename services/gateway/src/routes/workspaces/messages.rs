@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use super::{Message, TAG, message};
@@ -105,7 +107,7 @@ async fn list_messages(
     };
     let request = pb::ListMessagesRequest {
         workspace_id: id.to_string(),
-        page_size: page.size(),
+        page_size: page.size()?,
         page_token: page.token(),
         newest_first,
     };

@@ -25,11 +25,13 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{auth::Principal, proto::workspaces::v1 as pb};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{
-    extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
+    extract::{ApiJson, ApiPath, ApiQuery, Caller, IfMatch, PageParams, idempotency_key},
     ids::{field_id, optional_service_id, service_id},
     problem::{ApiError, Problem},
     state::AppState,
@@ -159,7 +161,7 @@ async fn list_workspaces(
     Caller(caller): Caller,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Workspace>>, ApiError> {
-    let request = pb::ListWorkspacesRequest { page_size: page.size(), page_token: page.token() };
+    let request = pb::ListWorkspacesRequest { page_size: page.size()?, page_token: page.token() };
     let response = state.workspaces().list_workspaces(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.workspaces, workspace)?, response.next_page_token)))
 }
@@ -216,8 +218,9 @@ async fn change_state(
     headers: &HeaderMap,
     change: Change,
 ) -> Result<Response, ApiError> {
-    let request =
-        state.as_caller(caller, pb::ChangeStateRequest { workspace_id: id.to_string(), version: if_match(headers)? });
+    // `*` closes whatever the version is: a main user closing a workspace cannot read it.
+    let version = IfMatch::read(headers)?.or_any();
+    let request = state.as_caller(caller, pb::ChangeStateRequest { workspace_id: id.to_string(), version });
     let mut workspaces = state.workspaces();
     let changed = match change {
         Change::Close => workspaces.close_workspace(request).await?,

@@ -146,8 +146,10 @@ const NO_IF_MATCH: (u16, &str) = (428, "`If-Match` is missing");
 pub fn problems(list: &[(u16, &str)]) -> BTreeMap<String, RefOr<Response>> {
     list.iter()
         .map(|(status, description)| {
-            let content = ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))));
-            let response = ResponseBuilder::new().description(*description).content("application/problem+json", content.build());
+            let content =
+                ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))));
+            let response =
+                ResponseBuilder::new().description(*description).content("application/problem+json", content.build());
             (status.to_string(), RefOr::T(response.build()))
         })
         .collect()
@@ -229,7 +231,9 @@ mod tests {
     fn a_second_schema_under_a_taken_name_is_a_clash() {
         let mut names = SchemaNames::default();
         let object = |field: &str| {
-            RefOr::T(Schema::Object(utoipa::openapi::ObjectBuilder::new().property(field, utoipa::openapi::ObjectBuilder::new()).build()))
+            RefOr::T(Schema::Object(
+                utoipa::openapi::ObjectBuilder::new().property(field, utoipa::openapi::ObjectBuilder::new()).build(),
+            ))
         };
         record(&mut names, "AcceptInput", &object("token"));
         record(&mut names, "AcceptInput", &object("token"));
@@ -289,8 +293,10 @@ mod tests {
         let mut wrong = Vec::new();
         for (path, method, operation) in operations(&doc) {
             let security = operation["security"].as_array().cloned().unwrap_or_default();
-            let public = path.starts_with("/public/") || path.starts_with("/auth/") && path != "/auth/logout"
-                || path.starts_with("/invitations/{") || path == "/oauth/token";
+            let public = path.starts_with("/public/")
+                || path.starts_with("/auth/") && path != "/auth/logout"
+                || path.starts_with("/invitations/{")
+                || path == "/oauth/token";
             if !public && security.is_empty() {
                 wrong.push(format!("{method} {path}: no security"));
             }
@@ -306,7 +312,9 @@ mod tests {
         }
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
         // The tenants routes take sessions (main users and the operator log in with browsers).
-        for (path, method) in [("/organizations", "get"), ("/organizations", "post"), ("/organizations/{id}/offices", "post")] {
+        for (path, method) in
+            [("/organizations", "get"), ("/organizations", "post"), ("/organizations/{id}/offices", "post")]
+        {
             let security = doc["paths"][path][method]["security"].as_array().unwrap();
             assert!(security.iter().any(|s| s.get("session").is_some()), "{method} {path}");
         }

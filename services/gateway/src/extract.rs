@@ -10,11 +10,11 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use ohjaus_platform::{
     auth::{Audience, Membership, Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
+    ids::parse_canonical,
     proto::{
         identity::v1::{ResolveSessionRequest, ResolvedSession},
         tenants::v1 as pb,
     },
-    ids::parse_canonical,
 };
 use serde::{Deserialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -350,7 +350,8 @@ pub struct ApiPath<T>(pub T);
 impl<T: PathParams + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let raw = RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::code(ErrorCode::NotFound))?;
+        let raw =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::code(ErrorCode::NotFound))?;
         let values: Vec<&str> = raw.iter().map(|(_, value)| value).collect();
         T::from_path(&values).map(ApiPath).ok_or(ApiError::code(ErrorCode::NotFound))
     }
@@ -388,9 +389,9 @@ impl PathParams for String {
     }
 }
 
-/// A JSON body whose fields are all optional: a request without a body reads as `{}`, so the
-/// body may be left out (a `POST …/accept` with nothing to say). A body that is there must be
-/// JSON, as for [`ApiJson`].
+/// A JSON body whose fields are all optional: a request without a body, or with the body
+/// `null`, reads as `{}`, so the body may be left out (a `POST …/accept` with nothing to say).
+/// A body that is there must be JSON, as for [`ApiJson`].
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub T);
 
@@ -412,7 +413,8 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJ
         }
         let mut request = Request::new(axum::body::Body::from(bytes));
         *request.headers_mut() = headers;
-        ApiJson::<T>::from_request(request, state).await.map(|ApiJson(value)| OptionalJson(value))
+        let ApiJson(value) = ApiJson::<Option<T>>::from_request(request, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
     }
 }
 
@@ -427,7 +429,8 @@ mod tests {
         if let Some(value) = value {
             headers.insert(IF_MATCH, HeaderValue::from_str(value).unwrap());
         }
-        IfMatch::read(&headers).map_err(|e| (e.0.code, e.0.violations.into_iter().map(|v| (v.field, v.reason)).collect()))
+        IfMatch::read(&headers)
+            .map_err(|e| (e.0.code, e.0.violations.into_iter().map(|v| (v.field, v.reason)).collect()))
     }
 
     #[test]
@@ -444,7 +447,8 @@ mod tests {
 
     #[test]
     fn if_match_that_is_no_entity_tag_is_400_not_412() {
-        let malformed = Err((ErrorCode::MalformedRequest, vec![("If-Match".to_owned(), "invalid-if-match".to_owned())]));
+        let malformed =
+            Err((ErrorCode::MalformedRequest, vec![("If-Match".to_owned(), "invalid-if-match".to_owned())]));
         for value in ["1", "W/\"1\"", "\"1\", \"2\"", "\"1", "'1'", "\"a b\"", ""] {
             assert_eq!(read(Some(value)), malformed, "{value}");
         }

@@ -15,9 +15,8 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::docs::routes;
-
 use crate::{
+    docs::routes,
     extract::{ApiPath, ApiQuery, CSRF_COOKIE, CurrentSession, SESSION_COOKIE},
     problem::{ApiError, Problem},
     state::AppState,
@@ -66,7 +65,8 @@ fn language_of(headers: &HeaderMap, explicit: Option<&str>) -> Language {
 
 /// Start a login: redirects to the identity provider.
 #[utoipa::path(get, path = "/auth/login/{provider}", tag = TAG, params(("provider" = String, Path), LoginParams),
-    responses((status = 303, description = "To the identity provider"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 303, description = "To the identity provider"), (status = 400, body = Problem, description = "Malformed query", content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn login(
     state: State<AppState>,
     ApiPath(provider): ApiPath<String>,
@@ -240,6 +240,7 @@ fn refused(reason: &str, language: Language, headers: &HeaderMap) -> Response {
 /// Where the identity provider returns the browser (OpenID Connect redirect URI).
 #[utoipa::path(get, path = "/auth/callback/{provider}", tag = TAG, params(("provider" = String, Path), CallbackParams),
     responses((status = 303, description = "Logged in: session cookie set, back to the application"),
+        (status = 400, body = Problem, description = "Malformed query", content_type = "application/problem+json"),
         (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json")))]
 async fn callback(
     state: State<AppState>,
@@ -356,7 +357,8 @@ pub struct LoggedOut {
 /// Log out: ends the session here and gives the provider's logout address. Needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/auth/logout", tag = TAG,
     responses((status = 200, body = LoggedOut), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn logout(state: State<AppState>, session: CurrentSession) -> Result<Response, ApiError> {
     let request = state.as_service(pb::LogoutRequest { session_token: session.token });
     let result = state.identity().logout(request).await?.into_inner();

@@ -11,12 +11,11 @@ use ohjaus_platform::{auth::Principal, proto::consent::v1 as pb};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use super::workspaces::consents::{ConsentRequest, TAG, answer};
 use crate::{
+    docs::{ActionProblems, UpdateProblems, routes},
     extract::{ApiPath, Caller, OptionalJson, if_match},
     problem::{ApiError, Problem},
     state::AppState,
@@ -44,10 +43,9 @@ pub struct ConsentAcceptance {
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     request_body(content = Option<ConsentAcceptance>, description = "Optional: no body is `{}`"),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        UpdateProblems,
+        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn accept_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -68,10 +66,9 @@ async fn accept_consent(
 #[utoipa::path(post, path = "/consents/{request}/reject", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn reject_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -86,10 +83,9 @@ async fn reject_consent(
 #[utoipa::path(post, path = "/consents/{request}/withdraw", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not accepted", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not accepted", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn withdraw_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -104,11 +100,10 @@ async fn withdraw_consent(
 #[utoipa::path(post, path = "/consents/{request}/end", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
+        ActionProblems,
         (status = 403, body = Problem, description = "A member but not the owner guide", content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Already decided against, withdrawn or ended", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        (status = 409, body = Problem, description = "Already decided against, withdrawn or ended", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn end_participation(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -6,8 +6,6 @@ use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use super::organizations::{
@@ -15,9 +13,10 @@ use super::organizations::{
     experts::{Role, role_from_pb},
 };
 use crate::{
+    docs::{ListProblems, routes},
     extract::{ApiQuery, Caller, page_size},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{LocalizedText, Page, view_all},
 };
@@ -68,9 +67,8 @@ pub struct DirectoryParams {
 /// workspace (guides).
 #[utoipa::path(get, path = "/directory/experts", tag = TAG, params(DirectoryParams),
     responses((status = 200, body = Page<DirectoryExpert>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        ListProblems),
+    security(("session" = [])))]
 async fn list_directory_experts(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -8,10 +8,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::docs::routes;
-
 use super::workspaces::{TAG, Workspace, versioned_workspace};
 use crate::{
+    docs::{CreateProblems, routes},
     extract::{ApiJson, CurrentSession, principal_of_session},
     problem::{ApiError, Problem},
     state::AppState,
@@ -32,8 +31,10 @@ pub struct InvitationAcceptance {
 /// Needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = InvitationAcceptance,
     responses((status = 200, body = Workspace),
+        CreateProblems,
         (status = 403, body = Problem, description = "The invitation is for another person", content_type = "application/problem+json"),
-        (status = 410, body = Problem, description = "Expired, used or revoked", content_type = "application/problem+json")))]
+        (status = 410, body = Problem, description = "Expired, used or revoked", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn accept_invitation(
     state: State<AppState>,
     session: CurrentSession,

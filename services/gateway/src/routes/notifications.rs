@@ -6,11 +6,10 @@ use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use crate::{
+    docs::{CreateProblems, ListProblems, routes},
     extract::{ApiQuery, Caller, OptionalJson, page_size},
     ids::{field_ids, service_id},
     problem::ApiError,
@@ -70,7 +69,9 @@ pub struct NotificationParams {
 
 /// My notifications, newest first.
 #[utoipa::path(get, path = "/notifications", tag = TAG, params(NotificationParams),
-    responses((status = 200, body = NotificationPage)))]
+    responses((status = 200, body = NotificationPage),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_notifications(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -106,7 +107,9 @@ pub struct ReadNotificationsResult {
 
 /// Mark notifications read.
 #[utoipa::path(post, path = "/notifications/read", tag = TAG, request_body(content = Option<ReadNotificationsInput>, description = "Optional: no body is `{}`"),
-    responses((status = 200, body = ReadNotificationsResult)))]
+    responses((status = 200, body = ReadNotificationsResult),
+        CreateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn read_notifications(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::docs::routes;
-
 use crate::{problem::ApiError, state::AppState};
 
 /// Documented with the logins.

@@ -5,12 +5,11 @@ use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use super::organizations::DataProtectionOfficer;
 use crate::{
+    docs::routes,
     extract::ApiPath,
     problem::{ApiError, Problem},
     state::AppState,

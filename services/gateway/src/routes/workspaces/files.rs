@@ -14,12 +14,11 @@ use ohjaus_platform::{
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use super::{File, TAG, file};
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, routes},
     extract::{ApiPath, ApiQuery, Caller, CurrentSession, PageParams, principal_of_session},
     ids::optional_field_id,
     problem::{ApiError, Problem},
@@ -48,8 +47,10 @@ pub struct UploadParams {
 #[utoipa::path(post, path = "/workspaces/{id}/files", tag = TAG, params(("id" = Uuid, Path), UploadParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = File),
+        CreateProblems,
         (status = 413, body = Problem, description = "Over the size limit", content_type = "application/problem+json"),
-        (status = 422, body = Problem, description = "Type not allowed, or not what the name says", content_type = "application/problem+json")))]
+        (status = 422, body = Problem, description = "Type not allowed, or not what the name says", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn upload_file(
     state: State<AppState>,
     session: CurrentSession,
@@ -101,7 +102,9 @@ async fn upload_file(
 
 /// The workspace's files (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/files", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<File>)))]
+    responses((status = 200, body = Page<File>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_files(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -132,7 +135,8 @@ fn attachment_disposition(name: &str) -> String {
 /// Download a file (members; the read is logged). Always as an attachment, never inline.
 #[utoipa::path(get, path = "/workspaces/{id}/files/{file_id}", tag = TAG, params(("id" = Uuid, Path), ("file_id" = Uuid, Path)),
     responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        BasicProblems),
+    security(("session" = [])))]
 async fn download_file(
     state: State<AppState>,
     Caller(caller): Caller,

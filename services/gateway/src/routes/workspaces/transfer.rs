@@ -5,12 +5,11 @@ use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
-
-use crate::docs::routes;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{CreateProblems, routes},
     extract::{ApiJson, ApiPath, Caller},
     ids::{field_id, service_id},
     problem::{ApiError, Problem},
@@ -38,7 +37,10 @@ pub struct TransferResult {
 /// Hand a workspace to another guide (main users of its organisation). The main user does not
 /// see the workspace's content, before or after.
 #[utoipa::path(post, path = "/workspaces/{id}/transfer", tag = TAG, params(("id" = Uuid, Path)), request_body = TransferInput,
-    responses((status = 200, body = TransferResult), (status = 422, body = Problem, description = "Not a guide of the organisation", content_type = "application/problem+json")))]
+    responses((status = 200, body = TransferResult),
+        CreateProblems,
+        (status = 422, body = Problem, description = "Not a guide of the organisation", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn transfer_workspace(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -26,13 +26,11 @@ use utoipa::{
 use crate::extract::{CSRF_HEADER, SESSION_COOKIE};
 
 /// `utoipa_axum::routes!`, with the schemas its handlers bring checked (see the module docs).
-/// Use it instead of utoipa-axum's (clippy's `disallowed-macros` refuses that one).
+/// Use it instead of utoipa-axum's (a test below finds any route module that does not).
 macro_rules! routes {
-    ($($handlers:tt)+) => {{
-        #[allow(clippy::disallowed_macros)]
-        let routes = ::utoipa_axum::routes!($($handlers)+);
-        $crate::docs::checked(routes)
-    }};
+    ($($handlers:tt)+) => {
+        $crate::docs::checked(::utoipa_axum::routes!($($handlers)+))
+    };
 }
 pub(crate) use routes;
 
@@ -225,6 +223,34 @@ mod tests {
             let name = reference.split('"').next().unwrap();
             assert!(schemas.contains_key(name), "{name} is referred to but not in components");
         }
+    }
+
+    /// Every route module registers its handlers through this module's `routes!`, so the check
+    /// above sees every schema.
+    #[test]
+    fn route_modules_use_the_checking_routes_macro() {
+        fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    sources(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        sources(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+        assert!(found.len() > 20, "{found:?}");
+        let unchecked: Vec<_> = found
+            .iter()
+            .filter(|path| !path.ends_with("docs.rs"))
+            .filter(|path| {
+                let text = std::fs::read_to_string(path).unwrap();
+                text.contains("utoipa_axum::routes") || text.contains("utoipa_axum::{") && text.contains(" routes}")
+            })
+            .collect();
+        assert!(unchecked.is_empty(), "use crate::docs::routes, not utoipa-axum's: {unchecked:?}");
     }
 
     #[test]

@@ -207,6 +207,29 @@ async fn an_all_optional_body_may_be_left_out() {
     assert_eq!(unread.body["unread"], 0, "{:?}", unread.body);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_endpoint_answers_in_oauth_errors() {
+    let system = TestSystem::start(Backend::Embedded).await;
+    let doc = system.anonymous().get("/openapi.json").await.body;
+    // RFC 6749 §5.2: a request that cannot be read is `invalid_request`, a JSON error document.
+    for (body, content_type) in [
+        ("", None),
+        ("{\"grant_type\": \"client_credentials\"}", Some("application/json")),
+        ("x=1", Some("application/x-www-form-urlencoded")),
+    ] {
+        let mut request = system.http.post(system.url("/oauth/token")).body(body);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let reply =
+            Reply { status, headers: response.headers().clone(), body: response.json().await.unwrap_or(Value::Null) };
+        assert_eq!((reply.status, &reply.body), (400, &json!({"error": "invalid_request"})), "{body} {content_type:?}");
+        assert_conforms(&doc, "post", "/oauth/token", &reply);
+    }
+}
+
 /// A main user cannot read a workspace, so cannot know its version: `If-Match: *` closes it
 /// whatever the version is.
 async fn a_main_user_closes_with_if_match_any(backend: Backend) {

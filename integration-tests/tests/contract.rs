@@ -114,6 +114,11 @@ async fn pages_are_1_to_100_and_ids_have_one_spelling() {
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let refused = olli.get("/api/v1/notifications?page_size=0").await;
     assert_problem(&refused, 422, "page_size", "invalid-page-size");
+    // Refused with the request's other violations, all at once.
+    let both = olli.get("/api/v1/directory/experts?organization_id=nonsense&page_size=0").await;
+    let mut fields = both.error_fields();
+    fields.sort();
+    assert_eq!((both.status, fields), (422, vec!["organization_id".to_owned(), "page_size".to_owned()]));
     let not_a_number = operator.get("/api/v1/organizations?page_size=ten").await;
     assert_eq!(not_a_number.status, 400, "{:?}", not_a_number.body);
     assert_conforms(&doc, "get", "/organizations", &not_a_number);

@@ -306,8 +306,8 @@ pub struct PageParams {
 }
 
 impl PageParams {
-    /// The page size to ask a service for: absent is the service's default (0 in the proto).
-    pub fn size(&self) -> Result<i32, ApiError> {
+    /// The page size to ask a service for (see [`page_size`]).
+    pub fn size(&self) -> i32 {
         page_size(self.page_size)
     }
     pub fn token(&self) -> String {
@@ -315,13 +315,14 @@ impl PageParams {
     }
 }
 
-/// A `page_size` the caller sent, 1–100; absent is the default (0 to the service, as proto3 has
-/// no "absent"). 0 is not "the default" over HTTP: it is out of the documented range, 422.
-pub fn page_size(value: Option<i32>) -> Result<i32, ApiError> {
+/// The `page_size` to ask a service for. Absent is 0, the proto's "the default". The caller's
+/// own 0 is outside the documented 1–100, so it goes as -1: the service refuses it like any
+/// size out of range (422 `invalid-page-size`), together with the request's other violations.
+pub fn page_size(value: Option<i32>) -> i32 {
     match value {
-        None => Ok(0),
-        Some(size @ 1..=100) => Ok(size),
-        Some(_) => Err(ApiError::invalid("page_size", "invalid-page-size")),
+        None => 0,
+        Some(0) => -1,
+        Some(size) => size,
     }
 }
 
@@ -460,13 +461,18 @@ mod tests {
     }
 
     #[test]
-    fn page_size_is_1_to_100_or_absent() {
-        assert_eq!(page_size(None).ok(), Some(0));
-        assert_eq!(page_size(Some(1)).ok(), Some(1));
-        assert_eq!(page_size(Some(100)).ok(), Some(100));
-        for refused in [0, -1, 101, i32::MAX] {
-            let error = page_size(Some(refused)).err().map(|e| (e.0.code, e.0.violations[0].field.clone()));
-            assert_eq!(error, Some((ErrorCode::InvalidArgument, "page_size".to_owned())), "{refused}");
+    fn a_page_size_of_0_is_no_default() {
+        assert_eq!(page_size(None), 0);
+        assert_eq!(page_size(Some(1)), 1);
+        assert_eq!(page_size(Some(100)), 100);
+        // Out of range, as the services' page parsing refuses (0 is their default).
+        for refused in [Some(0), Some(-1), Some(101)] {
+            let sent = page_size(refused);
+            assert_eq!(
+                ohjaus_platform::ids::PageRequest::parse(sent, ""),
+                Err(FieldViolation::new("page_size", "invalid-page-size")),
+                "{refused:?}"
+            );
         }
     }
 

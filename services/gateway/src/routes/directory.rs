@@ -76,7 +76,7 @@ async fn list_directory_experts(
 ) -> Result<axum::Json<Page<DirectoryExpert>>, ApiError> {
     let request = pb::ListDirectoryExpertsRequest {
         organization_id: params.organization_id.unwrap_or_default(),
-        page_size: page_size(params.page_size)?,
+        page_size: page_size(params.page_size),
         page_token: params.page_token.unwrap_or_default(),
     };
     let response = state.tenants().list_directory_experts(state.as_caller(&caller, request)).await?.into_inner();

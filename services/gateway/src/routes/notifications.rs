@@ -79,7 +79,7 @@ async fn list_notifications(
 ) -> Result<axum::Json<NotificationPage>, ApiError> {
     let request = pb::ListNotificationsRequest {
         unread_only: params.unread_only,
-        page_size: page_size(params.page_size)?,
+        page_size: page_size(params.page_size),
         page_token: params.page_token.unwrap_or_default(),
     };
     let found = state.workspaces().list_notifications(state.as_caller(&caller, request)).await?.into_inner();

@@ -185,7 +185,7 @@ async fn list_experts(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Expert>>, ApiError> {
     let request =
-        pb::ListExpertsRequest { organization_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListExpertsRequest { organization_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.tenants().list_experts(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.experts, expert)?, response.next_page_token)))
 }

@@ -102,7 +102,7 @@ async fn list_integration_clients(
 ) -> Result<axum::Json<Page<IntegrationClient>>, ApiError> {
     let request = pb::ListIntegrationClientsRequest {
         organization_id: id.to_string(),
-        page_size: page.size()?,
+        page_size: page.size(),
         page_token: page.token(),
     };
     let response = state.tenants().list_integration_clients(state.as_caller(&caller, request)).await?.into_inner();

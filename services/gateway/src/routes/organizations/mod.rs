@@ -195,7 +195,7 @@ async fn list_organizations(
     Caller(caller): Caller,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Organization>>, ApiError> {
-    let request = pb::ListOrganizationsRequest { page_size: page.size()?, page_token: page.token() };
+    let request = pb::ListOrganizationsRequest { page_size: page.size(), page_token: page.token() };
     let response = state.tenants().list_organizations(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.organizations, organization)?, response.next_page_token)))
 }

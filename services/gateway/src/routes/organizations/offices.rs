@@ -87,7 +87,7 @@ async fn list_offices(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Office>>, ApiError> {
     let request =
-        pb::ListOfficesRequest { organization_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListOfficesRequest { organization_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.tenants().list_offices(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.offices, office)?, response.next_page_token)))
 }

@@ -65,7 +65,7 @@ async fn list_access_log(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<AccessLogEntry>>, ApiError> {
     let request =
-        pb::ListAccessLogRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListAccessLogRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_access_log(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.entries, entry)?, response.next_page_token)))
 }

@@ -220,7 +220,7 @@ async fn list_consents(
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<ConsentRequest>>, ApiError> {
-    let page = PageRequest::parse(page.size()?, &page.token()).map_err(|v| ApiError(Failure::invalid(vec![v])))?;
+    let page = PageRequest::parse(page.size(), &page.token()).map_err(|v| ApiError(Failure::invalid(vec![v])))?;
     let requests = view_all(requests_of(&state, &caller, id).await?, consent_request)?;
     let start = match page.after {
         None => 0,

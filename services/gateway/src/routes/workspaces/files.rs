@@ -112,7 +112,7 @@ async fn list_files(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<File>>, ApiError> {
     let request =
-        pb::ListFilesRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListFilesRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let found = state.workspaces().list_files(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(found.files, file)?, found.next_page_token)))
 }

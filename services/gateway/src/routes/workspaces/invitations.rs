@@ -123,7 +123,7 @@ async fn list_invitations(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Invitation>>, ApiError> {
     let request =
-        pb::ListInvitationsRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListInvitationsRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let found = state.workspaces().list_invitations(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(found.invitations, invitation)?, found.next_page_token)))
 }

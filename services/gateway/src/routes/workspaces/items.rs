@@ -220,7 +220,7 @@ async fn list_items(
     let request = pb::ListItemsRequest {
         workspace_id: id.to_string(),
         kind: kind_from(&query.kind),
-        page_size: page.size()?,
+        page_size: page.size(),
         page_token: page.token(),
     };
     let response = state.workspaces().list_items(state.as_caller(&caller, request)).await?.into_inner();

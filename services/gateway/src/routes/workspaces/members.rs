@@ -47,7 +47,7 @@ async fn list_members(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Member>>, ApiError> {
     let request =
-        pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size()?, page_token: page.token() };
+        pb::ListMembersRequest { workspace_id: id.to_string(), page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_members(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.members, member)?, response.next_page_token)))
 }

@@ -110,7 +110,7 @@ async fn list_messages(
     };
     let request = pb::ListMessagesRequest {
         workspace_id: id.to_string(),
-        page_size: page.size()?,
+        page_size: page.size(),
         page_token: page.token(),
         newest_first,
     };

@@ -163,7 +163,7 @@ async fn list_workspaces(
     Caller(caller): Caller,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<axum::Json<Page<Workspace>>, ApiError> {
-    let request = pb::ListWorkspacesRequest { page_size: page.size()?, page_token: page.token() };
+    let request = pb::ListWorkspacesRequest { page_size: page.size(), page_token: page.token() };
     let response = state.workspaces().list_workspaces(state.as_caller(&caller, request)).await?.into_inner();
     Ok(axum::Json(Page::new(view_all(response.workspaces, workspace)?, response.next_page_token)))
 }

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod hostile;
+pub mod retention_seed;
 #[cfg(feature = "saml")]
 pub mod saml_peer;
 #[cfg(feature = "saml")]

@@ -8,15 +8,24 @@ use std::{sync::Arc, time::Duration};
 
 use ohjaus::Target;
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, NatsPeer, Reply, Storage, TestSystem};
+use ohjaus_platform::{
+    auth::Principal,
+    proto::consent::v1::{self as consent_pb, consent_service_client::ConsentServiceClient},
+};
 use reqwest::Method;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::support::{
     EXPERTS, Org, items, join, list_in_directory, listen, logged_in, open_workspace, organisation_with, readable,
     recipient, send,
 };
 
-on_both_backends!(a_consented_expert_works_in_the_workspace_until_the_customer_withdraws, from_now_on_only_in_a_group);
+on_both_backends!(
+    a_consented_expert_works_in_the_workspace_until_the_customer_withdraws,
+    from_now_on_only_in_a_group,
+    a_consented_expert_is_mailed_and_outsiders_meet_not_found_in_consent
+);
 
 /// Organisation B: Ville, an advisor its main user lists in the directory.
 const B_STAFF: [(&str, &str, &str); 1] = [("Ville Valvoja", "ville.valvoja", "advisor")];
@@ -271,6 +280,72 @@ async fn from_now_on_only_in_a_group(backend: Backend) {
     // Uolevi's access log shows the experts' entries but none of Tessa's reads.
     let uolevi_log = uolevi.get(&format!("{here}/access-log?page_size=100")).await;
     assert!(items(&uolevi_log).iter().all(|e| e["actor_id"] != tessa_id.as_str()), "Uolevi sees Tessa's reads");
+}
+
+/// A consented expert is mailed about new messages like the workspace's guides (at the address
+/// their own organisation keeps). A customer of another workspace asking for this workspace's
+/// consents is answered not-found by the consent service itself, and the check that settles it
+/// is not a read of the workspace's customer: her access log does not grow when she lists them.
+async fn a_consented_expert_is_mailed_and_outsiders_meet_not_found_in_consent(backend: Backend) {
+    let (storage, system, a, b) = two_organisations(backend, &[]).await;
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let mut ville = logged_in(&system, "expert", "ville.valvoja").await;
+    let open =
+        |title: &str| json!({"organization_id": a.id, "office_id": a.office, "kind": "personal", "title": title});
+    let workspace = open_workspace(&mut olli, open("Monialainen")).await.id();
+    let elsewhere = open_workspace(&mut olli, open("Toinen")).await.id();
+    let mut tessa = join(&system, &storage, &mut olli, &workspace, "010280-952L", "tessa@example.fi").await;
+    let mut uolevi = join(&system, &storage, &mut olli, &elsewhere, "040265-9985", "uolevi@example.fi").await;
+    let tessa_id = customer_ids(&mut olli, &workspace).await.remove(0);
+    let uolevi_id = customer_ids(&mut olli, &elsewhere).await.remove(0);
+    let here = format!("/api/v1/workspaces/{workspace}");
+    let request = propose(&mut olli, &workspace, &tessa_id, &b).await;
+    let accept = json!({"from_now_on_only": false});
+    let accepted =
+        send(&mut tessa, Method::POST, &format!("/api/v1/consents/{request}/accept"), Some(accept), Some("\"1\""))
+            .await;
+    assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    until_status(&mut ville, &here, 200, Duration::from_secs(10)).await;
+
+    // Tessa writes; Ville is told by mail, as Olli is.
+    let posted =
+        send(&mut tessa, Method::POST, &format!("{here}/messages"), Some(json!({"body": "Hei molemmille"})), None)
+            .await;
+    assert_eq!(posted.status, 201, "{:?}", posted.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mailed = |address: &str| {
+        storage.mails().iter().any(|m| recipient(m).contains(address) && readable(m).contains("viesti"))
+    };
+    while !(mailed("ville.valvoja@demo.fi") && mailed("olli.ohjaaja@demo.fi")) {
+        assert!(std::time::Instant::now() < deadline, "no new-message mail to the consented expert and the guide");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Uolevi, a customer of another workspace, meets not-found: through the API and from the
+    // consent service itself.
+    for path in [format!("{here}/consents"), format!("{here}/consents/{request}")] {
+        assert_eq!(uolevi.get(&path).await.status, 404, "{path}");
+    }
+    let uolevi_principal = Principal::Customer { customer_id: Uuid::parse_str(&uolevi_id).unwrap() };
+    let channel = tonic::transport::Endpoint::from_shared(system.grpc.clone()).unwrap().connect().await.unwrap();
+    let header = format!("Bearer {}", system.service_token(&uolevi_principal));
+    let mut consent = ConsentServiceClient::with_interceptor(channel, move |mut r: tonic::Request<()>| {
+        r.metadata_mut().insert("authorization", header.parse().unwrap());
+        Ok(r)
+    });
+    let asked = consent
+        .list_consent_requests(consent_pb::ListConsentRequestsRequest { workspace_id: workspace.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(asked.code(), tonic::Code::NotFound, "{asked:?}");
+
+    // Tessa lists her consents: the membership check is no read of hers in the access log.
+    let log = format!("{here}/access-log?page_size=100");
+    let tessas = |reply: &Reply| items(reply).iter().filter(|e| e["actor_id"] == tessa_id.as_str()).count();
+    let before = tessas(&olli.get(&log).await);
+    let listed = tessa.get(&format!("{here}/consents")).await;
+    assert_eq!(items(&listed).len(), 1, "{:?}", listed.body);
+    assert_eq!(tessas(&olli.get(&log).await), before);
 }
 
 /// Server backend only: the decision's effect travels through NATS. The consent service, the

@@ -14,6 +14,7 @@ on_both_backends!(
     login_answers_cannot_be_forged_or_replayed,
     integration_clients_get_tokens_by_client_credentials,
     every_login_outcome_is_audited_without_codes_or_tokens,
+    a_login_finished_without_its_cookie_says_what_is_wrong,
 );
 
 /// An organisation whose experts are the development provider's Virtu users.
@@ -241,7 +242,7 @@ async fn login_answers_cannot_be_forged_or_replayed(backend: Backend) {
     let mut victim = Browser::new(&system);
     let planted = victim.request(reqwest::Method::GET, &callback, None, &[]).await;
     assert_eq!(planted.status, 403);
-    assert_eq!(planted.body["reason"], "invalid-response");
+    assert_eq!(planted.body["reason"], "other-browser");
     assert!(!victim.cookies.contains_key("ohjaus_session"));
 
     let mut browser = Browser::new(&system);
@@ -461,4 +462,34 @@ async fn every_login_outcome_is_audited_without_codes_or_tokens(backend: Backend
         .collect();
     assert!(!hashes.is_empty() && hashes.iter().all(|h| h != &token), "session tokens are stored hashed");
     db.close().await;
+}
+
+/// A browser that drops the login cookie (a client that keeps no `Secure` cookies on plain
+/// http, or another browser) is told that the login was started elsewhere or has expired and
+/// should be started again: in its language, with a reason of its own, not as a provider's
+/// answer that did not verify. The login is spent and no session is made.
+async fn a_login_finished_without_its_cookie_says_what_is_wrong(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    demo_organisation(&system).await;
+    let expected = [
+        ("en", "The login was started in another browser or has expired. Start again."),
+        ("fi", "Kirjautuminen aloitettiin toisessa selaimessa tai se on vanhentunut. Aloita alusta."),
+        ("sv", "Inloggningen påbörjades i en annan webbläsare eller har gått ut. Börja om."),
+    ];
+    for (language, detail) in expected {
+        let mut browser = Browser::new(&system);
+        browser.language = language;
+        let callback = browser.callback_from(&format!("{MAIJA_LOGIN}&lang={language}")).await;
+        assert!(browser.cookies.remove("ohjaus_login").is_some(), "the login sets its cookie");
+        let refused = browser.request(reqwest::Method::GET, &callback, None, &[]).await;
+        assert_eq!(refused.status, 403, "{:?}", refused.body);
+        assert_eq!(refused.header("content-type"), Some("application/problem+json"));
+        assert_eq!(refused.body["type"], "urn:ohjaus:problem:login-refused:other-browser");
+        assert_eq!(refused.body["reason"], "other-browser");
+        assert_eq!(refused.body["detail"], detail, "{language}");
+        assert!(!browser.cookies.contains_key("ohjaus_session"));
+        // Bringing the cookie back does not revive the spent login.
+        let again = browser.request(reqwest::Method::GET, &callback, None, &[]).await;
+        assert_eq!(again.status, 403);
+    }
 }

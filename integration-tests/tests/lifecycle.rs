@@ -58,7 +58,7 @@ async fn data_survives_a_restart(backend: Backend) {
     assert_eq!(fetched.body["official_name"], "Pysyvä");
 }
 
-/// Every service (`--target tenants,identity,workspaces,consent,forms`) and `--target gateway` started apart talk over the network and answer
+/// Every service (`--target tenants,identity,workspaces,consent,forms,retention`) and `--target gateway` started apart talk over the network and answer
 /// like `--target all`.
 async fn split_targets_answer_like_one_process(backend: Backend) {
     let storage = Arc::new(Storage::new(backend).await);

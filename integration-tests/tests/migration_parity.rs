@@ -24,6 +24,7 @@ const SERVICES: &[Service] = &[
     (ohjaus_workspaces::SERVICE, ohjaus_workspaces::migrations),
     (ohjaus_consent::SERVICE, ohjaus_consent::migrations),
     (ohjaus_forms::SERVICE, ohjaus_forms::migrations),
+    (ohjaus_retention::SERVICE, ohjaus_retention::migrations),
 ];
 
 /// Deliberate differences between the dialects, each as the test reports it

@@ -150,7 +150,7 @@ async fn retention(
     workspace: &str,
 ) -> Result<String, (tonic::Code, ErrorCode)> {
     let mut client = workspaces_grpc(system, principal).await;
-    let request = pb::RetentionRequest { workspace_id: workspace.to_owned() };
+    let request = pb::RetentionRequest { workspace_id: workspace.to_owned(), ..Default::default() };
     let answer = match op {
         Retention::Archive => client.archive_workspace(request).await,
         Retention::Delete => client.delete_workspace(request).await,

@@ -37,6 +37,12 @@ pub mod forms {
     }
 }
 
+pub mod retention {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.retention.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ohjaus.events.v1");
@@ -104,4 +110,9 @@ events! {
 events! {
     service "forms";
     FormCreated => "form_created",
+}
+
+events! {
+    service "retention";
+    DeletionRequested => "deletion_requested",
 }

@@ -125,6 +125,21 @@ Call with (dict "root" $ "env" "OHJAUS__X__Y" "ref" .Values.secrets.x "optional"
   value: {{ $v.config.bus.kind | quote }}
 - name: OHJAUS__BUS__NATS_URL
   value: {{ $v.config.bus.natsUrl | quote }}
+{{- with $v.config.bus.maxAgeDays }}
+- name: OHJAUS__BUS__MAX_AGE_DAYS
+  value: {{ . | toString | quote }}
+{{- end }}
+{{- /* Retention runs as the CronJob, never periodically inside a Deployment. */}}
+- name: OHJAUS__RETENTION__PERIODIC
+  value: "false"
+{{- with $v.config.retention }}
+{{- range $key, $env := dict "closeAfterDays" "CLOSE_AFTER_DAYS" "closeNoticeDays" "CLOSE_NOTICE_DAYS" "archiveNoticeDays" "ARCHIVE_NOTICE_DAYS" "archivedDays" "ARCHIVED_DAYS" "submissionDays" "SUBMISSION_DAYS" "loginAuditDays" "LOGIN_AUDIT_DAYS" }}
+{{- if hasKey $.Values.config.retention $key }}
+- name: OHJAUS__RETENTION__{{ $env }}
+  value: {{ index $.Values.config.retention $key | toString | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 - name: OHJAUS__GRPC__LISTEN
   value: {{ printf "0.0.0.0:%d" (int $v.ports.grpc) | quote }}
 - name: OHJAUS__GATEWAY__LISTEN

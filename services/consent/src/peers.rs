@@ -78,6 +78,24 @@ impl Consent {
         Ok(Membership { standing: if owner { Standing::Owner } else { Standing::Member }, members })
     }
 
+    /// Whether `customer` is a member of `workspace`, asked as this service (not a read of theirs).
+    pub(crate) async fn is_customer_of(&self, customer: Uuid, workspace: WorkspaceId) -> ServiceResult<bool> {
+        let mut request = Request::new(workspaces_pb::CheckMembershipRequest {
+            workspace_id: workspace.to_string(),
+            member_kind: "customer".into(),
+            member_id: customer.to_string(),
+        });
+        request.extensions_mut().insert(Principal::Service { name: SERVICE.to_owned() });
+        let answer = self
+            .inner()
+            .workspaces
+            .clone()
+            .check_membership(request)
+            .await
+            .map_err(|s| peer_refusal("workspaces", &s))?;
+        Ok(answer.into_inner().member)
+    }
+
     /// The workspace's organisation, read as the caller.
     pub(crate) async fn organization_of(&self, principal: &Principal, workspace: WorkspaceId) -> ServiceResult<Uuid> {
         let mut request = Request::new(workspaces_pb::GetWorkspaceRequest { workspace_id: workspace.to_string() });

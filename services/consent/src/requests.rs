@@ -148,8 +148,14 @@ impl Consent {
     ) -> ServiceResult<pb::ListConsentRequestsResponse> {
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let filter = match principal {
-            // A customer sees the requests that name them; nothing else exists for them.
-            Principal::Customer { customer_id } => Some(*customer_id),
+            // A customer sees the requests that name them, in a workspace of theirs; to anyone
+            // else the workspace does not exist.
+            Principal::Customer { customer_id } => {
+                if !self.is_customer_of(*customer_id, workspace).await? {
+                    return Err(ServiceError::not_found());
+                }
+                Some(*customer_id)
+            }
             Principal::Expert { .. } => {
                 domain::may_manage(self.membership(principal, workspace).await?.standing)?;
                 None

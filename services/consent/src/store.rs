@@ -304,6 +304,9 @@ pub async fn delete_workspace(tx: &mut Tx, workspace: WorkspaceId) -> Result<u64
     let id = workspace.as_uuid();
     let entries = tx.query("DELETE FROM ledger_entries WHERE workspace_id = $1").bind(id).execute(&mut *tx).await?;
     for sql in [
+        // The idempotency keys of its requests name them; they go first, while the requests
+        // still say which they are.
+        "DELETE FROM idempotency_keys WHERE resource_id IN (SELECT id FROM consent_requests WHERE workspace_id = $1)",
         "DELETE FROM ledger_heads WHERE workspace_id = $1",
         "DELETE FROM consent_requests WHERE workspace_id = $1",
         "DELETE FROM workspace_keys WHERE workspace_id = $1",

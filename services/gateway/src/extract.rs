@@ -111,7 +111,22 @@ async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Option<Curren
     if let Some(found) = parts.extensions.get::<CurrentSession>() {
         return Ok(Some(found.clone()));
     }
-    let jar = axum_extra::extract::CookieJar::from_headers(&parts.headers);
+    let Some(session) = cookie_session(&parts.headers, state).await? else { return Ok(None) };
+    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if unsafe_method {
+        let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !csrf_matches(&session, presented) {
+            return Err(ApiError::code(ErrorCode::CsrfRejected));
+        }
+    }
+    parts.extensions.insert(session.clone());
+    Ok(Some(session))
+}
+
+/// The live session of the request's session cookie, if it has one; the caller checks CSRF
+/// (the JSON API by header, the web pages by a form field).
+pub async fn cookie_session(headers: &HeaderMap, state: &AppState) -> Result<Option<CurrentSession>, ApiError> {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
     let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
@@ -126,16 +141,12 @@ async fn session_of(parts: &mut Parts, state: &AppState) -> Result<Option<Curren
             });
         }
     };
-    let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
-    if unsafe_method {
-        let presented = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !bool::from(presented.as_bytes().ct_eq(resolved.csrf_token.as_bytes())) || presented.is_empty() {
-            return Err(ApiError::code(ErrorCode::CsrfRejected));
-        }
-    }
-    let session = CurrentSession { token, resolved };
-    parts.extensions.insert(session.clone());
-    Ok(Some(session))
+    Ok(Some(CurrentSession { token, resolved }))
+}
+
+/// Whether `presented` is the session's CSRF token (compared in constant time).
+pub fn csrf_matches(session: &CurrentSession, presented: &str) -> bool {
+    !presented.is_empty() && bool::from(presented.as_bytes().ct_eq(session.resolved.csrf_token.as_bytes()))
 }
 
 /// The principal a resolved session stands for.
@@ -160,14 +171,16 @@ pub fn principal_of_session(resolved: &ResolvedSession) -> Result<Principal, Api
     })
 }
 
-/// A JSON body; a malformed, oversized or non-JSON body is a localized problem.
+/// A JSON body; a malformed, oversized or non-JSON body is a localized problem. One announced
+/// larger than the limit is refused before it is read.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        crate::edge::announced_within(request.headers(), state.json_limit)?;
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(json_rejection(&rejection)),
@@ -396,10 +409,11 @@ impl PathParams for String {
 #[derive(Debug)]
 pub struct OptionalJson<T>(pub T);
 
-impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        crate::edge::announced_within(request.headers(), state.json_limit)?;
         let (parts, body) = request.into_parts();
         let headers = parts.headers.clone();
         let bytes = Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(|rejection| {

@@ -1,22 +1,26 @@
 //! The HTTP gateway: the JSON API for frontends and integrators under `/api/v1`, with its
-//! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`.
+//! OpenAPI 3.1 description at `/openapi.json` and a docs page at `/docs`, and the project's own
+//! web pages ([`web`]: `/` and `/app/...`).
 //!
 //! It authenticates callers, turns them into a
 //! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
 //! service still enforces its own rules. Errors are localized problem documents.
 
 pub mod docs;
+pub mod edge;
 pub mod extract;
 pub mod ids;
 pub mod live;
 pub mod problem;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod views;
+pub mod web;
 
 pub use state::{AppState, ReadinessCheck};
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
@@ -31,7 +35,6 @@ use tokio_util::sync::CancellationToken;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use utoipa::{Modify, OpenApi};
@@ -51,7 +54,8 @@ use crate::problem::ApiError;
          (name = "guidance", description = "Phases, tasks, events, notes and the summary of a workspace"),
          (name = "consent", description = "Multi-professional guidance: consent requests, decisions and the consent ledger"),
          (name = "forms", description = "Contact forms of an organisation"),
-         (name = "public", description = "No login needed"))
+         (name = "public", description = "No login needed"),
+         (name = "admin", description = "The operator's records: the evidence of retention's deletions"))
 )]
 struct ApiDoc;
 
@@ -115,16 +119,14 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
             get(move || async move { ([(header::CONTENT_TYPE, "application/json")], spec_json.as_ref().clone()) }),
         )
         .route("/docs", get(move || async move { ([(header::CONTENT_SECURITY_POLICY, DOCS_CSP)], Html(docs)) }))
+        .merge(web::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .fallback(|| async { ApiError::code(ErrorCode::NotFound) })
         .with_state(state)
         .layer(DefaultBodyLimit::max(settings.gateway.body_limit_bytes))
+        .layer(middleware::from_fn_with_state(request_limits(settings), edge::bound_requests))
         .layer(middleware::from_fn(problem::render_problems))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_millis(settings.gateway.request_timeout_ms),
-        ))
         .layer(middleware::from_fn(record_metrics));
     with_security_headers(router)
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -138,6 +140,16 @@ pub fn app(state: AppState, settings: &Settings) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn request_limits(settings: &Settings) -> edge::RequestLimits {
+    // usize to u64 is lossless on every target Rust supports.
+    let json = settings.gateway.body_limit_bytes as u64;
+    edge::RequestLimits {
+        body_timeout: settings.gateway.body_timeout().std(),
+        request_timeout: settings.gateway.request_timeout().std(),
+        largest_body: json.max(settings.files.max_bytes),
+    }
 }
 
 /// Passes state to the public rate limiter (it runs as a plain middleware).
@@ -181,16 +193,17 @@ fn with_security_headers(router: Router) -> Router {
         .layer(set(header::CACHE_CONTROL, "no-store"))
 }
 
-/// The docs page loads the Scalar viewer; only it may run scripts, and only from its CDN.
-const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://fonts.scalar.com https://cdn.jsdelivr.net; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'";
+/// The docs page runs the Scalar viewer we serve ourselves (`assets/scalar-api-reference.js`,
+/// vendored): scripts only from us, no inline script; the viewer sets its styles inline.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const DOCS_HTML: &str = r#"<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Ohjaus API</title><meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body>
 <noscript>The interactive reference needs JavaScript. The OpenAPI document is at <a href="/openapi.json">/openapi.json</a>.</noscript>
-<script id="api-reference" type="application/json">$spec</script>
-<script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference@1.72.1/dist/browser/standalone.js" integrity="sha384-U11tb2XnKvmwt8RlTvnwUnYgrN+ur4Xyh9htLhjajWNR/Oyl5AX5DEz00qRmlrmK" crossorigin="anonymous"></script>
+<script id="api-reference" type="application/json" data-configuration='{"withDefaultFonts":false,"hideClientButton":true}'>$spec</script>
+<script src="/assets/scalar-api-reference.js"></script>
 </body>
 </html>"#;
 
@@ -214,19 +227,18 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Serves the gateway on a bound listener until `shutdown`.
+/// Serves the gateway on a bound listener until `shutdown`, under the connection limits of
+/// `settings` (see [`server`]).
 pub fn serve(
     app: Router,
     listener: tokio::net::TcpListener,
+    settings: &Settings,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "HTTP gateway listening");
-    }
-    tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(error) = axum::serve(listener, service).with_graceful_shutdown(shutdown.cancelled_owned()).await {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    })
+    let limits = server::ConnectionLimits {
+        header_timeout: settings.gateway.header_timeout().std(),
+        idle_timeout: settings.gateway.idle_timeout().std(),
+        max_connections: settings.gateway.max_connections,
+    };
+    server::serve(app, listener, limits, shutdown)
 }

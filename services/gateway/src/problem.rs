@@ -2,7 +2,7 @@
 //!
 //! Handlers and extractors return [`ApiError`], which carries only the error code and field
 //! violations. One middleware ([`render_problems`]) turns those — and any bare error status
-//! from the router or a layer (unknown route, timeout, body limit) — into a problem document
+//! from the router or a layer (unknown route, body limit, the edge's timeouts) — into a problem document
 //! in the caller's language, with the request id.
 
 use axum::{
@@ -106,7 +106,8 @@ fn code_for_status(status: StatusCode) -> ErrorCode {
     match status.as_u16() {
         404 => ErrorCode::NotFound,
         405 => ErrorCode::MethodNotAllowed,
-        408 | 503 | 504 => ErrorCode::Unavailable,
+        408 => ErrorCode::RequestTimeout,
+        503 | 504 => ErrorCode::Unavailable,
         413 => ErrorCode::PayloadTooLarge,
         415 => ErrorCode::UnsupportedMediaType,
         429 => ErrorCode::RateLimited,

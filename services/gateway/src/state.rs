@@ -11,6 +11,7 @@ use ohjaus_platform::{
     proto::{
         consent::v1::consent_service_client::ConsentServiceClient, forms::v1::forms_service_client::FormsServiceClient,
         identity::v1::identity_service_client::IdentityServiceClient,
+        retention::v1::retention_service_client::RetentionServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
     },
@@ -34,11 +35,18 @@ pub struct StateInner {
     workspaces: WorkspacesServiceClient<Transport>,
     consent: ConsentServiceClient<Transport>,
     forms: FormsServiceClient<Transport>,
+    retention: RetentionServiceClient<Transport>,
     live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
     pub(crate) keys: TokenKeys,
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) public_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// The largest JSON body (`gateway.body_limit_bytes`).
+    pub(crate) json_limit: u64,
+    /// The largest file (`files.max_bytes`).
+    pub(crate) file_limit: u64,
+    /// How long an upload's call may go without a piece (`grpc.stream_idle_timeout_ms`).
+    pub(crate) stream_idle: std::time::Duration,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +67,7 @@ impl AppState {
         workspaces: Transport,
         consent: Transport,
         forms: Transport,
+        retention: Transport,
         live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
     ) -> Self {
@@ -72,6 +81,7 @@ impl AppState {
                 workspaces: WorkspacesServiceClient::new(workspaces),
                 consent: ConsentServiceClient::new(consent),
                 forms: FormsServiceClient::new(forms),
+                retention: RetentionServiceClient::new(retention),
                 live,
                 keys,
                 operator_token_hash: settings
@@ -81,6 +91,10 @@ impl AppState {
                     .map(|t| Sha256::digest(t.expose().as_bytes()).to_vec()),
                 readiness,
                 public_limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+                // usize to u64 is lossless on every target Rust supports.
+                json_limit: settings.gateway.body_limit_bytes as u64,
+                file_limit: settings.files.max_bytes,
+                stream_idle: settings.grpc.stream_idle_timeout().std(),
             }),
         }
     }
@@ -105,6 +119,10 @@ impl AppState {
         self.inner.forms.clone()
     }
 
+    pub fn retention(&self) -> RetentionServiceClient<Transport> {
+        self.inner.retention.clone()
+    }
+
     /// Workspace changes for live streams; absent when the gateway has no event bus.
     pub fn live(&self) -> Option<&live::LiveHub> {
         self.inner.live.as_ref()
@@ -114,6 +132,14 @@ impl AppState {
     pub fn as_caller<T>(&self, caller: &Principal, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(caller.clone());
+        request
+    }
+
+    /// A gRPC request on behalf of `caller` whose message is a stream of pieces (an upload):
+    /// its deadline bounds the pauses between pieces, not the whole transfer.
+    pub fn as_caller_streaming<T>(&self, caller: &Principal, stream: T) -> tonic::Request<T> {
+        let mut request = self.as_caller(caller, stream);
+        request.extensions_mut().insert(ohjaus_platform::grpc::StreamIdle(self.stream_idle));
         request
     }
 

@@ -2,7 +2,11 @@
 //! No I/O here.
 
 use chrono::{DateTime, Duration, Utc};
-use ohjaus_platform::{id_type, types::PersonalIdentityCode};
+use ohjaus_platform::{
+    id_type,
+    types::{IdentityCodeHash, PersonalIdentityCode},
+};
+use sha2::{Digest, Sha256};
 
 id_type!(
     /// A browser session.
@@ -12,6 +16,18 @@ id_type!(
     /// A citizen's account.
     CustomerId
 );
+
+impl CustomerId {
+    /// The id of the account of the person with this identity: fixed by it, so an invitation
+    /// can be bound to a person before their account exists (the account is made only when they
+    /// accept). Derived from the keyed hash, so it reveals nothing without the hashing key.
+    pub fn of_identity(hash: &IdentityCodeHash) -> Self {
+        let digest = Sha256::new().chain_update(b"ohjaus-customer-account:").chain_update(hash.as_str()).finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+}
 
 /// What the person logging in wants to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +114,8 @@ pub enum Refusal {
     Cancelled,
     /// The same assertion was presented a second time.
     Replayed,
+    /// The login was finished without the binding cookie of the browser that started it.
+    OtherBrowser,
 }
 
 impl Refusal {
@@ -111,6 +129,7 @@ impl Refusal {
             Refusal::Expired => "expired",
             Refusal::Cancelled => "cancelled",
             Refusal::Replayed => "replayed",
+            Refusal::OtherBrowser => "other-browser",
         }
     }
 }

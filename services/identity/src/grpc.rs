@@ -5,6 +5,7 @@
 
 mod customers;
 mod logins;
+mod retention;
 mod sessions;
 mod tokens;
 
@@ -259,5 +260,33 @@ impl pb::identity_service_server::IdentityService for Identity {
         request: Request<pb::EnsureCustomerAccountRequest>,
     ) -> Result<Response<pb::CustomerAccount>, Status> {
         unary!(self.ensure_customer_account, request)
+    }
+
+    async fn refer_customer(
+        &self,
+        request: Request<pb::ReferCustomerRequest>,
+    ) -> Result<Response<pb::CustomerReference>, Status> {
+        unary!(self.refer_customer, request)
+    }
+
+    async fn activate_customer_account(
+        &self,
+        request: Request<pb::ActivateCustomerAccountRequest>,
+    ) -> Result<Response<pb::CustomerAccount>, Status> {
+        unary!(self.activate_customer_account, request)
+    }
+
+    async fn delete_customer_account(
+        &self,
+        request: Request<pb::DeleteCustomerAccountRequest>,
+    ) -> Result<Response<pb::DeletedCounts>, Status> {
+        unary!(self.delete_customer_account, request)
+    }
+
+    async fn purge_login_audit(
+        &self,
+        request: Request<pb::PurgeLoginAuditRequest>,
+    ) -> Result<Response<pb::DeletedCounts>, Status> {
+        unary!(self.purge_login_audit, request)
     }
 }

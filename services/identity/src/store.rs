@@ -1,5 +1,7 @@
 //! SQL of the identity service.
 
+pub mod retention;
+
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     db::{Db, Row},
@@ -91,7 +93,7 @@ pub async fn customer_by_identity(db: &Db, hash: &IdentityCodeHash) -> Result<Op
 
 /// The account of this person, created if missing; `true` when created now.
 pub async fn ensure_customer(db: &Db, hash: &IdentityCodeHash, now: DateTime<Utc>) -> Result<(CustomerId, bool)> {
-    let id = CustomerId::new();
+    let id = CustomerId::of_identity(hash);
     let inserted = db
         .query("INSERT INTO customer_accounts (id, identity_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (identity_hash) DO NOTHING")
         .bind(id.as_uuid())
@@ -104,6 +106,64 @@ pub async fn ensure_customer(db: &Db, hash: &IdentityCodeHash, now: DateTime<Utc
     }
     let existing = customer_by_identity(db, hash).await?.ok_or_else(|| ServiceError::corrupt("customer vanished"))?;
     Ok((existing, false))
+}
+
+pub async fn customer_exists(db: &Db, id: CustomerId) -> Result<bool> {
+    Ok(db
+        .query("SELECT id FROM customer_accounts WHERE id = $1")
+        .bind(id.as_uuid())
+        .fetch_optional(db)
+        .await?
+        .is_some())
+}
+
+/// The identity a pending session of the customer-to-be `id` carries, if one is open.
+pub async fn pending_identity(db: &Db, id: CustomerId) -> Result<Option<IdentityCodeHash>> {
+    let row = db
+        .query(
+            "SELECT pending_identity_hash FROM sessions WHERE kind = 'customer' AND subject = $1 \
+             AND pending_identity_hash IS NOT NULL AND ended_at IS NULL LIMIT 1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok(IdentityCodeHash::from_stored(r.get("pending_identity_hash")?))).transpose()
+}
+
+/// Makes the account `id` for `hash` and turns the person's pending sessions into ordinary
+/// ones; `true` when the account was made now.
+pub async fn activate_customer(db: &Db, id: CustomerId, hash: &IdentityCodeHash, now: DateTime<Utc>) -> Result<bool> {
+    let mut tx = db.begin().await?;
+    let inserted = tx
+        .query(
+            "INSERT INTO customer_accounts (id, identity_hash, created_at, last_login_at) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (identity_hash) DO NOTHING",
+        )
+        .bind(id.as_uuid())
+        .bind(hash.as_str().to_owned())
+        .bind(now)
+        .execute(&mut tx)
+        .await?;
+    tx.query("UPDATE sessions SET pending_identity_hash = NULL WHERE kind = 'customer' AND subject = $1")
+        .bind(id.to_string())
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// Deletes pending sessions (of people who followed an invitation link and never accepted)
+/// last used before `idle_before` or begun before `begun_before`: nothing of them stays.
+pub async fn purge_pending_sessions(db: &Db, idle_before: DateTime<Utc>, begun_before: DateTime<Utc>) -> Result<u64> {
+    Ok(db
+        .query(
+            "DELETE FROM sessions WHERE pending_identity_hash IS NOT NULL \
+             AND (last_seen_at < $1 OR created_at < $2 OR ended_at IS NOT NULL)",
+        )
+        .bind(idle_before)
+        .bind(begun_before)
+        .execute(db)
+        .await?)
 }
 
 pub async fn touch_customer(db: &Db, id: CustomerId, now: DateTime<Utc>) -> Result<()> {
@@ -126,6 +186,9 @@ pub struct SessionRow {
     pub last_seen_at: DateTime<Utc>,
     /// The provider's name for this login, for single logout (SAML).
     pub federation: Option<Federation>,
+    /// A customer-to-be (an invitation's login, no account yet): who they are, until they
+    /// accept an invitation meant for them or the session ends.
+    pub pending_identity: Option<IdentityCodeHash>,
 }
 
 /// How a SAML provider knows a login: its NameID and SessionIndex.
@@ -136,7 +199,7 @@ pub struct Federation {
     pub session_index: Option<String>,
 }
 
-const SESSION_COLUMNS: &str = "id, csrf_token, kind, subject, display_name, provider_id, created_at, last_seen_at, idp_name_id, idp_name_id_format, idp_session_index";
+const SESSION_COLUMNS: &str = "id, csrf_token, kind, subject, display_name, provider_id, created_at, last_seen_at, idp_name_id, idp_name_id_format, idp_session_index, pending_identity_hash";
 
 fn session(row: &Row) -> Result<SessionRow> {
     let kind: String = row.get("kind")?;
@@ -159,12 +222,13 @@ fn session(row: &Row) -> Result<SessionRow> {
                 })
             })
             .transpose()?,
+        pending_identity: row.get::<Option<String>>("pending_identity_hash")?.map(IdentityCodeHash::from_stored),
     })
 }
 
 pub async fn insert_session(db: &Db, token_hash: &str, s: &SessionRow) -> Result<()> {
     db.query(&format!(
-        "INSERT INTO sessions (token_hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO sessions (token_hash, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(token_hash.to_owned())
     .bind(s.id.as_uuid())
@@ -178,6 +242,7 @@ pub async fn insert_session(db: &Db, token_hash: &str, s: &SessionRow) -> Result
     .bind(s.federation.as_ref().map(|f| f.name_id.clone()))
     .bind(s.federation.as_ref().map(|f| f.name_id_format.clone()))
     .bind(s.federation.as_ref().and_then(|f| f.session_index.clone()))
+    .bind(s.pending_identity.as_ref().map(|h| h.as_str().to_owned()))
     .execute(db)
     .await?;
     Ok(())
@@ -203,8 +268,17 @@ pub async fn touch_session(db: &Db, id: SessionId, now: DateTime<Utc>) -> Result
     Ok(())
 }
 
-/// Ends a session; `false` if it was already ended.
+/// Ends a session; `false` if it was already ended. A pending session (no account behind it)
+/// is deleted rather than kept as ended: nothing of a person who never accepted stays.
 pub async fn end_session(db: &Db, id: SessionId, reason: &str, now: DateTime<Utc>) -> Result<bool> {
+    let deleted = db
+        .query("DELETE FROM sessions WHERE id = $1 AND pending_identity_hash IS NOT NULL AND ended_at IS NULL")
+        .bind(id.as_uuid())
+        .execute(db)
+        .await?;
+    if deleted == 1 {
+        return Ok(true);
+    }
     let changed = db
         .query("UPDATE sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL")
         .bind(id.as_uuid())

@@ -29,6 +29,13 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document of the HTTP API and exit.
     Openapi,
+    /// Run every retention rule once and exit (the chart's CronJob): with `--target retention`
+    /// the other services are called at their addresses; with the default `all`, in-process.
+    Retention {
+        /// Print what would happen and why, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[allow(clippy::print_stdout)]
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
         let result = match cli.command {
             Some(Command::Migrate) => ohjaus::migrate(&settings, &targets).await,
             Some(Command::Openapi) => Ok(()),
+            Some(Command::Retention { dry_run }) => retention(&settings, targets, dry_run).await,
             None => run(&settings, targets).await,
         };
         match result {
@@ -99,4 +107,54 @@ async fn run(settings: &Settings, targets: Vec<Target>) -> anyhow::Result<()> {
     running.wait().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One retention run: starts the targets without their periodic run, runs every rule once,
+/// prints the report as JSON lines (the counts, then each planned action of a dry run), stops.
+#[allow(clippy::print_stdout)]
+async fn retention(settings: &Settings, targets: Vec<Target>, dry_run: bool) -> anyhow::Result<()> {
+    let mut settings = settings.clone();
+    settings.retention.periodic = false;
+    // Nobody needs the public listeners of a one-off run.
+    settings.gateway.listen = "127.0.0.1:0".parse()?;
+    settings.grpc.listen = "127.0.0.1:0".parse()?;
+    settings.identity.dev_idp.listen = "127.0.0.1:0".parse()?;
+    let token = CancellationToken::new();
+    shutdown::on_signal(token.clone());
+    let embedded = settings.is_embedded();
+    let running =
+        ohjaus::start(&settings, Options { targets, clock: Arc::new(SystemClock), migrate: embedded }, token).await?;
+    let Some(worker) = running.retention.clone() else {
+        running.shutdown();
+        running.wait().await?;
+        anyhow::bail!("the retention target is not among --target");
+    };
+    let result = worker.run(dry_run).await;
+    if let Ok(report) = &result {
+        for count in &report.counts {
+            println!(
+                "{}",
+                serde_json::json!({"rule": count.rule, "action": count.action, "count": count.count, "dry_run": dry_run})
+            );
+        }
+        for planned in &report.planned {
+            let at = |t: &Option<ohjaus_platform::proto::prost_types::Timestamp>| {
+                t.as_ref().and_then(ohjaus_platform::grpc::from_timestamp).map(|t| t.to_rfc3339()).unwrap_or_default()
+            };
+            println!(
+                "{}",
+                serde_json::json!({"workspace_id": planned.workspace_id, "rule": planned.rule, "action": planned.action,
+                    "since": at(&planned.since), "due_at": at(&planned.due_at), "dry_run": true})
+            );
+        }
+        println!(
+            "{}",
+            serde_json::json!({"duration_ms": report.duration_ms, "oldest_overdue_seconds": report.oldest_overdue_seconds})
+        );
+    }
+    // The outbox relay gets a moment to publish the deletion requests before the stop.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    running.shutdown();
+    running.wait().await?;
+    result.map(|_| ()).map_err(|e| anyhow::anyhow!("retention run failed: {e}"))
 }

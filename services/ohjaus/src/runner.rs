@@ -141,6 +141,7 @@ pub struct Started {
     consumer: Option<Arc<dyn EventHandler>>,
     http_addr: Option<SocketAddr>,
     dev_idp: Option<String>,
+    retention: Option<ohjaus_retention::Retention>,
 }
 
 struct Served {
@@ -170,6 +171,11 @@ impl Started {
     pub fn with_dev_idp(self, issuer: Option<String>) -> Self {
         Self { dev_idp: issuer, ..self }
     }
+
+    /// The retention worker runs here (for `ohjaus retention`, which runs it once).
+    pub fn with_retention(self, retention: ohjaus_retention::Retention) -> Self {
+        Self { retention: Some(retention), ..self }
+    }
 }
 
 /// A started system.
@@ -178,6 +184,8 @@ pub struct Running {
     pub grpc_addr: Option<SocketAddr>,
     /// The development identity provider's issuer, when it runs.
     pub dev_idp: Option<String>,
+    /// The retention worker, when it runs here.
+    pub retention: Option<ohjaus_retention::Retention>,
     shutdown: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     databases: Vec<Db>,
@@ -250,6 +258,7 @@ struct Process<'s> {
     databases: Vec<Db>,
     gateway_addr: Option<SocketAddr>,
     dev_idp: Option<String>,
+    retention: Option<ohjaus_retention::Retention>,
 }
 
 /// Starts `options.targets` in dependency order; they run until `shutdown` is cancelled.
@@ -306,6 +315,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: CancellationTo
         databases: Vec::new(),
         gateway_addr: None,
         dev_idp: None,
+        retention: None,
         options,
     };
     for &target in &order {
@@ -336,6 +346,7 @@ pub async fn run(settings: &Settings, options: Options, shutdown: CancellationTo
         gateway_addr: process.gateway_addr,
         grpc_addr,
         dev_idp: process.dev_idp,
+        retention: process.retention,
         shutdown: process.shutdown,
         tasks: process.tasks,
         databases: process.databases,
@@ -406,6 +417,7 @@ impl Process<'_> {
         }
         self.gateway_addr = self.gateway_addr.or(started.http_addr);
         self.dev_idp = self.dev_idp.take().or(started.dev_idp);
+        self.retention = self.retention.take().or(started.retention);
         Ok(())
     }
 

@@ -126,7 +126,7 @@ async fn two_processes_answer_like_one() {
     let http_port = free_port();
     let _tenants = spawn(
         &storage,
-        &["--target", "tenants,identity,workspaces,consent,forms"],
+        &["--target", "tenants,identity,workspaces,consent,forms,retention"],
         &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))],
     );
     let _gateway = spawn(
@@ -139,6 +139,7 @@ async fn two_processes_answer_like_one() {
             ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__CONSENT__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__FORMS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__RETENTION__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );
     let split = format!("http://127.0.0.1:{http_port}");
@@ -180,7 +181,7 @@ fn list_targets_names_every_target() {
     let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "forms", "all"] {
+    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "forms", "retention", "all"] {
         assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
     }
 }
@@ -235,4 +236,95 @@ async fn a_saml_provider_needs_the_saml_feature() {
     process.0.stdout.take().unwrap().read_to_string(&mut text).unwrap();
     process.0.stderr.take().unwrap().read_to_string(&mut text).unwrap();
     assert!(text.contains("identity.saml_providers.suomifi") && text.contains("feature `saml`"), "{text}");
+}
+
+/// `kill -9` of `ohjaus retention` in the middle of its deletions: the next run finishes them
+/// without leftovers, and the evidence holds every service's answer exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
+    use ohjaus_integration_tests::retention_seed::{Seeded, seed_workspaces};
+    use ohjaus_platform::{config::Settings, db::Db};
+
+    let storage = Storage::new(Backend::Server).await;
+    let status = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["migrate", "--target", "all"])
+        .envs(environment(&storage))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "ohjaus migrate failed");
+    let settings = Settings::load_with(None, environment(&storage)).unwrap();
+    let workspaces = Db::connect(&settings, "workspaces").await.unwrap();
+    let evidence = Db::connect(&settings, "retention").await.unwrap();
+    let due = 600;
+    let archived_at = chrono::Utc::now() - chrono::Duration::days(400);
+    seed_workspaces(&workspaces, uuid::Uuid::now_v7(), due, Seeded::Archived { archived_at }).await;
+    let count = |sql: &'static str| {
+        let evidence = evidence.clone();
+        async move { evidence.query(sql).fetch_one(&evidence).await.unwrap().get::<i64>("n").unwrap() }
+    };
+    let run_env =
+        [("OHJAUS__RETENTION__LEASE_SECONDS", "1".to_owned()), ("OHJAUS__RETENTION__BATCH_SIZE", "20".to_owned())];
+
+    // A dry run says what is due and why, as JSON lines, and changes nothing.
+    let dry = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["retention", "--dry-run", "--target", "all"])
+        .current_dir(storage.data_dir())
+        .envs(environment(&storage))
+        .output()
+        .unwrap();
+    assert!(dry.status.success(), "{}", String::from_utf8_lossy(&dry.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(dry.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let planned: Vec<&Value> =
+        lines.iter().filter(|l| l["action"] == "delete" && l["workspace_id"].is_string()).collect();
+    assert_eq!(planned.len(), due);
+    assert_eq!(planned[0]["rule"], "workspace-archived");
+    assert!(planned[0]["since"].as_str().unwrap() < planned[0]["due_at"].as_str().unwrap(), "{}", planned[0]);
+    assert!(lines.iter().any(|l| l["action"] == "delete" && l["count"] == i64::try_from(due).unwrap()), "{lines:?}");
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions").await, 0, "a dry run decides nothing");
+
+    let mut first = spawn(&storage, &["retention", "--target", "all"], &run_env);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await;
+        if done >= 20 {
+            break;
+        }
+        assert!(first.0.try_wait().unwrap().is_none(), "the first run ended before it could be killed");
+        assert!(Instant::now() < deadline, "the first run deleted nothing within 60 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // SIGKILL: no shutdown, no release of its claims.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    let done_at_kill = count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await;
+    assert!(done_at_kill < i64::try_from(due).unwrap(), "the run was killed after it finished");
+
+    // Its claims lapse after the lease; the next run finishes everything.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["retention", "--target", "all"])
+        .current_dir(storage.data_dir())
+        .envs(environment(&storage))
+        .envs(run_env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let report = String::from_utf8(second.stdout).unwrap();
+    assert!(report.contains("\"action\":\"delete\""), "{report}");
+
+    let due = i64::try_from(due).unwrap();
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions").await, due);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL").await, 0);
+    // Three services per workspace (its content, its consents, its customer's account), each
+    // answered once: one completion time, never pending, at most one attempt cut short.
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE completed_at IS NOT NULL").await, 3 * due);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome = 'pending'").await, 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > 2").await, 0);
+    let left = workspaces.query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(&workspaces).await.unwrap();
+    assert_eq!(left.get::<i64>("n").unwrap(), 0, "no workspace left");
+    let members = workspaces.query("SELECT COUNT(*) AS n FROM members").fetch_one(&workspaces).await.unwrap();
+    assert_eq!(members.get::<i64>("n").unwrap(), 0, "no member row left");
 }

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::{
     clock::SharedClock,
     config::{ConfigError, SigningKeys},
+    grpc::{Pace, PacedBody, StreamIdle},
     telemetry,
 };
 
@@ -299,12 +300,11 @@ pub struct Outbound<S> {
     timeout: Duration,
 }
 
-impl<S, B> tower::Service<Request<B>> for Outbound<S>
+impl<S> tower::Service<Request<tonic::body::Body>> for Outbound<S>
 where
-    S: tower::Service<Request<B>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
+    S: tower::Service<Request<tonic::body::Body>, Response = Response<tonic::body::Body>> + Clone + Send + 'static,
     S::Future: Send,
     S::Error: Into<tower::BoxError>,
-    B: Send + 'static,
 {
     type Response = Response<tonic::body::Body>;
     // Transport failures become `Unavailable` statuses here, so callers see one error type.
@@ -317,7 +317,7 @@ where
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, mut request: Request<tonic::body::Body>) -> Self::Future {
         let mut inner = self.inner.clone();
         if let Some(principal) = request.extensions().get::<Principal>().cloned() {
             match self.keys.mint(&principal) {
@@ -330,9 +330,18 @@ where
             }
         }
         telemetry::inject_trace_context(request.headers_mut());
-        let millis = self.timeout.as_millis();
-        if let Ok(value) = HeaderValue::from_str(&format!("{millis}m")) {
-            request.headers_mut().entry("grpc-timeout").or_insert(value);
+        // A streaming request's deadline bounds its pauses (see `StreamIdle`); no whole-call
+        // deadline goes to the callee, which would cut a slow transfer that keeps going.
+        let pace = request.extensions().get::<StreamIdle>().map(|idle| Pace::new(idle.0));
+        if let Some(pace) = &pace {
+            let (parts, body) = request.into_parts();
+            let body = tonic::body::Body::new(PacedBody { inner: body, pace: pace.clone() });
+            request = Request::from_parts(parts, body);
+        } else {
+            let millis = self.timeout.as_millis();
+            if let Ok(value) = HeaderValue::from_str(&format!("{millis}m")) {
+                request.headers_mut().entry("grpc-timeout").or_insert(value);
+            }
         }
         let timeout = self.timeout;
         Box::pin(async move {
@@ -340,14 +349,18 @@ where
                 futures::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
                 inner.call(request).await
             };
-            match tokio::time::timeout(timeout, call).await {
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(error)) => {
+            let answer = match pace {
+                Some(pace) => pace.bound(call).await,
+                None => tokio::time::timeout(timeout, call).await.ok(),
+            };
+            match answer {
+                Some(Ok(response)) => Ok(response),
+                Some(Err(error)) => {
                     let error: tower::BoxError = error.into();
                     tracing::warn!(%error, "gRPC transport failed");
                     Ok(crate::error::Failure::new(crate::error::ErrorCode::Unavailable).to_status().into_http())
                 }
-                Err(_) => Ok(Status::deadline_exceeded("deadline exceeded").into_http()),
+                None => Ok(Status::deadline_exceeded("deadline exceeded").into_http()),
             }
         })
     }

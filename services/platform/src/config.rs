@@ -37,6 +37,7 @@ pub struct Settings {
     pub workspaces: WorkspacesSettings,
     pub mail: MailSettings,
     pub files: FileSettings,
+    pub retention: RetentionSettings,
     #[serde(default)]
     pub services: ServiceAddresses,
 }
@@ -219,6 +220,9 @@ pub struct BusSettings {
     pub subject_prefix: String,
     /// Deliveries of one event before it is parked as poison.
     pub max_deliver: u32,
+    /// The JetStream stream keeps an event this many days at most (events carry ids only, and
+    /// even those leave within this time of a deletion).
+    pub max_age_days: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +232,9 @@ pub struct GrpcSettings {
     pub listen: SocketAddr,
     /// Deadline of every call between services, in milliseconds.
     pub timeout_ms: u64,
+    /// A call whose request streams (a file upload) has no deadline for the whole transfer:
+    /// it is cut when no message has passed for this long, in milliseconds.
+    pub stream_idle_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,7 +244,18 @@ pub struct GatewaySettings {
     /// Address users reach the gateway at; used in links.
     pub public_base_url: String,
     pub body_limit_bytes: usize,
+    /// The longest wait for an answer once the request has arrived, in milliseconds.
     pub request_timeout_ms: u64,
+    /// The longest pause within a request body (answered 408) or while a client takes an
+    /// answer, in milliseconds.
+    pub body_timeout_ms: u64,
+    /// A request's headers must be complete this long after their first byte, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// A connection with no request under way is closed after this long without a byte from
+    /// its client, in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Open client connections at most; more wait to be accepted.
+    pub max_connections: usize,
     /// Requests per second allowed per client address on public (no login) endpoints.
     pub public_rate_per_second: u64,
     pub public_burst: u32,
@@ -289,6 +307,34 @@ pub struct TelemetrySettings {
     /// Prometheus `/metrics`; empty turns it off.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The retention periods of the privacy notice, platform-wide, and how the worker runs. The
+/// reopening window is `workspaces.reopen_window_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// An active workspace closes when none of its customers has visited it for this many days.
+    pub close_after_days: u64,
+    /// Its customers and owner are told this many days before it closes.
+    pub close_notice_days: u64,
+    /// They are told this many days before a closed workspace is archived.
+    pub archive_notice_days: u64,
+    /// An archived workspace is deleted after this many days.
+    pub archived_days: u64,
+    /// A contact-form submission that led to no workspace is deleted after this many days.
+    pub submission_days: u64,
+    /// The login audit keeps entries this many days.
+    pub login_audit_days: u64,
+    /// The retention target runs every rule this often by itself (the embedded mode's periodic
+    /// run); `false` leaves it to the chart's CronJob (`ohjaus retention`).
+    pub periodic: bool,
+    /// Minutes between periodic runs.
+    pub interval_minutes: u64,
+    /// Workspaces or deletions claimed per batch.
+    pub batch_size: u64,
+    /// A run's claim on a deletion lasts this many seconds; a killed run's claims lapse then.
+    pub lease_seconds: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -493,6 +539,10 @@ impl Settings {
         }
         if url::Url::parse(&self.gateway.public_base_url).is_err() {
             return Err(invalid("gateway.public_base_url", "not an absolute URL"));
+        }
+        if self.gateway.body_timeout_ms >= self.grpc.stream_idle_timeout_ms {
+            // Otherwise an upload's pause the gateway still allows would cut its call first.
+            return Err(invalid("gateway.body_timeout_ms", "must be shorter than grpc.stream_idle_timeout_ms"));
         }
         if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
             return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));

@@ -33,6 +33,8 @@ pub enum ErrorCode {
     InvitationForAnotherPerson,
     RateLimited,
     PayloadTooLarge,
+    /// The request's body stopped arriving (HTTP 408).
+    RequestTimeout,
     UnsupportedMediaType,
     MethodNotAllowed,
     Unavailable,
@@ -42,7 +44,7 @@ pub enum ErrorCode {
 const DOMAIN: &str = "ohjaus";
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::InvalidArgument,
         ErrorCode::MalformedRequest,
         ErrorCode::NotFound,
@@ -59,6 +61,7 @@ impl ErrorCode {
         ErrorCode::InvitationForAnotherPerson,
         ErrorCode::RateLimited,
         ErrorCode::PayloadTooLarge,
+        ErrorCode::RequestTimeout,
         ErrorCode::UnsupportedMediaType,
         ErrorCode::MethodNotAllowed,
         ErrorCode::Unavailable,
@@ -84,6 +87,7 @@ impl ErrorCode {
             ErrorCode::InvitationForAnotherPerson => "invitation-for-another-person",
             ErrorCode::RateLimited => "rate-limited",
             ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::RequestTimeout => "request-timeout",
             ErrorCode::UnsupportedMediaType => "unsupported-media-type",
             ErrorCode::MethodNotAllowed => "method-not-allowed",
             ErrorCode::Unavailable => "unavailable",
@@ -114,6 +118,7 @@ impl ErrorCode {
             | ErrorCode::CsrfRejected
             | ErrorCode::InvitationForAnotherPerson => Code::PermissionDenied,
             ErrorCode::RateLimited => Code::ResourceExhausted,
+            ErrorCode::RequestTimeout => Code::DeadlineExceeded,
             ErrorCode::Unavailable => Code::Unavailable,
             ErrorCode::Internal => Code::Internal,
         }
@@ -136,6 +141,7 @@ impl ErrorCode {
             ErrorCode::InvitationUnusable => 410,
             ErrorCode::RateLimited => 429,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::RequestTimeout => 408,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unavailable => 503,

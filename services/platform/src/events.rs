@@ -288,7 +288,7 @@ impl NatsBus {
             subjects: vec![format!("{}.>", settings.subject_prefix)],
             storage: async_nats::jetstream::stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
-            max_age: Duration::from_secs(7 * 24 * 3600),
+            max_age: settings.max_age().std(),
             ..Default::default()
         };
         // Created at first start, brought up to date on later ones. A server that is busy
@@ -488,6 +488,13 @@ async fn relay_batch_unlocked(db: &Db, bus: &dyn Bus) -> Result<usize, BusError>
         };
         db.query("DELETE FROM outbox WHERE id = $1").bind(id).execute(db).await?;
         published += 1;
+    }
+    // A published event leaves no copy on disk: the write-ahead log and the pages it held are
+    // overwritten now (events carry ids only, but a deleted workspace's ids must go too).
+    if published > 0
+        && let Err(error) = db.purge_deleted().await
+    {
+        tracing::warn!(%error, "could not purge published events from the write-ahead log");
     }
     Ok(published)
 }

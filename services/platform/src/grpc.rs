@@ -2,10 +2,16 @@
 //! whether the callee runs in this process (its server wrapped directly, no socket) or
 //! elsewhere (a network channel). Both paths pass the same principal, trace and deadline layers.
 
-use std::{convert::Infallible, net::SocketAddr, time::Duration};
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
-use tonic::{body::Body, service::Routes};
+use tonic::{Status, body::Body, service::Routes};
 use tower::{Layer, Service, util::BoxCloneSyncService};
 
 use crate::auth::{InboundLayer, OutboundLayer, TokenKeys};
@@ -75,4 +81,82 @@ pub fn reflection() -> Result<
     tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ohjaus_proto::FILE_DESCRIPTOR_SET)
         .build_v1()
+}
+
+/// Put into a call's extensions (as `tonic::Request::extensions_mut().insert(..)`), marks a call
+/// whose request streams, such as an upload: its deadline then bounds the pauses rather than
+/// the transfer. The call is cut when no message has passed for this long, and, after the last
+/// one, when the answer takes this long; a slow transfer that keeps going is never cut.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamIdle(pub Duration);
+
+/// When a transfer last moved, and how long it may rest: a deadline that bounds pauses.
+#[derive(Clone, Debug)]
+pub struct Pace {
+    idle: Duration,
+    last: Arc<std::sync::Mutex<tokio::time::Instant>>,
+}
+
+impl Pace {
+    pub fn new(idle: Duration) -> Self {
+        Self { idle, last: Arc::new(std::sync::Mutex::new(tokio::time::Instant::now())) }
+    }
+
+    /// The transfer moved just now.
+    pub fn moved(&self) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = tokio::time::Instant::now();
+        }
+    }
+
+    fn deadline(&self) -> tokio::time::Instant {
+        let last = self.last.lock().map(|l| *l).unwrap_or_else(|poisoned| *poisoned.into_inner());
+        last + self.idle
+    }
+
+    /// `call`'s outcome, or `None` once the request has rested longer than allowed.
+    pub async fn bound<F: std::future::Future>(&self, call: F) -> Option<F::Output> {
+        tokio::pin!(call);
+        loop {
+            let deadline = self.deadline();
+            tokio::select! {
+                outcome = &mut call => return Some(outcome),
+                () = tokio::time::sleep_until(deadline) => {
+                    if self.deadline() <= tokio::time::Instant::now() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request body that tells its [`Pace`] whenever a frame passes.
+pub(crate) struct PacedBody {
+    pub(crate) inner: tonic::body::Body,
+    pub(crate) pace: Pace,
+}
+
+impl http_body::Body for PacedBody {
+    type Data = bytes::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        if polled.is_ready() {
+            self.pace.moved();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

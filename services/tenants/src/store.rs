@@ -540,6 +540,7 @@ pub async fn client_credentials(db: &Db, id: ClientId) -> Result<Option<(Integra
 pub struct PersonMemberships {
     pub person: PersonId,
     pub name: String,
+    pub email: String,
     pub language: String,
     /// Organisation, roles there, whether listed in its directory, and its status.
     pub memberships: Vec<(OrganizationId, Roles, bool, OrganizationStatus)>,
@@ -547,7 +548,7 @@ pub struct PersonMemberships {
 
 pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<PersonMemberships>> {
     let Some(row) = db
-        .query("SELECT id, name, language FROM persons WHERE id = $1")
+        .query("SELECT id, name, email, language FROM persons WHERE id = $1")
         .bind(person.as_uuid())
         .fetch_optional(db)
         .await?
@@ -573,5 +574,11 @@ pub async fn person_memberships(db: &Db, person: PersonId) -> Result<Option<Pers
             OrganizationStatus::parse(&status).ok_or_else(|| ServiceError::corrupt("status"))?,
         ));
     }
-    Ok(Some(PersonMemberships { person, name: row.get("name")?, language: row.get("language")?, memberships }))
+    Ok(Some(PersonMemberships {
+        person,
+        name: row.get("name")?,
+        email: row.get("email")?,
+        language: row.get("language")?,
+        memberships,
+    }))
 }

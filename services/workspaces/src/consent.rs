@@ -260,8 +260,8 @@ impl ConsentEffects {
         }
     }
 
-    /// The expert's name and language as tenants knows them, asked as this service. The
-    /// address stays with their own organisation: a consented expert is told in the app.
+    /// The expert's name, address and language as tenants knows them, asked as this service: a
+    /// consented expert is told of new messages by mail like the workspace's guides.
     async fn expert_contact(&self, expert: Uuid) -> ServiceResult<MemberContact> {
         let mut request = Request::new(tenants_pb::ResolveExpertRequest {
             identity: Some(tenants_pb::resolve_expert_request::Identity::PersonId(expert.to_string())),
@@ -270,7 +270,8 @@ impl ConsentEffects {
         match self.service.inner().tenants.clone().resolve_expert(request).await {
             Ok(resolved) => {
                 let resolved = resolved.into_inner();
-                Ok(MemberContact { name: resolved.name, email: None, language: resolved.language })
+                let email = Some(resolved.email).filter(|e| !e.is_empty());
+                Ok(MemberContact { name: resolved.name, email, language: resolved.language })
             }
             // Gone from tenants since the acceptance: they join nameless rather than not at all,
             // and their own organisation no longer lets them log in anyway.

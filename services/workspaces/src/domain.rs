@@ -464,6 +464,15 @@ const ALLOWED_TYPES: [(&str, &str); 19] = [
     ("heic", "image/heif"),
 ];
 
+/// Every type a shared file can have, once each: what uploads may declare (besides
+/// `application/octet-stream`) and downloads answer with.
+pub fn file_media_types() -> Vec<&'static str> {
+    let mut types: Vec<&'static str> = ALLOWED_TYPES.iter().map(|(_, t)| *t).collect();
+    types.sort_unstable();
+    types.dedup();
+    types
+}
+
 /// Names that run code somewhere, refused whatever their bytes say.
 const ACTIVE_EXTENSIONS: [&str; 22] = [
     "exe", "dll", "com", "bat", "cmd", "msi", "scr", "ps1", "vbs", "js", "mjs", "jar", "sh", "bash", "app", "apk",

@@ -173,7 +173,8 @@ impl Workspaces {
             if !send(out, export_part::Part::Entry(archive_path(&file))).await {
                 return Ok(());
             }
-            let mut chunks = open_chunks(self.inner().files.clone(), opened.clone(), row).await?;
+            // Unbounded here: a chunk stream cut short would put a short file into the archive.
+            let mut chunks = open_chunks(self.inner().files.clone(), opened.clone(), row, None).await?;
             while let Some(chunk) = chunks.next().await {
                 match chunk {
                     Ok(bytes) => {

@@ -356,7 +356,10 @@ impl Workspaces {
         self.log_read(&mut tx, &opened.workspace, actor, role, "file").await?;
         tx.commit().await?;
         let description = self.file_to_pb(&opened, &row)?;
-        let chunks = open_chunks(self.inner().files.clone(), opened, row).await?;
+        // The gateway announced the file's size, so a download left half-way is never taken
+        // for a whole file.
+        let idle = Some(self.inner().config.stream_idle);
+        let chunks = open_chunks(self.inner().files.clone(), opened, row, idle).await?;
         let first = futures::stream::once(async move {
             Ok(pb::DownloadFileResponse { part: Some(download_file_response::Part::File(description)) })
         });
@@ -367,11 +370,14 @@ impl Workspaces {
     }
 }
 
-/// The plaintext of a stored file as a stream of chunks, opened one at a time.
+/// The plaintext of a stored file as a stream of chunks, opened one at a time. A reader that
+/// takes no chunk for `idle` (if given) is left: the stream ends there, short, without an
+/// error (none can be put into a channel nobody empties), and the store is let go.
 pub(crate) async fn open_chunks(
     store: std::sync::Arc<dyn ObjectStore>,
     opened: Opened,
     row: FileRow,
+    idle: Option<std::time::Duration>,
 ) -> ServiceResult<PartStream<Vec<u8>>> {
     let path = ObjectPath::from(row.object_key.clone());
     let object =
@@ -407,8 +413,17 @@ pub(crate) async fn open_chunks(
                     return;
                 };
                 index += 1;
-                if sender.send(Ok(plain)).await.is_err() {
-                    return;
+                let sent = match idle {
+                    Some(idle) => tokio::time::timeout(idle, sender.send(Ok(plain))).await,
+                    None => Ok(sender.send(Ok(plain)).await),
+                };
+                match sent {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::info!(file = %row.id, "download left: its reader took nothing for a while");
+                        return;
+                    }
                 }
             }
             if finished {

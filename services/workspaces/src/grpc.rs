@@ -53,6 +53,13 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
         unary!(self.list_members, request)
     }
 
+    async fn check_membership(
+        &self,
+        request: Request<pb::CheckMembershipRequest>,
+    ) -> Answer<pb::CheckMembershipResponse> {
+        unary!(self.check_membership, request)
+    }
+
     async fn list_access_log(&self, request: Request<pb::ListAccessLogRequest>) -> Answer<pb::ListAccessLogResponse> {
         unary!(self.list_access_log, request)
     }
@@ -149,6 +156,21 @@ impl pb::workspaces_service_server::WorkspacesService for Workspaces {
 
     async fn delete_workspace(&self, request: Request<pb::RetentionRequest>) -> Answer<pb::RetentionResponse> {
         unary!(self.delete_workspace, request)
+    }
+
+    async fn sweep_retention(&self, request: Request<pb::SweepRetentionRequest>) -> Answer<pb::SweepRetentionResponse> {
+        unary!(self.sweep_retention, request)
+    }
+
+    async fn list_retention_customers(&self, request: Request<pb::RetentionRequest>) -> Answer<pb::RetentionCustomers> {
+        unary!(self.list_retention_customers, request)
+    }
+
+    async fn count_customer_workspaces(
+        &self,
+        request: Request<pb::CustomerWorkspacesRequest>,
+    ) -> Answer<pb::CustomerWorkspacesResponse> {
+        unary!(self.count_customer_workspaces, request)
     }
 
     async fn create_item(&self, request: Request<pb::CreateItemRequest>) -> Answer<pb::Item> {

@@ -188,7 +188,7 @@ impl Workspaces {
         let organization =
             self.organization_name(principal, opened.workspace.organization_id, command.language).await?;
         let bound_customer_id = match &command.code {
-            Some(code) => Some(self.customer_account(code).await?),
+            Some(code) => Some(self.customer_reference(code).await?),
             None => None,
         };
         let mut tx = self.db().begin().await?;
@@ -238,21 +238,55 @@ impl Workspaces {
         self.invitation_to_pb(opened, &row)
     }
 
-    /// The customer account of the person with `code`, made now if they have none.
-    async fn customer_account(&self, code: &PersonalIdentityCode) -> ServiceResult<Uuid> {
-        let mut request = Request::new(identity_pb::EnsureCustomerAccountRequest {
-            personal_identity_code: code.expose().to_owned(),
-        });
+    /// The customer id of the person with `code`: their account's, or the one it will have
+    /// when they accept (identity makes no account for an invitation).
+    async fn customer_reference(&self, code: &PersonalIdentityCode) -> ServiceResult<Uuid> {
+        let mut request =
+            Request::new(identity_pb::ReferCustomerRequest { personal_identity_code: code.expose().to_owned() });
         request.extensions_mut().insert(Principal::Service { name: crate::SERVICE.into() });
-        let account = self
+        let reference = self
             .inner()
             .identity
             .clone()
-            .ensure_customer_account(request)
+            .refer_customer(request)
             .await
             .map_err(|s| peer_refusal("identity", &s))?
             .into_inner();
-        Uuid::parse_str(&account.id).map_err(|_| ServiceError::peer("identity", "an account id that is no id"))
+        Uuid::parse_str(&reference.id).map_err(|_| ServiceError::peer("identity", "a customer id that is no id"))
+    }
+
+    /// The accepting customer's account, made now if they followed the link without one.
+    async fn activate_customer_account(&self, customer: Uuid) -> ServiceResult<()> {
+        let mut request =
+            Request::new(identity_pb::ActivateCustomerAccountRequest { customer_id: customer.to_string() });
+        request.extensions_mut().insert(Principal::Service { name: crate::SERVICE.into() });
+        self.inner()
+            .identity
+            .clone()
+            .activate_customer_account(request)
+            .await
+            .map_err(|s| peer_refusal("identity", &s))?;
+        Ok(())
+    }
+
+    /// The invitation of `token` and its workspace, if `customer` may accept it now.
+    async fn acceptable(&self, tx: &mut Tx, token: &str, customer: Actor) -> ServiceResult<(InvitationRow, Opened)> {
+        let now = self.core().now();
+        let row = store::invitation_by_token(&mut *tx, token)
+            .await?
+            .ok_or(ServiceError::from(ErrorCode::InvitationUnusable))?;
+        domain::may_accept(
+            domain::invitation_status(row.state, row.expires_at, now),
+            row.bound_customer_id,
+            customer.id(),
+        )?;
+        let workspace = store::find_workspace(&mut *tx, row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
+        let opened = self.open(&workspace)?;
+        if store::member_role(&mut *tx, workspace.id, customer).await?.is_none() {
+            let others = store::customer_count(&mut *tx, workspace.id).await?;
+            domain::may_invite(&opened.workspace, Some(MemberRole::Owner), others)?;
+        }
+        Ok((row, opened))
     }
 
     pub(crate) async fn list_invitations(
@@ -391,23 +425,18 @@ impl Workspaces {
             return Err(ErrorCode::PermissionDenied.into());
         };
         let customer = Actor::Customer(*customer_id);
+        let token = token_hash(msg.token.trim());
+        // Settled before the customer's account is made: a refused acceptance leaves nothing
+        // behind. A person who logged in through the link has no account until this point.
+        let mut tx = self.db().begin().await?;
+        self.acceptable(&mut tx, &token, customer).await?;
+        tx.rollback().await?;
+        self.activate_customer_account(*customer_id).await?;
+        // Settled again where it is written: someone may have used or revoked it meanwhile.
         let now = self.core().now();
         let mut tx = self.db().begin().await?;
-        let row = store::invitation_by_token(&mut tx, &token_hash(msg.token.trim()))
-            .await?
-            .ok_or(ServiceError::from(ErrorCode::InvitationUnusable))?;
-        domain::may_accept(
-            domain::invitation_status(row.state, row.expires_at, now),
-            row.bound_customer_id,
-            *customer_id,
-        )?;
-        let workspace = store::find_workspace(&mut tx, row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
-        let opened = self.open(&workspace)?;
-        let already = store::member_role(&mut tx, workspace.id, customer).await?;
-        if already.is_none() {
-            let others = store::customer_count(&mut tx, workspace.id).await?;
-            domain::may_invite(&opened.workspace, Some(MemberRole::Owner), others)?;
-        }
+        let (row, opened) = self.acceptable(&mut tx, &token, customer).await?;
+        let workspace = &opened.workspace;
         let contact: InvitationContact =
             opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
         let member = MemberContact {

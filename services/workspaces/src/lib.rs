@@ -32,6 +32,7 @@ mod lifecycle;
 mod members;
 mod messages;
 pub mod notify;
+mod retention;
 mod service;
 pub mod store;
 mod workspace;

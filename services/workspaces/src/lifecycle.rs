@@ -11,6 +11,7 @@ use ohjaus_platform::{
     db::Tx,
     error::{ErrorCode, FieldViolation},
     i18n::Language,
+    ids::parse_uuid,
     proto::workspaces::v1 as pb,
     service::{ServiceError, ServiceResult},
 };
@@ -22,6 +23,7 @@ use crate::{
     files::workspace_prefix,
     members::{MemberContact, member_aad},
     notify::{MailContent, render_mail},
+    retention::retention_only,
     service::{Opened, Workspaces},
     store::{self, NotificationRow},
 };
@@ -43,14 +45,6 @@ impl TransferWorkspace {
 /// Whoever `new_owner_id` names, they cannot take the workspace over.
 fn not_a_guide() -> ServiceError {
     FieldViolation::new("new_owner_id", "invalid-expert").into()
-}
-
-/// Only the retention worker archives and deletes.
-fn retention_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { name } if name == "retention" => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
-    }
 }
 
 impl Workspaces {
@@ -162,14 +156,16 @@ impl Workspaces {
         if row.state != State::Closed {
             return Err(ErrorCode::WrongState.into());
         }
-        if !store::set_state(&mut tx, id, row.version, State::Archived, row.closed_at, self.core().now()).await? {
+        let now = self.core().now();
+        if !store::set_state(&mut tx, id, row.version, State::Archived, row.closed_at, now).await? {
             return Err(ErrorCode::VersionMismatch.into());
         }
+        store::retention::mark_archived(&mut tx, id, now).await?;
         let org = row.organization_id;
         let event = ev::WorkspaceArchived { organization_id: org.to_string(), workspace_id: id.to_string() };
         self.core().emit(&mut tx, org, event).await?;
         self.core().commit(tx).await?;
-        Ok(pb::RetentionResponse { workspace_id: id.to_string() })
+        Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: Default::default() })
     }
 
     pub(crate) async fn delete_workspace(
@@ -179,9 +175,29 @@ impl Workspaces {
     ) -> ServiceResult<pb::RetentionResponse> {
         retention_only(principal)?;
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        // A retention decision's repeated request answers what the first one deleted.
+        let deletion = match msg.deletion_id.as_str() {
+            "" => None,
+            given => Some(parse_uuid("deletion_id", given)?),
+        };
+        if let Some(deletion) = deletion
+            && let Some(deleted) = store::retention::receipt(self.db(), deletion).await?
+        {
+            // The objects may outlive a crash between the commit and their removal.
+            if deleted.get("objects").is_some_and(|n| *n > 0) {
+                remove_objects(self.inner().files.as_ref(), id).await;
+            }
+            return Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: deleted.into_iter().collect() });
+        }
+        let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
-        store::delete_workspace(&mut tx, id).await?;
+        let objects = store::retention::file_count(&mut tx, id).await?;
+        let mut deleted = store::retention::delete_everything(&mut tx, id).await?;
+        deleted.insert("objects".to_owned(), objects);
+        if let Some(deletion) = deletion {
+            store::retention::remember_receipt(&mut tx, deletion, &deleted, now).await?;
+        }
         let org = row.organization_id;
         let event = ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() };
         self.core().emit(&mut tx, org, event).await?;
@@ -190,8 +206,12 @@ impl Workspaces {
             tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
         }
         // The key is gone with the row; the ciphertext is removed too, so storage is freed.
-        remove_objects(self.inner().files.as_ref(), id).await;
-        Ok(pb::RetentionResponse { workspace_id: id.to_string() })
+        // Retention's deletions of workspaces that never had a file skip the listing.
+        if objects > 0 || deletion.is_none() {
+            remove_objects(self.inner().files.as_ref(), id).await;
+        }
+        tracing::info!(workspace = %id, "workspace deleted");
+        Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: deleted.into_iter().collect() })
     }
 }
 

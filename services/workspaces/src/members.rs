@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use ohjaus_platform::{
     auth::Principal,
     db::Tx,
+    error::{ErrorCode, FieldViolation},
     ids::PageRequest,
     proto::{tenants::v1 as tenants_pb, workspaces::v1 as pb},
     service::{ServiceResult, peer_refusal},
@@ -42,6 +43,30 @@ pub(crate) fn display_name(value: &str) -> String {
 }
 
 impl Workspaces {
+    /// For other services: whether someone is a member, without it counting as their read.
+    pub(crate) async fn check_membership(
+        &self,
+        principal: &Principal,
+        msg: pb::CheckMembershipRequest,
+    ) -> ServiceResult<pb::CheckMembershipResponse> {
+        if !matches!(principal, Principal::Service { .. }) {
+            return Err(ErrorCode::PermissionDenied.into());
+        }
+        let not_member = pb::CheckMembershipResponse::default();
+        let (Ok(workspace), Ok(id)) = (Uuid::parse_str(&msg.workspace_id), Uuid::parse_str(&msg.member_id)) else {
+            return Ok(not_member);
+        };
+        let actor = match msg.member_kind.as_str() {
+            "expert" => Actor::Expert(id),
+            "customer" => Actor::Customer(id),
+            _ => return Err(FieldViolation::new("member_kind", "invalid-member-kind").into()),
+        };
+        Ok(match store::member_role(self.db(), WorkspaceId(workspace), actor).await? {
+            Some(role) => pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned() },
+            None => not_member,
+        })
+    }
+
     pub(crate) async fn list_members(
         &self,
         principal: &Principal,

@@ -38,6 +38,9 @@ pub struct WorkspacesConfig {
     pub notification_batch: Duration,
     pub message_edit_window: Duration,
     pub max_file_bytes: u64,
+    /// A download whose reader takes nothing for this long is ended
+    /// (`grpc.stream_idle_timeout_ms`).
+    pub stream_idle: std::time::Duration,
     /// Where links in mail point: the gateway's public address.
     pub public_base_url: String,
 }

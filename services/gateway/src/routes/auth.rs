@@ -189,7 +189,7 @@ fn session_cookies(token: &str, csrf: &str) -> [HeaderValue; 2] {
     [session, csrf].map(|c| HeaderValue::from_str(&c.to_string()).unwrap_or(HeaderValue::from_static("")))
 }
 
-fn cleared_cookies() -> [HeaderValue; 2] {
+pub(crate) fn cleared_cookies() -> [HeaderValue; 2] {
     [SESSION_COOKIE, CSRF_COOKIE].map(|name| {
         let mut cookie = Cookie::build((name, "")).secure(true).same_site(SameSite::Lax).path("/").build();
         cookie.make_removal();
@@ -205,6 +205,7 @@ fn refusal_reason(value: i32) -> &'static str {
         pb::LoginRefusal::InsufficientAssurance => "insufficient-assurance",
         pb::LoginRefusal::Expired => "expired",
         pb::LoginRefusal::Cancelled => "cancelled",
+        pb::LoginRefusal::OtherBrowser => "other-browser",
         pb::LoginRefusal::InvalidResponse | pb::LoginRefusal::Unspecified => "invalid-response",
     }
 }

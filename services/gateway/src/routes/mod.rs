@@ -3,6 +3,7 @@
 //! put together, so this is where the whole URL tree reads at a glance. Under `/api/v1` except
 //! [`browser_router`]'s.
 
+pub mod admin;
 pub mod auth;
 pub mod consents;
 pub mod directory;
@@ -28,6 +29,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(invitations::router())
         .merge(consents::router())
         .merge(me::router())
+        .merge(admin::deletions::router())
 }
 
 /// `/organizations` and below.

@@ -27,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Notification {
     pub id: Uuid,
-    /// `message` or `invitation-accepted`.
+    /// `message`, `invitation-accepted`, `workspace-handed-over`, `consent-…`, or retention's
+    /// `workspace-closing` and `workspace-archiving` (the workspace closes or is archived soon).
     pub kind: String,
     pub workspace_id: Uuid,
     pub subject_id: Uuid,

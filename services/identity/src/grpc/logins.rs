@@ -7,6 +7,7 @@ use ohjaus_platform::{
     i18n::Language,
     proto::{identity::v1 as pb, tenants::v1 as tenants_pb},
     service::{ServiceError, ServiceResult},
+    types::IdentityCodeHash,
 };
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
@@ -15,7 +16,7 @@ use super::{Connector, Identity, gateway_only};
 #[cfg(feature = "saml")]
 use crate::saml::VerifiedAssertion;
 use crate::{
-    domain::{self, Attributes, Intent, Refusal, SessionId, SessionKind},
+    domain::{self, Attributes, CustomerId, Intent, Refusal, SessionId, SessionKind},
     oidc::ConnectorError,
     store::{self, AuditEntry, Federation, LoginTransaction, SessionRow},
 };
@@ -56,6 +57,7 @@ fn refusal_to_pb(refusal: Refusal) -> i32 {
         Refusal::Expired => pb::LoginRefusal::Expired,
         Refusal::Cancelled => pb::LoginRefusal::Cancelled,
         Refusal::Replayed => pb::LoginRefusal::InvalidResponse,
+        Refusal::OtherBrowser => pb::LoginRefusal::OtherBrowser,
     };
     value as i32
 }
@@ -66,6 +68,8 @@ struct Resolved {
     subject: String,
     display_name: String,
     tenants: Vec<Uuid>,
+    /// A customer without an account, who followed an invitation link: who they are.
+    pending_identity: Option<IdentityCodeHash>,
 }
 
 impl Identity {
@@ -200,8 +204,13 @@ impl Identity {
         };
         // Finished in the browser that started it, or not at all (login CSRF).
         let same_browser: bool = hash(&msg.browser_binding).as_bytes().ct_eq(login.binding_hash.as_bytes()).into();
-        if login.provider_id != msg.provider_id || !same_browser {
+        if login.provider_id != msg.provider_id {
             return refused(Refusal::InvalidResponse, None).await;
+        }
+        // Said as it is: a client that dropped the cookie (one that keeps no `Secure` cookies
+        // on plain http, say) is told to start again, not that the provider failed.
+        if !same_browser {
+            return refused(Refusal::OtherBrowser, None).await;
         }
         if now - login.created_at > self.inner.config.login_timeout {
             return refused(Refusal::Expired, None).await;
@@ -254,6 +263,7 @@ impl Identity {
             created_at: now,
             last_seen_at: now,
             federation,
+            pending_identity: resolved.pending_identity,
         };
         store::insert_session(&self.inner.db, &hash(&token), &session).await?;
         self.audit(AuditEntry {
@@ -280,21 +290,24 @@ impl Identity {
             Intent::Customer | Intent::Invitation => {
                 let Some(code) = &attributes.identity_code else { return Ok(Err(Refusal::InsufficientAssurance)) };
                 let hash = self.inner.hasher.hash(code);
-                // No account, no login; only an invitation's login makes the account (binding
-                // the invitation to this Suomi.fi identity).
-                let customer = match store::customer_by_identity(&self.inner.db, &hash).await? {
-                    Some(customer) => customer,
-                    None if intent == Intent::Invitation => {
-                        store::ensure_customer(&self.inner.db, &hash, self.now()).await?.0
+                // No account, no login. An invitation's login lets a person without one in, but
+                // only as a customer-to-be: their account is made when they accept an invitation
+                // meant for them (ActivateCustomerAccount), so following someone else's link,
+                // or giving up, leaves no account behind.
+                let (customer, pending_identity) = match store::customer_by_identity(&self.inner.db, &hash).await? {
+                    Some(customer) => {
+                        store::touch_customer(&self.inner.db, customer, self.now()).await?;
+                        (customer, None)
                     }
+                    None if intent == Intent::Invitation => (CustomerId::of_identity(&hash), Some(hash)),
                     None => return Ok(Err(Refusal::NoWorkspace)),
                 };
-                store::touch_customer(&self.inner.db, customer, self.now()).await?;
                 Ok(Ok(Resolved {
                     kind: SessionKind::Customer,
                     subject: customer.to_string(),
                     display_name: attributes.display_name.clone().unwrap_or_default(),
                     tenants: vec![],
+                    pending_identity,
                 }))
             }
             Intent::Expert => {
@@ -306,6 +319,7 @@ impl Identity {
                         subject: format!("virtu:{home}/{local}"),
                         display_name: attributes.display_name.clone().unwrap_or_default(),
                         tenants: vec![],
+                        pending_identity: None,
                     }));
                 }
                 let identity = match (&attributes.virtu, &attributes.identity_code) {
@@ -337,6 +351,7 @@ impl Identity {
                         .iter()
                         .filter_map(|m| Uuid::parse_str(&m.organization_id).ok())
                         .collect(),
+                    pending_identity: None,
                 }))
             }
         }

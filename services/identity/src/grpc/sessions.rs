@@ -70,6 +70,14 @@ impl Identity {
         Ok(session)
     }
 
+    /// Deletes the sessions of people who followed an invitation link and then neither accepted
+    /// nor came back within the session lifetimes; returns how many.
+    pub async fn purge_pending_sessions(&self) -> ServiceResult<u64> {
+        let now = self.now();
+        let policy = &self.inner.config.policy;
+        store::purge_pending_sessions(&self.inner.db, now - policy.idle, now - policy.absolute).await
+    }
+
     pub(crate) async fn resolve_session(
         &self,
         principal: &Principal,
@@ -114,6 +122,7 @@ impl Identity {
             provider_id: session.provider_id,
             created_at: Some(timestamp(session.created_at)),
             expires_at: Some(timestamp(self.inner.config.policy.expires_at(session.created_at, now))),
+            account_pending: session.pending_identity.is_some(),
         })
     }
 

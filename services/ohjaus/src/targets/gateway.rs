@@ -22,11 +22,12 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         ctx.peer(Target::Workspaces)?,
         ctx.peer(Target::Consent)?,
         ctx.peer(Target::Forms)?,
+        ctx.peer(Target::Retention)?,
         Some(live),
         ctx.readiness(),
     );
     let app = ohjaus_gateway::app(state, ctx.settings);
     let addr = listener.local_addr()?;
-    ctx.keep(ohjaus_gateway::serve(app, listener, ctx.shutdown.clone()));
+    ctx.keep(ohjaus_gateway::serve(app, listener, ctx.settings, ctx.shutdown.clone()));
     Ok(Started::http(addr))
 }

@@ -127,7 +127,8 @@ fn dev_provider(issuer: &str) -> ProviderSettings {
     }
 }
 
-/// Removes logins that never came back from the provider within `timeout`.
+/// Removes logins that never came back from the provider within `timeout`, and the pending
+/// sessions of people who followed an invitation link and left without accepting.
 async fn purge_logins(identity: Identity, clock: SharedClock, timeout: chrono::TimeDelta, shutdown: CancellationToken) {
     loop {
         tokio::select! {
@@ -136,6 +137,9 @@ async fn purge_logins(identity: Identity, clock: SharedClock, timeout: chrono::T
         }
         if let Err(error) = ohjaus_identity::store::purge_logins(identity.db(), clock.now() - timeout).await {
             tracing::warn!(%error, "could not purge stale logins");
+        }
+        if let Err(error) = identity.purge_pending_sessions().await {
+            tracing::warn!(%error, "could not purge pending sessions");
         }
     }
 }

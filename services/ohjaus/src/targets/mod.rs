@@ -133,7 +133,9 @@ targets! {
         needs [Database(ohjaus_consent::migrations), Bus, KeyEncryptionKey, ConsentLedgerKey, GrpcListener];
     Forms => forms, depends on [],
         needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
-    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms],
+    Retention => retention, depends on [Identity, Workspaces, Consent],
+        needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
+    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Retention],
         needs [HttpListener, Bus];
 }
 

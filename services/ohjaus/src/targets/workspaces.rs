@@ -19,6 +19,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         notification_batch: settings.workspaces.notification_batch().chrono(),
         message_edit_window: settings.workspaces.message_edit_window().chrono(),
         max_file_bytes: settings.files.max_bytes,
+        stream_idle: settings.grpc.stream_idle_timeout().std(),
         public_base_url: ctx.public_base_url.clone(),
     };
     let peers = Peers {

@@ -8,5 +8,6 @@ login-refused-suspended = Your organisation's use of this service has been suspe
 login-refused-insufficient-assurance = This service requires strong electronic identification. Log in again with a stronger method.
 login-refused-expired = The login took too long or was already used. Start again.
 login-refused-cancelled = The login was cancelled.
+login-refused-other-browser = The login was started in another browser or has expired. Start again.
 login-again = Log in again
 logged-out = You have logged out.

@@ -8,5 +8,6 @@ login-refused-suspended = Organisaatiosi palvelun käyttö on keskeytetty. Ota y
 login-refused-insufficient-assurance = Palvelu edellyttää vahvaa sähköistä tunnistautumista. Kirjaudu uudelleen vahvemmalla menetelmällä.
 login-refused-expired = Kirjautuminen kesti liian kauan tai se oli jo käytetty. Aloita alusta.
 login-refused-cancelled = Kirjautuminen keskeytettiin.
+login-refused-other-browser = Kirjautuminen aloitettiin toisessa selaimessa tai se on vanhentunut. Aloita alusta.
 login-again = Kirjaudu uudelleen
 logged-out = Olet kirjautunut ulos.

@@ -8,5 +8,6 @@ login-refused-suspended = Din organisations användning av tjänsten har avbruti
 login-refused-insufficient-assurance = Tjänsten kräver stark elektronisk identifiering. Logga in igen med en starkare metod.
 login-refused-expired = Inloggningen tog för lång tid eller har redan använts. Börja om.
 login-refused-cancelled = Inloggningen avbröts.
+login-refused-other-browser = Inloggningen påbörjades i en annan webbläsare eller har gått ut. Börja om.
 login-again = Logga in igen
 logged-out = Du har loggat ut.

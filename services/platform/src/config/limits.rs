@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
-use super::{AuthSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, Settings, WorkspacesSettings};
+use super::{
+    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, RetentionSettings,
+    Settings, WorkspacesSettings,
+};
 
 /// A length of time from configuration: positive and within its key's range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,10 +88,57 @@ impl WorkspacesSettings {
     }
 }
 
+impl RetentionSettings {
+    /// `retention.close_after_days`.
+    pub fn close_after(&self) -> Span {
+        Span::days(self.close_after_days)
+    }
+    /// `retention.close_notice_days`.
+    pub fn close_notice(&self) -> Span {
+        Span::days(self.close_notice_days)
+    }
+    /// `retention.archive_notice_days`.
+    pub fn archive_notice(&self) -> Span {
+        Span::days(self.archive_notice_days)
+    }
+    /// `retention.archived_days`.
+    pub fn archived_for(&self) -> Span {
+        Span::days(self.archived_days)
+    }
+    /// `retention.submission_days`.
+    pub fn submission_kept(&self) -> Span {
+        Span::days(self.submission_days)
+    }
+    /// `retention.login_audit_days`.
+    pub fn login_audit_kept(&self) -> Span {
+        Span::days(self.login_audit_days)
+    }
+    /// `retention.interval_minutes`.
+    pub fn interval(&self) -> Span {
+        Span::minutes(self.interval_minutes)
+    }
+    /// `retention.lease_seconds`.
+    pub fn lease(&self) -> Span {
+        Span::seconds(self.lease_seconds)
+    }
+}
+
+impl BusSettings {
+    /// `bus.max_age_days`.
+    pub fn max_age(&self) -> Span {
+        Span::days(self.max_age_days)
+    }
+}
+
 impl GrpcSettings {
     /// The deadline of every call between services (`grpc.timeout_ms`).
     pub fn timeout(&self) -> Span {
         Span::millis(self.timeout_ms)
+    }
+    /// How long a call whose request streams may go without a message
+    /// (`grpc.stream_idle_timeout_ms`).
+    pub fn stream_idle_timeout(&self) -> Span {
+        Span::millis(self.stream_idle_timeout_ms)
     }
 }
 
@@ -96,6 +146,18 @@ impl GatewaySettings {
     /// `gateway.request_timeout_ms`.
     pub fn request_timeout(&self) -> Span {
         Span::millis(self.request_timeout_ms)
+    }
+    /// `gateway.body_timeout_ms`.
+    pub fn body_timeout(&self) -> Span {
+        Span::millis(self.body_timeout_ms)
+    }
+    /// `gateway.header_timeout_ms`.
+    pub fn header_timeout(&self) -> Span {
+        Span::millis(self.header_timeout_ms)
+    }
+    /// `gateway.idle_timeout_ms`.
+    pub fn idle_timeout(&self) -> Span {
+        Span::millis(self.idle_timeout_ms)
     }
 }
 
@@ -109,6 +171,7 @@ impl AuthSettings {
 const MINUTES_PER_DAY: u64 = 24 * 60;
 const TEN_MINUTES_MS: u64 = 10 * 60 * 1000;
 const KIB: u64 = 1024;
+const YEARS_10: u64 = 3653;
 const GIB: u64 = 1 << 30;
 
 /// A numeric key's value and the range it must be in (both ends included).
@@ -132,14 +195,21 @@ impl Bounded {
 
 /// Every duration and size setting with its range. Zero is never valid: a zero timeout or
 /// window would silently turn a feature off.
-fn bounded(settings: &Settings) -> [Bounded; 13] {
+fn bounded(settings: &Settings) -> [Bounded; 29] {
     let row = |key, value, least, most, unit| Bounded { key, value, least, most, unit };
     let (identity, workspaces, gateway) = (&settings.identity, &settings.workspaces, &settings.gateway);
+    let retention = &settings.retention;
     // usize to u64 is lossless on every target Rust supports.
     let body_limit = gateway.body_limit_bytes as u64;
+    let max_connections = gateway.max_connections as u64;
     [
         row("grpc.timeout_ms", settings.grpc.timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
+        row("grpc.stream_idle_timeout_ms", settings.grpc.stream_idle_timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
         row("gateway.request_timeout_ms", gateway.request_timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
+        row("gateway.body_timeout_ms", gateway.body_timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
+        row("gateway.header_timeout_ms", gateway.header_timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
+        row("gateway.idle_timeout_ms", gateway.idle_timeout_ms, 1, TEN_MINUTES_MS, "milliseconds"),
+        row("gateway.max_connections", max_connections, 1, 1_000_000, "connections"),
         row("gateway.body_limit_bytes", body_limit, KIB, GIB, "bytes"),
         row("auth.token_ttl_seconds", settings.auth.token_ttl_seconds, 1, 900, "seconds"),
         row("identity.session_idle_minutes", identity.session_idle_minutes, 1, MINUTES_PER_DAY, "minutes"),
@@ -157,6 +227,23 @@ fn bounded(settings: &Settings) -> [Bounded; 13] {
         ),
         row("workspaces.message_edit_minutes", workspaces.message_edit_minutes, 1, MINUTES_PER_DAY, "minutes"),
         row("files.max_bytes", settings.files.max_bytes, KIB, GIB, "bytes"),
+        row("bus.max_age_days", settings.bus.max_age_days, 1, 365, "days"),
+        row("retention.close_after_days", retention.close_after_days, 1, YEARS_10, "days"),
+        row("retention.close_notice_days", retention.close_notice_days, 1, 365, "days"),
+        row("retention.archive_notice_days", retention.archive_notice_days, 1, 365, "days"),
+        row("retention.archived_days", retention.archived_days, 1, YEARS_10, "days"),
+        row("retention.submission_days", retention.submission_days, 1, YEARS_10, "days"),
+        row("retention.login_audit_days", retention.login_audit_days, 1, YEARS_10, "days"),
+        row("retention.interval_minutes", retention.interval_minutes, 1, MINUTES_PER_DAY * 7, "minutes"),
+        row("retention.batch_size", retention.batch_size, 1, 1000, "rows"),
+        row("retention.lease_seconds", retention.lease_seconds, 1, 24 * 60 * 60, "seconds"),
+        row(
+            "retention.close_notice_days",
+            retention.close_notice_days,
+            1,
+            retention.close_after_days,
+            "days (retention.close_after_days)",
+        ),
     ]
 }
 
@@ -186,6 +273,11 @@ mod tests {
         assert_eq!(settings.workspaces.message_edit_window().chrono(), chrono::TimeDelta::minutes(15));
         assert_eq!(settings.grpc.timeout().std(), Duration::from_secs(10));
         assert_eq!(Duration::from(settings.gateway.request_timeout()), Duration::from_secs(30));
+        assert_eq!(settings.gateway.body_timeout().std(), Duration::from_secs(20));
+        assert_eq!(settings.gateway.header_timeout().std(), Duration::from_secs(10));
+        assert_eq!(settings.gateway.idle_timeout().std(), Duration::from_secs(75));
+        assert_eq!(settings.gateway.max_connections, 1000);
+        assert_eq!(settings.grpc.stream_idle_timeout().std(), Duration::from_secs(60));
         assert_eq!(settings.auth.token_ttl().std(), Duration::from_secs(60));
         assert_eq!(settings.files.max_bytes, 20 * 1024 * 1024);
     }
@@ -216,6 +308,11 @@ mod tests {
             ("OHJAUS__IDENTITY__ACCESS_TOKEN_TTL_SECONDS", "identity.access_token_ttl_seconds"),
             ("OHJAUS__GRPC__TIMEOUT_MS", "grpc.timeout_ms"),
             ("OHJAUS__GATEWAY__REQUEST_TIMEOUT_MS", "gateway.request_timeout_ms"),
+            ("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "gateway.body_timeout_ms"),
+            ("OHJAUS__GATEWAY__HEADER_TIMEOUT_MS", "gateway.header_timeout_ms"),
+            ("OHJAUS__GATEWAY__IDLE_TIMEOUT_MS", "gateway.idle_timeout_ms"),
+            ("OHJAUS__GATEWAY__MAX_CONNECTIONS", "gateway.max_connections"),
+            ("OHJAUS__GRPC__STREAM_IDLE_TIMEOUT_MS", "grpc.stream_idle_timeout_ms"),
             ("OHJAUS__GATEWAY__BODY_LIMIT_BYTES", "gateway.body_limit_bytes"),
             ("OHJAUS__AUTH__TOKEN_TTL_SECONDS", "auth.token_ttl_seconds"),
             ("OHJAUS__FILES__MAX_BYTES", "files.max_bytes"),
@@ -252,6 +349,17 @@ mod tests {
         .unwrap();
         assert_eq!(settings.workspaces.message_edit_window().chrono(), chrono::TimeDelta::days(1));
         assert_eq!(settings.files.max_bytes, 1024);
+    }
+
+    #[test]
+    fn an_upload_pause_the_gateway_allows_does_not_outlast_its_call() {
+        let error = load(&[("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "60000")]).unwrap_err();
+        assert!(matches!(error, ConfigError::Invalid { key: "gateway.body_timeout_ms", .. }), "{error}");
+        assert!(error.to_string().contains("grpc.stream_idle_timeout_ms"), "{error}");
+        let settings =
+            load(&[("OHJAUS__GATEWAY__BODY_TIMEOUT_MS", "60000"), ("OHJAUS__GRPC__STREAM_IDLE_TIMEOUT_MS", "60001")])
+                .unwrap();
+        assert_eq!(settings.gateway.body_timeout().std(), Duration::from_secs(60));
     }
 
     #[test]

@@ -339,6 +339,7 @@ impl Tenants {
             language: found.language,
             memberships,
             suspended_memberships: suspended,
+            email: found.email,
         })
     }
 }

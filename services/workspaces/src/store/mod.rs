@@ -10,6 +10,7 @@ mod invitations;
 mod members;
 mod messages;
 mod notify;
+pub mod retention;
 mod workspaces;
 
 use ohjaus_platform::{

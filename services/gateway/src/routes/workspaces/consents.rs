@@ -13,7 +13,7 @@ use ohjaus_platform::{
     auth::Principal,
     error::{ErrorCode, Failure},
     ids::PageRequest,
-    proto::{consent::v1 as pb, workspaces::v1 as workspaces_pb},
+    proto::consent::v1 as pb,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -170,40 +170,15 @@ async fn request_consent(
     answer(StatusCode::CREATED, created, Some(location))
 }
 
-/// The workspace's consent requests as the caller may see them, or 404.
+/// The workspace's consent requests as the caller may see them, or 404 (the consent service
+/// answers not-found to anyone the workspace does not exist for).
 async fn requests_of(
     state: &AppState,
     caller: &Principal,
     workspace: Uuid,
 ) -> Result<Vec<pb::ConsentRequest>, ApiError> {
     let request = pb::ListConsentRequestsRequest { workspace_id: workspace.to_string() };
-    let requests = state.consent().list_consent_requests(state.as_caller(caller, request)).await?.into_inner().requests;
-    // The service shows a customer the requests that name them; a customer with none must
-    // still be a member, or the workspace does not exist for them.
-    if requests.is_empty()
-        && matches!(caller, Principal::Customer { .. })
-        && !is_my_workspace(state, caller, workspace).await?
-    {
-        return Err(ApiError::code(ErrorCode::NotFound));
-    }
-    Ok(requests)
-}
-
-/// Whether `workspace` is among the caller's own workspaces (their list, which reads no content).
-async fn is_my_workspace(state: &AppState, caller: &Principal, workspace: Uuid) -> Result<bool, ApiError> {
-    let wanted = workspace.to_string();
-    let mut page_token = String::new();
-    loop {
-        let request = workspaces_pb::ListWorkspacesRequest { page_size: 100, page_token };
-        let page = state.workspaces().list_workspaces(state.as_caller(caller, request)).await?.into_inner();
-        if page.workspaces.iter().any(|w| w.id == wanted) {
-            return Ok(true);
-        }
-        if page.next_page_token.is_empty() {
-            return Ok(false);
-        }
-        page_token = page.next_page_token;
-    }
+    Ok(state.consent().list_consent_requests(state.as_caller(caller, request)).await?.into_inner().requests)
 }
 
 /// Consent requests of a workspace, oldest first: the owner guide sees all of them, a customer

@@ -12,7 +12,7 @@ use ohjaus_platform::{
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
 };
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
@@ -30,6 +30,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(upload_file, list_files)).routes(routes!(download_file))
 }
 
+// The media types listed for it below are the workspaces service's (`file_media_types`); a
+// whole-system test (`integration-tests/tests/edge.rs`) holds the two lists together.
+/// A file's bytes, as they are.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(pub Vec<u8>);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
@@ -45,7 +52,26 @@ pub struct UploadParams {
 /// and so is anything over the size limit. Needs `X-CSRF-Token`. Refer to the file from a
 /// message with `attachment_ids`.
 #[utoipa::path(post, path = "/workspaces/{id}/files", tag = TAG, params(("id" = Uuid, Path), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(description = "The file's bytes, in one of the types files may have (or `application/octet-stream`: the name and the bytes decide)", content(
+        (FileBytes = "application/msword"),
+        (FileBytes = "application/pdf"),
+        (FileBytes = "application/vnd.ms-excel"),
+        (FileBytes = "application/vnd.ms-powerpoint"),
+        (FileBytes = "application/vnd.oasis.opendocument.presentation"),
+        (FileBytes = "application/vnd.oasis.opendocument.spreadsheet"),
+        (FileBytes = "application/vnd.oasis.opendocument.text"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (FileBytes = "image/gif"),
+        (FileBytes = "image/heif"),
+        (FileBytes = "image/jpeg"),
+        (FileBytes = "image/png"),
+        (FileBytes = "image/webp"),
+        (FileBytes = "text/csv"),
+        (FileBytes = "text/plain"),
+        (FileBytes = "text/rtf"),
+        (FileBytes = "application/octet-stream"))),
     responses((status = 201, body = File),
         CreateProblems,
         (status = 413, body = Problem, description = "Over the size limit", content_type = "application/problem+json"),
@@ -60,6 +86,7 @@ async fn upload_file(
     body: Body,
 ) -> Result<Response, ApiError> {
     let caller = principal_of_session(&session.resolved)?;
+    crate::edge::announced_within(&headers, state.file_limit)?;
     let header = pb::UploadFileHeader {
         workspace_id: id.to_string(),
         name: params.name,
@@ -94,7 +121,7 @@ async fn upload_file(
         })
         .flatten()
         .map(|part| pb::UploadFileRequest { part });
-    let request = state.as_caller(&caller, first.chain(chunks));
+    let request = state.as_caller_streaming(&caller, first.chain(chunks));
     let stored = state.workspaces().upload_file(request).await?.into_inner();
     let location = format!("/api/v1/workspaces/{id}/files/{}", stored.id);
     Ok(versioned(StatusCode::CREATED, file(stored)?, 1, Some(location)))
@@ -134,7 +161,25 @@ fn attachment_disposition(name: &str) -> String {
 
 /// Download a file (members; the read is logged). Always as an attachment, never inline.
 #[utoipa::path(get, path = "/workspaces/{id}/files/{file_id}", tag = TAG, params(("id" = Uuid, Path), ("file_id" = Uuid, Path)),
-    responses((status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The file's bytes, in the file's own type", content(
+        (FileBytes = "application/msword"),
+        (FileBytes = "application/pdf"),
+        (FileBytes = "application/vnd.ms-excel"),
+        (FileBytes = "application/vnd.ms-powerpoint"),
+        (FileBytes = "application/vnd.oasis.opendocument.presentation"),
+        (FileBytes = "application/vnd.oasis.opendocument.spreadsheet"),
+        (FileBytes = "application/vnd.oasis.opendocument.text"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        (FileBytes = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        (FileBytes = "image/gif"),
+        (FileBytes = "image/heif"),
+        (FileBytes = "image/jpeg"),
+        (FileBytes = "image/png"),
+        (FileBytes = "image/webp"),
+        (FileBytes = "text/csv"),
+        (FileBytes = "text/plain"),
+        (FileBytes = "text/rtf"))),
         BasicProblems),
     security(("session" = [])))]
 async fn download_file(

@@ -1,0 +1,79 @@
+//! SQL of retention's requests: a customer account with everything about her, and the login
+//! audit past its period.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ohjaus_platform::{
+    db::{Db, Tx},
+    service::{ServiceError, ServiceResult},
+};
+use uuid::Uuid;
+
+/// What an earlier deletion of the same retention decision answered.
+pub async fn receipt(db: &Db, deletion: Uuid) -> ServiceResult<Option<BTreeMap<String, i64>>> {
+    let Some(row) = db
+        .query("SELECT counts FROM retention_receipts WHERE deletion_id = $1")
+        .bind(deletion)
+        .fetch_optional(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let counts: String = row.get("counts")?;
+    serde_json::from_str(&counts).map(Some).map_err(|_| ServiceError::corrupt("stored retention receipt"))
+}
+
+/// Deletes the account, its sessions and the audit entries of those sessions; the counts.
+pub async fn delete_customer(tx: &mut Tx, customer: Uuid) -> ServiceResult<BTreeMap<String, i64>> {
+    let subject = customer.to_string();
+    let audit = tx
+        .query(
+            "DELETE FROM audit_log WHERE session_id IN \
+             (SELECT id FROM sessions WHERE kind = 'customer' AND subject = $1)",
+        )
+        .bind(subject.clone())
+        .execute(&mut *tx)
+        .await?;
+    let sessions = tx
+        .query("DELETE FROM sessions WHERE kind = 'customer' AND subject = $1")
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+    let accounts = tx.query("DELETE FROM customer_accounts WHERE id = $1").bind(customer).execute(&mut *tx).await?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(BTreeMap::from([
+        ("audit_log".to_owned(), count(audit)),
+        ("customer_accounts".to_owned(), count(accounts)),
+        ("sessions".to_owned(), count(sessions)),
+    ]))
+}
+
+pub async fn remember_receipt(
+    tx: &mut Tx,
+    deletion: Uuid,
+    counts: &BTreeMap<String, i64>,
+    now: DateTime<Utc>,
+) -> ServiceResult<()> {
+    let counts = serde_json::to_string(counts).map_err(|e| ServiceError::corrupt(e.to_string()))?;
+    tx.query("INSERT INTO retention_receipts (deletion_id, counts, completed_at) VALUES ($1, $2, $3)")
+        .bind(deletion)
+        .bind(counts)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Removes the login audit entries, sessions last used and receipts made before `before`.
+pub async fn purge_before(db: &Db, before: DateTime<Utc>) -> ServiceResult<BTreeMap<String, i64>> {
+    let audit = db.query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(db).await?;
+    let sessions = db.query("DELETE FROM sessions WHERE last_seen_at < $1").bind(before).execute(db).await?;
+    let receipts = db.query("DELETE FROM retention_receipts WHERE completed_at < $1").bind(before).execute(db).await?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(BTreeMap::from([
+        ("audit_log".to_owned(), count(audit)),
+        ("retention_receipts".to_owned(), count(receipts)),
+        ("sessions".to_owned(), count(sessions)),
+    ]))
+}

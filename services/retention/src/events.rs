@@ -1,0 +1,3 @@
+//! The events retention publishes: identifiers only.
+
+pub use ohjaus_platform::proto::events::v1::DeletionRequested;

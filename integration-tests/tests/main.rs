@@ -12,6 +12,7 @@ macro_rules! on_both_backends {
 
 mod consent_api;
 mod consent_effect;
+mod contract;
 mod directory;
 mod edge;
 mod forms;

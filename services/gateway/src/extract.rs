@@ -2,13 +2,15 @@
 //! `Idempotency-Key`, pagination parameters.
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request, rejection::JsonRejection},
     http::{HeaderMap, Method, request::Parts},
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ohjaus_platform::{
     auth::{Audience, Membership, Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
+    ids::parse_canonical,
     proto::{
         identity::v1::{ResolveSessionRequest, ResolvedSession},
         tenants::v1 as pb,
@@ -18,6 +20,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::IntoParams;
+use uuid::Uuid;
 
 use crate::{ids::service_id, problem::ApiError, state::AppState};
 
@@ -215,20 +218,74 @@ fn data_error_violation(text: &str) -> FieldViolation {
     FieldViolation::new(if valid_path { path } else { "body" }, "field-malformed-json")
 }
 
-/// The version an update is based on, from `If-Match: "<version>"`. Required.
+/// What an update's `If-Match` asks for (RFC 9110 §13.1.1): the version the caller read, sent
+/// back as the quoted entity tag its `ETag` was, or `*`, any version there is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: whatever the current version is.
+    Any,
+    /// `"<version>"`, the `ETag` the caller read.
+    Version(i64),
+}
+
+impl IfMatch {
+    /// Reads the header. Missing is 428. A header that is no entity tag (`1` without its quotes,
+    /// a weak `W/"1"`, a list) is 400 naming `If-Match`: a client that sends it cannot be told
+    /// "someone else changed this", since its tag could never match. A quoted tag that is none of
+    /// our versions (`"0"`, `"x"`) is well formed and matches nothing: 412.
+    pub fn read(headers: &HeaderMap) -> Result<Self, ApiError> {
+        let value = headers
+            .get(axum::http::header::IF_MATCH)
+            .ok_or(ApiError::code(ErrorCode::PreconditionRequired))?
+            .to_str()
+            .map_err(|_| malformed_if_match())?
+            .trim();
+        if value == "*" {
+            return Ok(IfMatch::Any);
+        }
+        let tag = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .filter(|tag| tag.bytes().all(|b| b == 0x21 || (0x23..=0x7e).contains(&b)))
+            .ok_or_else(malformed_if_match)?;
+        tag.parse::<i64>()
+            .ok()
+            .filter(|v| *v > 0)
+            .map(IfMatch::Version)
+            .ok_or(ApiError::code(ErrorCode::VersionMismatch))
+    }
+
+    /// The version to send a service whose "any version" is 0 (its proto says so).
+    pub fn or_any(self) -> i64 {
+        match self {
+            IfMatch::Any => 0,
+            IfMatch::Version(version) => version,
+        }
+    }
+
+    /// The version, for an operation that needs the caller to have read one: `*` is 400.
+    pub fn version(self) -> Result<i64, ApiError> {
+        match self {
+            IfMatch::Any => Err(ApiError(Failure {
+                code: ErrorCode::MalformedRequest,
+                violations: vec![FieldViolation::new("If-Match", "if-match-any-refused")],
+            })),
+            IfMatch::Version(version) => Ok(version),
+        }
+    }
+}
+
+fn malformed_if_match() -> ApiError {
+    ApiError(Failure {
+        code: ErrorCode::MalformedRequest,
+        violations: vec![FieldViolation::new("If-Match", "invalid-if-match")],
+    })
+}
+
+/// The version an update is based on, from `If-Match: "<version>"`. Required; `*` is refused
+/// (see [`IfMatch`] for the operations that take it).
 pub fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
-    let value = headers
-        .get(axum::http::header::IF_MATCH)
-        .ok_or(ApiError::code(ErrorCode::PreconditionRequired))?
-        .to_str()
-        .map_err(|_| ApiError::code(ErrorCode::VersionMismatch))?;
-    value
-        .trim()
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .and_then(|v| v.parse::<i64>().ok())
-        .filter(|v| *v > 0)
-        .ok_or(ApiError::code(ErrorCode::VersionMismatch))
+    IfMatch::read(headers)?.version()
 }
 
 /// The strong entity tag of a versioned resource.
@@ -255,17 +312,30 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i32>,
     /// `next_page_token` of the previous page.
     pub page_token: Option<String>,
 }
 
 impl PageParams {
+    /// The page size to ask a service for (see [`page_size`]).
     pub fn size(&self) -> i32 {
-        self.page_size.unwrap_or(0)
+        page_size(self.page_size)
     }
     pub fn token(&self) -> String {
         self.page_token.clone().unwrap_or_default()
+    }
+}
+
+/// The `page_size` to ask a service for. Absent is 0, the proto's "the default". The caller's
+/// own 0 is outside the documented 1–100, so it goes as -1: the service refuses it like any
+/// size out of range (422 `invalid-page-size`), together with the request's other violations.
+pub fn page_size(value: Option<i32>) -> i32 {
+    match value {
+        None => 0,
+        Some(0) => -1,
+        Some(size) => size,
     }
 }
 
@@ -285,16 +355,151 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// Path parameters; a malformed path is "not found", since it names nothing.
+/// Path parameters; a malformed path is "not found", since it names nothing. An id in a path
+/// must be spelt canonically ([`parse_canonical`]): `{id}` as 32 bare digits, in braces or as a
+/// `urn:uuid:` names nothing either.
 #[derive(Debug)]
 pub struct ApiPath<T>(pub T);
 
-impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+impl<T: PathParams + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| ApiPath(p.0))
-            .map_err(|_| ApiError::code(ErrorCode::NotFound))
+        let raw =
+            RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::code(ErrorCode::NotFound))?;
+        let values: Vec<&str> = raw.iter().map(|(_, value)| value).collect();
+        T::from_path(&values).map(ApiPath).ok_or(ApiError::code(ErrorCode::NotFound))
+    }
+}
+
+/// What a route's path parameters are read as, in the order they stand in the path.
+pub trait PathParams: Sized {
+    fn from_path(values: &[&str]) -> Option<Self>;
+}
+
+impl PathParams for Uuid {
+    fn from_path(values: &[&str]) -> Option<Self> {
+        match values {
+            [id] => parse_canonical(id),
+            _ => None,
+        }
+    }
+}
+
+impl PathParams for (Uuid, Uuid) {
+    fn from_path(values: &[&str]) -> Option<Self> {
+        match values {
+            [first, second] => Some((parse_canonical(first)?, parse_canonical(second)?)),
+            _ => None,
+        }
+    }
+}
+
+impl PathParams for String {
+    fn from_path(values: &[&str]) -> Option<Self> {
+        match values {
+            [value] => Some((*value).to_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// A JSON body whose fields are all optional: a request without a body, or with the body
+/// `null`, reads as `{}`, so the body may be left out (a `POST …/accept` with nothing to say).
+/// A body that is there must be JSON, as for [`ApiJson`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        crate::edge::announced_within(request.headers(), state.json_limit)?;
+        let (parts, body) = request.into_parts();
+        let headers = parts.headers.clone();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::code(ErrorCode::PayloadTooLarge)
+            } else {
+                ApiError::code(ErrorCode::MalformedRequest)
+            }
+        })?;
+        if bytes.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        let mut request = Request::new(axum::body::Body::from(bytes));
+        *request.headers_mut() = headers;
+        let ApiJson(value) = ApiJson::<Option<T>>::from_request(request, state).await?;
+        Ok(OptionalJson(value.unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderValue, header::IF_MATCH};
+
+    use super::*;
+
+    fn read(value: Option<&str>) -> Result<IfMatch, (ErrorCode, Vec<(String, String)>)> {
+        let mut headers = HeaderMap::new();
+        if let Some(value) = value {
+            headers.insert(IF_MATCH, HeaderValue::from_str(value).unwrap());
+        }
+        IfMatch::read(&headers)
+            .map_err(|e| (e.0.code, e.0.violations.into_iter().map(|v| (v.field, v.reason)).collect()))
+    }
+
+    #[test]
+    fn if_match_takes_a_quoted_version_or_any() {
+        assert_eq!(read(Some("\"3\"")), Ok(IfMatch::Version(3)));
+        assert_eq!(read(Some(" \"12\" ")), Ok(IfMatch::Version(12)));
+        assert_eq!(read(Some("*")), Ok(IfMatch::Any));
+        assert_eq!(IfMatch::Any.or_any(), 0);
+        assert_eq!(IfMatch::Version(4).or_any(), 4);
+        assert_eq!(IfMatch::Version(4).version().ok(), Some(4));
+        let any = IfMatch::Any.version().err().map(|e| (e.0.code, e.0.violations[0].reason.clone()));
+        assert_eq!(any, Some((ErrorCode::MalformedRequest, "if-match-any-refused".to_owned())));
+    }
+
+    #[test]
+    fn if_match_that_is_no_entity_tag_is_400_not_412() {
+        let malformed =
+            Err((ErrorCode::MalformedRequest, vec![("If-Match".to_owned(), "invalid-if-match".to_owned())]));
+        for value in ["1", "W/\"1\"", "\"1\", \"2\"", "\"1", "'1'", "\"a b\"", ""] {
+            assert_eq!(read(Some(value)), malformed, "{value}");
+        }
+        // Well-formed tags that are none of ours match nothing: the precondition fails.
+        for value in ["\"0\"", "\"-1\"", "\"abc\"", "\"\""] {
+            assert_eq!(read(Some(value)), Err((ErrorCode::VersionMismatch, vec![])), "{value}");
+        }
+        assert_eq!(read(None), Err((ErrorCode::PreconditionRequired, vec![])));
+    }
+
+    #[test]
+    fn a_page_size_of_0_is_no_default() {
+        assert_eq!(page_size(None), 0);
+        assert_eq!(page_size(Some(1)), 1);
+        assert_eq!(page_size(Some(100)), 100);
+        // Out of range, as the services' page parsing refuses (0 is their default).
+        for refused in [Some(0), Some(-1), Some(101)] {
+            let sent = page_size(refused);
+            assert_eq!(
+                ohjaus_platform::ids::PageRequest::parse(sent, ""),
+                Err(FieldViolation::new("page_size", "invalid-page-size")),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_ids_are_canonical() {
+        let id = Uuid::now_v7();
+        let other = Uuid::now_v7();
+        assert_eq!(Uuid::from_path(&[&id.to_string()]), Some(id));
+        assert_eq!(<(Uuid, Uuid)>::from_path(&[&id.to_string(), &other.to_string()]), Some((id, other)));
+        for alias in [id.simple().to_string(), id.braced().to_string(), id.urn().to_string()] {
+            assert_eq!(Uuid::from_path(&[&alias]), None, "{alias}");
+            assert_eq!(<(Uuid, Uuid)>::from_path(&[&id.to_string(), &alias]), None, "{alias}");
+        }
+        assert_eq!(String::from_path(&["dev"]), Some("dev".to_owned()));
     }
 }

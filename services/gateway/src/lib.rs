@@ -6,6 +6,7 @@
 //! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
 //! service still enforces its own rules. Errors are localized problem documents.
 
+pub mod docs;
 pub mod edge;
 pub mod extract;
 pub mod ids;
@@ -36,10 +37,7 @@ use tower_http::{
     set_header::SetResponseHeaderLayer,
     trace::TraceLayer,
 };
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::problem::ApiError;
@@ -49,6 +47,7 @@ use crate::problem::ApiError;
     info(title = "Ohjaus API", description = "Secure online guidance by public organisations.", license(name = "EUPL-1.2")),
     servers((url = "/api/v1")),
     modifiers(&SecuritySchemes),
+    components(schemas(problem::Problem, problem::ProblemField)),
     tags((name = "organizations", description = "Organisations, offices, experts and integration clients"),
          (name = "auth", description = "Login, logout, sessions, who am I, client credentials"),
          (name = "workspaces", description = "Guided workspaces, messages and the access log"),
@@ -64,25 +63,7 @@ struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "operator_token",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Operator API token, or a short-lived access token signed by the platform"))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            "client_credentials",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Basic)
-                    .description(Some("Integration client id and secret"))
-                    .build(),
-            ),
-        );
+        docs::add_security_schemes(openapi.components.get_or_insert_with(Default::default));
     }
 }
 
@@ -102,6 +83,9 @@ fn full_spec() -> utoipa::openapi::OpenApi {
     }
     if let (Some(components), Some(extra)) = (spec.components.as_mut(), auth.components) {
         components.schemas.extend(extra.schemas);
+    }
+    for name in docs::schema_name_clashes() {
+        tracing::error!(%name, "two different schemas are documented under one name");
     }
     spec
 }

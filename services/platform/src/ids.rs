@@ -30,7 +30,7 @@ macro_rules! id_type {
             /// Parses a reference to an existing object (a path segment, an id the caller was
             /// given): a malformed one names nothing the caller may see, so it is not found.
             pub fn parse_ref(value: &str) -> Result<Self, $crate::error::ErrorCode> {
-                uuid::Uuid::try_parse(value.trim()).map(Self).map_err(|_| $crate::error::ErrorCode::NotFound)
+                $crate::ids::parse_canonical(value).map(Self).ok_or($crate::error::ErrorCode::NotFound)
             }
             pub fn as_uuid(&self) -> uuid::Uuid {
                 self.0
@@ -57,11 +57,24 @@ macro_rules! id_type {
     };
 }
 
+/// An id the caller sent in the request field `field`: blank is a missing field, anything but
+/// the canonical form ([`parse_canonical`]) an invalid id.
 pub fn parse_uuid(field: &str, value: &str) -> Result<Uuid, FieldViolation> {
     if value.trim().is_empty() {
         return Err(FieldViolation::new(field, "field-required"));
     }
-    Uuid::try_parse(value.trim()).map_err(|_| FieldViolation::new(field, "invalid-id"))
+    parse_canonical(value).ok_or_else(|| FieldViolation::new(field, "invalid-id"))
+}
+
+/// An id in its one canonical spelling, the hyphenated 8-4-4-4-12 hex digits (either case) that
+/// ids are shown in. The other spellings the `uuid` crate reads (32 bare digits, braces,
+/// `urn:uuid:`) are not ids here: one id has one spelling, in paths, queries and bodies alike.
+pub fn parse_canonical(value: &str) -> Option<Uuid> {
+    // Of the spellings `try_parse` accepts, only the hyphenated one is 36 characters long.
+    if value.len() != 36 {
+        return None;
+    }
+    Uuid::try_parse(value).ok()
 }
 
 /// One page of a keyset-paginated list: rows after `after`, ordered by id.
@@ -136,6 +149,26 @@ mod tests {
         assert!(PageRequest::parse(101, "").is_err());
         assert!(PageRequest::parse(-1, "").is_err());
         assert_eq!(PageRequest::parse(0, "").unwrap().size, PageRequest::DEFAULT_SIZE);
+    }
+
+    #[test]
+    fn only_the_canonical_spelling_is_an_id() {
+        let id = new_id();
+        let canonical = id.hyphenated().to_string();
+        assert_eq!(parse_canonical(&canonical), Some(id));
+        assert_eq!(parse_canonical(&canonical.to_uppercase()), Some(id));
+        for alias in [
+            id.simple().to_string(),
+            id.braced().to_string(),
+            id.urn().to_string(),
+            format!(" {canonical}"),
+            format!("{canonical} "),
+        ] {
+            assert_eq!(parse_canonical(&alias), None, "{alias}");
+            assert_eq!(parse_uuid("id", &alias), Err(FieldViolation::new("id", "invalid-id")), "{alias}");
+        }
+        assert_eq!(parse_uuid("id", " "), Err(FieldViolation::new("id", "field-required")));
+        assert_eq!(parse_uuid("id", &canonical), Ok(id));
     }
 
     #[test]

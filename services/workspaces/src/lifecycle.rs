@@ -37,7 +37,7 @@ struct TransferWorkspace {
 impl TransferWorkspace {
     fn parse(msg: &pb::TransferWorkspaceRequest) -> ServiceResult<Self> {
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
-        let new_owner = Uuid::parse_str(msg.new_owner_id.trim()).map_err(|_| not_a_guide())?;
+        let new_owner = ohjaus_platform::ids::parse_canonical(&msg.new_owner_id).ok_or_else(not_a_guide)?;
         Ok(Self { workspace, new_owner })
     }
 }

@@ -13,9 +13,10 @@ use ohjaus_platform::{html::escape, i18n::Language, proto::identity::v1 as pb};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
+    docs::routes,
     extract::{ApiPath, ApiQuery, CSRF_COOKIE, CurrentSession, SESSION_COOKIE},
     problem::{ApiError, Problem},
     state::AppState,
@@ -64,7 +65,10 @@ fn language_of(headers: &HeaderMap, explicit: Option<&str>) -> Language {
 
 /// Start a login: redirects to the identity provider.
 #[utoipa::path(get, path = "/auth/login/{provider}", tag = TAG, params(("provider" = String, Path), LoginParams),
-    responses((status = 303, description = "To the identity provider"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 303, description = "To the identity provider"), (status = 400, body = Problem, description = "Malformed query", content_type = "application/problem+json"),
+        (status = 404, body = Problem, description = "No such provider", content_type = "application/problem+json"),
+        (status = 410, body = Problem, description = "`intent=invitation` with an invitation that is no longer usable", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "Unknown `intent`", content_type = "application/problem+json")))]
 async fn login(
     state: State<AppState>,
     ApiPath(provider): ApiPath<String>,
@@ -239,7 +243,9 @@ fn refused(reason: &str, language: Language, headers: &HeaderMap) -> Response {
 /// Where the identity provider returns the browser (OpenID Connect redirect URI).
 #[utoipa::path(get, path = "/auth/callback/{provider}", tag = TAG, params(("provider" = String, Path), CallbackParams),
     responses((status = 303, description = "Logged in: session cookie set, back to the application"),
-        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json")))]
+        (status = 400, body = Problem, description = "Malformed query", content_type = "application/problem+json"),
+        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json"),
+        (status = 404, body = Problem, description = "No such provider", content_type = "application/problem+json")))]
 async fn callback(
     state: State<AppState>,
     ApiPath(provider): ApiPath<String>,
@@ -309,7 +315,11 @@ pub struct SamlPost {
 #[utoipa::path(post, path = "/auth/saml/acs/{provider}", tag = TAG, params(("provider" = String, Path)),
     request_body(content = SamlPost, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Logged in: session cookie set, back to the application"),
-        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json")))]
+        (status = 400, body = Problem, description = "A form that cannot be read", content_type = "application/problem+json"),
+        (status = 403, body = Problem, description = "Login refused, with a localized reason", content_type = "application/problem+json"),
+        (status = 404, body = Problem, description = "No such provider", content_type = "application/problem+json"),
+        (status = 415, body = Problem, description = "Not a form (`application/x-www-form-urlencoded`)", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "The form lacks `SAMLResponse`", content_type = "application/problem+json")))]
 async fn saml_acs(
     state: State<AppState>,
     ApiPath(provider): ApiPath<String>,
@@ -329,6 +339,7 @@ async fn saml_acs(
 /// (the user logged out elsewhere; their sessions here end) or its answer to ours.
 #[utoipa::path(get, path = "/auth/saml/slo/{provider}", tag = TAG, params(("provider" = String, Path)),
     responses((status = 303, description = "To the provider with our answer, or to the logged-out page"),
+        (status = 404, body = Problem, description = "No such provider", content_type = "application/problem+json"),
         (status = 422, body = Problem, description = "The message is invalid or unsigned", content_type = "application/problem+json")))]
 async fn saml_slo(
     state: State<AppState>,
@@ -355,7 +366,8 @@ pub struct LoggedOut {
 /// Log out: ends the session here and gives the provider's logout address. Needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/auth/logout", tag = TAG,
     responses((status = 200, body = LoggedOut), (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+        (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn logout(state: State<AppState>, session: CurrentSession) -> Result<Response, ApiError> {
     let request = state.as_service(pb::LogoutRequest { session_token: session.token });
     let result = state.identity().logout(request).await?.into_inner();

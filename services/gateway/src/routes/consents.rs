@@ -10,12 +10,13 @@ use axum::{
 use ohjaus_platform::{auth::Principal, proto::consent::v1 as pb};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::workspaces::consents::{ConsentRequest, TAG, answer};
 use crate::{
-    extract::{ApiJson, ApiPath, Caller, if_match},
+    docs::{ActionProblems, UpdateProblems, routes},
+    extract::{ApiPath, Caller, OptionalJson, if_match},
     problem::{ApiError, Problem},
     state::AppState,
 };
@@ -28,10 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_participation))
 }
 
-/// The customer's acceptance.
-#[derive(Debug, Deserialize, ToSchema)]
+/// The customer's acceptance; every field is optional, and so is the body itself (none is `{}`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AcceptInput {
+pub struct ConsentAcceptance {
     /// The expert sees only what is made in the workspace after the acceptance.
     #[serde(default)]
     pub from_now_on_only: bool,
@@ -40,18 +41,17 @@ pub struct AcceptInput {
 /// Accept a pending request (the customer it asks). Needs `If-Match` with the version seen.
 #[utoipa::path(post, path = "/consents/{request}/accept", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
-    request_body = AcceptInput,
+    request_body(content = Option<ConsentAcceptance>, description = "Optional: no body is `{}`"),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        UpdateProblems,
+        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn accept_consent(
     state: State<AppState>,
     Caller(caller): Caller,
     ApiPath(request): ApiPath<Uuid>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<AcceptInput>,
+    OptionalJson(body): OptionalJson<ConsentAcceptance>,
 ) -> Result<Response, ApiError> {
     let message = pb::AcceptConsentRequest {
         request_id: request.to_string(),
@@ -66,10 +66,9 @@ async fn accept_consent(
 #[utoipa::path(post, path = "/consents/{request}/reject", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not pending", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn reject_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -84,10 +83,9 @@ async fn reject_consent(
 #[utoipa::path(post, path = "/consents/{request}/withdraw", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not accepted", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not accepted", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn withdraw_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -102,11 +100,10 @@ async fn withdraw_consent(
 #[utoipa::path(post, path = "/consents/{request}/end", tag = TAG,
     params(("request" = Uuid, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
+        ActionProblems,
         (status = 403, body = Problem, description = "A member but not the owner guide", content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Already decided against, withdrawn or ended", content_type = "application/problem+json"),
-        (status = 412, body = Problem, description = "Stale version", content_type = "application/problem+json"),
-        (status = 428, body = Problem, description = "No If-Match", content_type = "application/problem+json")))]
+        (status = 409, body = Problem, description = "Already decided against, withdrawn or ended", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn end_participation(
     state: State<AppState>,
     Caller(caller): Caller,

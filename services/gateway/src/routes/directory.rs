@@ -5,7 +5,7 @@ use axum::extract::State;
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::organizations::{
@@ -13,9 +13,10 @@ use super::organizations::{
     experts::{Role, role_from_pb},
 };
 use crate::{
-    extract::{ApiQuery, Caller},
+    docs::{ListProblems, routes},
+    extract::{ApiQuery, Caller, page_size},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{LocalizedText, Page, view_all},
 };
@@ -56,6 +57,7 @@ pub struct DirectoryParams {
     /// Only this organisation's experts; absent or empty for every active organisation.
     pub organization_id: Option<String>,
     /// Items per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i32>,
     /// `next_page_token` of the previous page.
     pub page_token: Option<String>,
@@ -65,9 +67,8 @@ pub struct DirectoryParams {
 /// workspace (guides).
 #[utoipa::path(get, path = "/directory/experts", tag = TAG, params(DirectoryParams),
     responses((status = 200, body = Page<DirectoryExpert>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        ListProblems),
+    security(("session" = [])))]
 async fn list_directory_experts(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -75,7 +76,7 @@ async fn list_directory_experts(
 ) -> Result<axum::Json<Page<DirectoryExpert>>, ApiError> {
     let request = pb::ListDirectoryExpertsRequest {
         organization_id: params.organization_id.unwrap_or_default(),
-        page_size: params.page_size.unwrap_or(0),
+        page_size: page_size(params.page_size),
         page_token: params.page_token.unwrap_or_default(),
     };
     let response = state.tenants().list_directory_experts(state.as_caller(&caller, request)).await?.into_inner();

@@ -13,10 +13,11 @@ use ohjaus_platform::{
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 
 use super::workspaces::{TAG, Workspace, versioned_workspace};
 use crate::{
+    docs::{CreateProblems, routes},
     extract::{ApiJson, CurrentSession, principal_of_session},
     problem::{ApiError, Problem},
     routes::auth::cleared_cookies,
@@ -29,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AcceptInput {
+pub struct InvitationAcceptance {
     /// The secret from the invitation link (`/invitations/{token}`).
     pub token: String,
 }
@@ -38,14 +39,16 @@ pub struct AcceptInput {
 /// Needs `X-CSRF-Token`. A person who logged in through the link without having an account gets
 /// one only here, when the invitation is theirs; when it is refused, that login ends (the
 /// session cookies are cleared) and nothing about them is kept.
-#[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = AcceptInput,
+#[utoipa::path(post, path = "/invitations/accept", tag = TAG, request_body = InvitationAcceptance,
     responses((status = 200, body = Workspace),
+        CreateProblems,
         (status = 403, body = Problem, description = "The invitation is for another person", content_type = "application/problem+json"),
-        (status = 410, body = Problem, description = "Expired, used or revoked", content_type = "application/problem+json")))]
+        (status = 410, body = Problem, description = "Expired, used or revoked", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn accept_invitation(
     state: State<AppState>,
     session: CurrentSession,
-    ApiJson(body): ApiJson<AcceptInput>,
+    ApiJson(body): ApiJson<InvitationAcceptance>,
 ) -> Result<Response, ApiError> {
     match accept_as(&state, &session, body.token).await {
         Ok(joined) => versioned_workspace(StatusCode::OK, joined, None),

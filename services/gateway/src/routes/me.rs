@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::identity::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{BasicProblems, routes},
     extract::{ApiPath, CurrentSession},
     ids::service_id,
     problem::{ApiError, Problem},
@@ -54,7 +55,9 @@ pub struct Me {
 }
 
 /// Who am I: my kind, organisations and roles, and this session.
-#[utoipa::path(get, path = "/me", tag = TAG, operation_id = "me", responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/me", tag = TAG, operation_id = "me", responses((status = 200, body = Me),
+        (status = 401, body = Problem, description = "No session", content_type = "application/problem+json")),
+    security(("session" = [])))]
 async fn get_me(session: CurrentSession) -> Result<Json<Me>, ApiError> {
     let r = session.resolved;
     Ok(Json(Me {
@@ -77,7 +80,9 @@ async fn get_me(session: CurrentSession) -> Result<Json<Me>, ApiError> {
 }
 
 /// My sessions (on every device).
-#[utoipa::path(get, path = "/me/sessions", tag = TAG, operation_id = "my_sessions", responses((status = 200, body = Vec<SessionInfo>), (status = 401, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/me/sessions", tag = TAG, operation_id = "my_sessions", responses((status = 200, body = Vec<SessionInfo>),
+        (status = 401, body = Problem, description = "No session", content_type = "application/problem+json")),
+    security(("session" = [])))]
 async fn list_my_sessions(state: State<AppState>, session: CurrentSession) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     let list = state
         .identity()
@@ -99,7 +104,9 @@ async fn list_my_sessions(state: State<AppState>, session: CurrentSession) -> Re
 
 /// End one of my sessions; it stops working at once everywhere. Needs `X-CSRF-Token`.
 #[utoipa::path(delete, path = "/me/sessions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204),
+        BasicProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn end_my_session(
     state: State<AppState>,
     session: CurrentSession,

@@ -26,8 +26,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(directory::router())
         .merge(workspaces_router())
         .merge(notifications::router())
-        // Before `consents`: both bodies are named `AcceptInput` in the document, and the first
-        // merged is the one documented (for both paths).
         .merge(invitations::router())
         .merge(consents::router())
         .merge(me::router())

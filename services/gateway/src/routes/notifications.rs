@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
-    extract::{ApiJson, ApiQuery, Caller},
+    docs::{CreateProblems, ListProblems, routes},
+    extract::{ApiQuery, Caller, OptionalJson, page_size},
     ids::{field_ids, service_id},
     problem::ApiError,
     state::AppState,
@@ -61,13 +62,17 @@ pub struct NotificationPage {
 pub struct NotificationParams {
     #[serde(default)]
     pub unread_only: bool,
+    /// Items per page, 1–100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub page_size: Option<i32>,
     pub page_token: Option<String>,
 }
 
 /// My notifications, newest first.
 #[utoipa::path(get, path = "/notifications", tag = TAG, params(NotificationParams),
-    responses((status = 200, body = NotificationPage)))]
+    responses((status = 200, body = NotificationPage),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_notifications(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -75,7 +80,7 @@ async fn list_notifications(
 ) -> Result<axum::Json<NotificationPage>, ApiError> {
     let request = pb::ListNotificationsRequest {
         unread_only: params.unread_only,
-        page_size: params.page_size.unwrap_or(0),
+        page_size: page_size(params.page_size),
         page_token: params.page_token.unwrap_or_default(),
     };
     let found = state.workspaces().list_notifications(state.as_caller(&caller, request)).await?.into_inner();
@@ -86,7 +91,8 @@ async fn list_notifications(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Every field is optional, and so is the body itself (none is `{}`: all of mine).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadNotificationsInput {
     /// Which ones; absent or empty: all of mine.
@@ -101,12 +107,14 @@ pub struct ReadNotificationsResult {
 }
 
 /// Mark notifications read.
-#[utoipa::path(post, path = "/notifications/read", tag = TAG, request_body = ReadNotificationsInput,
-    responses((status = 200, body = ReadNotificationsResult)))]
+#[utoipa::path(post, path = "/notifications/read", tag = TAG, request_body(content = Option<ReadNotificationsInput>, description = "Optional: no body is `{}`"),
+    responses((status = 200, body = ReadNotificationsResult),
+        CreateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn read_notifications(
     state: State<AppState>,
     Caller(caller): Caller,
-    ApiJson(body): ApiJson<ReadNotificationsInput>,
+    OptionalJson(body): OptionalJson<ReadNotificationsInput>,
 ) -> Result<axum::Json<ReadNotificationsResult>, ApiError> {
     let request = pb::MarkNotificationsReadRequest {
         notification_ids: field_ids("ids", &body.ids)?.iter().map(Uuid::to_string).collect(),

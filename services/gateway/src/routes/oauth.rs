@@ -2,7 +2,7 @@
 
 use axum::{
     Form, Json,
-    extract::State,
+    extract::{State, rejection::FormRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -11,8 +11,9 @@ use ohjaus_platform::proto::identity::v1 as pb;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 
+use crate::docs::routes;
 use crate::{problem::ApiError, state::AppState};
 
 /// Documented with the logins.
@@ -39,6 +40,13 @@ pub struct TokenResponse {
     pub scope: String,
 }
 
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `unsupported_grant_type` or `invalid_client`.
+    pub error: String,
+}
+
 fn oauth_error(status: StatusCode, error: &str) -> Response {
     // RFC 6749 §5.2 error document.
     (status, [(header::CACHE_CONTROL, "no-store")], Json(json!({ "error": error }))).into_response()
@@ -47,8 +55,19 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
 /// OAuth 2.0 client credentials (RFC 6749 §4.4): a short-lived access token for an
 /// integration client, for the HTTP API and the gRPC APIs.
 #[utoipa::path(post, path = "/oauth/token", tag = TAG, operation_id = "token", request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = TokenResponse), (status = 400, description = "unsupported_grant_type / invalid_request"), (status = 401, description = "invalid_client")))]
-async fn issue_token(state: State<AppState>, headers: HeaderMap, Form(form): Form<TokenRequest>) -> Response {
+    responses((status = 200, body = TokenResponse),
+        (status = 400, body = OAuthError, description = "`unsupported_grant_type`, or `invalid_request` (also a body that is not such a form)"),
+        (status = 401, body = OAuthError, description = "`invalid_client`")),
+    security(("client_credentials" = []), ()))]
+async fn issue_token(
+    state: State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<TokenRequest>, FormRejection>,
+) -> Response {
+    // RFC 6749 §5.2: a request that cannot be read is `invalid_request`, whatever went wrong.
+    let Ok(Form(form)) = form else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
     if form.grant_type != "client_credentials" {
         return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     }

@@ -4,11 +4,12 @@ use axum::extract::State;
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::organizations::DataProtectionOfficer;
 use crate::{
+    docs::routes,
     extract::ApiPath,
     problem::{ApiError, Problem},
     state::AppState,

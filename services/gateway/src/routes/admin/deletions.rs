@@ -15,14 +15,15 @@ use futures::stream;
 use ohjaus_platform::{auth::Principal, proto::retention::v1 as pb};
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{BasicProblems, ListProblems, routes},
     extract::{ApiPath, ApiQuery, Caller, PageParams},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, timestamp, view_all},
 };
@@ -91,10 +92,8 @@ fn deletion(d: pb::Deletion) -> Result<Deletion, ApiError> {
 
 /// List retention's deletions, oldest first (operator).
 #[utoipa::path(get, path = "/admin/deletions", tag = TAG, params(PageParams),
-    responses((status = 200, body = Page<Deletion>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = [])))]
+    responses((status = 200, body = Page<Deletion>), ListProblems),
+    security(("session" = []), ("operator_token" = [])))]
 async fn list_deletions(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -107,10 +106,8 @@ async fn list_deletions(
 
 /// One deletion's evidence (operator).
 #[utoipa::path(get, path = "/admin/deletions/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Deletion),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = [])))]
+    responses((status = 200, body = Deletion), BasicProblems),
+    security(("session" = []), ("operator_token" = [])))]
 async fn get_deletion(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -125,8 +122,8 @@ async fn get_deletion(
 /// by page (operator).
 #[utoipa::path(get, path = "/admin/deletions/export", tag = TAG,
     responses((status = 200, description = "One Deletion object per line", content_type = "application/x-ndjson"),
-        (status = 403, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = [])))]
+        BasicProblems),
+    security(("session" = []), ("operator_token" = [])))]
 async fn export_deletions(state: State<AppState>, Caller(caller): Caller) -> Result<Response, ApiError> {
     // The first page is asked before answering, so a refusal is a problem, not a cut stream.
     let first = fetch_page(&state, &caller, String::new()).await?;

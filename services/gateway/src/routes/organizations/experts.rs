@@ -10,14 +10,15 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, UpdateProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, timestamp, versioned, view_all},
 };
@@ -147,9 +148,8 @@ fn expert(e: pb::Expert) -> Result<Expert, ApiError> {
 #[utoipa::path(post, path = "/organizations/{id}/experts", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = NewExpert,
     responses((status = 201, body = Expert, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+        CreateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn add_expert(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -175,8 +175,9 @@ async fn add_expert(
 
 /// List an organisation's experts.
 #[utoipa::path(get, path = "/organizations/{id}/experts", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<Expert>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+    responses((status = 200, body = Page<Expert>),
+        ListProblems),
+    security(("session" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn list_experts(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -191,8 +192,9 @@ async fn list_experts(
 
 /// Get an expert of an organisation.
 #[utoipa::path(get, path = "/organizations/{id}/experts/{expert_id}", tag = TAG, params(("id" = Uuid, Path), ("expert_id" = Uuid, Path)),
-    responses((status = 200, body = Expert, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+    responses((status = 200, body = Expert, headers(("ETag" = String))),
+        BasicProblems),
+    security(("session" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn get_expert(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -206,8 +208,9 @@ async fn get_expert(
 
 /// Remove an expert from an organisation (main user).
 #[utoipa::path(delete, path = "/organizations/{id}/experts/{expert_id}", tag = TAG, params(("id" = Uuid, Path), ("expert_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("client_credentials" = [])))]
+    responses((status = 204),
+        BasicProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn remove_expert(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -221,8 +224,9 @@ async fn remove_expert(
 /// Replace an expert's roles (main user). Requires `If-Match`.
 #[utoipa::path(put, path = "/organizations/{id}/experts/{expert_id}/roles", tag = TAG,
     params(("id" = Uuid, Path), ("expert_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = RolesInput,
-    responses((status = 200, body = Expert, headers(("ETag" = String))), (status = 412, body = Problem, content_type = "application/problem+json")),
-    security(("client_credentials" = [])))]
+    responses((status = 200, body = Expert, headers(("ETag" = String))),
+        UpdateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn set_expert_roles(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -246,11 +250,8 @@ async fn set_expert_roles(
 #[utoipa::path(put, path = "/organizations/{id}/experts/{expert_id}/listing", tag = TAG,
     params(("id" = Uuid, Path), ("expert_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = ListingInput,
     responses((status = 200, body = Expert, headers(("ETag" = String))),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 428, body = Problem, content_type = "application/problem+json")))]
+        UpdateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn set_expert_listing(
     state: State<AppState>,
     Caller(caller): Caller,

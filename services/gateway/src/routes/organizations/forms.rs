@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::forms::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{CreateProblems, routes},
     extract::{ApiJson, ApiPath, Caller, idempotency_key},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{timestamp, versioned},
 };
@@ -59,8 +60,8 @@ fn form(f: pb::Form) -> Result<Form, ApiError> {
 #[utoipa::path(post, path = "/organizations/{id}/forms", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = FormInput,
     responses((status = 201, body = Form, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        CreateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn create_form(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -8,14 +8,15 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, timestamp, view_all},
 };
@@ -67,7 +68,9 @@ pub struct CreatedIntegrationClient {
 /// Create an integration client (main user). The secret is shown once.
 #[utoipa::path(post, path = "/organizations/{id}/integration-clients", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = NewIntegrationClient,
-    responses((status = 201, body = CreatedIntegrationClient), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = CreatedIntegrationClient),
+        CreateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn create_integration_client(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -88,7 +91,9 @@ async fn create_integration_client(
 
 /// List an organisation's integration clients (main user).
 #[utoipa::path(get, path = "/organizations/{id}/integration-clients", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<IntegrationClient>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<IntegrationClient>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_integration_clients(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -106,7 +111,9 @@ async fn list_integration_clients(
 
 /// Revoke an integration client (main user); its credentials stop working at once.
 #[utoipa::path(delete, path = "/organizations/{id}/integration-clients/{client_id}", tag = TAG, params(("id" = Uuid, Path), ("client_id" = Uuid, Path)),
-    responses((status = 200, body = IntegrationClient), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = IntegrationClient),
+        BasicProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn revoke_integration_client(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -15,13 +15,14 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, UpdateProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{LocalizedText, Page, timestamp, versioned, view_all},
 };
@@ -106,11 +107,27 @@ fn status_from_pb(value: i32) -> OrganizationStatus {
     }
 }
 
+/// An organisation as the API shows it: its registry data (the fields of
+/// [`OrganizationRegistry`], which a request may not add to) beside its id, status, version and
+/// times. One flat object of its own, not the registry's closed schema extended: that schema
+/// refuses every field it does not name, so no answer could have matched it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Organization {
     pub id: Uuid,
-    #[serde(flatten)]
-    pub registry: OrganizationRegistry,
+    /// Official name in the trade register.
+    pub official_name: String,
+    /// Name shown to customers.
+    pub display_name: LocalizedText,
+    /// Finnish business ID (Y-tunnus), e.g. `1234567-1`.
+    pub business_id: String,
+    /// https address of the organisation's website.
+    pub website: String,
+    pub contact: ContactPerson,
+    pub data_protection_officer: DataProtectionOfficer,
+    /// Link to the privacy notice in each language.
+    pub privacy_notice_url: LocalizedText,
+    /// Link to the page where a person requests their personal data.
+    pub data_request_url: String,
     pub status: OrganizationStatus,
     /// Send as `If-Match: "<version>"` to update.
     pub version: i64,
@@ -124,20 +141,18 @@ fn organization(o: pb::Organization) -> Result<Organization, ApiError> {
     let dpo = r.data_protection_officer.unwrap_or_default();
     Ok(Organization {
         id: service_id(&o.id)?,
-        registry: OrganizationRegistry {
-            official_name: r.official_name,
-            display_name: r.display_name.unwrap_or_default().into(),
-            business_id: r.business_id,
-            website: r.website,
-            contact: ContactPerson {
-                name: contact.name,
-                email: contact.email,
-                phone: Some(contact.phone).filter(|p| !p.is_empty()),
-            },
-            data_protection_officer: DataProtectionOfficer { name: dpo.name, email: dpo.email },
-            privacy_notice_url: r.privacy_notice_url.unwrap_or_default().into(),
-            data_request_url: r.data_request_url,
+        official_name: r.official_name,
+        display_name: r.display_name.unwrap_or_default().into(),
+        business_id: r.business_id,
+        website: r.website,
+        contact: ContactPerson {
+            name: contact.name,
+            email: contact.email,
+            phone: Some(contact.phone).filter(|p| !p.is_empty()),
         },
+        data_protection_officer: DataProtectionOfficer { name: dpo.name, email: dpo.email },
+        privacy_notice_url: r.privacy_notice_url.unwrap_or_default().into(),
+        data_request_url: r.data_request_url,
         status: status_from_pb(o.status),
         version: o.version,
         created_at: timestamp(o.created_at),
@@ -155,10 +170,8 @@ pub struct StatusChange {
 #[utoipa::path(post, path = "/organizations", tag = TAG, request_body = OrganizationRegistry,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retry-safe key; a repeat returns the first result")),
     responses((status = 201, body = Organization, headers(("ETag" = String), ("Location" = String))),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+        CreateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = [])))]
 async fn create_organization(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -174,8 +187,9 @@ async fn create_organization(
 
 /// List the organisations the caller may see.
 #[utoipa::path(get, path = "/organizations", tag = TAG, params(PageParams),
-    responses((status = 200, body = Page<Organization>), (status = 401, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+    responses((status = 200, body = Page<Organization>),
+        ListProblems),
+    security(("session" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn list_organizations(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -188,8 +202,9 @@ async fn list_organizations(
 
 /// Get an organisation.
 #[utoipa::path(get, path = "/organizations/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Organization, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+    responses((status = 200, body = Organization, headers(("ETag" = String))),
+        BasicProblems),
+    security(("session" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn get_organization(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -208,9 +223,8 @@ async fn get_organization(
 #[utoipa::path(put, path = "/organizations/{id}", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
     request_body = OrganizationRegistry,
     responses((status = 200, body = Organization, headers(("ETag" = String))),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 428, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = [])))]
+        UpdateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = [])))]
 async fn update_organization(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -228,8 +242,9 @@ async fn update_organization(
 /// Suspend or reactivate an organisation (operator). Requires `If-Match`.
 #[utoipa::path(put, path = "/organizations/{id}/status", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
     request_body = StatusChange,
-    responses((status = 200, body = Organization, headers(("ETag" = String))), (status = 412, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = [])))]
+    responses((status = 200, body = Organization, headers(("ETag" = String))),
+        UpdateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = [])))]
 async fn set_organization_status(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -9,14 +9,15 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::tenants::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, UpdateProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, timestamp, versioned, view_all},
 };
@@ -53,8 +54,9 @@ fn office(o: pb::Office) -> Result<Office, ApiError> {
 /// Add an office (main user).
 #[utoipa::path(post, path = "/organizations/{id}/offices", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = OfficeInput,
-    responses((status = 201, body = Office, headers(("ETag" = String), ("Location" = String))), (status = 400, body = Problem, content_type = "application/problem+json")),
-    security(("client_credentials" = [])))]
+    responses((status = 201, body = Office, headers(("ETag" = String), ("Location" = String))),
+        CreateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn create_office(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -75,8 +77,9 @@ async fn create_office(
 
 /// List an organisation's offices.
 #[utoipa::path(get, path = "/organizations/{id}/offices", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<Office>), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("operator_token" = []), ("client_credentials" = [])))]
+    responses((status = 200, body = Page<Office>),
+        ListProblems),
+    security(("session" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn list_offices(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -92,8 +95,9 @@ async fn list_offices(
 /// Rename an office (main user). Requires `If-Match`.
 #[utoipa::path(put, path = "/organizations/{id}/offices/{office_id}", tag = TAG,
     params(("id" = Uuid, Path), ("office_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = OfficeInput,
-    responses((status = 200, body = Office, headers(("ETag" = String))), (status = 412, body = Problem, content_type = "application/problem+json")),
-    security(("client_credentials" = [])))]
+    responses((status = 200, body = Office, headers(("ETag" = String))),
+        UpdateProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn update_office(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -116,8 +120,9 @@ async fn update_office(
 /// Remove an office (main user).
 #[utoipa::path(delete, path = "/organizations/{id}/offices/{office_id}", tag = TAG,
     params(("id" = Uuid, Path), ("office_id" = Uuid, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("client_credentials" = [])))]
+    responses((status = 204),
+        BasicProblems),
+    security(("session" = [], "csrf" = []), ("operator_token" = []), ("client_credentials" = [])))]
 async fn delete_office(
     state: State<AppState>,
     Caller(caller): Caller,

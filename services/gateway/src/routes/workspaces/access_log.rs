@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{ListProblems, routes},
     extract::{ApiPath, ApiQuery, Caller, PageParams},
     ids::optional_service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, timestamp, view_all},
 };
@@ -54,7 +55,9 @@ fn entry(e: pb::AccessLogEntry) -> Result<AccessLogEntry, ApiError> {
 /// Who read what of this workspace, and when (members; the customer sees every access).
 #[utoipa::path(get, path = "/workspaces/{id}/access-log", tag = TAG, operation_id = "access_log",
     params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<AccessLogEntry>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<AccessLogEntry>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_access_log(
     state: State<AppState>,
     Caller(caller): Caller,

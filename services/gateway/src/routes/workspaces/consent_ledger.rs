@@ -6,13 +6,14 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::consent::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{BasicProblems, routes},
     extract::{ApiPath, Caller},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{timestamp, view_all},
 };
@@ -119,7 +120,9 @@ pub struct LedgerExport {
 /// Export the workspace's consent ledger with purpose texts and its verification: the
 /// workspace's customer gets the entries about them, the controller's main users every entry.
 #[utoipa::path(get, path = "/workspaces/{id}/consent-ledger", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = LedgerExport), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LedgerExport),
+        BasicProblems),
+    security(("session" = [])))]
 async fn export_ledger(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -137,7 +140,9 @@ async fn export_ledger(
 
 /// Recompute the workspace's consent ledger chain (whoever may export it).
 #[utoipa::path(get, path = "/workspaces/{id}/consent-ledger/verification", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = LedgerVerification), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = LedgerVerification),
+        BasicProblems),
+    security(("session" = [])))]
 async fn verify_ledger(
     state: State<AppState>,
     Caller(caller): Caller,

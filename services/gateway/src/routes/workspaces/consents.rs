@@ -17,10 +17,11 @@ use ohjaus_platform::{
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key},
     ids::service_id,
     problem::{ApiError, Problem},
@@ -144,10 +145,10 @@ pub fn answer(status: StatusCode, r: pb::ConsentRequest, location: Option<String
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = ConsentInput,
     responses((status = 201, body = ConsentRequest, headers(("ETag" = String), ("Location" = String))),
+        CreateProblems,
         (status = 403, body = Problem, description = "A member but not the owner guide", content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "The expert is already in the workspace or proposed", content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+        (status = 409, body = Problem, description = "The expert is already in the workspace or proposed", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn request_consent(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -184,9 +185,10 @@ async fn requests_of(
 /// those that ask them.
 #[utoipa::path(get, path = "/workspaces/{id}/consents", tag = TAG, params(("id" = Uuid, Path), PageParams),
     responses((status = 200, body = Page<ConsentRequest>),
+        ListProblems,
         (status = 403, body = Problem, description = "A member but not the owner guide", content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, description = "Bad page size or token", content_type = "application/problem+json")))]
+        (status = 422, body = Problem, description = "Bad page size or token", content_type = "application/problem+json")),
+    security(("session" = [])))]
 async fn list_consents(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -208,7 +210,8 @@ async fn list_consents(
 #[utoipa::path(get, path = "/workspaces/{id}/consents/{request}", tag = TAG,
     params(("id" = Uuid, Path), ("request" = Uuid, Path)),
     responses((status = 200, body = ConsentRequest, headers(("ETag" = String))),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        BasicProblems),
+    security(("session" = [])))]
 async fn get_consent(
     state: State<AppState>,
     Caller(caller): Caller,

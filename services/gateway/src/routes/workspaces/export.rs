@@ -7,13 +7,14 @@ use axum::{
     response::Response,
 };
 use ohjaus_platform::proto::workspaces::v1::{self as pb, export_part};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{BasicProblems, routes},
     extract::{ApiPath, Caller},
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
 };
 
@@ -25,7 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// with `workspace.json`, `workspace.html` and `files/…`, streamed as it is made.
 #[utoipa::path(get, path = "/workspaces/{id}/export", tag = TAG, params(("id" = Uuid, Path)),
     responses((status = 200, description = "A zip archive", content_type = "application/zip"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        BasicProblems),
+    security(("session" = [])))]
 async fn export_workspace(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -13,11 +13,12 @@ use ohjaus_platform::{
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::{File, TAG, file};
 use crate::{
+    docs::{BasicProblems, CreateProblems, ListProblems, routes},
     extract::{ApiPath, ApiQuery, Caller, CurrentSession, PageParams, principal_of_session},
     ids::optional_field_id,
     problem::{ApiError, Problem},
@@ -72,8 +73,10 @@ pub struct UploadParams {
         (FileBytes = "text/rtf"),
         (FileBytes = "application/octet-stream"))),
     responses((status = 201, body = File),
+        CreateProblems,
         (status = 413, body = Problem, description = "Over the size limit", content_type = "application/problem+json"),
-        (status = 422, body = Problem, description = "Type not allowed, or not what the name says", content_type = "application/problem+json")))]
+        (status = 422, body = Problem, description = "Type not allowed, or not what the name says", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn upload_file(
     state: State<AppState>,
     session: CurrentSession,
@@ -126,7 +129,9 @@ async fn upload_file(
 
 /// The workspace's files (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/files", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<File>)))]
+    responses((status = 200, body = Page<File>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_files(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -175,7 +180,8 @@ fn attachment_disposition(name: &str) -> String {
         (FileBytes = "text/csv"),
         (FileBytes = "text/plain"),
         (FileBytes = "text/rtf"))),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        BasicProblems),
+    security(("session" = [])))]
 async fn download_file(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{auth::Principal, proto::workspaces::v1 as pb};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{ActionProblems, CreateProblems, ListProblems, routes},
     extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
     ids::service_id,
     problem::{ApiError, Problem},
@@ -88,8 +89,10 @@ fn versioned_invitation(status: StatusCode, i: pb::Invitation) -> Result<Respons
 /// Invite a customer by email (the workspace's guides).
 #[utoipa::path(post, path = "/workspaces/{id}/invitations", tag = TAG,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = InvitationInput,
-    responses((status = 201, body = Invitation), (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "Not active, or a personal workspace that already has its customer", content_type = "application/problem+json")))]
+    responses((status = 201, body = Invitation),
+        CreateProblems,
+        (status = 409, body = Problem, description = "Not active, or a personal workspace that already has its customer", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn create_invitation(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -110,7 +113,9 @@ async fn create_invitation(
 
 /// The workspace's invitations (its guides).
 #[utoipa::path(get, path = "/workspaces/{id}/invitations", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<Invitation>)))]
+    responses((status = 200, body = Page<Invitation>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_invitations(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -126,7 +131,10 @@ async fn list_invitations(
 /// Send a new link (the old one stops working) with a new expiry. Needs `If-Match`.
 #[utoipa::path(post, path = "/workspaces/{id}/invitations/{invitation_id}/resend", tag = TAG,
     params(("id" = Uuid, Path), ("invitation_id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Invitation), (status = 409, body = Problem, description = "Accepted or revoked", content_type = "application/problem+json")))]
+    responses((status = 200, body = Invitation),
+        ActionProblems,
+        (status = 409, body = Problem, description = "Accepted or revoked", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn resend_invitation(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -157,7 +165,9 @@ fn invitation_ref(
 /// Withdraw an invitation; its link stops working. Needs `If-Match`.
 #[utoipa::path(post, path = "/workspaces/{id}/invitations/{invitation_id}/revoke", tag = TAG,
     params(("id" = Uuid, Path), ("invitation_id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Invitation)))]
+    responses((status = 200, body = Invitation),
+        ActionProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn revoke_invitation(
     state: State<AppState>,
     Caller(caller): Caller,

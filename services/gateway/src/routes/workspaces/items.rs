@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{grpc::timestamp as to_timestamp, proto::workspaces::v1 as pb};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::{Item, item};
 use crate::{
+    docs::{ActionProblems, BasicProblems, CreateProblems, ListProblems, UpdateProblems, routes},
     extract::{
         ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
     },
@@ -168,10 +169,11 @@ impl ItemInput {
 /// Add a phase, task, event or note (members of an active workspace). Needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/workspaces/{id}/items", tag = TAG,
     params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = ItemInput,
-    responses((status = 201, body = Item), (status = 403, body = Problem, description = "Customers write shared notes only", content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "The workspace is not active", content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Item),
+        CreateProblems,
+        (status = 403, body = Problem, description = "Customers write shared notes only", content_type = "application/problem+json"),
+        (status = 409, body = Problem, description = "The workspace is not active", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn create_item(
     state: State<AppState>,
     session: CurrentSession,
@@ -205,8 +207,9 @@ pub struct ItemQuery {
 
 /// Items of one kind in the order they were made (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/items", tag = TAG, params(("id" = Uuid, Path), ItemQuery, PageParams),
-    responses((status = 200, body = Page<Item>), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<Item>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_items(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -226,7 +229,9 @@ async fn list_items(
 
 /// One item (members who may see it; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/items/{item_id}", tag = TAG, params(("id" = Uuid, Path), ("item_id" = Uuid, Path)),
-    responses((status = 200, body = Item), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Item),
+        BasicProblems),
+    security(("session" = [])))]
 async fn get_item(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -241,9 +246,9 @@ async fn get_item(
 /// and `X-CSRF-Token`.
 #[utoipa::path(put, path = "/workspaces/{id}/items/{item_id}", tag = TAG,
     params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = ItemFields,
-    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Item),
+        UpdateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn update_item(
     state: State<AppState>,
     session: CurrentSession,
@@ -265,8 +270,9 @@ async fn update_item(
 /// Delete an item; its content is gone for good. Needs `If-Match` and `X-CSRF-Token`.
 #[utoipa::path(delete, path = "/workspaces/{id}/items/{item_id}", tag = TAG,
     params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Item),
+        ActionProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn delete_item(
     state: State<AppState>,
     session: CurrentSession,
@@ -290,8 +296,9 @@ pub struct TaskDone {
 /// `If-Match` and `X-CSRF-Token`.
 #[utoipa::path(put, path = "/workspaces/{id}/items/{item_id}/done", tag = TAG,
     params(("id" = Uuid, Path), ("item_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = TaskDone,
-    responses((status = 200, body = Item), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Item),
+        UpdateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn set_task_done(
     state: State<AppState>,
     session: CurrentSession,

@@ -16,14 +16,15 @@ use ohjaus_platform::{
     error::ErrorCode,
     proto::{identity::v1::ResolveSessionRequest, workspaces::v1 as pb},
 };
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::{TAG, item, message};
 use crate::{
+    docs::{BasicProblems, routes},
     extract::{ApiPath, CurrentSession, principal_of_session},
     live::ChangeKind,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
 };
 
@@ -43,7 +44,8 @@ const SESSION_CHECK: Duration = Duration::from_secs(30);
 /// last `access-ended` event.
 #[utoipa::path(get, path = "/workspaces/{id}/live", tag = TAG, operation_id = "live", params(("id" = Uuid, Path)),
     responses((status = 200, description = "An event stream", content_type = "text/event-stream"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+        BasicProblems),
+    security(("session" = [])))]
 async fn stream_updates(
     state: State<AppState>,
     session: CurrentSession,

@@ -4,14 +4,15 @@ use axum::extract::State;
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::Serialize;
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{ListProblems, routes},
     extract::{ApiPath, ApiQuery, Caller, PageParams},
     ids::service_id,
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{Page, view_all},
 };
@@ -36,7 +37,9 @@ fn member(m: pb::Member) -> Result<Member, ApiError> {
 
 /// Who is in the workspace (members; a customer of a group sees the staff and themselves).
 #[utoipa::path(get, path = "/workspaces/{id}/members", tag = TAG, params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = Page<Member>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<Member>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_members(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::{Message, TAG, message};
 use crate::{
+    docs::{ActionProblems, BasicProblems, CreateProblems, ListProblems, UpdateProblems, routes},
     extract::{
         ApiJson, ApiPath, ApiQuery, Caller, CurrentSession, PageParams, idempotency_key, if_match, principal_of_session,
     },
@@ -55,8 +56,10 @@ pub struct MessageInput {
 /// Post a message (members of an active workspace, logged in). Needs `X-CSRF-Token`.
 #[utoipa::path(post, path = "/workspaces/{id}/messages", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = MessageInput,
-    responses((status = 201, body = Message), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, description = "The workspace is not active", content_type = "application/problem+json")))]
+    responses((status = 201, body = Message),
+        CreateProblems,
+        (status = 409, body = Problem, description = "The workspace is not active", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn post_message(
     state: State<AppState>,
     session: CurrentSession,
@@ -90,7 +93,9 @@ pub struct MessageOrder {
 
 /// Messages in the order they were posted, or newest first (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/messages", tag = TAG, params(("id" = Uuid, Path), MessageOrder, PageParams),
-    responses((status = 200, body = Page<Message>), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<Message>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_messages(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -116,7 +121,9 @@ async fn list_messages(
 /// One message (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/messages/{message_id}", tag = TAG,
     params(("id" = Uuid, Path), ("message_id" = Uuid, Path)),
-    responses((status = 200, body = Message), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Message),
+        BasicProblems),
+    security(("session" = [])))]
 async fn get_message(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -137,9 +144,11 @@ pub struct MessageEdit {
 /// Change your own message within the edit window. Needs `If-Match` and `X-CSRF-Token`.
 #[utoipa::path(put, path = "/workspaces/{id}/messages/{message_id}", tag = TAG, operation_id = "edit_message",
     params(("id" = Uuid, Path), ("message_id" = Uuid, Path), ("If-Match" = String, Header)), request_body = MessageEdit,
-    responses((status = 200, body = Message), (status = 403, body = Problem, description = "Not your message", content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, description = "The edit window has passed", content_type = "application/problem+json")))]
+    responses((status = 200, body = Message),
+        UpdateProblems,
+        (status = 403, body = Problem, description = "Not your message", content_type = "application/problem+json"),
+        (status = 422, body = Problem, description = "The edit window has passed", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn update_message(
     state: State<AppState>,
     session: CurrentSession,
@@ -161,7 +170,9 @@ async fn update_message(
 /// Delete your own message within the edit window; its place remains, without content.
 #[utoipa::path(delete, path = "/workspaces/{id}/messages/{message_id}", tag = TAG,
     params(("id" = Uuid, Path), ("message_id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Message), (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Message),
+        ActionProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn delete_message(
     state: State<AppState>,
     session: CurrentSession,
@@ -187,7 +198,9 @@ pub struct ReadMarker {
 
 /// You have read up to this message.
 #[utoipa::path(post, path = "/workspaces/{id}/messages/{message_id}/read", tag = TAG,
-    params(("id" = Uuid, Path), ("message_id" = Uuid, Path)), responses((status = 200, body = ReadMarker)))]
+    params(("id" = Uuid, Path), ("message_id" = Uuid, Path)), responses((status = 200, body = ReadMarker),
+        BasicProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn mark_read(
     state: State<AppState>,
     Caller(caller): Caller,

@@ -25,11 +25,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{auth::Principal, proto::workspaces::v1 as pb};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
-    extract::{ApiJson, ApiPath, ApiQuery, Caller, PageParams, idempotency_key, if_match},
+    docs::{ActionProblems, BasicProblems, CreateProblems, ListProblems, routes},
+    extract::{ApiJson, ApiPath, ApiQuery, Caller, IfMatch, PageParams, idempotency_key},
     ids::{field_id, optional_service_id, service_id},
     problem::{ApiError, Problem},
     state::AppState,
@@ -126,8 +127,9 @@ pub fn versioned_workspace(
 #[utoipa::path(post, path = "/workspaces", tag = TAG, params(("Idempotency-Key" = Option<String>, Header)),
     request_body = WorkspaceInput,
     responses((status = 201, body = Workspace, headers(("ETag" = String), ("Location" = String))),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, description = "Not a guide of that organisation", content_type = "application/problem+json")))]
+        CreateProblems,
+        (status = 404, body = Problem, description = "Not a guide of that organisation", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn create_workspace(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -153,7 +155,9 @@ async fn create_workspace(
 }
 
 /// My workspaces.
-#[utoipa::path(get, path = "/workspaces", tag = TAG, params(PageParams), responses((status = 200, body = Page<Workspace>)))]
+#[utoipa::path(get, path = "/workspaces", tag = TAG, params(PageParams), responses((status = 200, body = Page<Workspace>),
+        ListProblems),
+    security(("session" = [])))]
 async fn list_workspaces(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -166,7 +170,9 @@ async fn list_workspaces(
 
 /// One workspace (members only; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Workspace, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Workspace, headers(("ETag" = String))),
+        BasicProblems),
+    security(("session" = [])))]
 async fn get_workspace(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -179,8 +185,10 @@ async fn get_workspace(
 
 /// Close a workspace (its guides). Needs `If-Match`.
 #[utoipa::path(post, path = "/workspaces/{id}/close", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Workspace), (status = 409, body = Problem, description = "Not active", content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Workspace),
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not active", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn close_workspace(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -192,8 +200,10 @@ async fn close_workspace(
 
 /// Reopen a closed workspace within the reopening window (its guides). Needs `If-Match`.
 #[utoipa::path(post, path = "/workspaces/{id}/reopen", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
-    responses((status = 200, body = Workspace), (status = 409, body = Problem, description = "Not closed, or the window has passed", content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Workspace),
+        ActionProblems,
+        (status = 409, body = Problem, description = "Not closed, or the window has passed", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn reopen_workspace(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -216,8 +226,9 @@ async fn change_state(
     headers: &HeaderMap,
     change: Change,
 ) -> Result<Response, ApiError> {
-    let request =
-        state.as_caller(caller, pb::ChangeStateRequest { workspace_id: id.to_string(), version: if_match(headers)? });
+    // `*` closes whatever the version is: a main user closing a workspace cannot read it.
+    let version = IfMatch::read(headers)?.or_any();
+    let request = state.as_caller(caller, pb::ChangeStateRequest { workspace_id: id.to_string(), version });
     let mut workspaces = state.workspaces();
     let changed = match change {
         Change::Close => workspaces.close_workspace(request).await?,

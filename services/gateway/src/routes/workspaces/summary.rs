@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use crate::{
+    docs::{BasicProblems, UpdateProblems, routes},
     extract::{ApiJson, ApiPath, Caller, CurrentSession, if_match, principal_of_session},
     ids::{optional_service_id, service_id},
-    problem::{ApiError, Problem},
+    problem::ApiError,
     state::AppState,
     views::{timestamp, versioned},
 };
@@ -55,7 +56,9 @@ fn summary(s: pb::Summary) -> Result<Summary, ApiError> {
 
 /// The guidance summary (members; the read is logged).
 #[utoipa::path(get, path = "/workspaces/{id}/summary", tag = TAG, params(("id" = Uuid, Path)),
-    responses((status = 200, body = Summary), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Summary),
+        BasicProblems),
+    security(("session" = [])))]
 async fn get_summary(
     state: State<AppState>,
     Caller(caller): Caller,
@@ -79,8 +82,9 @@ pub struct SummaryInput {
 /// colleague's newer text. Needs `X-CSRF-Token`.
 #[utoipa::path(put, path = "/workspaces/{id}/summary", tag = TAG,
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = SummaryInput,
-    responses((status = 200, body = Summary), (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Summary),
+        UpdateProblems),
+    security(("session" = [], "csrf" = [])))]
 async fn put_summary(
     state: State<AppState>,
     session: CurrentSession,

@@ -4,11 +4,12 @@ use axum::extract::State;
 use ohjaus_platform::proto::workspaces::v1 as pb;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
 
 use super::TAG;
 use crate::{
+    docs::{CreateProblems, routes},
     extract::{ApiJson, ApiPath, Caller},
     ids::{field_id, service_id},
     problem::{ApiError, Problem},
@@ -36,7 +37,10 @@ pub struct TransferResult {
 /// Hand a workspace to another guide (main users of its organisation). The main user does not
 /// see the workspace's content, before or after.
 #[utoipa::path(post, path = "/workspaces/{id}/transfer", tag = TAG, params(("id" = Uuid, Path)), request_body = TransferInput,
-    responses((status = 200, body = TransferResult), (status = 422, body = Problem, description = "Not a guide of the organisation", content_type = "application/problem+json")))]
+    responses((status = 200, body = TransferResult),
+        CreateProblems,
+        (status = 422, body = Problem, description = "Not a guide of the organisation", content_type = "application/problem+json")),
+    security(("session" = [], "csrf" = [])))]
 async fn transfer_workspace(
     state: State<AppState>,
     Caller(caller): Caller,

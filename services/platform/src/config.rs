@@ -31,6 +31,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub auth: AuthSettings,
     pub security: SecuritySettings,
+    pub keyring: KeyringSettings,
     pub telemetry: TelemetrySettings,
     pub demo: DemoSettings,
     pub identity: IdentitySettings,
@@ -270,6 +271,33 @@ pub struct SecuritySettings {
     /// development key, in the embedded mode only.
     #[serde(default)]
     pub key_encryption_key: Option<Secret>,
+    /// Comma-separated further key-encryption keys that still open data keys wrapped by them
+    /// (never wrap new ones): the old key during a rotation, until `ohjaus keyring rewrap`.
+    #[serde(default)]
+    pub accepted_key_encryption_keys: Option<Secret>,
+}
+
+/// The key store ("keyring"): every data key, wrapped, apart from the content it opens, so a
+/// backup of the content holds ciphertext only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringSettings {
+    /// PostgreSQL URL of the key store's database (server mode). Each service keeps its keys in
+    /// a schema of its own there, `<service>_keyring`. Unset: `database.url`, in those schemas.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// Folder of the key store's SQLite files, one per service (embedded mode). Unset:
+    /// `<data_dir>/keyring`.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// After a deletion, the store is compacted (its files rewritten without the deleted keys)
+    /// once no further deletion has come for this long; during a long run of deletions at the
+    /// latest a minute after the first.
+    pub compact_after_ms: u64,
+    /// The operating rule for backups of the key store: keep none longer than this. A deleted
+    /// workspace's content in any backup becomes unreadable when the last key store backup
+    /// that still holds its key is gone, so every retention period is true only up to this.
+    pub backup_max_age_days: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -378,6 +406,27 @@ impl Settings {
     pub fn key_encryption_key(&self) -> Result<crate::crypto::KeyEncryptionKey, crate::crypto::CryptoError> {
         let value = self.security.key_encryption_key.as_ref().map(Secret::expose);
         crate::crypto::KeyEncryptionKey::parse(value.unwrap_or(crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY))
+    }
+
+    /// The current key-encryption key and those still accepted (checked at load).
+    pub fn key_encryption_keys(&self) -> Result<crate::crypto::KeyEncryptionKeys, crate::crypto::CryptoError> {
+        let mut accepted = Vec::new();
+        if let Some(keys) = &self.security.accepted_key_encryption_keys {
+            for key in keys.expose().split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                accepted.push(crate::crypto::KeyEncryptionKey::parse(key)?);
+            }
+        }
+        crate::crypto::KeyEncryptionKeys::new(self.key_encryption_key()?, accepted)
+    }
+
+    /// The PostgreSQL URL of the key store: `keyring.url`, or else the content's `database.url`.
+    pub fn keyring_url(&self) -> Option<&Secret> {
+        self.keyring.url.as_ref().or(self.database.url.as_ref())
+    }
+
+    /// The folder of the key store's SQLite files.
+    pub fn keyring_directory(&self) -> PathBuf {
+        self.keyring.directory.clone().unwrap_or_else(|| self.data_dir.join("keyring"))
     }
 
     /// Defaults, then the file (if given), then `OHJAUS__*` environment variables.
@@ -516,6 +565,15 @@ impl Settings {
             && crate::crypto::KeyEncryptionKey::parse(kek.expose()).is_err()
         {
             return Err(invalid("security.key_encryption_key", "must be `<id>:<64 hex digits>` (256 bits)"));
+        }
+        if let Err(error) = self.key_encryption_keys() {
+            let reason = match error {
+                crate::crypto::CryptoError::DuplicateKeyId(id) => {
+                    format!("the key id `{id}` is given twice (the current key's included)")
+                }
+                _ => "comma-separated `<id>:<64 hex digits>` (256 bits each)".to_owned(),
+            };
+            return Err(ConfigError::Invalid { key: "security.accepted_key_encryption_keys", reason });
         }
         // Development secrets are public: only a laptop run may use them.
         if !self.is_embedded() {

@@ -14,7 +14,7 @@ mod harness;
 
 use std::{future::Future, time::Duration};
 
-pub use harness::{Harness, Sandbox, TestEnv, fixed_clock};
+pub use harness::{Harness, Sandbox, TestEnv, fixed_clock, open_keyring};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -18,9 +18,9 @@ use ohjaus_platform::{
     clock::{ManualClock, SharedClock},
     config::Settings,
     db::Db,
-    keyring::{Keyring, Owner},
     events::Outbox,
     grpc::{self, Transport},
+    keyring::{Keyring, Owner},
 };
 pub use ohjaus_test_support::Backend;
 use ohjaus_test_support::{Harness, open_keyring};
@@ -93,9 +93,7 @@ impl TestEnv {
             .await
             .expect("the workspace's key");
         let mut tx = self.db.begin().await.expect("begin");
-        store::ensure_workspace_key(&mut tx, workspace, organization, self.clock.now_())
-            .await
-            .expect("workspace row");
+        store::ensure_workspace_key(&mut tx, workspace, organization, self.clock.now_()).await.expect("workspace row");
         tx.commit().await.expect("commit");
         let request = ConsentRequest {
             id: RequestId::new(),

@@ -105,7 +105,10 @@ fn main() -> ExitCode {
 async fn rewrap(settings: &Settings, targets: &[Target]) -> anyhow::Result<()> {
     for report in ohjaus::rewrap_keys(settings, targets).await? {
         let r = &report.rewrapped;
-        println!("{}: {} of {} data keys rewrapped with the current key-encryption key", report.target, r.rewrapped, r.found);
+        println!(
+            "{}: {} of {} data keys rewrapped with the current key-encryption key",
+            report.target, r.rewrapped, r.found
+        );
     }
     Ok(())
 }

@@ -238,9 +238,8 @@ mod tests {
     #[test]
     fn rewrapping_moves_a_key_to_the_current_key_encryption_key() {
         let old = || KeyEncryptionKey::parse(KEK).unwrap();
-        let new = || {
-            KeyEncryptionKey::parse("k2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f").unwrap()
-        };
+        let new =
+            || KeyEncryptionKey::parse("k2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f").unwrap();
         let (key, wrapped) = old().new_data_key().unwrap();
         let sealed = key.seal(b"hello", b"record").unwrap();
         let rotating = KeyEncryptionKeys::new(new(), vec![old()]).unwrap();

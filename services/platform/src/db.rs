@@ -166,18 +166,37 @@ impl Db {
         if let Some(platform) = &mut platform {
             platform.set_ignore_missing(true);
         }
+        // On one connection of its own, closed if a migration fails: sqlx's migrator returns
+        // early then without releasing its (PostgreSQL, session-level) lock, and a pooled
+        // connection holding it would make every later migration wait forever.
         match self {
             Db::Postgres(pool) => {
-                if let Some(platform) = &platform {
-                    platform.run(pool).await?;
+                let mut conn = pool.acquire().await?;
+                let mut result = Ok(());
+                for migrator in platform.iter().chain([&own]) {
+                    result = migrator.run_direct(&mut *conn).await;
+                    if result.is_err() {
+                        break;
+                    }
                 }
-                own.run(pool).await?;
+                if result.is_err() {
+                    let _ = conn.close().await;
+                }
+                result?;
             }
             Db::Sqlite(pool) => {
-                if let Some(platform) = &platform {
-                    platform.run(pool).await?;
+                let mut conn = pool.acquire().await?;
+                let mut result = Ok(());
+                for migrator in platform.iter().chain([&own]) {
+                    result = migrator.run_direct(&mut *conn).await;
+                    if result.is_err() {
+                        break;
+                    }
                 }
-                own.run(pool).await?;
+                if result.is_err() {
+                    let _ = conn.close().await;
+                }
+                result?;
             }
         }
         Ok(())

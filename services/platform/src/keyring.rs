@@ -15,7 +15,7 @@
 //! either: SQLite overwrites deleted rows (`secure_delete`) and, with a rollback journal instead
 //! of a write-ahead log, keeps no older page image around once a deletion commits; PostgreSQL
 //! keeps dead row versions in its data files until they are rewritten, so after deletions the
-//! table is rewritten (`VACUUM FULL`) as soon as no further deletion has come for
+//! table is rewritten ([`Keyring::compact`]) as soon as no further deletion has come for
 //! `keyring.compact_after_ms` (a run of deletions is compacted once, after its end, and at the
 //! latest a minute after its first). A compaction that is due survives a crash (a row in
 //! `compaction_due`) and is done at the next start.
@@ -327,30 +327,42 @@ impl Keyring {
         Ok(report)
     }
 
-    /// Rewrites the store's files without what was deleted or replaced: `VACUUM FULL` of the
-    /// key table on PostgreSQL (dead row versions stay in the data files until then), `VACUUM`
-    /// on SQLite.
+    /// Rewrites the store's files without what was deleted or replaced. On PostgreSQL dead row
+    /// versions stay in a table's data files until it is rewritten, and `VACUUM FULL` keeps
+    /// those some older snapshot could still see; so the live keys are copied aside, the table
+    /// truncated (fresh files; the old ones are emptied at commit) and the keys put back, in one
+    /// transaction that holds the table's lock (waiting at most 5 s for it, else this fails and
+    /// is tried again later). On SQLite, where deleted rows are overwritten already, `VACUUM`.
     pub async fn compact(&self) -> Result<(), KeyringError> {
         let _one_at_a_time = self.inner.compacting.lock().await;
         let db = &self.inner.db;
-        let due: Option<i64> = match db.query("SELECT generation FROM compaction_due WHERE id = 1").fetch_optional(db).await? {
-            Some(row) => Some(row.get("generation")?),
-            None => None,
-        };
-        match db {
-            Db::Postgres(pool) => {
-                sqlx::raw_sql("VACUUM FULL data_keys").execute(pool).await.map_err(DbError::from)?;
-            }
-            Db::Sqlite(pool) => {
-                sqlx::raw_sql("VACUUM").execute(pool).await.map_err(DbError::from)?;
+        let mut tx = db.begin().await?;
+        let due: Option<i64> =
+            match tx.query("SELECT generation FROM compaction_due WHERE id = 1").fetch_optional(&mut tx).await? {
+                Some(row) => Some(row.get("generation")?),
+                None => None,
+            };
+        if tx.backend() == DatabaseBackend::Postgres {
+            for step in [
+                "SET LOCAL lock_timeout = '5s'",
+                "LOCK TABLE data_keys IN ACCESS EXCLUSIVE MODE",
+                "CREATE TEMPORARY TABLE live_keys ON COMMIT DROP AS SELECT * FROM data_keys",
+                "TRUNCATE data_keys",
+                "INSERT INTO data_keys SELECT * FROM live_keys",
+            ] {
+                tx.query(step).execute(&mut tx).await?;
             }
         }
-        // Deletions made during the compaction leave a newer generation, still due.
+        // Deletions made since leave a newer generation, still due.
         if let Some(generation) = due {
-            db.query("DELETE FROM compaction_due WHERE id = 1 AND generation = $1")
+            tx.query("DELETE FROM compaction_due WHERE id = 1 AND generation = $1")
                 .bind(generation)
-                .execute(db)
+                .execute(&mut tx)
                 .await?;
+        }
+        tx.commit().await?;
+        if let Db::Sqlite(pool) = db {
+            sqlx::raw_sql("VACUUM").execute(pool).await.map_err(DbError::from)?;
         }
         tracing::debug!(service = %self.inner.service, "key store compacted");
         Ok(())
@@ -476,6 +488,8 @@ pub async fn migrate_with_keyring(
     for column in rewrite {
         match db {
             Db::Postgres(pool) => {
+                // `VACUUM FULL` keeps row versions an older snapshot may still see.
+                wait_for_older_snapshots(pool).await?;
                 sqlx::raw_sql(&format!("VACUUM FULL {}", column.table)).execute(pool).await.map_err(DbError::from)?;
             }
             Db::Sqlite(pool) => {
@@ -485,6 +499,34 @@ pub async fn migrate_with_keyring(
         }
     }
     Ok(())
+}
+
+/// Waits (at most a minute) until no other session of this database holds a snapshot taken
+/// before now, so that a rewrite that follows drops every row version deleted or replaced
+/// before.
+async fn wait_for_older_snapshots(pool: &sqlx::PgPool) -> DbResult<()> {
+    let now: String =
+        sqlx::query_scalar("SELECT backend_xmin::text FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+            .fetch_one(pool)
+            .await?;
+    let deadline = Instant::now() + COMPACT_AT_LATEST;
+    loop {
+        let older: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL AND age(backend_xmin) > age($1::xid)",
+        )
+        .bind(&now)
+        .fetch_one(pool)
+        .await?;
+        if older == 0 {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            tracing::warn!(sessions = older, "sessions older than the key move still run; rewriting anyway");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn column_exists(db: &Db, column: &LegacyKeys) -> DbResult<bool> {

@@ -27,7 +27,8 @@ pub struct WorkspaceRow {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-const WORKSPACE_COLUMNS: &str = "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, version, created_at, closed_at";
+const WORKSPACE_COLUMNS: &str =
+    "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, version, created_at, closed_at";
 
 fn workspace(row: &Row) -> ServiceResult<WorkspaceRow> {
     let corrupt = |what: &str| ServiceError::corrupt(format!("stored workspace {what}"));

@@ -20,6 +20,7 @@ mod idempotent_creation;
 mod identity;
 mod invisible_characters;
 mod isolation;
+mod keyring;
 mod lifecycle;
 mod mail_batches;
 mod migration_parity;

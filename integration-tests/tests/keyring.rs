@@ -452,15 +452,19 @@ async fn rewrapping_under_a_new_key_encryption_key_needs_the_old_one_no_more(bac
     system.stop().await;
 
     // The operator makes K2 current, keeps K1 accepted, and rewraps.
-    let rotating = setup.with(&[
-        ("OHJAUS__SECURITY__KEY_ENCRYPTION_KEY", K2),
-        ("OHJAUS__SECURITY__ACCEPTED_KEY_ENCRYPTION_KEYS", K1),
-    ]);
+    let rotating = setup
+        .with(&[("OHJAUS__SECURITY__KEY_ENCRYPTION_KEY", K2), ("OHJAUS__SECURITY__ACCEPTED_KEY_ENCRYPTION_KEYS", K1)]);
     let reports = ohjaus::rewrap_keys(&setup.storage.settings(&rotating), &Target::ALL).await.unwrap();
     let summary: Vec<(Target, u64, u64)> =
         reports.iter().map(|r| (r.target, r.rewrapped.found, r.rewrapped.rewrapped)).collect();
     assert_eq!(summary, [(Target::Workspaces, 2, 2), (Target::Consent, 2, 2)]);
-    assert!(ohjaus::rewrap_keys(&setup.storage.settings(&rotating), &Target::ALL).await.unwrap().iter().all(|r| r.rewrapped.found == 0));
+    assert!(
+        ohjaus::rewrap_keys(&setup.storage.settings(&rotating), &Target::ALL)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.rewrapped.found == 0)
+    );
 
     // The content is exactly as it was; every key is now K2's; the old wrappings are gone
     // from the key store's files.
@@ -538,7 +542,9 @@ async fn keys_kept_in_content_tables_move_into_the_key_store_on_upgrade(backend:
     let (consent_key, consent_wrapped) = kek.new_data_key().unwrap();
     let probe = consent_key.seal(b"purpose", b"probe").unwrap();
     consent
-        .query("INSERT INTO workspace_keys (workspace_id, organization_id, data_key, created_at) VALUES ($1, $2, $3, $4)")
+        .query(
+            "INSERT INTO workspace_keys (workspace_id, organization_id, data_key, created_at) VALUES ($1, $2, $3, $4)",
+        )
         .bind(workspace)
         .bind(organization)
         .bind(consent_wrapped.clone())

@@ -743,6 +743,34 @@ mod tests {
     }
 
     #[test]
+    fn accepted_key_encryption_keys_are_checked_at_load() {
+        let k2 = "k2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+        let key = "OHJAUS__SECURITY__ACCEPTED_KEY_ENCRYPTION_KEYS";
+        let settings = Settings::load_with(None, env(&[(key, k2)])).unwrap();
+        assert_eq!(settings.key_encryption_keys().unwrap().current_id(), "embedded-dev");
+        for bad in ["k2:00", "nonsense", &format!("{k2},{k2}"), crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY] {
+            let err = Settings::load_with(None, env(&[(key, bad)])).unwrap_err();
+            assert!(err.to_string().contains("security.accepted_key_encryption_keys"), "{bad}: {err}");
+            assert!(!err.to_string().contains("2021222324"), "a key is printed: {err}");
+        }
+    }
+
+    #[test]
+    fn the_key_store_defaults_to_the_data_folder_and_the_content_database() {
+        let settings = Settings::load_with(None, env(&[("OHJAUS__DATA_DIR", "/srv/ohjaus")])).unwrap();
+        assert_eq!(settings.keyring_directory(), std::path::Path::new("/srv/ohjaus/keyring"));
+        assert!(settings.keyring_url().is_none());
+        let content = ("OHJAUS__DATABASE__URL", "postgres://db/content");
+        let settings = Settings::load_with(None, env(&[content])).unwrap();
+        assert_eq!(settings.keyring_url().map(Secret::expose), Some("postgres://db/content"));
+        let apart =
+            [content, ("OHJAUS__KEYRING__URL", "postgres://keys/keyring"), ("OHJAUS__KEYRING__DIRECTORY", "/keys")];
+        let settings = Settings::load_with(None, env(&apart)).unwrap();
+        assert_eq!(settings.keyring_url().map(Secret::expose), Some("postgres://keys/keyring"));
+        assert_eq!(settings.keyring_directory(), std::path::Path::new("/keys"));
+    }
+
+    #[test]
     fn secrets_are_not_printed() {
         let settings = Settings::load_with(None, env(&[])).unwrap();
         let printed = format!("{settings:?}");

@@ -471,7 +471,9 @@ pub async fn migrate_with_keyring(
             db.migrate_before(migrations, column.dropped_by).await?;
             if column_exists(db, column).await? {
                 let moved = move_keys(db, keyring, column).await?;
-                tracing::info!(table = column.table, moved, "data keys moved into the key store");
+                if moved > 0 {
+                    tracing::info!(table = column.table, moved, "data keys moved into the key store");
+                }
                 if !rewrite.iter().any(|c| c.table == column.table) {
                     rewrite.push(column);
                 }

@@ -23,6 +23,7 @@ mod identity;
 mod invisible_characters;
 mod invitation_accounts;
 mod isolation;
+mod keyring;
 mod lifecycle;
 mod mail_batches;
 mod migration_parity;

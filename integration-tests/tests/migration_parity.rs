@@ -2,7 +2,8 @@
 //! columns (by name, nullability and a matching storage type), primary keys, unique
 //! constraints, foreign keys and indexes (by name, columns, uniqueness and whether partial).
 //! Each service's database gets the platform's tables (outbox, inbox) too, as on start, so
-//! they are compared with every service. sqlx's own `_sqlx_migrations` is left out.
+//! they are compared with every service. The key store's migrations (the same for every
+//! service's key store) are compared too. sqlx's own `_sqlx_migrations` is left out.
 //!
 //! The migrations are applied as a service applies them: to a fresh SQLite file and to a
 //! fresh schema of a fresh PostgreSQL database, which must be reachable (the test fails, it
@@ -10,7 +11,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ohjaus_platform::db::{Db, Migrations};
+use ohjaus_platform::{
+    db::{Db, Migrations},
+    keyring,
+};
 use ohjaus_test_support::{Backend, Sandbox};
 use sqlx::Row;
 
@@ -105,6 +109,20 @@ async fn sqlite_and_postgresql_migrations_define_the_same_schema() {
         differences.extend(compare(&schemas[0], &schemas[1]).into_iter().map(|d| format!("{service}: {d}")));
     }
     seen.assert_complete();
+    // The key store (the same migrations for every service's), applied as a service applies it.
+    let mut schemas = Vec::new();
+    for sandbox in [&sqlite, &postgres] {
+        let db = keyring::connect(&sandbox.settings, "workspaces").await.unwrap();
+        db.migrate_only(&keyring::migrations()).await.unwrap();
+        let schema = match &db {
+            Db::Sqlite(pool) => sqlite_schema(pool).await,
+            Db::Postgres(pool) => postgres_schema(pool).await,
+        };
+        db.close().await;
+        assert!(schema.get("data_keys").is_some_and(|t| !t.primary_key.is_empty()), "{:?}", schema.keys());
+        schemas.push(schema);
+    }
+    differences.extend(compare(&schemas[0], &schemas[1]).into_iter().map(|d| format!("keyring: {d}")));
 
     let unexpected: Vec<&String> = differences.iter().filter(|d| !ALLOWED.iter().any(|(a, _)| a == d)).collect();
     let stale: Vec<&str> = ALLOWED.iter().map(|(a, _)| *a).filter(|a| !differences.iter().any(|d| d == a)).collect();

@@ -288,3 +288,19 @@ pub fn items(reply: &Reply) -> Vec<Value> {
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     reply.body["items"].as_array().unwrap().clone()
 }
+
+/// The key store of `service` of a system, as the service opens it.
+pub async fn keyring_db(system: &TestSystem, service: &str) -> ohjaus_platform::db::Db {
+    ohjaus_platform::keyring::connect(&system.storage.settings(&[]), service).await.unwrap()
+}
+
+/// The wrapped data key of the workspace `id` in a key store, if it has one.
+pub async fn wrapped_key(keyring: &ohjaus_platform::db::Db, id: &str) -> Option<Vec<u8>> {
+    keyring
+        .query("SELECT wrapped FROM data_keys WHERE owner_kind = 'workspace' AND owner_id = $1")
+        .bind(Uuid::parse_str(id).unwrap())
+        .fetch_optional(keyring)
+        .await
+        .unwrap()
+        .map(|row| row.get::<Vec<u8>>("wrapped").unwrap())
+}

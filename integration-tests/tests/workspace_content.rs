@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::{
-    EXPERTS, Org, RawReply, accept, contains, files_under, logged_in, open_workspace, organisation_with, raw,
-    recipient, send, token_in, unzip,
+    EXPERTS, Org, RawReply, accept, contains, files_under, keyring_db, logged_in, open_workspace, organisation_with,
+    raw, recipient, send, token_in, unzip, wrapped_key,
 };
 
 on_both_backends!(
@@ -497,14 +497,8 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     }
     mail_queue_empty(&db, &w2).await;
     let before_w2 = rows_of(&db, &tables, &w2).await;
-    let wrapped: Vec<u8> = db
-        .query("SELECT data_key FROM workspaces WHERE id = $1")
-        .bind(Uuid::parse_str(&w1).unwrap())
-        .fetch_one(&db)
-        .await
-        .unwrap()
-        .get("data_key")
-        .unwrap();
+    let keys = keyring_db(&system, "workspaces").await;
+    let wrapped = wrapped_key(&keys, &w1).await.expect("W1's key in the key store");
     assert!(!wrapped.is_empty());
     let objects = stored_objects(&system).await;
     assert_eq!(objects_of(&objects, &w1), [format!("workspaces/{w1}/{file_id}")], "{objects:?}");
@@ -543,14 +537,9 @@ async fn retention_archives_and_then_deletes_a_workspace_everywhere(backend: Bac
     let after = rows_of(&db, &tables, &w1).await;
     assert!(after.values().all(|n| *n == 0), "rows left of the deleted workspace: {after:?}");
     assert_eq!(rows_of(&db, &tables, &w2).await, before_w2);
-    // Its wrapped key is gone with it.
-    let keys = db
-        .query("SELECT COUNT(*) AS n FROM workspaces WHERE data_key = $1")
-        .bind(wrapped.clone())
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(keys.get::<i64>("n").unwrap(), 0);
+    // Its wrapped key is gone with it; the other's is kept.
+    assert_eq!(wrapped_key(&keys, &w1).await, None);
+    assert!(wrapped_key(&keys, &w2).await.is_some());
     // Nor is it left on disk: not in free pages, not in the write-ahead log (embedded mode;
     // PostgreSQL's own files are the server's).
     for path in files_under(&system.storage.data_dir()) {

@@ -180,6 +180,14 @@ Call with (dict "root" $ "env" "OHJAUS__X__Y" "ref" .Values.secrets.x "optional"
 {{- if $v.secrets.keyEncryptionKey.enabled }}
 {{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__KEY_ENCRYPTION_KEY" "ref" $v.secrets.keyEncryptionKey) }}
 {{- end }}
+{{- if $v.secrets.acceptedKeyEncryptionKeys.enabled }}
+{{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__SECURITY__ACCEPTED_KEY_ENCRYPTION_KEYS" "ref" $v.secrets.acceptedKeyEncryptionKeys "optional" true) }}
+{{- end }}
+{{ include "ohjaus.secretEnv" (dict "root" $root "env" "OHJAUS__KEYRING__URL" "ref" $v.secrets.keyringUrl) }}
+- name: OHJAUS__KEYRING__COMPACT_AFTER_MS
+  value: {{ $v.config.keyring.compactAfterMs | int64 | quote }}
+- name: OHJAUS__KEYRING__BACKUP_MAX_AGE_DAYS
+  value: {{ $v.config.keyring.backupMaxAgeDays | int64 | quote }}
 {{- with $v.config.files.s3Bucket }}
 - name: OHJAUS__FILES__S3_BUCKET
   value: {{ . | quote }}

@@ -92,8 +92,7 @@ impl Consent {
             return Err(ErrorCode::VersionMismatch.into());
         }
         let workspace = row.request.workspace_id;
-        let key_row = store::find_workspace_key(&mut tx, workspace).await?.ok_or_else(ServiceError::not_found)?;
-        let key = self.data_key(&key_row.data_key, workspace)?;
+        let key = self.data_key(workspace).await?;
         let details = self.details(&row, &key)?;
         self.record(&mut tx, &key, &transition, &actor, &details.purpose, now).await?;
         self.core().commit(tx).await?;

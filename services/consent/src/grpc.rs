@@ -10,10 +10,11 @@ use std::{collections::HashMap, sync::Arc};
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     clock::SharedClock,
-    crypto::{DataKey, KeyEncryptionKey},
+    crypto::DataKey,
     db::{Db, Tx},
     events::Outbox,
     grpc::{Transport, timestamp},
+    keyring::{Keyring, Owner},
     proto::{
         consent::v1 as pb,
         tenants::v1::{self as tenants_pb, tenants_service_client::TenantsServiceClient},
@@ -29,7 +30,7 @@ use uuid::Uuid;
 use crate::{
     domain::{Action, Actor, ConsentState, RequestId, Transition, WorkspaceId, ledger::LedgerKey},
     events as ev,
-    store::{self, RequestRow},
+    store::RequestRow,
 };
 
 /// Who the service calls.
@@ -47,7 +48,8 @@ pub struct Consent {
 pub(crate) struct Inner {
     /// Its database, clock and outbox.
     pub(crate) core: Core,
-    pub(crate) kek: KeyEncryptionKey,
+    /// Each workspace's data key, apart from the content.
+    pub(crate) keyring: Keyring,
     pub(crate) ledger_key: LedgerKey,
     pub(crate) tenants: TenantsServiceClient<Transport>,
     pub(crate) workspaces: WorkspacesServiceClient<Transport>,
@@ -69,6 +71,11 @@ pub(crate) struct Localized {
     pub(crate) en: String,
 }
 
+/// What a workspace's data key belongs to in the key store.
+pub(crate) fn key_owner(workspace: WorkspaceId) -> Owner {
+    Owner::new(crate::KEY_OWNER, workspace.as_uuid())
+}
+
 pub(crate) fn details_aad(workspace: WorkspaceId, request: RequestId) -> Vec<u8> {
     format!("consent:workspace:{workspace}:request:{request}").into_bytes()
 }
@@ -88,14 +95,14 @@ impl Consent {
         db: Db,
         clock: SharedClock,
         outbox: Outbox,
-        kek: KeyEncryptionKey,
+        keyring: Keyring,
         ledger_key: LedgerKey,
         peers: Peers,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 core: Core::new(db, clock, outbox),
-                kek,
+                keyring,
                 ledger_key,
                 tenants: TenantsServiceClient::new(peers.tenants),
                 workspaces: WorkspacesServiceClient::new(peers.workspaces),
@@ -120,11 +127,16 @@ impl Consent {
         pb::consent_service_server::ConsentServiceServer::new(self.clone())
     }
 
-    pub(crate) fn data_key(&self, wrapped: &[u8], workspace: WorkspaceId) -> ServiceResult<DataKey> {
-        self.inner
-            .kek
-            .unwrap_key(wrapped)
-            .map_err(|_| ServiceError::corrupt(format!("key of workspace {workspace} does not open")))
+    /// The workspace's data key. A workspace without one was deleted (its rows brought back by
+    /// a content backup restored after the deletion, say): nothing of it exists any more.
+    pub(crate) async fn data_key(&self, workspace: WorkspaceId) -> ServiceResult<DataKey> {
+        match self.inner.keyring.find(key_owner(workspace)).await? {
+            Some(key) => Ok(key),
+            None => {
+                tracing::warn!(workspace = %workspace, "consent rows of a workspace without a data key (deleted)");
+                Err(ServiceError::not_found())
+            }
+        }
     }
 
     /// What the customer is shown of a stored request, opened with its workspace's key.
@@ -181,10 +193,7 @@ impl Consent {
     }
 
     pub(crate) async fn view_one(&self, row: &RequestRow) -> ServiceResult<pb::ConsentRequest> {
-        let key_row = store::find_workspace_key(self.db(), row.request.workspace_id)
-            .await?
-            .ok_or_else(ServiceError::not_found)?;
-        let key = self.data_key(&key_row.data_key, row.request.workspace_id)?;
+        let key = self.data_key(row.request.workspace_id).await?;
         self.view(row, &key, &mut HashMap::new()).await
     }
 

@@ -135,7 +135,7 @@ impl Consent {
     ) -> ServiceResult<pb::LedgerExport> {
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let (key_row, reader) = self.reader(principal, workspace, false).await?;
-        let key = self.data_key(&key_row.data_key, workspace)?;
+        let key = self.data_key(workspace).await?;
         let db = self.db();
         let entries = store::entries_of(db, workspace).await?;
         let head = store::head_of(db, workspace).await?;

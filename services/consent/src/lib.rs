@@ -11,8 +11,9 @@
 //!
 //! Every request, decision, withdrawal and ending is an entry of the workspace's append-only
 //! ledger: entries are chained by HMAC (`domain::ledger`), purpose texts are sealed with the
-//! workspace's own data key, so retention deletes one workspace's ledger (`lifecycle`) while
-//! every other chain still verifies. The customer and the controller's main users export it.
+//! workspace's own data key (kept in the service's key store, apart from the content), so
+//! retention deletes one workspace's ledger and key (`lifecycle`) while every other chain still
+//! verifies. The customer and the controller's main users export it.
 
 mod decisions;
 pub mod domain;
@@ -24,7 +25,7 @@ mod peers;
 mod requests;
 pub mod store;
 
-use ohjaus_platform::db::Migrations;
+use ohjaus_platform::{db::Migrations, keyring::LegacyKeys};
 
 pub use grpc::{Consent, Peers};
 
@@ -37,3 +38,16 @@ pub fn migrations() -> Migrations {
         sqlite: || sqlx::migrate!("../../migrations/consent/sqlite"),
     }
 }
+
+/// What a workspace's data key belongs to in the service's key store (consent's own key of the
+/// workspace, not the workspaces service's).
+pub const KEY_OWNER: &str = "workspace";
+
+/// Where consent's data keys were kept before the key store; moved there on migration.
+pub const LEGACY_KEYS: &[LegacyKeys] = &[LegacyKeys {
+    owner_kind: KEY_OWNER,
+    table: "workspace_keys",
+    id_column: "workspace_id",
+    key_column: "data_key",
+    dropped_by: 20261205001601,
+}];

@@ -1,10 +1,14 @@
-//! Retention ends a workspace's consents: its requests, ledger entries, head and data key are
-//! deleted together, so no copy of a sealed purpose text opens any more. Every other
+//! Retention ends a workspace's consents: its data key (in the key store), requests, ledger
+//! entries and head are deleted, so no copy of a sealed purpose text opens any more. Every other
 //! workspace's chain is its own and still verifies.
 
 use ohjaus_platform::{auth::Principal, error::ErrorCode, proto::consent::v1 as pb, service::ServiceResult};
 
-use crate::{domain::WorkspaceId, grpc::Consent, store};
+use crate::{
+    domain::WorkspaceId,
+    grpc::{Consent, key_owner},
+    store,
+};
 
 /// Only the retention worker deletes.
 fn retention_only(principal: &Principal) -> ServiceResult<()> {
@@ -22,6 +26,9 @@ impl Consent {
     ) -> ServiceResult<pb::DeleteWorkspaceLedgerResponse> {
         retention_only(principal)?;
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
+        // The key first: from here on no sealed purpose text of it opens, wherever a copy is.
+        // Idempotent; the key store is compacted right after, so the key leaves its files too.
+        self.inner().keyring.delete(key_owner(workspace)).await?;
         let db = self.db();
         let mut tx = db.begin().await?;
         let deleted = store::delete_workspace(&mut tx, workspace).await?;

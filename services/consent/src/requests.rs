@@ -17,7 +17,7 @@ use crate::{
     domain::{
         self, Action, Actor, ConsentRequest, ConsentState, Language, PURPOSE_MAX, RequestId, Transition, WorkspaceId,
     },
-    grpc::{Consent, Details, Localized, details_aad},
+    grpc::{Consent, Details, Localized, details_aad, key_owner},
     store::{self, RequestRow},
 };
 
@@ -88,16 +88,13 @@ impl Consent {
         let display = self.public_profile(expert_organization).await?.display_name.unwrap_or_default();
 
         let now = self.core().now();
-        let (new_key, wrapped) =
-            self.inner().kek.new_data_key().map_err(|e| ServiceError::corrupt(format!("new data key: {e}")))?;
+        // The key is kept first: content is never written without its key being stored.
+        let data_key = self.inner().keyring.ensure(key_owner(workspace)).await?;
         let mut tx = self.db().begin().await?;
-        let key_row = store::ensure_workspace_key(&mut tx, workspace, organization, wrapped, now).await?;
-        let data_key = if key_row.organization_id == organization {
-            self.data_key(&key_row.data_key, workspace)?
-        } else {
+        let key_row = store::ensure_workspace_key(&mut tx, workspace, organization, now).await?;
+        if key_row.organization_id != organization {
             return Err(ServiceError::corrupt(format!("workspace {workspace} changed organisation")));
-        };
-        drop(new_key);
+        }
         if store::live_request_exists(&mut tx, workspace, customer, expert).await? {
             return Err(ErrorCode::AlreadyExists.into());
         }
@@ -164,10 +161,7 @@ impl Consent {
         };
         let rows = store::requests_of(self.db(), workspace, filter).await?;
         let Some(first) = rows.first() else { return Ok(pb::ListConsentRequestsResponse::default()) };
-        let key_row = store::find_workspace_key(self.db(), first.request.workspace_id)
-            .await?
-            .ok_or_else(|| ServiceError::corrupt(format!("workspace {workspace} has requests but no key")))?;
-        let key = self.data_key(&key_row.data_key, workspace)?;
+        let key = self.data_key(first.request.workspace_id).await?;
         let mut profiles = HashMap::new();
         let mut requests = Vec::with_capacity(rows.len());
         for row in &rows {

@@ -16,41 +16,38 @@ use crate::domain::{
 
 type Result<T> = ServiceResult<T>;
 
-/// A workspace's data key (wrapped) and its organisation, the controller.
+/// A workspace consent has seen: its organisation, the controller. (Its data key is in the
+/// key store.)
 pub struct WorkspaceKeyRow {
     pub organization_id: Uuid,
-    pub data_key: Vec<u8>,
 }
 
-/// Keeps `data_key` as the workspace's key unless it has one already; returns the one kept.
+/// Records the workspace's organisation unless it is known; returns the one kept.
 pub async fn ensure_workspace_key(
     tx: &mut Tx,
     workspace: WorkspaceId,
     organization: Uuid,
-    data_key: Vec<u8>,
     now: DateTime<Utc>,
 ) -> Result<WorkspaceKeyRow> {
     tx.query(
-        "INSERT INTO workspace_keys (workspace_id, organization_id, data_key, created_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO workspace_keys (workspace_id, organization_id, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (workspace_id) DO NOTHING",
     )
     .bind(workspace.as_uuid())
     .bind(organization)
-    .bind(data_key)
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    find_workspace_key(tx, workspace).await?.ok_or_else(|| ServiceError::corrupt("workspace key vanished"))
+    find_workspace_key(tx, workspace).await?.ok_or_else(|| ServiceError::corrupt("workspace row vanished"))
 }
 
 pub async fn find_workspace_key<'c>(conn: impl Source<'c>, workspace: WorkspaceId) -> Result<Option<WorkspaceKeyRow>> {
     let row = conn
-        .query("SELECT organization_id, data_key FROM workspace_keys WHERE workspace_id = $1")
+        .query("SELECT organization_id FROM workspace_keys WHERE workspace_id = $1")
         .bind(workspace.as_uuid())
         .fetch_optional(conn)
         .await?;
-    row.map(|r| Ok(WorkspaceKeyRow { organization_id: r.get("organization_id")?, data_key: r.get("data_key")? }))
-        .transpose()
+    row.map(|r| Ok(WorkspaceKeyRow { organization_id: r.get("organization_id")? })).transpose()
 }
 
 /// A request row: the rules' view plus what the customer is shown, sealed.

@@ -17,13 +17,13 @@ use ohjaus_platform::{
     auth::TokenKeys,
     clock::{ManualClock, SharedClock},
     config::Settings,
-    crypto::KeyEncryptionKey,
     db::Db,
     events::Outbox,
     grpc::{self, Transport},
+    keyring::{Keyring, Owner},
 };
 pub use ohjaus_test_support::Backend;
-use ohjaus_test_support::Harness;
+use ohjaus_test_support::{Harness, open_keyring};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -47,6 +47,8 @@ const HARNESS: Harness = Harness {
 pub struct TestEnv {
     pub settings: Settings,
     pub db: Db,
+    /// The service's key store.
+    pub keyring: Keyring,
     pub clock: ManualClock,
     _data_dir: TempDir,
 }
@@ -58,10 +60,6 @@ impl TestEnv {
 
     pub fn ledger_key(&self) -> LedgerKey {
         LedgerKey::new(self.settings.security.consent_ledger_key.clone())
-    }
-
-    pub fn kek(&self) -> KeyEncryptionKey {
-        self.settings.key_encryption_key().expect("the test key-encryption key")
     }
 
     pub fn token_keys(&self) -> TokenKeys {
@@ -78,7 +76,7 @@ impl TestEnv {
             self.db.clone(),
             self.shared_clock(),
             Outbox::new(ohjaus_consent::SERVICE, self.shared_clock()),
-            self.kek(),
+            self.keyring.clone(),
             self.ledger_key(),
             Peers { tenants: nowhere(), workspaces: nowhere() },
         )
@@ -89,13 +87,14 @@ impl TestEnv {
     pub async fn workspace_with_chain(&self, organization: Uuid, n: usize) -> (WorkspaceId, Uuid) {
         let workspace = WorkspaceId::new();
         let customer = Uuid::now_v7();
-        let (_, wrapped) = self.kek().new_data_key().expect("a data key");
-        let mut tx = self.db.begin().await.expect("begin");
-        let key_row = store::ensure_workspace_key(&mut tx, workspace, organization, wrapped, self.clock.now_())
+        let data_key = self
+            .keyring
+            .ensure(Owner::new(ohjaus_consent::KEY_OWNER, workspace.as_uuid()))
             .await
-            .expect("workspace key");
+            .expect("the workspace's key");
+        let mut tx = self.db.begin().await.expect("begin");
+        store::ensure_workspace_key(&mut tx, workspace, organization, self.clock.now_()).await.expect("workspace row");
         tx.commit().await.expect("commit");
-        let data_key = self.kek().unwrap_key(&key_row.data_key).expect("the key opens");
         let request = ConsentRequest {
             id: RequestId::new(),
             workspace_id: workspace,
@@ -165,12 +164,14 @@ impl Now for ManualClock {
 /// Runs `body` on `backend`, then removes the test database, and re-raises a panic.
 pub async fn run<F, Fut>(backend: Backend, body: F)
 where
-    F: FnOnce(TestEnv) -> Fut,
+    F: FnOnce(TestEnv) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     HARNESS
-        .run(backend, |env| {
-            body(TestEnv { settings: env.settings, db: env.db, clock: env.clock, _data_dir: env.data_dir })
+        .run(backend, |env| async move {
+            let keyring = open_keyring(&env.settings, ohjaus_consent::SERVICE).await;
+            body(TestEnv { settings: env.settings, db: env.db, keyring, clock: env.clock, _data_dir: env.data_dir })
+                .await;
         })
         .await;
 }

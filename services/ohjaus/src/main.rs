@@ -36,6 +36,19 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Operate the key store of the targets (their data keys, apart from the content).
+    Keyring {
+        #[command(subcommand)]
+        command: KeyringCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyringCommand {
+    /// Rewrap every data key with the current key-encryption key (security.key_encryption_key),
+    /// opening older wrappings with security.accepted_key_encryption_keys; content is not
+    /// touched. Afterwards the older key-encryption key is no longer needed.
+    Rewrap,
 }
 
 #[allow(clippy::print_stdout)]
@@ -83,6 +96,7 @@ fn main() -> ExitCode {
             Some(Command::Migrate) => ohjaus::migrate(&settings, &targets).await,
             Some(Command::Openapi) => Ok(()),
             Some(Command::Retention { dry_run }) => retention(&settings, targets, dry_run).await,
+            Some(Command::Keyring { command: KeyringCommand::Rewrap }) => rewrap(&settings, &targets).await,
             None => run(&settings, targets).await,
         };
         match result {
@@ -93,6 +107,18 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+#[allow(clippy::print_stdout)]
+async fn rewrap(settings: &Settings, targets: &[Target]) -> anyhow::Result<()> {
+    for report in ohjaus::rewrap_keys(settings, targets).await? {
+        let r = &report.rewrapped;
+        println!(
+            "{}: {} of {} data keys rewrapped with the current key-encryption key",
+            report.target, r.rewrapped, r.found
+        );
+    }
+    Ok(())
 }
 
 async fn run(settings: &Settings, targets: Vec<Target>) -> anyhow::Result<()> {

@@ -10,11 +10,11 @@ use ohjaus_gateway::ReadinessCheck;
 use ohjaus_platform::{
     auth::TokenKeys,
     clock::SharedClock,
-    config::Settings,
-    crypto::KeyEncryptionKey,
+    config::{DatabaseBackend, Settings},
     db::Db,
     events::{self, Bus, EventHandler, Outbox},
     grpc::{self, Transport},
+    keyring::{self, Keyring},
     types::IdentityCodeHasher,
 };
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -46,6 +46,7 @@ pub struct StartContext<'r> {
     target: Target,
     timeout: Duration,
     db: Option<Db>,
+    keyring: Option<Keyring>,
     bus: Option<Arc<dyn Bus>>,
     peers: Vec<(Target, Transport)>,
     http_listener: Option<TcpListener>,
@@ -92,9 +93,10 @@ impl StartContext<'_> {
         Ok(IdentityCodeHasher::new(self.settings.security.identity_code_key.clone()))
     }
 
-    pub fn key_encryption_key(&self) -> anyhow::Result<KeyEncryptionKey> {
-        self.require(|n| matches!(n, Need::KeyEncryptionKey), "security.key_encryption_key")?;
-        self.settings.key_encryption_key().context("configuration key `security.key_encryption_key`")
+    /// Its key store, migrated with its database.
+    pub fn keyring(&self) -> anyhow::Result<Keyring> {
+        self.require(|n| matches!(n, Need::Keyring(_)), "a key store")?;
+        self.keyring.clone().context("the key store is not open")
     }
 
     /// The readiness checks of everything started before this target: databases, the bus and
@@ -227,14 +229,70 @@ impl Running {
     }
 }
 
+/// What a target keeps: its database and, if it has one, its key store.
+#[derive(Default)]
+pub struct Databases {
+    pub db: Option<Db>,
+    pub keyring: Option<Keyring>,
+}
+
+impl Databases {
+    pub async fn close(&self) {
+        if let Some(db) = &self.db {
+            db.close().await;
+        }
+        if let Some(keyring) = &self.keyring {
+            keyring.db().close().await;
+        }
+    }
+}
+
 /// Opens `target`'s database, applying its migrations when `migrate` is set.
 pub async fn open_database(settings: &Settings, target: Target, migrate: bool) -> anyhow::Result<Option<Db>> {
-    let Some(migrations) = target.spec().migrations() else { return Ok(None) };
-    let db = Db::connect(settings, target.name()).await.with_context(|| format!("opening the {target} database"))?;
-    if migrate {
-        db.migrate(&migrations).await.with_context(|| format!("migrating the {target} database"))?;
+    let databases = open_databases(settings, target, migrate).await?;
+    if let Some(keyring) = &databases.keyring {
+        keyring.db().close().await;
     }
-    Ok(Some(db))
+    Ok(databases.db)
+}
+
+/// Opens `target`'s database and its key store; with `migrate`, applies their migrations (and
+/// moves data keys still kept in content tables into the key store).
+pub async fn open_databases(settings: &Settings, target: Target, migrate: bool) -> anyhow::Result<Databases> {
+    let Some(migrations) = target.spec().migrations() else { return Ok(Databases::default()) };
+    let db = Db::connect(settings, target.name()).await.with_context(|| format!("opening the {target} database"))?;
+    let Some(legacy) = target.spec().keyring() else {
+        if migrate {
+            db.migrate(&migrations).await.with_context(|| format!("migrating the {target} database"))?;
+        }
+        return Ok(Databases { db: Some(db), keyring: None });
+    };
+    let keyring = open_keyring(settings, target).await?;
+    if migrate {
+        keyring::migrate_with_keyring(&db, &migrations, &keyring, legacy)
+            .await
+            .with_context(|| format!("migrating the {target} database and its key store"))?;
+    }
+    // Deletions a stopped process left uncompacted are compacted now.
+    keyring.resume().await.with_context(|| format!("the key store of {target} (is it migrated?)"))?;
+    Ok(Databases { db: Some(db), keyring: Some(keyring) })
+}
+
+/// `target`'s key store, not migrated.
+pub async fn open_keyring(settings: &Settings, target: Target) -> anyhow::Result<Keyring> {
+    let keys = settings.key_encryption_keys().context("configuration key `security.key_encryption_key`")?;
+    if settings.database.backend == DatabaseBackend::Postgres && settings.keyring.url.is_none() {
+        tracing::warn!(
+            service = %target,
+            "keyring.url is not set: the key store is the schema {}_keyring of the content database; \
+             keep it out of content backups (pg_dump --exclude-schema='*_keyring') and back it up apart",
+            target
+        );
+    }
+    let db = keyring::connect(settings, target.name())
+        .await
+        .with_context(|| format!("opening the key store of {target} (keyring.url / keyring.directory)"))?;
+    Ok(Keyring::new(target.name(), db, keys, settings.keyring.compact_after().std()))
 }
 
 /// The process while its targets start.
@@ -361,10 +419,14 @@ impl Process<'_> {
         for peer in spec.depends_on {
             peers.push((*peer, self.transport_to(*peer)?));
         }
-        let db = open_database(self.settings, target, self.options.migrate).await?;
+        let Databases { db, keyring } = open_databases(self.settings, target, self.options.migrate).await?;
         if let Some(db) = &db {
             self.readiness.push((format!("{target}-database"), db_check(db.clone())));
             self.databases.push(db.clone());
+        }
+        if let Some(keyring) = &keyring {
+            self.readiness.push((format!("{target}-keyring"), db_check(keyring.db().clone())));
+            self.databases.push(keyring.db().clone());
         }
         let mut ctx = StartContext {
             settings: self.settings,
@@ -375,6 +437,7 @@ impl Process<'_> {
             target,
             timeout: self.timeout,
             db,
+            keyring,
             bus: if spec.needs(|n| matches!(n, Need::Bus)) { self.bus.clone() } else { None },
             peers,
             http_listener: if spec.needs(|n| matches!(n, Need::HttpListener)) {

@@ -31,6 +31,7 @@ pub struct Settings {
     pub gateway: GatewaySettings,
     pub auth: AuthSettings,
     pub security: SecuritySettings,
+    pub keyring: KeyringSettings,
     pub telemetry: TelemetrySettings,
     pub demo: DemoSettings,
     pub identity: IdentitySettings,
@@ -288,6 +289,33 @@ pub struct SecuritySettings {
     /// development key, in the embedded mode only.
     #[serde(default)]
     pub key_encryption_key: Option<Secret>,
+    /// Comma-separated further key-encryption keys that still open data keys wrapped by them
+    /// (never wrap new ones): the old key during a rotation, until `ohjaus keyring rewrap`.
+    #[serde(default)]
+    pub accepted_key_encryption_keys: Option<Secret>,
+}
+
+/// The key store ("keyring"): every data key, wrapped, apart from the content it opens, so a
+/// backup of the content holds ciphertext only.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringSettings {
+    /// PostgreSQL URL of the key store's database (server mode). Each service keeps its keys in
+    /// a schema of its own there, `<service>_keyring`. Unset: `database.url`, in those schemas.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// Folder of the key store's SQLite files, one per service (embedded mode). Unset:
+    /// `<data_dir>/keyring`.
+    #[serde(default)]
+    pub directory: Option<PathBuf>,
+    /// After a deletion, the store is compacted (its files rewritten without the deleted keys)
+    /// once no further deletion has come for this long; during a long run of deletions at the
+    /// latest a minute after the first.
+    pub compact_after_ms: u64,
+    /// The operating rule for backups of the key store: keep none longer than this. A deleted
+    /// workspace's content in any backup becomes unreadable when the last key store backup
+    /// that still holds its key is gone, so every retention period is true only up to this.
+    pub backup_max_age_days: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -424,6 +452,27 @@ impl Settings {
     pub fn key_encryption_key(&self) -> Result<crate::crypto::KeyEncryptionKey, crate::crypto::CryptoError> {
         let value = self.security.key_encryption_key.as_ref().map(Secret::expose);
         crate::crypto::KeyEncryptionKey::parse(value.unwrap_or(crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY))
+    }
+
+    /// The current key-encryption key and those still accepted (checked at load).
+    pub fn key_encryption_keys(&self) -> Result<crate::crypto::KeyEncryptionKeys, crate::crypto::CryptoError> {
+        let mut accepted = Vec::new();
+        if let Some(keys) = &self.security.accepted_key_encryption_keys {
+            for key in keys.expose().split(',').map(str::trim).filter(|k| !k.is_empty()) {
+                accepted.push(crate::crypto::KeyEncryptionKey::parse(key)?);
+            }
+        }
+        crate::crypto::KeyEncryptionKeys::new(self.key_encryption_key()?, accepted)
+    }
+
+    /// The PostgreSQL URL of the key store: `keyring.url`, or else the content's `database.url`.
+    pub fn keyring_url(&self) -> Option<&Secret> {
+        self.keyring.url.as_ref().or(self.database.url.as_ref())
+    }
+
+    /// The folder of the key store's SQLite files.
+    pub fn keyring_directory(&self) -> PathBuf {
+        self.keyring.directory.clone().unwrap_or_else(|| self.data_dir.join("keyring"))
     }
 
     /// Defaults, then the file (if given), then `OHJAUS__*` environment variables.
@@ -566,6 +615,15 @@ impl Settings {
             && crate::crypto::KeyEncryptionKey::parse(kek.expose()).is_err()
         {
             return Err(invalid("security.key_encryption_key", "must be `<id>:<64 hex digits>` (256 bits)"));
+        }
+        if let Err(error) = self.key_encryption_keys() {
+            let reason = match error {
+                crate::crypto::CryptoError::DuplicateKeyId(id) => {
+                    format!("the key id `{id}` is given twice (the current key's included)")
+                }
+                _ => "comma-separated `<id>:<64 hex digits>` (256 bits each)".to_owned(),
+            };
+            return Err(ConfigError::Invalid { key: "security.accepted_key_encryption_keys", reason });
         }
         // Development secrets are public: only a laptop run may use them.
         if !self.is_embedded() {
@@ -732,6 +790,34 @@ mod tests {
         assert!(err.to_string().contains("files.s3_bucket"), "{err}");
         let err = Settings::load_with(None, env(&[("OHJAUS__MAIL__FROM", "not a mailbox")])).unwrap_err();
         assert!(err.to_string().contains("mail.from"), "{err}");
+    }
+
+    #[test]
+    fn accepted_key_encryption_keys_are_checked_at_load() {
+        let k2 = "k2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f";
+        let key = "OHJAUS__SECURITY__ACCEPTED_KEY_ENCRYPTION_KEYS";
+        let settings = Settings::load_with(None, env(&[(key, k2)])).unwrap();
+        assert_eq!(settings.key_encryption_keys().unwrap().current_id(), "embedded-dev");
+        for bad in ["k2:00", "nonsense", &format!("{k2},{k2}"), crate::crypto::EMBEDDED_DEV_KEY_ENCRYPTION_KEY] {
+            let err = Settings::load_with(None, env(&[(key, bad)])).unwrap_err();
+            assert!(err.to_string().contains("security.accepted_key_encryption_keys"), "{bad}: {err}");
+            assert!(!err.to_string().contains("2021222324"), "a key is printed: {err}");
+        }
+    }
+
+    #[test]
+    fn the_key_store_defaults_to_the_data_folder_and_the_content_database() {
+        let settings = Settings::load_with(None, env(&[("OHJAUS__DATA_DIR", "/srv/ohjaus")])).unwrap();
+        assert_eq!(settings.keyring_directory(), std::path::Path::new("/srv/ohjaus/keyring"));
+        assert!(settings.keyring_url().is_none());
+        let content = ("OHJAUS__DATABASE__URL", "postgres://db/content");
+        let settings = Settings::load_with(None, env(&[content])).unwrap();
+        assert_eq!(settings.keyring_url().map(Secret::expose), Some("postgres://db/content"));
+        let apart =
+            [content, ("OHJAUS__KEYRING__URL", "postgres://keys/keyring"), ("OHJAUS__KEYRING__DIRECTORY", "/keys")];
+        let settings = Settings::load_with(None, env(&apart)).unwrap();
+        assert_eq!(settings.keyring_url().map(Secret::expose), Some("postgres://keys/keyring"));
+        assert_eq!(settings.keyring_directory(), std::path::Path::new("/keys"));
     }
 
     #[test]

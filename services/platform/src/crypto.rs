@@ -27,6 +27,9 @@ pub enum CryptoError {
     /// A wrapped key names a key-encryption key we do not have.
     #[error("unknown key-encryption key id")]
     UnknownKey,
+    /// Two configured key-encryption keys have the same id.
+    #[error("two key-encryption keys have the id `{0}`")]
+    DuplicateKeyId(String),
 }
 
 /// The key that wraps data keys. Its id is stored with every wrapped key, so keys can rotate:
@@ -57,18 +60,33 @@ impl KeyEncryptionKey {
         Ok(Self { id: id.to_owned(), cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)) })
     }
 
+    /// Its id, stored with every key it wraps.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// A fresh data key, and its wrapping to store (`kid:` + nonce + sealed key).
     pub fn new_data_key(&self) -> Result<(DataKey, Vec<u8>), CryptoError> {
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
         rand::rngs::OsRng.fill_bytes(key.as_mut());
-        let sealed = seal(&self.cipher, key.as_ref(), self.id.as_bytes())?;
-        let mut wrapped = format!("{}:", self.id).into_bytes();
-        wrapped.extend_from_slice(&sealed);
+        let wrapped = self.wrap_raw(key.as_ref())?;
         Ok((DataKey(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_ref()))), wrapped))
     }
 
     /// Opens a wrapped data key.
     pub fn unwrap_key(&self, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
+        let key = self.unwrap_raw(wrapped)?;
+        Ok(DataKey(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))))
+    }
+
+    fn wrap_raw(&self, key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let sealed = seal(&self.cipher, key, self.id.as_bytes())?;
+        let mut wrapped = format!("{}:", self.id).into_bytes();
+        wrapped.extend_from_slice(&sealed);
+        Ok(wrapped)
+    }
+
+    fn unwrap_raw(&self, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let split = wrapped.iter().position(|b| *b == b':').ok_or(CryptoError::Opening)?;
         let (id, sealed) = (&wrapped[..split], &wrapped[split + 1..]);
         if id != self.id.as_bytes() {
@@ -78,7 +96,65 @@ impl KeyEncryptionKey {
         if key.len() != KEY_LEN {
             return Err(CryptoError::Opening);
         }
-        Ok(DataKey(Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key))))
+        Ok(key)
+    }
+}
+
+/// The id of the key-encryption key a wrapped data key names (what precedes its first `:`).
+pub fn wrapping_key_id(wrapped: &[u8]) -> Option<&str> {
+    let split = wrapped.iter().position(|b| *b == b':')?;
+    std::str::from_utf8(&wrapped[..split]).ok().filter(|id| !id.is_empty())
+}
+
+/// The key-encryption keys of a process: the current one wraps every new key (and rewraps old
+/// ones); the accepted ones only open keys wrapped earlier, during a rotation.
+#[derive(Debug)]
+pub struct KeyEncryptionKeys {
+    current: KeyEncryptionKey,
+    accepted: Vec<KeyEncryptionKey>,
+}
+
+impl KeyEncryptionKeys {
+    /// Every id must differ.
+    pub fn new(current: KeyEncryptionKey, accepted: Vec<KeyEncryptionKey>) -> Result<Self, CryptoError> {
+        let mut ids = vec![current.id.as_str()];
+        for key in &accepted {
+            if ids.contains(&key.id.as_str()) {
+                return Err(CryptoError::DuplicateKeyId(key.id.clone()));
+            }
+            ids.push(&key.id);
+        }
+        Ok(Self { current, accepted })
+    }
+
+    /// The id of the key that wraps new keys.
+    pub fn current_id(&self) -> &str {
+        &self.current.id
+    }
+
+    /// A fresh data key wrapped by the current key.
+    pub fn new_data_key(&self) -> Result<(DataKey, Vec<u8>), CryptoError> {
+        self.current.new_data_key()
+    }
+
+    /// Opens a wrapped data key with whichever configured key wrapped it.
+    pub fn unwrap_key(&self, wrapped: &[u8]) -> Result<DataKey, CryptoError> {
+        self.by_id(wrapped)?.unwrap_key(wrapped)
+    }
+
+    /// The same data key wrapped by the current key; `None` when it already is.
+    pub fn rewrap(&self, wrapped: &[u8]) -> Result<Option<Vec<u8>>, CryptoError> {
+        let wrapping = self.by_id(wrapped)?;
+        if wrapping.id == self.current.id {
+            return Ok(None);
+        }
+        let key = wrapping.unwrap_raw(wrapped)?;
+        self.current.wrap_raw(&key).map(Some)
+    }
+
+    fn by_id(&self, wrapped: &[u8]) -> Result<&KeyEncryptionKey, CryptoError> {
+        let id = wrapping_key_id(wrapped).ok_or(CryptoError::Opening)?;
+        std::iter::once(&self.current).chain(&self.accepted).find(|k| k.id == id).ok_or(CryptoError::UnknownKey)
     }
 }
 
@@ -157,6 +233,27 @@ mod tests {
         let mut altered = sealed.clone();
         altered[20] ^= 1;
         assert!(again.open(&altered, b"workspace-1/message-1").is_err());
+    }
+
+    #[test]
+    fn rewrapping_moves_a_key_to_the_current_key_encryption_key() {
+        let old = || KeyEncryptionKey::parse(KEK).unwrap();
+        let new =
+            || KeyEncryptionKey::parse("k2:202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f").unwrap();
+        let (key, wrapped) = old().new_data_key().unwrap();
+        let sealed = key.seal(b"hello", b"record").unwrap();
+        let rotating = KeyEncryptionKeys::new(new(), vec![old()]).unwrap();
+        // Both open during the rotation; new keys are wrapped by the current one.
+        assert_eq!(rotating.unwrap_key(&wrapped).unwrap().open(&sealed, b"record").unwrap(), b"hello");
+        assert_eq!(wrapping_key_id(&rotating.new_data_key().unwrap().1), Some("k2"));
+        let rewrapped = rotating.rewrap(&wrapped).unwrap().expect("a key of the old key-encryption key");
+        assert_eq!(wrapping_key_id(&rewrapped), Some("k2"));
+        assert_eq!(rotating.rewrap(&rewrapped).unwrap(), None);
+        // After the rotation the old key is not needed: the content opens with the new one alone.
+        let after = KeyEncryptionKeys::new(new(), Vec::new()).unwrap();
+        assert_eq!(after.unwrap_key(&rewrapped).unwrap().open(&sealed, b"record").unwrap(), b"hello");
+        assert!(matches!(after.unwrap_key(&wrapped), Err(CryptoError::UnknownKey)));
+        assert!(matches!(KeyEncryptionKeys::new(old(), vec![old()]), Err(CryptoError::DuplicateKeyId(_))));
     }
 
     #[test]

@@ -55,45 +55,63 @@ pub enum Db {
 impl Db {
     /// Opens the database of `service` (a schema on PostgreSQL, a file on SQLite).
     pub async fn connect(settings: &Settings, service: &str) -> DbResult<Self> {
-        if !service.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-            return Err(DbError::Config(format!("bad service name {service}")));
-        }
+        check_name(service)?;
         match settings.database.backend {
             DatabaseBackend::Sqlite => {
-                std::fs::create_dir_all(&settings.data_dir).map_err(|e| DbError::Config(format!("data_dir: {e}")))?;
-                let options = SqliteConnectOptions::new()
-                    .filename(settings.data_dir.join(format!("{service}.db")))
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    // Deleted rows (a workspace's wrapped key, say) are overwritten, not left
-                    // readable in free pages.
-                    .pragma("secure_delete", "on")
-                    .busy_timeout(Duration::from_secs(10));
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(settings.database.max_connections)
-                    .connect_with(options)
-                    .await?;
-                Ok(Db::Sqlite(pool))
+                let path = settings.data_dir.join(format!("{service}.db"));
+                // Deleted rows (a workspace's sealed content, say) are overwritten, not left
+                // readable in free pages.
+                Self::connect_sqlite(&path, SqliteJournalMode::Wal, settings.database.max_connections).await
             }
             DatabaseBackend::Postgres => {
                 let url =
                     settings.database.url.as_ref().ok_or_else(|| DbError::Config("database.url missing".into()))?;
-                let base = PgConnectOptions::from_str(url.expose())?;
-                // The schema is the service's own; create it before pointing the pool at it.
-                let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
-                sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {service}")).execute(&bootstrap).await?;
-                bootstrap.close().await;
-                let options = base.options([("search_path", service)]);
-                let pool = PgPoolOptions::new()
-                    .max_connections(settings.database.max_connections)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?;
-                Ok(Db::Postgres(pool))
+                Self::connect_postgres(url.expose(), service, settings.database.max_connections).await
             }
         }
+    }
+
+    /// A SQLite file (created with its folder if missing), deleted content overwritten.
+    pub(crate) async fn connect_sqlite(
+        path: &std::path::Path,
+        journal: SqliteJournalMode,
+        max_connections: u32,
+    ) -> DbResult<Self> {
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder)
+                .map_err(|e| DbError::Config(format!("cannot create {}: {e}", folder.display())))?;
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(journal)
+            .synchronous(if journal == SqliteJournalMode::Wal {
+                SqliteSynchronous::Normal
+            } else {
+                SqliteSynchronous::Full
+            })
+            .foreign_keys(true)
+            .pragma("secure_delete", "on")
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(max_connections).connect_with(options).await?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    /// The schema `schema` of the PostgreSQL database at `url`, created if missing.
+    pub(crate) async fn connect_postgres(url: &str, schema: &str, max_connections: u32) -> DbResult<Self> {
+        check_name(schema)?;
+        let base = PgConnectOptions::from_str(url)?;
+        // The schema is the service's own; create it before pointing the pool at it.
+        let bootstrap = PgPoolOptions::new().max_connections(1).connect_with(base.clone()).await?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).execute(&bootstrap).await?;
+        bootstrap.close().await;
+        let options = base.options([("search_path", schema)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        Ok(Db::Postgres(pool))
     }
 
     /// Makes what was just deleted unreadable on disk where the database can: SQLite moves the
@@ -115,21 +133,70 @@ impl Db {
 
     /// Applies the platform tables (outbox, inbox) and the service's own migrations.
     pub async fn migrate(&self, service: &Migrations) -> DbResult<()> {
-        let (mut platform, mut own) = match self {
+        self.run_migrations(service, true, None).await
+    }
+
+    /// Applies `migrations` alone, without the platform's tables (a key store has no outbox).
+    pub async fn migrate_only(&self, migrations: &Migrations) -> DbResult<()> {
+        self.run_migrations(migrations, false, None).await
+    }
+
+    /// Applies the platform tables and those of the service's migrations older than `version`:
+    /// a step that must happen between two migrations runs after this and before
+    /// [`Db::migrate`].
+    pub async fn migrate_before(&self, service: &Migrations, version: i64) -> DbResult<()> {
+        self.run_migrations(service, true, Some(version)).await
+    }
+
+    async fn run_migrations(&self, service: &Migrations, with_platform: bool, before: Option<i64>) -> DbResult<()> {
+        let (platform, own) = match self {
             Db::Postgres(_) => (platform_postgres(), (service.postgres)()),
             Db::Sqlite(_) => (platform_sqlite(), (service.sqlite)()),
         };
-        // Both sets share the migrations table; each ignores the other's versions.
-        platform.set_ignore_missing(true);
+        let mut own = match before {
+            Some(version) => Migrator {
+                migrations: own.iter().filter(|m| m.version < version).cloned().collect::<Vec<_>>().into(),
+                ..Migrator::DEFAULT
+            },
+            None => own,
+        };
+        let mut platform = with_platform.then_some(platform);
+        // The sets share the migrations table; each ignores the others' versions.
         own.set_ignore_missing(true);
+        if let Some(platform) = &mut platform {
+            platform.set_ignore_missing(true);
+        }
+        // On one connection of its own, closed if a migration fails: sqlx's migrator returns
+        // early then without releasing its (PostgreSQL, session-level) lock, and a pooled
+        // connection holding it would make every later migration wait forever.
         match self {
             Db::Postgres(pool) => {
-                platform.run(pool).await?;
-                own.run(pool).await?;
+                let mut conn = pool.acquire().await?;
+                let mut result = Ok(());
+                for migrator in platform.iter().chain([&own]) {
+                    result = migrator.run_direct(&mut *conn).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                if result.is_err() {
+                    let _ = conn.close().await;
+                }
+                result?;
             }
             Db::Sqlite(pool) => {
-                platform.run(pool).await?;
-                own.run(pool).await?;
+                let mut conn = pool.acquire().await?;
+                let mut result = Ok(());
+                for migrator in platform.iter().chain([&own]) {
+                    result = migrator.run_direct(&mut *conn).await;
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                if result.is_err() {
+                    let _ = conn.close().await;
+                }
+                result?;
             }
         }
         Ok(())
@@ -162,6 +229,14 @@ impl Db {
             Db::Sqlite(pool) => pool.close().await,
         }
     }
+}
+
+/// A schema or file name: lowercase letters and `_` only (it is put into SQL and paths).
+fn check_name(name: &str) -> DbResult<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+        return Err(DbError::Config(format!("bad database name {name}")));
+    }
+    Ok(())
 }
 
 fn platform_postgres() -> Migrator {

@@ -17,6 +17,7 @@ pub mod html;
 pub mod i18n;
 pub mod idempotency;
 pub mod ids;
+pub mod keyring;
 pub mod mail;
 pub mod service;
 pub mod shutdown;

@@ -138,6 +138,17 @@ impl From<DbError> for ServiceError {
     }
 }
 
+impl From<crate::keyring::KeyringError> for ServiceError {
+    /// The key store failed like a database, or a key did not open (corrupt).
+    #[track_caller]
+    fn from(error: crate::keyring::KeyringError) -> Self {
+        match error {
+            crate::keyring::KeyringError::Db(source) => ServiceError::Db { source, at: Location::caller() },
+            other => ServiceError::Corrupt { what: other.to_string(), at: Location::caller() },
+        }
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
         error.into_status()

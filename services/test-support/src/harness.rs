@@ -8,6 +8,7 @@ use ohjaus_platform::{
     config::Settings,
     db::{Db, Migrations},
     events::{self, Bus},
+    keyring::{self, Keyring},
 };
 use tempfile::TempDir;
 
@@ -83,6 +84,19 @@ impl Sandbox {
             )
         })
     }
+}
+
+/// `service`'s key store as the service opens it (the settings' key-encryption keys and
+/// location: a schema `<service>_keyring` of the test database, or a file under the data
+/// folder), migrated. Compaction follows a deletion after a millisecond.
+pub async fn open_keyring(settings: &Settings, service: &str) -> Keyring {
+    let db = keyring::connect(settings, service)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open the key store of {service}: {e}"));
+    let keys = settings.key_encryption_keys().expect("the test key-encryption keys");
+    let keyring = Keyring::new(service, db, keys, Duration::from_millis(1));
+    keyring.migrate().await.unwrap_or_else(|e| panic!("migrations of the key store of {service} failed: {e}"));
+    keyring
 }
 
 /// How a crate's tests run a body: the service whose database they use, and what else.

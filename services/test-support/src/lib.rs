@@ -14,7 +14,7 @@ mod harness;
 
 use std::{future::Future, time::Duration};
 
-pub use harness::{Harness, Sandbox, TestEnv, fixed_clock};
+pub use harness::{Harness, Sandbox, TestEnv, fixed_clock, open_keyring};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -163,6 +163,84 @@ pub fn stream_name(suffix: &str) -> String {
 /// The subject prefix of the run with `suffix`.
 pub fn subject_prefix(suffix: &str) -> String {
     format!("t{suffix}")
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every data file of the database `pool` is connected to, as a copy of the server's data
+/// directory would hold them: `CHECKPOINT` first (so what is committed is on disk), then each
+/// file under `<data_directory>/base/<database oid>/` read as bytes. Needs a superuser
+/// connection and a test process that may read the server's files (root on the CI machine).
+pub async fn postgres_database_files(pool: &sqlx::PgPool) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    use sqlx::Row;
+    sqlx::query("CHECKPOINT").execute(pool).await.expect("CHECKPOINT (the test user must be a superuser)");
+    let row = sqlx::query(
+        "SELECT current_setting('data_directory') AS dir, \
+         (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS oid",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("the server's data directory");
+    let folder = std::path::Path::new(&row.get::<String, _>("dir")).join("base").join(row.get::<String, _>("oid"));
+    let entries = std::fs::read_dir(&folder).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} (the test must run where it may read PostgreSQL's files, as root): {e}",
+            folder.display()
+        )
+    });
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        // A file can go away between listing and reading (a rewritten table's old file).
+        if let Ok(bytes) = std::fs::read(&path) {
+            files.push((path, bytes));
+        }
+    }
+    assert!(!files.is_empty(), "no data files under {}", folder.display());
+    files
+}
+
+/// The data files of every relation of `schema` (tables, indexes, sequences, and the tables'
+/// TOAST tables with their indexes) in the database `pool` is connected to, each read as bytes
+/// (its first segment and any further ones), after a `CHECKPOINT`. Same needs as
+/// [`postgres_database_files`].
+pub async fn postgres_schema_files(pool: &sqlx::PgPool, schema: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    use sqlx::Row;
+    sqlx::query("CHECKPOINT").execute(pool).await.expect("CHECKPOINT (the test user must be a superuser)");
+    let rows = sqlx::query(
+        "WITH own AS (SELECT c.oid, c.reltoastrelid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                      WHERE n.nspname = $1), \
+              rels AS (SELECT oid FROM own \
+                       UNION SELECT reltoastrelid FROM own WHERE reltoastrelid <> 0 \
+                       UNION SELECT i.indexrelid FROM pg_index i JOIN own ON i.indrelid = own.reltoastrelid) \
+         SELECT current_setting('data_directory') || '/' || pg_relation_filepath(oid) AS path \
+         FROM rels WHERE pg_relation_filepath(oid) IS NOT NULL",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .expect("the relations' files");
+    assert!(!rows.is_empty(), "schema {schema} has no relations");
+    let mut files = Vec::new();
+    for row in rows {
+        let first = std::path::PathBuf::from(row.get::<String, _>("path"));
+        let bytes = std::fs::read(&first).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {} (the test must run where it may read PostgreSQL's files, as root): {e}",
+                first.display()
+            )
+        });
+        files.push((first.clone(), bytes));
+        for segment in 1.. {
+            let path = first.with_extension(segment.to_string());
+            let Ok(bytes) = std::fs::read(&path) else { break };
+            files.push((path, bytes));
+        }
+    }
+    files
 }
 
 /// A suffix no other run has: database, stream and subject prefix names derive from it.

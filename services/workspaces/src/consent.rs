@@ -162,7 +162,7 @@ impl ConsentEffects {
     /// The workspace, open, if it still exists; a deleted one has nothing left to change.
     async fn workspace(&self, tx: &mut Tx, id: WorkspaceId) -> ServiceResult<Option<Opened>> {
         match store::find_workspace(&mut *tx, id).await? {
-            Some(row) => Ok(Some(self.service.open(&row)?)),
+            Some(row) => self.service.open_if_keyed(&row).await,
             None => Ok(None),
         }
     }

@@ -281,7 +281,7 @@ impl Workspaces {
             customer.id(),
         )?;
         let workspace = store::find_workspace(&mut *tx, row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
-        let opened = self.open(&workspace)?;
+        let opened = self.open(&workspace).await?;
         if store::member_role(&mut *tx, workspace.id, customer).await?.is_none() {
             let others = store::customer_count(&mut *tx, workspace.id).await?;
             domain::may_invite(&opened.workspace, Some(MemberRole::Owner), others)?;
@@ -409,7 +409,7 @@ impl Workspaces {
             domain::invitation_status(row.state, row.expires_at, self.core().now()) == InvitationStatus::Pending;
         let workspace =
             store::find_workspace(self.db(), row.workspace_id).await?.ok_or_else(ServiceError::not_found)?;
-        let opened = self.open(&workspace)?;
+        let opened = self.open(&workspace).await?;
         let contact: InvitationContact =
             opened.open_json(&row.contact_sealed, &contact_aad(row.id), "invitation contact")?;
         Ok(pb::CheckInvitationResponse { usable, language: contact.language })

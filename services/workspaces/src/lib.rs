@@ -3,7 +3,8 @@
 //! A guide of an organisation opens a workspace (personal or group) and owns it (`workspace`).
 //! Only members read it: to a main user, the operator, another guide or another customer it does
 //! not exist. Titles and messages are sealed with the workspace's own data key, which is stored
-//! only wrapped by the key-encryption key from configuration. Every read of content is written to
+//! only wrapped by the key-encryption key, in the service's key store apart from the content
+//! (`platform::keyring`). Every read of content is written to
 //! the workspace's access log, which its members can read (`access_log`). Guides close a
 //! workspace and may reopen it within a configured window; archiving and deletion belong to
 //! retention.
@@ -37,7 +38,7 @@ mod service;
 pub mod store;
 mod workspace;
 
-use ohjaus_platform::db::Migrations;
+use ohjaus_platform::{db::Migrations, keyring::LegacyKeys};
 
 pub use consent::{CONSENT_CONSUMER, ConsentEffects};
 pub use notify::run_mail_worker;
@@ -52,3 +53,15 @@ pub fn migrations() -> Migrations {
         sqlite: || sqlx::migrate!("../../migrations/workspaces/sqlite"),
     }
 }
+
+/// What a workspace's data key belongs to in the service's key store.
+pub const KEY_OWNER: &str = "workspace";
+
+/// Where workspaces' data keys were kept before the key store; moved there on migration.
+pub const LEGACY_KEYS: &[LegacyKeys] = &[LegacyKeys {
+    owner_kind: KEY_OWNER,
+    table: "workspaces",
+    id_column: "id",
+    key_column: "data_key",
+    dropped_by: 20261205001601,
+}];

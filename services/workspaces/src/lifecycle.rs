@@ -1,7 +1,8 @@
 //! A workspace's stewardship: a main user hands it to another guide without seeing its
 //! content (an expert who left or is away), logged in the workspace's access log and told to its
-//! customers, and retention archives and finally deletes it. Deleting removes every row and the
-//! wrapped data key, so whatever copy of the ciphertext survives anywhere no longer opens.
+//! customers, and retention archives and finally deletes it. Deleting removes the data key from
+//! the key store and every row, so whatever copy of the ciphertext survives anywhere (a content
+//! backup included) no longer opens.
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
@@ -24,7 +25,7 @@ use crate::{
     members::{MemberContact, member_aad},
     notify::{MailContent, render_mail},
     retention::retention_only,
-    service::{Opened, Workspaces},
+    service::{Opened, Workspaces, key_owner},
     store::{self, NotificationRow},
 };
 
@@ -68,7 +69,7 @@ impl Workspaces {
         let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
-        let opened = self.open(&row)?;
+        let opened = self.open(&row).await?;
         // An archived workspace is hidden from experts, main users included.
         if row.state == State::Archived {
             return Err(ServiceError::not_found());
@@ -189,6 +190,11 @@ impl Workspaces {
             }
             return Ok(pb::RetentionResponse { workspace_id: id.to_string(), deleted: deleted.into_iter().collect() });
         }
+        // The key first: from here on nothing of the workspace opens, wherever a copy of it is
+        // (a content backup, a row this deletion does not reach). Idempotent, so a deletion
+        // that stopped half-way and is asked again finishes, whatever is left; the key store
+        // is compacted right after, so the key is gone from its files too.
+        self.inner().keyring.delete(key_owner(id)).await?;
         let now = self.core().now();
         let mut tx = self.db().begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
@@ -205,7 +211,7 @@ impl Workspaces {
         if let Err(error) = self.db().purge_deleted().await {
             tracing::warn!(workspace = %id, %error, "could not purge a deleted workspace's rows from the log");
         }
-        // The key is gone with the row; the ciphertext is removed too, so storage is freed.
+        // The key went first; the ciphertext is removed too, so storage is freed.
         // Retention's deletions of workspaces that never had a file skip the listing.
         if objects > 0 || deletion.is_none() {
             remove_objects(self.inner().files.as_ref(), id).await;

@@ -167,7 +167,7 @@ impl Workspaces {
         count: i64,
     ) -> ServiceResult<bool> {
         let Some(row) = store::find_workspace(&mut *tx, workspace).await? else { return Ok(false) };
-        let opened = self.open(&row)?;
+        let Some(opened) = self.open_if_keyed(&row).await? else { return Ok(false) };
         let Some(MemberContact { email: Some(email), language, .. }) = self.contact_of(tx, &opened, recipient).await?
         else {
             return Ok(false);
@@ -197,11 +197,16 @@ impl Workspaces {
             if !store::claim_mail(inner.core.db(), row.id, now, now + chrono::Duration::minutes(5)).await? {
                 continue;
             }
-            let Some(workspace) = store::find_workspace(inner.core.db(), row.workspace_id).await? else {
+            let workspace = store::find_workspace(inner.core.db(), row.workspace_id).await?;
+            let opened = match workspace {
+                Some(workspace) => self.open_if_keyed(&workspace).await?,
+                None => None,
+            };
+            // The workspace was deleted: its mail goes nowhere.
+            let Some(opened) = opened else {
                 store::mail_sent(inner.core.db(), row.id).await?;
                 continue;
             };
-            let opened = self.open(&workspace)?;
             let content: MailContent = opened.open_json(&row.sealed, &mail_aad(row.workspace_id, row.id), "mail")?;
             let Ok(to) = Email::parse("to", &content.to) else {
                 tracing::warn!(mail = %row.id, "queued mail has an unusable address; dropped");

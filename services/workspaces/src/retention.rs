@@ -201,7 +201,7 @@ impl Workspaces {
             // The key is opened only for a member who left an address.
             if opened.is_none() {
                 let workspace = store::find_workspace(&mut *tx, row.id).await?.ok_or_else(ServiceError::not_found)?;
-                opened = Some(self.open(&workspace)?);
+                opened = Some(self.open(&workspace).await?);
             }
             let Some(opened) = opened.as_ref() else { continue };
             let Some(MemberContact { email: Some(to), language, .. }) =

@@ -8,12 +8,13 @@ use object_store::ObjectStore;
 use ohjaus_platform::{
     auth::Principal,
     clock::SharedClock,
-    crypto::{DataKey, KeyEncryptionKey},
+    crypto::DataKey,
     db::{Db, Tx},
     error::FieldViolation,
     events::Outbox,
     grpc::Transport,
     ids::parse_uuid,
+    keyring::{Keyring, Owner},
     mail::Mailer,
     proto::{
         identity::v1::identity_service_client::IdentityServiceClient,
@@ -62,7 +63,8 @@ pub struct Workspaces {
 pub(crate) struct Inner {
     /// Its database, clock and outbox.
     pub(crate) core: Core,
-    pub(crate) kek: KeyEncryptionKey,
+    /// The workspaces' data keys, apart from their content.
+    pub(crate) keyring: Keyring,
     pub(crate) tenants: TenantsServiceClient<Transport>,
     pub(crate) identity: IdentityServiceClient<Transport>,
     pub(crate) mailer: Mailer,
@@ -131,19 +133,51 @@ pub(crate) fn title_aad(id: WorkspaceId) -> Vec<u8> {
     format!("workspace:{id}:title").into_bytes()
 }
 
+/// What a workspace's data key belongs to in the key store.
+pub(crate) fn key_owner(id: WorkspaceId) -> Owner {
+    Owner::new(crate::KEY_OWNER, id.as_uuid())
+}
+
+/// `row` opened with its data key: the title readable, content sealable.
+pub(crate) fn opened_with(row: &WorkspaceRow, key: DataKey) -> ServiceResult<Opened> {
+    let corrupt = |what: &str| ServiceError::corrupt(format!("workspace {} {what}", row.id));
+    let title = key.open(&row.title_sealed, &title_aad(row.id)).map_err(|_| corrupt("title does not open"))?;
+    let title = String::from_utf8(title).map_err(|_| corrupt("title"))?;
+    let workspace = Workspace {
+        id: row.id,
+        organization_id: row.organization_id,
+        office_id: row.office_id,
+        kind: row.kind,
+        // As it was parsed when written: a rule added since does not lock the workspace.
+        title: Text::from_stored(title),
+        topics: row
+            .topics
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(|t| Topic::parse("topics", t).map_err(|_| corrupt("topics")))
+            .collect::<ServiceResult<_>>()?,
+        state: row.state,
+        owner_id: row.owner_id,
+        version: row.version,
+        created_at: row.created_at,
+        closed_at: row.closed_at,
+    };
+    Ok(Opened { workspace, key })
+}
+
 impl Workspaces {
     pub fn new(
         db: Db,
         clock: SharedClock,
         outbox: Outbox,
-        kek: KeyEncryptionKey,
+        keyring: Keyring,
         peers: Peers,
         config: WorkspacesConfig,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 core: Core::new(db, clock, outbox),
-                kek,
+                keyring,
                 tenants: TenantsServiceClient::new(peers.tenants),
                 identity: IdentityServiceClient::new(peers.identity),
                 mailer: peers.mailer,
@@ -171,32 +205,21 @@ impl Workspaces {
         pb::workspaces_service_server::WorkspacesServiceServer::new(self.clone())
     }
 
-    /// The workspace with its key unwrapped and its title opened.
-    pub(crate) fn open(&self, row: &WorkspaceRow) -> ServiceResult<Opened> {
-        let corrupt = |what: &str| ServiceError::corrupt(format!("workspace {} {what}", row.id));
-        let key = self.inner.kek.unwrap_key(&row.data_key).map_err(|_| corrupt("key does not open"))?;
-        let title = key.open(&row.title_sealed, &title_aad(row.id)).map_err(|_| corrupt("title does not open"))?;
-        let title = String::from_utf8(title).map_err(|_| corrupt("title"))?;
-        let workspace = Workspace {
-            id: row.id,
-            organization_id: row.organization_id,
-            office_id: row.office_id,
-            kind: row.kind,
-            // As it was parsed when written: a rule added since does not lock the workspace.
-            title: Text::from_stored(title),
-            topics: row
-                .topics
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(|t| Topic::parse("topics", t).map_err(|_| corrupt("topics")))
-                .collect::<ServiceResult<_>>()?,
-            state: row.state,
-            owner_id: row.owner_id,
-            version: row.version,
-            created_at: row.created_at,
-            closed_at: row.closed_at,
+    /// The workspace with its key unwrapped and its title opened. A workspace whose key is not
+    /// in the key store was deleted (a row brought back by a content backup restored after the
+    /// deletion, say): it does not exist, and nothing of it can be read.
+    pub(crate) async fn open(&self, row: &WorkspaceRow) -> ServiceResult<Opened> {
+        self.open_if_keyed(row).await?.ok_or_else(ServiceError::not_found)
+    }
+
+    /// As [`Workspaces::open`], `None` for a workspace without a key: for the service's own
+    /// work (mail, events), to which a deleted workspace is as if it were not there.
+    pub(crate) async fn open_if_keyed(&self, row: &WorkspaceRow) -> ServiceResult<Option<Opened>> {
+        let Some(key) = self.inner.keyring.find(key_owner(row.id)).await? else {
+            tracing::warn!(workspace = %row.id, "a workspace row without a data key (deleted) is left alone");
+            return Ok(None);
         };
-        Ok(Opened { workspace, key })
+        opened_with(row, key).map(Some)
     }
 
     /// The workspace, the caller's role and sight in it, if the caller may read it; not-found
@@ -205,7 +228,7 @@ impl Workspaces {
         let actor = Actor::of(principal).ok_or_else(ServiceError::not_found)?;
         let row = store::find_workspace(&mut *tx, id).await?.ok_or_else(ServiceError::not_found)?;
         let role = store::member_role(&mut *tx, id, actor).await?;
-        let opened = self.open(&row)?;
+        let opened = self.open(&row).await?;
         domain::may_read(principal, &opened.workspace, role)?;
         // An expert who joined by consent reads through the consents still in force.
         let grants = if role == Some(MemberRole::Expert) {

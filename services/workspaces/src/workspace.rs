@@ -19,7 +19,7 @@ use crate::{
     domain::{self, Actor, Kind, MemberRole, State, TITLE_MAX, Topic, Workspace, WorkspaceId, sight::Sight},
     events as ev,
     members::member_aad,
-    service::{Opened, Reader, Workspaces, title_aad},
+    service::{Opened, Reader, Workspaces, key_owner, opened_with, title_aad},
     store::{self, WorkspaceRow},
 };
 
@@ -118,34 +118,45 @@ impl Workspaces {
         // answers.
         self.check_office(principal, command.organization, command.office).await?;
         let (contact, _) = self.expert_contact(principal, command.organization, owner.id()).await?;
-        let mut tx = self.db().begin().await?;
         let now = self.core().now();
-        let (row, opened) = self.new_workspace(&command, owner, now)?;
+        // The key is stored first: content is never written without its key being kept.
+        let (row, opened) = self.new_workspace(&command, owner, now).await?;
         let id = row.id;
-        store::insert_workspace(&mut tx, &row).await?;
-        let contact_sealed = opened.seal_json(&contact, &member_aad(id, owner))?;
-        store::add_member(&mut tx, id, owner, MemberRole::Owner, Some(contact_sealed), now).await?;
-        command.key.remember(&mut tx, principal, id.as_uuid(), now).await?;
-        let event = ev::WorkspaceCreated {
-            organization_id: command.organization.to_string(),
-            workspace_id: id.to_string(),
-            owner_id: owner.id().to_string(),
-        };
-        self.core().emit(&mut tx, command.organization, event).await?;
-        self.core().commit(tx).await?;
+        let made: ServiceResult<()> = async {
+            let mut tx = self.db().begin().await?;
+            store::insert_workspace(&mut tx, &row).await?;
+            let contact_sealed = opened.seal_json(&contact, &member_aad(id, owner))?;
+            store::add_member(&mut tx, id, owner, MemberRole::Owner, Some(contact_sealed), now).await?;
+            command.key.remember(&mut tx, principal, id.as_uuid(), now).await?;
+            let event = ev::WorkspaceCreated {
+                organization_id: command.organization.to_string(),
+                workspace_id: id.to_string(),
+                owner_id: owner.id().to_string(),
+            };
+            self.core().emit(&mut tx, command.organization, event).await?;
+            self.core().commit(tx).await
+        }
+        .await;
+        if made.is_err() {
+            // Nothing of it was written: its key goes too (an orphan key would open nothing).
+            if let Err(error) = self.inner().keyring.delete(key_owner(id)).await {
+                tracing::warn!(workspace = %id, %error, "the key of a workspace not made stays in the key store");
+            }
+        }
+        made?;
         Ok(self.workspace_to_pb(&opened.workspace))
     }
 
-    /// The row of a new workspace with a data key of its own, and the workspace opened with it.
-    fn new_workspace(
+    /// The row of a new workspace with a data key of its own (stored in the key store), and
+    /// the workspace opened with it.
+    async fn new_workspace(
         &self,
         command: &CreateWorkspace,
         owner: Actor,
         now: DateTime<Utc>,
     ) -> ServiceResult<(WorkspaceRow, Opened)> {
         let id = WorkspaceId::new();
-        let (data_key, wrapped) =
-            self.inner().kek.new_data_key().map_err(|e| ServiceError::corrupt(format!("new data key: {e}")))?;
+        let data_key = self.inner().keyring.create(key_owner(id)).await?;
         let title_sealed = data_key
             .seal(command.title.as_str().as_bytes(), &title_aad(id))
             .map_err(|e| ServiceError::corrupt(format!("sealing: {e}")))?;
@@ -158,12 +169,11 @@ impl Workspaces {
             topics: command.topics.iter().map(Topic::as_str).collect::<Vec<_>>().join(","),
             state: State::Active,
             owner_id: owner.id(),
-            data_key: wrapped,
             version: 1,
             created_at: now,
             closed_at: None,
         };
-        let opened = self.open(&row)?;
+        let opened = opened_with(&row, data_key)?;
         Ok((row, opened))
     }
 
@@ -197,7 +207,8 @@ impl Workspaces {
         let (rows, next_page_token) = page.finish(rows, |(r, _)| r.id.as_uuid());
         let mut workspaces = Vec::new();
         for (row, role) in &rows {
-            let opened = self.open(row)?;
+            // A deleted workspace (a row a restored content backup brought back) is not listed.
+            let Some(opened) = self.open_if_keyed(row).await? else { continue };
             // Membership alone is not enough for an expert who has left the organisation, or
             // whose consent came through an organisation they have left.
             if domain::may_read(principal, &opened.workspace, Some(*role)).is_err() {
@@ -289,7 +300,7 @@ impl Workspaces {
     ) -> ServiceResult<pb::Workspace> {
         let Some(Actor::Expert(main_user)) = Actor::of(principal) else { return Err(ServiceError::not_found()) };
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
-        let opened = self.open(&row)?;
+        let opened = self.open(&row).await?;
         let workspace = &opened.workspace;
         domain::may_steward(principal, workspace)?;
         if version != 0 && version != workspace.version {

@@ -12,6 +12,6 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     let ledger_key = LedgerKey::new(ctx.settings.security.consent_ledger_key.clone());
     let peers = Peers { tenants: ctx.peer(Target::Tenants)?, workspaces: ctx.peer(Target::Workspaces)? };
     let outbox = Outbox::new(ohjaus_consent::SERVICE, ctx.clock.clone());
-    let consent = Consent::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.key_encryption_key()?, ledger_key, peers);
+    let consent = Consent::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.keyring()?, ledger_key, peers);
     Ok(ctx.grpc(consent.server())?.publishing(outbox))
 }

@@ -9,7 +9,7 @@
 
 use std::{fmt, str::FromStr};
 
-use ohjaus_platform::db::Migrations;
+use ohjaus_platform::{db::Migrations, keyring::LegacyKeys};
 
 use crate::runner::{StartContext, Started};
 
@@ -23,8 +23,10 @@ pub enum Need {
     Bus,
     /// The key that hashes personal identity codes.
     IdentityCodeKey,
-    /// The key that wraps per-workspace data keys.
-    KeyEncryptionKey,
+    /// A key store of its own for its data keys (schema `<name>_keyring` of `keyring.url`, or
+    /// `keyring/<name>.db`), wrapped by the key-encryption key; migrated with its database,
+    /// moving the keys once kept in these content columns into it.
+    Keyring(&'static [LegacyKeys]),
     /// The key that chains the consent ledger.
     ConsentLedgerKey,
     /// Login connectors (and the development provider in the embedded mode).
@@ -46,7 +48,9 @@ impl Need {
             Need::Database(_) => format!("database (schema `{target}` / {target}.db)"),
             Need::Bus => "event bus (bus.kind)".into(),
             Need::IdentityCodeKey => "security.identity_code_key".into(),
-            Need::KeyEncryptionKey => "security.key_encryption_key".into(),
+            Need::Keyring(_) => format!(
+                "key store (schema `{target}_keyring` of keyring.url / keyring/{target}.db), security.key_encryption_key"
+            ),
             Need::ConsentLedgerKey => "security.consent_ledger_key".into(),
             Need::IdentityProviders => {
                 "identity providers (identity.providers, identity.saml_providers with the `saml` feature)".into()
@@ -70,6 +74,14 @@ pub struct Spec {
 impl Spec {
     pub fn needs(&self, wanted: fn(&Need) -> bool) -> bool {
         self.needs.iter().any(wanted)
+    }
+
+    /// Where its data keys were kept before its key store, if it has a key store.
+    pub fn keyring(&self) -> Option<&'static [LegacyKeys]> {
+        self.needs.iter().find_map(|need| match need {
+            Need::Keyring(legacy) => Some(*legacy),
+            _ => None,
+        })
     }
 
     /// The migrations of its database, if it has one.
@@ -128,9 +140,9 @@ targets! {
     Identity => identity, depends on [Tenants],
         needs [Database(ohjaus_identity::migrations), IdentityCodeKey, IdentityProviders, GrpcListener];
     Workspaces => workspaces, depends on [Tenants, Identity],
-        needs [Database(ohjaus_workspaces::migrations), Bus, KeyEncryptionKey, Mail, Files, GrpcListener];
+        needs [Database(ohjaus_workspaces::migrations), Keyring(ohjaus_workspaces::LEGACY_KEYS), Bus, Mail, Files, GrpcListener];
     Consent => consent, depends on [Tenants, Workspaces],
-        needs [Database(ohjaus_consent::migrations), Bus, KeyEncryptionKey, ConsentLedgerKey, GrpcListener];
+        needs [Database(ohjaus_consent::migrations), Keyring(ohjaus_consent::LEGACY_KEYS), Bus, ConsentLedgerKey, GrpcListener];
     Forms => forms, depends on [],
         needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
     Retention => retention, depends on [Identity, Workspaces, Consent],

@@ -30,7 +30,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     };
     let outbox = Outbox::new(ohjaus_workspaces::SERVICE, ctx.clock.clone());
     let workspaces =
-        Workspaces::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.key_encryption_key()?, peers, config);
+        Workspaces::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.keyring()?, peers, config);
     ctx.spawn(ohjaus_workspaces::run_mail_worker(workspaces.clone(), ctx.shutdown.clone()));
     // Consent's effects (membership, notifications) arrive as events.
     let effects = Arc::new(ConsentEffects::new(workspaces.clone()));

@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{
-    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, RetentionSettings,
-    Settings, WorkspacesSettings,
+    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, KeyringSettings,
+    RetentionSettings, Settings, WorkspacesSettings,
 };
 
 /// A length of time from configuration: positive and within its key's range.
@@ -130,6 +130,17 @@ impl BusSettings {
     }
 }
 
+impl KeyringSettings {
+    /// How long after the last deletion the key store is compacted (`keyring.compact_after_ms`).
+    pub fn compact_after(&self) -> Span {
+        Span::millis(self.compact_after_ms)
+    }
+    /// The longest a backup of the key store may be kept (`keyring.backup_max_age_days`).
+    pub fn backup_max_age(&self) -> Span {
+        Span::days(self.backup_max_age_days)
+    }
+}
+
 impl GrpcSettings {
     /// The deadline of every call between services (`grpc.timeout_ms`).
     pub fn timeout(&self) -> Span {
@@ -195,7 +206,7 @@ impl Bounded {
 
 /// Every duration and size setting with its range. Zero is never valid: a zero timeout or
 /// window would silently turn a feature off.
-fn bounded(settings: &Settings) -> [Bounded; 29] {
+fn bounded(settings: &Settings) -> [Bounded; 31] {
     let row = |key, value, least, most, unit| Bounded { key, value, least, most, unit };
     let (identity, workspaces, gateway) = (&settings.identity, &settings.workspaces, &settings.gateway);
     let retention = &settings.retention;
@@ -244,6 +255,8 @@ fn bounded(settings: &Settings) -> [Bounded; 29] {
             retention.close_after_days,
             "days (retention.close_after_days)",
         ),
+        row("keyring.compact_after_ms", settings.keyring.compact_after_ms, 1, 60_000, "milliseconds"),
+        row("keyring.backup_max_age_days", settings.keyring.backup_max_age_days, 1, 90, "days"),
     ]
 }
 
@@ -280,6 +293,8 @@ mod tests {
         assert_eq!(settings.grpc.stream_idle_timeout().std(), Duration::from_secs(60));
         assert_eq!(settings.auth.token_ttl().std(), Duration::from_secs(60));
         assert_eq!(settings.files.max_bytes, 20 * 1024 * 1024);
+        assert_eq!(settings.keyring.compact_after().std(), Duration::from_secs(1));
+        assert_eq!(settings.keyring.backup_max_age().chrono(), chrono::TimeDelta::days(7));
     }
 
     #[test]
@@ -316,6 +331,8 @@ mod tests {
             ("OHJAUS__GATEWAY__BODY_LIMIT_BYTES", "gateway.body_limit_bytes"),
             ("OHJAUS__AUTH__TOKEN_TTL_SECONDS", "auth.token_ttl_seconds"),
             ("OHJAUS__FILES__MAX_BYTES", "files.max_bytes"),
+            ("OHJAUS__KEYRING__COMPACT_AFTER_MS", "keyring.compact_after_ms"),
+            ("OHJAUS__KEYRING__BACKUP_MAX_AGE_DAYS", "keyring.backup_max_age_days"),
         ] {
             let error = load(&[(variable, "0")]).unwrap_err();
             assert!(matches!(error, ConfigError::Invalid { key: k, .. } if k == key), "{variable}: {error}");

@@ -1,4 +1,5 @@
-//! Workspaces: the row with its sealed title and wrapped key, its state and its owner.
+//! Workspaces: the row with its sealed title, its state and its owner (its data key is in the
+//! key store).
 
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
@@ -11,7 +12,7 @@ use uuid::Uuid;
 use super::{add_member, member_role_of};
 use crate::domain::{Actor, Kind, MemberRole, State, WorkspaceId};
 
-/// A workspace row: its title still sealed, its data key still wrapped.
+/// A workspace row: its title still sealed.
 pub struct WorkspaceRow {
     pub id: WorkspaceId,
     pub organization_id: Uuid,
@@ -21,13 +22,13 @@ pub struct WorkspaceRow {
     pub topics: String,
     pub state: State,
     pub owner_id: Uuid,
-    pub data_key: Vec<u8>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-const WORKSPACE_COLUMNS: &str = "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, data_key, version, created_at, closed_at";
+const WORKSPACE_COLUMNS: &str =
+    "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, version, created_at, closed_at";
 
 fn workspace(row: &Row) -> ServiceResult<WorkspaceRow> {
     let corrupt = |what: &str| ServiceError::corrupt(format!("stored workspace {what}"));
@@ -40,7 +41,6 @@ fn workspace(row: &Row) -> ServiceResult<WorkspaceRow> {
         topics: row.get("topics")?,
         state: State::parse(&row.get::<String>("state")?).ok_or_else(|| corrupt("state"))?,
         owner_id: row.get("owner_id")?,
-        data_key: row.get("data_key")?,
         version: row.get("version")?,
         created_at: row.get("created_at")?,
         closed_at: row.get("closed_at")?,
@@ -49,7 +49,7 @@ fn workspace(row: &Row) -> ServiceResult<WorkspaceRow> {
 
 pub async fn insert_workspace(tx: &mut Tx, w: &WorkspaceRow) -> ServiceResult<()> {
     tx.query(&format!(
-        "INSERT INTO workspaces ({WORKSPACE_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $11)"
+        "INSERT INTO workspaces ({WORKSPACE_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)"
     ))
     .bind(w.id.as_uuid())
     .bind(w.organization_id)
@@ -59,7 +59,6 @@ pub async fn insert_workspace(tx: &mut Tx, w: &WorkspaceRow) -> ServiceResult<()
     .bind(w.topics.clone())
     .bind(w.state.as_str())
     .bind(w.owner_id)
-    .bind(w.data_key.clone())
     .bind(w.version)
     .bind(w.created_at)
     .bind(w.closed_at)

@@ -137,7 +137,7 @@ async fn logout(State(state): State<AppState>, visitor: Visitor, Form(form): For
     response
 }
 
-/// The language a page is in, by its code (for templates and tests).
+/// A language's name in itself, as the language links show it.
 pub fn language_name(language: Language) -> &'static str {
     match language {
         Language::Fi => "suomi",

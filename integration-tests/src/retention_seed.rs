@@ -17,7 +17,9 @@ pub enum Seeded {
     Archived { archived_at: DateTime<Utc> },
 }
 
-const COLUMNS: &str = "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, data_key, version, \
+// No data key: keys live in the key store, and a sweep opens one only for a member who left an
+// address (the seeded ones left none).
+const COLUMNS: &str = "id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, version, \
                        created_at, updated_at, closed_at, customer_last_seen_at, archived_at, archive_notice_at";
 
 /// Writes `count` workspaces of `organization` in `seeded`'s state; their ids, in order.
@@ -29,8 +31,8 @@ pub async fn seed_workspaces(db: &Db, organization: Uuid, count: usize, seeded: 
         let rows = (count - chunk * 500).min(500);
         let mut values = Vec::with_capacity(rows);
         for row in 0..rows {
-            let base = row * 16;
-            values.push(format!("({})", (1..=16).map(|i| format!("${}", base + i)).collect::<Vec<_>>().join(", ")));
+            let base = row * 15;
+            values.push(format!("({})", (1..=15).map(|i| format!("${}", base + i)).collect::<Vec<_>>().join(", ")));
         }
         let sql = format!("INSERT INTO workspaces ({COLUMNS}) VALUES {}", values.join(", "));
         let mut query = db.query(&sql);
@@ -58,7 +60,6 @@ pub async fn seed_workspaces(db: &Db, organization: Uuid, count: usize, seeded: 
                 .bind("")
                 .bind(state)
                 .bind(owner)
-                .bind(vec![0u8; 60])
                 .bind(1_i64)
                 .bind(created)
                 .bind(created)

@@ -82,9 +82,9 @@ async fn seed(db: &Db, categories: &[Category]) {
         let started = Instant::now();
         db.query(
             "INSERT INTO workspaces (id, organization_id, office_id, kind, title_sealed, topics, state, owner_id, \
-             data_key, version, created_at, updated_at, closed_at, customer_last_seen_at, archived_at, \
+             version, created_at, updated_at, closed_at, customer_last_seen_at, archived_at, \
              close_notice_at, archive_notice_at) \
-             SELECT md5($1 || i::text)::uuid, $2, $2, 'personal', '\\x00'::bytea, '', $3, $4, '\\x00'::bytea, 1, \
+             SELECT md5($1 || i::text)::uuid, $2, $2, 'personal', '\\x00'::bytea, '', $3, $4, 1, \
              $5 - (i % 1000) * interval '1 second', $5, $6, $5 - (i % 1000) * interval '1 second', $7, $8, $9 \
              FROM generate_series(1, $10) AS i",
         )

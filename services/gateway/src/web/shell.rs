@@ -143,6 +143,23 @@ impl Visitor {
         principal_of_session(&session.resolved).map_err(|e| Box::new(self.failure(e)))
     }
 
+    /// The principal of an unsafe request whose form carries the session's CSRF token, or the
+    /// answer that sends the visitor to log in.
+    pub fn acting(&self, presented_csrf: &str) -> Result<Principal, Box<Response>> {
+        if self.session_with_csrf(presented_csrf).is_none() {
+            return Err(Box::new(self.finish(Redirect::to("/").into_response())));
+        }
+        self.principal()
+    }
+
+    /// An id from a page's path or form, in its one canonical spelling (the platform's rule);
+    /// anything else is simply not there.
+    pub fn id(&self, value: &str) -> Result<String, Box<Response>> {
+        ohjaus_platform::ids::parse_canonical(value)
+            .map(|id| id.to_string())
+            .ok_or_else(|| Box::new(self.failure(ApiError::code(ErrorCode::NotFound))))
+    }
+
     /// The same visitor after their session ended.
     pub fn logged_out(self) -> Self {
         Self { session: None, ..self }

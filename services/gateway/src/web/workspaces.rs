@@ -15,7 +15,6 @@ use ohjaus_platform::{
     proto::{consent::v1 as consent_pb, tenants::v1 as tenants_pb, workspaces::v1 as pb},
 };
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::shell::{FieldError, Shell, Texts, Visitor};
 use crate::{problem::ApiError, state::AppState, views::timestamp};
@@ -270,8 +269,9 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
         Err(answer) => return *answer,
     };
     // Only canonical ids reach the services; anything else is simply not a workspace.
-    let Ok(id) = Uuid::parse_str(id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    let id = match visitor.id(id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
     let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
@@ -366,8 +366,9 @@ pub async fn send(
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    let Ok(workspace) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    let workspace = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
     };
     let request = pb::PostMessageRequest {
         workspace_id: workspace.clone(),
@@ -396,15 +397,13 @@ pub async fn invite(
     Path(id): Path<String>,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    if visitor.session_with_csrf(&form.csrf_token).is_none() {
-        return visitor.finish(Redirect::to("/").into_response());
-    }
-    let caller = match visitor.principal() {
+    let caller = match visitor.acting(&form.csrf_token) {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    let Ok(workspace) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    let workspace = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
     };
     let request = pb::CreateInvitationRequest {
         workspace_id: workspace.clone(),
@@ -511,10 +510,7 @@ pub async fn new_form(State(state): State<AppState>, visitor: Visitor) -> Respon
 
 /// Opens the workspace and goes to it.
 pub async fn create(State(state): State<AppState>, visitor: Visitor, Form(form): Form<NewWorkspaceForm>) -> Response {
-    if visitor.session_with_csrf(&form.csrf_token).is_none() {
-        return visitor.finish(Redirect::to("/").into_response());
-    }
-    let caller = match visitor.principal() {
+    let caller = match visitor.acting(&form.csrf_token) {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
@@ -570,8 +566,9 @@ pub async fn access_log(State(state): State<AppState>, visitor: Visitor, Path(id
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    let Ok(id) = Uuid::parse_str(&id).map(|u| u.to_string()) else {
-        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    let id = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
     // The log is kept oldest first; the page wants the latest, so it keeps the tail.
@@ -628,22 +625,20 @@ pub async fn decide(
     Path((request_id, decision)): Path<(String, String)>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    if visitor.session_with_csrf(&form.csrf_token).is_none() {
-        return visitor.finish(Redirect::to("/").into_response());
-    }
-    let caller = match visitor.principal() {
+    let caller = match visitor.acting(&form.csrf_token) {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    let (Ok(request_id), Ok(workspace)) = (Uuid::parse_str(&request_id), Uuid::parse_str(&form.workspace)) else {
-        return visitor.failure(ApiError::code(ErrorCode::NotFound));
+    let (request_id, workspace) = match (visitor.id(&request_id), visitor.id(&form.workspace)) {
+        (Ok(request_id), Ok(workspace)) => (request_id, workspace),
+        (Err(answer), _) | (_, Err(answer)) => return *answer,
     };
-    let decide = consent_pb::DecideConsentRequest { request_id: request_id.to_string(), version: form.version };
+    let decide = consent_pb::DecideConsentRequest { request_id: request_id.clone(), version: form.version };
     let consent = state.consent();
     let answer = match decision.as_str() {
         "accept" => {
             let request = consent_pb::AcceptConsentRequest {
-                request_id: request_id.to_string(),
+                request_id: request_id.clone(),
                 version: form.version,
                 from_now_on_only: form.from_now_on_only.is_some(),
             };

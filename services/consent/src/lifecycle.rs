@@ -2,7 +2,11 @@
 //! entries and head are deleted, so no copy of a sealed purpose text opens any more. Every other
 //! workspace's chain is its own and still verifies.
 
-use ohjaus_platform::{auth::Principal, error::ErrorCode, proto::consent::v1 as pb, service::ServiceResult};
+use ohjaus_platform::{
+    auth::Principal,
+    proto::consent::v1 as pb,
+    service::{ServiceResult, service_only},
+};
 
 use crate::{
     domain::WorkspaceId,
@@ -11,20 +15,13 @@ use crate::{
 };
 
 /// Only the retention worker deletes.
-fn retention_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { name } if name == "retention" => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
-    }
-}
-
 impl Consent {
     pub(crate) async fn delete_workspace_ledger(
         &self,
         principal: &Principal,
         msg: pb::WorkspaceLedgerRequest,
     ) -> ServiceResult<pb::DeleteWorkspaceLedgerResponse> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let workspace = WorkspaceId::parse_ref(&msg.workspace_id)?;
         // The key first: from here on no sealed purpose text of it opens, wherever a copy is.
         // Idempotent; the key store is compacted right after, so the key leaves its files too.

@@ -16,7 +16,6 @@ use ohjaus_platform::{
     auth::{Principal, TokenKeys},
     clock::SharedClock,
     db::Db,
-    error::ErrorCode,
     grpc::Transport,
     proto::{
         identity::v1 as pb,
@@ -106,13 +105,6 @@ struct Inner {
 }
 
 /// Calls that only the gateway (a service principal) may make.
-fn gateway_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { .. } => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
-    }
-}
-
 impl Identity {
     pub fn new(
         db: Db,

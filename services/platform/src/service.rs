@@ -31,6 +31,23 @@ use crate::{
     idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
 };
 
+/// Refuses anyone but another Ohjaus service: the guard of internal RPCs (principal tokens of
+/// users never carry `Service`).
+pub fn services_only(principal: &Principal) -> ServiceResult<()> {
+    match principal {
+        Principal::Service { .. } => Ok(()),
+        _ => Err(ErrorCode::PermissionDenied.into()),
+    }
+}
+
+/// Refuses anyone but the Ohjaus service called `name` (e.g. the retention worker's RPCs).
+pub fn service_only(principal: &Principal, name: &str) -> ServiceResult<()> {
+    match principal {
+        Principal::Service { name: caller } if caller == name => Ok(()),
+        _ => Err(ErrorCode::PermissionDenied.into()),
+    }
+}
+
 /// What a service handler fails with. Refusals go to the caller as they are; every other
 /// variant is internal: the caller learns only "unavailable" or "internal", the log learns
 /// where and why (never content or personal data: causes are driver and peer messages).

@@ -14,7 +14,7 @@ use ohjaus_platform::{
     i18n::Language,
     ids::parse_uuid,
     proto::workspaces::v1 as pb,
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, service_only},
 };
 use uuid::Uuid;
 
@@ -24,7 +24,6 @@ use crate::{
     files::workspace_prefix,
     members::{MemberContact, member_aad},
     notify::{MailContent, render_mail},
-    retention::retention_only,
     service::{Opened, Workspaces, key_owner},
     store::{self, NotificationRow},
 };
@@ -150,7 +149,7 @@ impl Workspaces {
         principal: &Principal,
         msg: pb::RetentionRequest,
     ) -> ServiceResult<pb::RetentionResponse> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let mut tx = self.db().begin().await?;
         let row = store::find_workspace(&mut tx, id).await?.ok_or_else(ServiceError::not_found)?;
@@ -174,7 +173,7 @@ impl Workspaces {
         principal: &Principal,
         msg: pb::RetentionRequest,
     ) -> ServiceResult<pb::RetentionResponse> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
         // A retention decision's repeated request answers what the first one deleted.
         let deletion = match msg.deletion_id.as_str() {

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     auth::Principal,
     db::Tx,
-    error::{ErrorCode, FieldViolation, Violations},
+    error::{FieldViolation, Violations},
     grpc::{from_timestamp, timestamp},
     i18n::Language,
     ids::parse_uuid,
     proto::workspaces::v1 as pb,
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, service_only},
 };
 use uuid::Uuid;
 
@@ -30,13 +30,6 @@ use crate::{
 };
 
 /// Only the retention worker sweeps.
-pub(crate) fn retention_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { name } if name == "retention" => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
-    }
-}
-
 /// The most rows one sweep call handles.
 const MAX_BATCH: i64 = 1000;
 
@@ -101,7 +94,7 @@ impl Workspaces {
         principal: &Principal,
         msg: pb::SweepRetentionRequest,
     ) -> ServiceResult<pb::SweepRetentionResponse> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let cmd = SweepCommand::parse(&msg)?;
         // Listing and dry runs change nothing and lock nothing.
         if cmd.dry_run || cmd.sweep == Sweep::ListDeletable {
@@ -230,7 +223,7 @@ impl Workspaces {
         principal: &Principal,
         msg: pb::RetentionRequest,
     ) -> ServiceResult<pb::RetentionCustomers> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let id = WorkspaceId::parse_ref(&msg.workspace_id)?;
         let customers = store::retention::customers_of(self.db(), id).await?;
         Ok(pb::RetentionCustomers { customer_ids: customers.iter().map(Uuid::to_string).collect() })
@@ -241,7 +234,7 @@ impl Workspaces {
         principal: &Principal,
         msg: pb::CustomerWorkspacesRequest,
     ) -> ServiceResult<pb::CustomerWorkspacesResponse> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let customer = parse_uuid("customer_id", &msg.customer_id)?;
         let workspaces = store::retention::customer_workspaces(self.db(), customer).await?;
         Ok(pb::CustomerWorkspacesResponse { workspaces })

@@ -5,9 +5,9 @@
 
 use ohjaus_platform::{
     auth::Principal,
-    error::{ErrorCode, Failure, Violations},
+    error::{Failure, Violations},
     proto::identity::v1 as pb,
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, services_only},
     types::PersonalIdentityCode,
 };
 
@@ -24,13 +24,6 @@ impl Person {
         let mut v = Violations::new();
         let code = v.check(PersonalIdentityCode::parse("personal_identity_code", personal_identity_code));
         v.finish_with(|| Some(Self { code: code? }))
-    }
-}
-
-fn services_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { .. } => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
     }
 }
 

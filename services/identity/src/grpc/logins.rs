@@ -6,13 +6,13 @@ use ohjaus_platform::{
     crypto::{random_token, token_hash as hash},
     i18n::Language,
     proto::{identity::v1 as pb, tenants::v1 as tenants_pb},
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, services_only},
     types::IdentityCodeHash,
 };
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
-use super::{Connector, Identity, gateway_only};
+use super::{Connector, Identity};
 #[cfg(feature = "saml")]
 use crate::saml::VerifiedAssertion;
 use crate::{
@@ -92,7 +92,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::BeginLoginRequest,
     ) -> ServiceResult<pb::BeginLoginResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let connector = self.connector(&msg.provider_id)?;
         let BeginLogin { intent, language, login_hint, return_to } = BeginLogin::parse(msg);
         // OpenID Connect: state, nonce and PKCE. SAML: the RelayState is our state and the
@@ -133,7 +133,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::CompleteLoginRequest,
     ) -> ServiceResult<pb::CompleteLoginResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let provider = msg.provider_id.clone();
         let refuse = |refusal: Refusal, language: &str| pb::CompleteLoginResponse {
             refusal: refusal_to_pb(refusal),

@@ -2,19 +2,16 @@
 //! workspace, and the login audit goes after its period. Only the retention worker asks.
 
 use ohjaus_platform::{
-    auth::Principal, error::ErrorCode, error::FieldViolation, grpc::from_timestamp, ids::parse_uuid,
-    proto::identity::v1 as pb, service::ServiceResult,
+    auth::Principal,
+    error::FieldViolation,
+    grpc::from_timestamp,
+    ids::parse_uuid,
+    proto::identity::v1 as pb,
+    service::{ServiceResult, service_only},
 };
 
 use super::Identity;
 use crate::store::retention as store;
-
-fn retention_only(principal: &Principal) -> ServiceResult<()> {
-    match principal {
-        Principal::Service { name } if name == "retention" => Ok(()),
-        _ => Err(ErrorCode::PermissionDenied.into()),
-    }
-}
 
 impl Identity {
     pub(crate) async fn delete_customer_account(
@@ -22,7 +19,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::DeleteCustomerAccountRequest,
     ) -> ServiceResult<pb::DeletedCounts> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let customer = parse_uuid("customer_id", &msg.customer_id)?;
         let deletion = parse_uuid("deletion_id", &msg.deletion_id)?;
         let db = self.db();
@@ -43,7 +40,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::PurgeLoginAuditRequest,
     ) -> ServiceResult<pb::DeletedCounts> {
-        retention_only(principal)?;
+        service_only(principal, "retention")?;
         let before = msg
             .before
             .as_ref()

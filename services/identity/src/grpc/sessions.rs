@@ -7,10 +7,10 @@ use ohjaus_platform::{
     error::ErrorCode,
     grpc::timestamp,
     proto::{identity::v1 as pb, tenants::v1 as tenants_pb},
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, services_only},
 };
 
-use super::{Connector, Identity, gateway_only};
+use super::{Connector, Identity};
 use crate::{
     domain::{SessionId, SessionKind},
     store::{self, AuditEntry, SessionRow},
@@ -83,7 +83,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::ResolveSessionRequest,
     ) -> ServiceResult<pb::ResolvedSession> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let session = self.live_session(&msg.session_token).await?;
         let now = self.now();
         let mut memberships = Vec::new();
@@ -131,7 +131,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::LogoutRequest,
     ) -> ServiceResult<pb::LogoutResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let session = self.live_session(&msg.session_token).await?;
         store::end_session(&self.inner.db, session.id, "logout", self.now()).await?;
         self.audit(AuditEntry {
@@ -183,7 +183,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::SamlLogoutRequest,
     ) -> ServiceResult<pb::SamlLogoutResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let connector = self.connector(&msg.provider_id)?;
         let Connector::Saml(saml) = &*connector else { return Err(ServiceError::not_found()) };
         let now = self.now();
@@ -249,7 +249,7 @@ impl Identity {
         principal: &Principal,
         _msg: pb::SamlLogoutRequest,
     ) -> ServiceResult<pb::SamlLogoutResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         // Without SAML every provider is an OpenID one: none takes a SAML logout.
         Err(ServiceError::not_found())
     }
@@ -259,7 +259,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::ListMySessionsRequest,
     ) -> ServiceResult<pb::ListMySessionsResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let current = self.live_session(&msg.session_token).await?;
         let policy = self.inner.config.policy;
         let now = self.now();
@@ -284,7 +284,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::EndMySessionRequest,
     ) -> ServiceResult<pb::EndMySessionResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let current = self.live_session(&msg.session_token).await?;
         let target = SessionId::parse_ref(&msg.session_id)?;
         // Only one's own sessions; anyone else's is "not found".

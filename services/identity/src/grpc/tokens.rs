@@ -4,11 +4,11 @@ use ohjaus_platform::{
     auth::{Audience, Principal},
     error::ErrorCode,
     proto::{identity::v1 as pb, tenants::v1 as tenants_pb},
-    service::{ServiceError, ServiceResult},
+    service::{ServiceError, ServiceResult, services_only},
 };
 use uuid::Uuid;
 
-use super::{Identity, gateway_only};
+use super::Identity;
 use crate::store::AuditEntry;
 
 impl Identity {
@@ -17,7 +17,7 @@ impl Identity {
         principal: &Principal,
         msg: pb::IssueClientTokenRequest,
     ) -> ServiceResult<pb::IssueClientTokenResponse> {
-        gateway_only(principal)?;
+        services_only(principal)?;
         let mut tenants = self.inner.tenants.clone();
         let request = self.as_service(tenants_pb::AuthenticateIntegrationClientRequest {
             client_id: msg.client_id,

@@ -15,7 +15,7 @@ use ohjaus_platform::{
     db::Db,
     keyring,
     proto::{
-        consent::v1::{WorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
+        consent::v1::{DeleteWorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
         workspaces::v1::{RetentionRequest, workspaces_service_client::WorkspacesServiceClient},
     },
 };
@@ -220,7 +220,13 @@ async fn delete_everywhere(system: &TestSystem, workspace: &str) {
         .await;
     assert!(deleted.is_ok(), "{deleted:?}");
     let deleted = ConsentServiceClient::new(channel)
-        .delete_workspace_ledger(request(WorkspaceLedgerRequest { workspace_id: workspace.to_owned() }, &token))
+        .delete_workspace_ledger(request(
+            DeleteWorkspaceLedgerRequest {
+                workspace_id: workspace.to_owned(),
+                deletion_id: Uuid::now_v7().to_string(),
+            },
+            &token,
+        ))
         .await;
     assert!(deleted.is_ok(), "{deleted:?}");
 }

@@ -301,7 +301,7 @@ impl pb::consent_service_server::ConsentService for Consent {
 
     async fn delete_workspace_ledger(
         &self,
-        request: Request<pb::WorkspaceLedgerRequest>,
+        request: Request<pb::DeleteWorkspaceLedgerRequest>,
     ) -> Result<Response<pb::DeleteWorkspaceLedgerResponse>, Status> {
         unary!(self.delete_workspace_ledger, request)
     }

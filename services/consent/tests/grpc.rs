@@ -34,8 +34,11 @@ pub async fn delete(
     client: &ConsentServiceClient<Transport>,
     principal: &Principal,
     workspace: WorkspaceId,
+    deletion: Uuid,
 ) -> Result<pb::DeleteWorkspaceLedgerResponse, Status> {
-    client.clone().delete_workspace_ledger(as_(principal, ledger_of(workspace))).await.map(|r| r.into_inner())
+    let request =
+        pb::DeleteWorkspaceLedgerRequest { workspace_id: workspace.to_string(), deletion_id: deletion.to_string() };
+    client.clone().delete_workspace_ledger(as_(principal, request)).await.map(|r| r.into_inner())
 }
 
 fn expert(organization: Uuid, roles: Vec<Role>) -> Principal {
@@ -108,12 +111,19 @@ async fn only_retention_deletes_a_ledger(env: TestEnv) {
         Principal::Customer { customer_id: customer },
         Principal::Service { name: "workspaces".into() },
     ] {
-        assert_eq!(delete(&client, &refused, workspace).await.unwrap_err().code(), Code::PermissionDenied);
+        let status = delete(&client, &refused, workspace, Uuid::now_v7()).await.unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
     }
     let retention = Principal::Service { name: "retention".into() };
-    assert_eq!(delete(&client, &retention, workspace).await.unwrap().deleted_entries, 3);
-    // Again: nothing left, nothing refused (retention retries).
-    assert_eq!(delete(&client, &retention, workspace).await.unwrap().deleted_entries, 0);
+    let malformed = pb::DeleteWorkspaceLedgerRequest { workspace_id: workspace.to_string(), deletion_id: "x".into() };
+    let status = client.clone().delete_workspace_ledger(as_(&retention, malformed)).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "a deletion names its decision");
+    let deletion = Uuid::now_v7();
+    assert_eq!(delete(&client, &retention, workspace, deletion).await.unwrap().deleted_entries, 3);
+    // The same decision again (retention retries after a crash): the same answer, nothing twice.
+    assert_eq!(delete(&client, &retention, workspace, deletion).await.unwrap().deleted_entries, 3);
+    // Another decision finds nothing left and is not refused.
+    assert_eq!(delete(&client, &retention, workspace, Uuid::now_v7()).await.unwrap().deleted_entries, 0);
     let admin = expert(organization, vec![Role::Admin]);
     let status = client.clone().export_ledger(as_(&admin, ledger_of(workspace))).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);

@@ -108,7 +108,7 @@ async fn deleting_one_workspace_leaves_the_others_verifying(env: TestEnv) {
     let consent = env.consent();
     let client = client(&env, &consent);
     let retention = Principal::Service { name: "retention".into() };
-    let deleted = delete(&client, &retention, doomed).await.unwrap();
+    let deleted = delete(&client, &retention, doomed, Uuid::now_v7()).await.unwrap();
     assert_eq!(deleted.deleted_entries, 5);
     for table in ["ledger_entries", "ledger_heads", "consent_requests", "workspace_keys"] {
         let left = env
@@ -126,6 +126,6 @@ async fn deleting_one_workspace_leaves_the_others_verifying(env: TestEnv) {
     assert_eq!(consent.verify(elsewhere).await.unwrap(), Verification::Ok { entries: 2 });
     // Nobody but retention deletes.
     let other = Principal::Service { name: "workspaces".into() };
-    assert_eq!(delete(&client, &other, kept).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    assert_eq!(delete(&client, &other, kept, Uuid::now_v7()).await.unwrap_err().code(), tonic::Code::PermissionDenied);
     assert_eq!(consent.verify(kept).await.unwrap(), Verification::Ok { entries: 3 });
 }

@@ -135,6 +135,9 @@ async fn run(settings: &Settings, targets: Vec<Target>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long a one-off retention run waits for its events to reach the bus before it stops.
+const PUBLISH_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// One retention run: starts the targets without their periodic run, runs every rule once,
 /// prints the report as JSON lines (the counts, then each planned action of a dry run), stops.
 #[allow(clippy::print_stdout)]
@@ -178,8 +181,23 @@ async fn retention(settings: &Settings, targets: Vec<Target>, dry_run: bool) -> 
             serde_json::json!({"duration_ms": report.duration_ms, "oldest_overdue_seconds": report.oldest_overdue_seconds})
         );
     }
-    // The outbox relay gets a moment to publish the deletion requests before the stop.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The relay publishes the run's deletion requests before the stop. When the bus is away
+    // they stay in the outbox, and the next run's relay publishes them first.
+    let waited = std::time::Instant::now();
+    loop {
+        match ohjaus_platform::events::unpublished_count(worker.db()).await {
+            Ok(0) => break,
+            Ok(left) if waited.elapsed() >= PUBLISH_WAIT => {
+                tracing::warn!(left, "the bus did not take every event of this run; the next run publishes them");
+                break;
+            }
+            Ok(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the outbox after the run");
+                break;
+            }
+        }
+    }
     running.shutdown();
     running.wait().await?;
     result.map(|_| ()).map_err(|e| anyhow::anyhow!("retention run failed: {e}"))

@@ -238,31 +238,86 @@ async fn a_saml_provider_needs_the_saml_feature() {
     assert!(text.contains("identity.saml_providers.suomifi") && text.contains("feature `saml`"), "{text}");
 }
 
-/// `kill -9` of `ohjaus retention` in the middle of its deletions: the next run finishes them
-/// without leftovers, and the evidence holds every service's answer exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
+/// A server-mode system with `due` archived workspaces past their period, migrated by the
+/// binary: the workspaces' database and retention's evidence.
+async fn due_for_deletion(storage: &Storage, due: usize) -> (ohjaus_platform::db::Db, ohjaus_platform::db::Db) {
     use ohjaus_integration_tests::retention_seed::{Seeded, seed_workspaces};
     use ohjaus_platform::{config::Settings, db::Db};
 
-    let storage = Storage::new(Backend::Server).await;
     let status = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
         .args(["migrate", "--target", "all"])
-        .envs(environment(&storage))
+        .envs(environment(storage))
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success(), "ohjaus migrate failed");
-    let settings = Settings::load_with(None, environment(&storage)).unwrap();
+    let settings = Settings::load_with(None, environment(storage)).unwrap();
     let workspaces = Db::connect(&settings, "workspaces").await.unwrap();
     let evidence = Db::connect(&settings, "retention").await.unwrap();
-    let due = 600;
     let archived_at = chrono::Utc::now() - chrono::Duration::days(400);
     seed_workspaces(&workspaces, uuid::Uuid::now_v7(), due, Seeded::Archived { archived_at }).await;
-    let count = |sql: &'static str| {
-        let evidence = evidence.clone();
-        async move { evidence.query(sql).fetch_one(&evidence).await.unwrap().get::<i64>("n").unwrap() }
-    };
+    (workspaces, evidence)
+}
+
+/// `ohjaus retention` as the CronJob runs it, to its end; what it printed.
+fn run_to_the_end(storage: &Storage, run_env: &[(&str, String)]) -> String {
+    let run = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
+        .args(["retention", "--target", "all"])
+        .current_dir(storage.data_dir())
+        .envs(environment(storage))
+        .envs(run_env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    String::from_utf8(run.stdout).unwrap()
+}
+
+async fn count(db: &ohjaus_platform::db::Db, sql: &str) -> i64 {
+    db.query(sql).fetch_one(db).await.unwrap().get::<i64>("n").unwrap()
+}
+
+/// Waits until `at_least` deletions are complete while `run` is still going.
+async fn until_deleted(evidence: &ohjaus_platform::db::Db, run: &mut Process, at_least: i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if count(evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await >= at_least {
+            return;
+        }
+        assert!(run.0.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
+        assert!(Instant::now() < deadline, "the run deleted nothing within 60 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// After the runs: every workspace's deletion complete, each of its three services (its
+/// content, its consents, its customer's account) answered once — one completion time, never
+/// pending, at most one attempt cut short — and nothing of the workspaces left.
+async fn every_deletion_complete_once(
+    workspaces: &ohjaus_platform::db::Db,
+    evidence: &ohjaus_platform::db::Db,
+    due: usize,
+) {
+    let due = i64::try_from(due).unwrap();
+    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions").await, due);
+    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL").await, 0);
+    assert_eq!(
+        count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE completed_at IS NOT NULL").await,
+        3 * due
+    );
+    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome = 'pending'").await, 0);
+    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > 2").await, 0);
+    assert_eq!(count(workspaces, "SELECT COUNT(*) AS n FROM workspaces").await, 0, "no workspace left");
+    assert_eq!(count(workspaces, "SELECT COUNT(*) AS n FROM members").await, 0, "no member row left");
+}
+
+/// `kill -9` of `ohjaus retention` in the middle of its deletions: the next run finishes them
+/// without leftovers, and the evidence holds every service's answer exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
+    let storage = Storage::new(Backend::Server).await;
+    let due = 600;
+    let (workspaces, evidence) = due_for_deletion(&storage, due).await;
     let run_env =
         [("OHJAUS__RETENTION__LEASE_SECONDS", "1".to_owned()), ("OHJAUS__RETENTION__BATCH_SIZE", "20".to_owned())];
 
@@ -282,49 +337,190 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
     assert_eq!(planned[0]["rule"], "workspace-archived");
     assert!(planned[0]["since"].as_str().unwrap() < planned[0]["due_at"].as_str().unwrap(), "{}", planned[0]);
     assert!(lines.iter().any(|l| l["action"] == "delete" && l["count"] == i64::try_from(due).unwrap()), "{lines:?}");
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions").await, 0, "a dry run decides nothing");
+    assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM deletions").await, 0, "a dry run decides nothing");
 
     let mut first = spawn(&storage, &["retention", "--target", "all"], &run_env);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await;
-        if done >= 20 {
-            break;
-        }
-        assert!(first.0.try_wait().unwrap().is_none(), "the first run ended before it could be killed");
-        assert!(Instant::now() < deadline, "the first run deleted nothing within 60 s");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until_deleted(&evidence, &mut first, 20).await;
     // SIGKILL: no shutdown, no release of its claims.
     first.0.kill().unwrap();
     first.0.wait().unwrap();
-    let done_at_kill = count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await;
+    let done_at_kill = count(&evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await;
     assert!(done_at_kill < i64::try_from(due).unwrap(), "the run was killed after it finished");
 
     // Its claims lapse after the lease; the next run finishes everything.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let second = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
-        .args(["retention", "--target", "all"])
-        .current_dir(storage.data_dir())
-        .envs(environment(&storage))
-        .envs(run_env.iter().map(|(k, v)| (k.to_string(), v.clone())))
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
-    let report = String::from_utf8(second.stdout).unwrap();
+    let report = run_to_the_end(&storage, &run_env);
     assert!(report.contains("\"action\":\"delete\""), "{report}");
+    every_deletion_complete_once(&workspaces, &evidence, due).await;
 
+    // The runs' processes are gone; the long-running system shows what they did, from the
+    // evidence, on its metrics port (as the chart's retention Deployment does for the CronJob).
+    let metrics_port = free_port();
+    let _system = spawn(
+        &storage,
+        &["--target", "all"],
+        &[
+            ("OHJAUS__GATEWAY__LISTEN", format!("127.0.0.1:{}", free_port())),
+            ("OHJAUS__GRPC__LISTEN", "127.0.0.1:0".to_owned()),
+            ("OHJAUS__TELEMETRY__METRICS_LISTEN", format!("127.0.0.1:{metrics_port}")),
+            ("OHJAUS__RETENTION__PERIODIC", "false".to_owned()),
+        ],
+    );
+    let expected = [
+        format!("ohjaus_retention_completed_deletions {due}"),
+        "ohjaus_retention_unfinished_deletions 0".to_owned(),
+        "ohjaus_retention_oldest_overdue_seconds 0".to_owned(),
+        "ohjaus_retention_last_run_finished_timestamp_seconds ".to_owned(),
+        "ohjaus_retention_last_run_duration_seconds ".to_owned(),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let scraped = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await;
+        if let Ok(response) = scraped {
+            let text = response.text().await.unwrap();
+            if expected.iter().all(|line| text.contains(line.as_str())) {
+                break text;
+            }
+        }
+        assert!(Instant::now() < deadline, "the metrics did not show the runs within 30 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // The newest run (the second) finished what the killed one had left; the killed one never
+    // recorded a run.
+    let finished_by_second = i64::try_from(due).unwrap() - done_at_kill;
+    let deleted: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ohjaus_retention_last_run_actions{") && l.contains("action=\"delete\""))
+        .collect();
+    assert_eq!(deleted.len(), 1, "{text}");
+    let figure: f64 = deleted[0].rsplit(' ').next().unwrap().parse().unwrap();
+    assert_eq!(figure, finished_by_second as f64, "{deleted:?}");
+    assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM runs").await, 1, "only a finished run is recorded");
+}
+
+/// A NATS server of the test's own (JetStream, its store in a folder of the test), so that it
+/// can be killed without disturbing other tests.
+struct OwnNats {
+    process: Option<Child>,
+    port: u16,
+    store: std::path::PathBuf,
+}
+
+impl OwnNats {
+    fn binary() -> std::path::PathBuf {
+        let found = std::env::var_os("PATH")
+            .into_iter()
+            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .chain([std::path::PathBuf::from("/usr/sbin"), std::path::PathBuf::from("/usr/local/bin")])
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file());
+        found.expect("nats-server is not installed: `.ci/run`'s services stage installs it")
+    }
+
+    fn start(store: std::path::PathBuf) -> Self {
+        let mut nats = OwnNats { process: None, port: free_port(), store };
+        nats.restart();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server on the same port and store; returns once it takes connections.
+    fn restart(&mut self) {
+        let child = Command::new(Self::binary())
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .arg(&self.store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: whatever the server had not written to disk is gone.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `kill -9` of NATS in the middle of a retention run: the run goes on (the deletion requests
+/// wait in its outbox) and stops without hanging; once NATS is back, the next run publishes
+/// what waited and has nothing left to do. Every deletion is complete once, and the stream holds
+/// each deletion request once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retention_run_survives_nats_killed_half_way() {
+    let storage = Storage::new(Backend::Server).await;
+    let mut nats = OwnNats::start(storage.data_dir().join("nats"));
+    let due = 300;
+    let (workspaces, evidence) = due_for_deletion(&storage, due).await;
+    let run_env = [
+        ("OHJAUS__BUS__NATS_URL", nats.url()),
+        ("OHJAUS__RETENTION__LEASE_SECONDS", "1".to_owned()),
+        ("OHJAUS__RETENTION__BATCH_SIZE", "20".to_owned()),
+    ];
+
+    let mut first = spawn(&storage, &["retention", "--target", "all"], &run_env);
+    until_deleted(&evidence, &mut first, 20).await;
+    nats.kill();
+    // The run finishes its work without the bus and stops on its own, within its bounds.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = first.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the run hung after NATS died");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "the run failed without the bus: {status}");
+    assert_eq!(
+        count(&evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await,
+        i64::try_from(due).unwrap(),
+        "the deletions need no bus"
+    );
+    // The workspaces service's events of the deletions made after the kill wait in its outbox.
+    let waiting = count(&workspaces, "SELECT COUNT(*) AS n FROM outbox").await;
+    assert!(waiting > 0, "no event waited for the bus: NATS was killed too late");
+
+    nats.restart();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    run_to_the_end(&storage, &run_env);
+    every_deletion_complete_once(&workspaces, &evidence, due).await;
+    assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM outbox").await, 0, "every deletion request was published");
+
+    // The stream holds each deletion request exactly once: none lost with the killed server,
+    // none twice from a relay that published again after it came back.
+    use futures::TryStreamExt;
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    let stream = async_nats::jetstream::new(client).get_stream(format!("T_{}", storage.suffix)).await.unwrap();
+    let published = |service: &str, event: &str| {
+        let subject = format!("t{}.{service}.{event}", storage.suffix);
+        let stream = stream.clone();
+        async move {
+            let subjects: Vec<(String, usize)> =
+                stream.info_with_subjects(&subject).await.unwrap().try_collect().await.unwrap();
+            i64::try_from(subjects.iter().map(|(_, n)| n).sum::<usize>()).unwrap()
+        }
+    };
     let due = i64::try_from(due).unwrap();
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions").await, due);
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL").await, 0);
-    // Three services per workspace (its content, its consents, its customer's account), each
-    // answered once: one completion time, never pending, at most one attempt cut short.
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE completed_at IS NOT NULL").await, 3 * due);
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome = 'pending'").await, 0);
-    assert_eq!(count("SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > 2").await, 0);
-    let left = workspaces.query("SELECT COUNT(*) AS n FROM workspaces").fetch_one(&workspaces).await.unwrap();
-    assert_eq!(left.get::<i64>("n").unwrap(), 0, "no workspace left");
-    let members = workspaces.query("SELECT COUNT(*) AS n FROM members").fetch_one(&workspaces).await.unwrap();
-    assert_eq!(members.get::<i64>("n").unwrap(), 0, "no member row left");
+    assert_eq!(published("retention", "deletion_requested").await, due);
+    // Each workspace's deletion event is on the stream once, or still waits for the relay of
+    // the next start: none lost with the killed server, none twice.
+    let left = count(&workspaces, "SELECT COUNT(*) AS n FROM outbox").await;
+    assert_eq!(published("workspaces", "workspace_deleted").await + left, due);
 }

@@ -688,6 +688,11 @@ async fn park(
     Ok(())
 }
 
+/// Number of events committed but not yet published (a one-off run waits for it to reach 0).
+pub async fn unpublished_count(db: &Db) -> Result<i64, DbError> {
+    db.query("SELECT COUNT(*) AS n FROM outbox").fetch_one(db).await?.get("n")
+}
+
 /// Number of parked events of a consumer (for health checks and tests).
 pub async fn parked_count(db: &Db, consumer: &str) -> Result<i64, DbError> {
     db.query("SELECT COUNT(*) AS n FROM parked_events WHERE consumer = $1").bind(consumer).fetch_one(db).await?.get("n")

@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod keyring;
 pub mod mail;
+pub mod receipts;
 pub mod service;
 pub mod shutdown;
 pub mod storage;

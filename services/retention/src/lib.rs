@@ -12,11 +12,12 @@
 //! (ids only, through its outbox: `events`), asks each service in turn and keeps its answer
 //! (counts, no content) exactly once; a run that is killed leaves its claims to lapse and the
 //! next run finishes. The evidence (ids, rule, times, counts) is what the operator lists and
-//! exports (`grpc`).
+//! exports (`grpc`); `metrics` publishes the evidence's state and the newest run as gauges.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
+pub mod metrics;
 pub mod store;
 pub mod worker;
 

@@ -223,3 +223,60 @@ pub async fn find(db: &Db, id: Uuid) -> ServiceResult<Option<DeletionRow>> {
         .map(deletion)
         .transpose()
 }
+
+/// A finished run as recorded: counts by (rule, action).
+#[derive(Clone, Debug)]
+pub struct RunRow {
+    pub id: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    pub counts: BTreeMap<String, i64>,
+}
+
+/// How long the record of a run is kept: long enough to see a trend, short enough to stay small.
+const RUNS_KEPT_DAYS: i64 = 90;
+
+/// Records a finished run and forgets runs older than the period above.
+pub async fn record_run(db: &Db, run: &RunRow) -> ServiceResult<()> {
+    let counts = serde_json::to_string(&run.counts).map_err(|e| ServiceError::corrupt(e.to_string()))?;
+    let mut tx = db.begin().await?;
+    tx.query("INSERT INTO runs (id, started_at, finished_at, duration_ms, counts) VALUES ($1, $2, $3, $4, $5)")
+        .bind(run.id)
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(run.duration_ms)
+        .bind(counts)
+        .execute(&mut tx)
+        .await?;
+    tx.query("DELETE FROM runs WHERE finished_at < $1")
+        .bind(run.finished_at - chrono::Duration::days(RUNS_KEPT_DAYS))
+        .execute(&mut tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The newest finished run, if any.
+pub async fn last_run(db: &Db) -> ServiceResult<Option<RunRow>> {
+    let Some(row) = db
+        .query("SELECT id, started_at, finished_at, duration_ms, counts FROM runs ORDER BY finished_at DESC LIMIT 1")
+        .fetch_optional(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let counts: String = row.get("counts")?;
+    Ok(Some(RunRow {
+        id: row.get("id")?,
+        started_at: row.get("started_at")?,
+        finished_at: row.get("finished_at")?,
+        duration_ms: row.get("duration_ms")?,
+        counts: serde_json::from_str(&counts).map_err(|_| ServiceError::corrupt("stored run counts"))?,
+    }))
+}
+
+/// Completed deletions (for the gauge).
+pub async fn completed(db: &Db) -> ServiceResult<i64> {
+    Ok(db.query("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").fetch_one(db).await?.get("n")?)
+}

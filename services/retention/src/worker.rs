@@ -11,7 +11,7 @@ use ohjaus_platform::{
     grpc::{Transport, from_timestamp, timestamp},
     ids::new_id,
     proto::{
-        consent::v1::{WorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
+        consent::v1::{DeleteWorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
         identity::v1::{
             DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient,
         },
@@ -129,12 +129,18 @@ impl Retention {
             for ((rule, action), n) in &tally.counts {
                 metrics::counter!("ohjaus_retention_actions_total", "rule" => *rule, "action" => *action)
                     .increment(u64::try_from(*n).unwrap_or(0));
-                metrics::gauge!("ohjaus_retention_last_run_actions", "rule" => *rule, "action" => *action)
-                    .set(*n as f64);
             }
-            metrics::gauge!("ohjaus_retention_oldest_overdue_seconds").set(overdue as f64);
-            metrics::gauge!("ohjaus_retention_unfinished_deletions").set(store::unfinished(self.db()).await? as f64);
             metrics::histogram!("ohjaus_retention_run_duration_seconds").record(duration.as_secs_f64());
+            let finished_at = self.core().now();
+            let run = store::RunRow {
+                id: new_id(),
+                started_at: now,
+                finished_at,
+                duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+                counts: tally.counts.iter().map(|((rule, action), n)| (format!("{rule}/{action}"), *n)).collect(),
+            };
+            store::record_run(self.db(), &run).await?;
+            crate::metrics::publish(self.db(), finished_at).await?;
         }
         let summary: Vec<String> = tally.counts.iter().map(|((r, a), n)| format!("{r}/{a}={n}")).collect();
         tracing::info!(dry_run, duration_ms = duration.as_millis() as u64, overdue, counts = %summary.join(" "), "retention run");
@@ -341,8 +347,9 @@ impl Retention {
                 }
                 "consent" => {
                     let answer = ConsentServiceClient::new(self.peers().consent.clone())
-                        .delete_workspace_ledger(as_retention(WorkspaceLedgerRequest {
+                        .delete_workspace_ledger(as_retention(DeleteWorkspaceLedgerRequest {
                             workspace_id: workspace.clone(),
+                            deletion_id: deletion_id.clone(),
                         }))
                         .await
                         .map_err(peer("consent"))?

@@ -14,6 +14,7 @@ use ohjaus_platform::{
     i18n::Language,
     ids::parse_uuid,
     proto::workspaces::v1 as pb,
+    receipts,
     service::{ServiceError, ServiceResult, service_only},
 };
 use uuid::Uuid;
@@ -181,7 +182,7 @@ impl Workspaces {
             given => Some(parse_uuid("deletion_id", given)?),
         };
         if let Some(deletion) = deletion
-            && let Some(deleted) = store::retention::receipt(self.db(), deletion).await?
+            && let Some(deleted) = receipts::find(self.db(), deletion).await?
         {
             // The objects may outlive a crash between the commit and their removal.
             if deleted.get("objects").is_some_and(|n| *n > 0) {
@@ -201,7 +202,7 @@ impl Workspaces {
         let mut deleted = store::retention::delete_everything(&mut tx, id).await?;
         deleted.insert("objects".to_owned(), objects);
         if let Some(deletion) = deletion {
-            store::retention::remember_receipt(&mut tx, deletion, &deleted, now).await?;
+            receipts::remember(&mut tx, deletion, &deleted, now).await?;
         }
         let org = row.organization_id;
         let event = ev::WorkspaceDeleted { organization_id: org.to_string(), workspace_id: id.to_string() };

@@ -7,6 +7,7 @@ use ohjaus_platform::{
     grpc::from_timestamp,
     ids::parse_uuid,
     proto::identity::v1 as pb,
+    receipts,
     service::{ServiceResult, service_only},
 };
 
@@ -23,12 +24,12 @@ impl Identity {
         let customer = parse_uuid("customer_id", &msg.customer_id)?;
         let deletion = parse_uuid("deletion_id", &msg.deletion_id)?;
         let db = self.db();
-        if let Some(deleted) = store::receipt(db, deletion).await? {
+        if let Some(deleted) = receipts::find(db, deletion).await? {
             return Ok(pb::DeletedCounts { deleted: deleted.into_iter().collect() });
         }
         let mut tx = db.begin().await?;
         let deleted = store::delete_customer(&mut tx, customer).await?;
-        store::remember_receipt(&mut tx, deletion, &deleted, self.now()).await?;
+        receipts::remember(&mut tx, deletion, &deleted, self.now()).await?;
         tx.commit().await?;
         db.purge_deleted().await?;
         tracing::info!(deletion = %deletion, "customer account deleted by retention");

@@ -6,23 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use ohjaus_platform::{
     db::{Db, Tx},
-    service::{ServiceError, ServiceResult},
+    service::ServiceResult,
 };
 use uuid::Uuid;
-
-/// What an earlier deletion of the same retention decision answered.
-pub async fn receipt(db: &Db, deletion: Uuid) -> ServiceResult<Option<BTreeMap<String, i64>>> {
-    let Some(row) = db
-        .query("SELECT counts FROM retention_receipts WHERE deletion_id = $1")
-        .bind(deletion)
-        .fetch_optional(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let counts: String = row.get("counts")?;
-    serde_json::from_str(&counts).map(Some).map_err(|_| ServiceError::corrupt("stored retention receipt"))
-}
 
 /// Deletes the account, its sessions and the audit entries of those sessions; the counts.
 pub async fn delete_customer(tx: &mut Tx, customer: Uuid) -> ServiceResult<BTreeMap<String, i64>> {
@@ -47,22 +33,6 @@ pub async fn delete_customer(tx: &mut Tx, customer: Uuid) -> ServiceResult<BTree
         ("customer_accounts".to_owned(), count(accounts)),
         ("sessions".to_owned(), count(sessions)),
     ]))
-}
-
-pub async fn remember_receipt(
-    tx: &mut Tx,
-    deletion: Uuid,
-    counts: &BTreeMap<String, i64>,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let counts = serde_json::to_string(counts).map_err(|e| ServiceError::corrupt(e.to_string()))?;
-    tx.query("INSERT INTO retention_receipts (deletion_id, counts, completed_at) VALUES ($1, $2, $3)")
-        .bind(deletion)
-        .bind(counts)
-        .bind(now)
-        .execute(tx)
-        .await?;
-    Ok(())
 }
 
 /// Removes the login audit entries, sessions last used and receipts made before `before`.

@@ -40,5 +40,11 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
             ctx.shutdown.clone(),
         ));
     }
+    // The gauges come from the evidence: true here whichever process made the runs.
+    ctx.spawn(ohjaus_retention::metrics::publish_periodically(
+        retention.db().clone(),
+        ctx.clock.clone(),
+        ctx.shutdown.clone(),
+    ));
     Ok(ctx.grpc(retention.server())?.publishing(outbox).with_retention(retention))
 }

@@ -173,39 +173,6 @@ pub async fn customer_workspaces<'c>(conn: impl Source<'c>, customer: Uuid) -> S
         .get("n")?)
 }
 
-/// What an earlier deletion of the same retention decision answered.
-pub async fn receipt<'c>(conn: impl Source<'c>, deletion: Uuid) -> ServiceResult<Option<BTreeMap<String, i64>>> {
-    let Some(row) = conn
-        .query("SELECT counts FROM retention_receipts WHERE deletion_id = $1")
-        .bind(deletion)
-        .fetch_optional(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let counts: String = row.get("counts")?;
-    serde_json::from_str(&counts)
-        .map(Some)
-        .map_err(|_| ohjaus_platform::service::ServiceError::corrupt("stored retention receipt"))
-}
-
-pub async fn remember_receipt(
-    tx: &mut Tx,
-    deletion: Uuid,
-    counts: &BTreeMap<String, i64>,
-    now: DateTime<Utc>,
-) -> ServiceResult<()> {
-    let counts =
-        serde_json::to_string(counts).map_err(|e| ohjaus_platform::service::ServiceError::corrupt(e.to_string()))?;
-    tx.query("INSERT INTO retention_receipts (deletion_id, counts, completed_at) VALUES ($1, $2, $3)")
-        .bind(deletion)
-        .bind(counts)
-        .bind(now)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
 /// The tables holding a workspace's rows, children first; each has a `workspace_id`.
 const CHILD_TABLES: [&str; 12] = [
     "access_log",

@@ -10,7 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, OPERATOR_TOKEN, Storage, registry};
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, NatsPeer, OPERATOR_TOKEN, Storage, registry};
 use serde_json::Value;
 
 fn free_port() -> u16 {
@@ -398,67 +398,6 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
     assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM runs").await, 1, "only a finished run is recorded");
 }
 
-/// A NATS server of the test's own (JetStream, its store in a folder of the test), so that it
-/// can be killed without disturbing other tests.
-struct OwnNats {
-    process: Option<Child>,
-    port: u16,
-    store: std::path::PathBuf,
-}
-
-impl OwnNats {
-    fn binary() -> std::path::PathBuf {
-        let found = std::env::var_os("PATH")
-            .into_iter()
-            .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-            .chain([std::path::PathBuf::from("/usr/sbin"), std::path::PathBuf::from("/usr/local/bin")])
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file());
-        found.expect("nats-server is not installed: `.ci/run`'s services stage installs it")
-    }
-
-    fn start(store: std::path::PathBuf) -> Self {
-        let mut nats = OwnNats { process: None, port: free_port(), store };
-        nats.restart();
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server on the same port and store; returns once it takes connections.
-    fn restart(&mut self) {
-        let child = Command::new(Self::binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.process = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGKILL: whatever the server had not written to disk is gone.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for OwnNats {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// `kill -9` of NATS in the middle of a retention run: the run goes on (the deletion requests
 /// wait in its outbox) and stops without hanging; once NATS is back, the next run publishes
 /// what waited and has nothing left to do. Every deletion is complete once, and the stream holds
@@ -466,7 +405,7 @@ impl Drop for OwnNats {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_run_survives_nats_killed_half_way() {
     let storage = Storage::new(Backend::Server).await;
-    let mut nats = OwnNats::start(storage.data_dir().join("nats"));
+    let mut nats = NatsPeer::start(&storage.data_dir()).await;
     let due = 300;
     let (workspaces, evidence) = due_for_deletion(&storage, due).await;
     let run_env = [
@@ -477,7 +416,7 @@ async fn a_retention_run_survives_nats_killed_half_way() {
 
     let mut first = spawn(&storage, &["retention", "--target", "all"], &run_env);
     until_deleted(&evidence, &mut first, 20).await;
-    nats.kill();
+    nats.stop();
     // The run finishes its work without the bus and stops on its own, within its bounds.
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
@@ -497,7 +436,7 @@ async fn a_retention_run_survives_nats_killed_half_way() {
     let waiting = count(&workspaces, "SELECT COUNT(*) AS n FROM outbox").await;
     assert!(waiting > 0, "no event waited for the bus: NATS was killed too late");
 
-    nats.restart();
+    nats.restart().await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     run_to_the_end(&storage, &run_env);
     every_deletion_complete_once(&workspaces, &evidence, due).await;

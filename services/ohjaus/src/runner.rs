@@ -353,7 +353,6 @@ pub async fn run(settings: &Settings, options: Options, shutdown: CancellationTo
     let (health, health_service) = tonic_health::server::health_reporter();
     let mut routes = RoutesBuilder::default();
     routes.add_service(health_service);
-    routes.add_service(grpc::reflection()?);
 
     let mut process = Process {
         settings,
@@ -382,7 +381,9 @@ pub async fn run(settings: &Settings, options: Options, shutdown: CancellationTo
 
     let grpc_addr = if needed(|n| matches!(n, Need::GrpcListener)) {
         let listen = settings.grpc.listen;
-        let routes = std::mem::take(&mut process.routes).routes();
+        let mut routes = std::mem::take(&mut process.routes);
+        grpc::add_reflection(&mut routes, &process.served)?;
+        let routes = routes.routes();
         let (addr, task) = grpc::serve(listen, routes, &process.keys, process.shutdown.clone())
             .await
             .with_context(|| format!("configuration key `grpc.listen`: cannot listen on {listen}"))?;

@@ -83,6 +83,47 @@ async fn wait_ready(base: &str) {
     panic!("{base} did not become ready");
 }
 
+/// The services listed by `grpc.reflection.v1` (sorted), checked equal to `v1alpha`'s.
+async fn reflected_services(port: u16) -> Vec<String> {
+    use tonic_reflection::pb::{v1, v1alpha};
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}")).unwrap().connect().await.unwrap();
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = v1::server_reflection_client::ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("v1 reflection did not list services");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    let request = v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = v1alpha::server_reflection_client::ServerReflectionClient::new(channel)
+        .server_reflection_info(futures::stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        answers.message().await.unwrap().unwrap().message_response
+    else {
+        panic!("v1alpha reflection did not list services");
+    };
+    let mut alpha: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    alpha.sort();
+    assert_eq!(alpha, names, "v1alpha lists what v1 lists");
+    names
+}
+
 async fn create_and_fetch(base: &str) -> (Value, Value) {
     let http = reqwest::Client::new();
     let auth = format!("Bearer {OPERATOR_TOKEN}");
@@ -144,6 +185,22 @@ async fn two_processes_answer_like_one() {
     );
     let split = format!("http://127.0.0.1:{http_port}");
     wait_ready(&split).await;
+    // Reflection in both versions lists exactly what the process serves, and health.
+    let served = reflected_services(grpc_port).await;
+    assert_eq!(
+        served,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "ohjaus.consent.v1.ConsentService",
+            "ohjaus.forms.v1.FormsService",
+            "ohjaus.identity.v1.IdentityService",
+            "ohjaus.retention.v1.RetentionService",
+            "ohjaus.tenants.v1.TenantsService",
+            "ohjaus.workspaces.v1.WorkspacesService",
+        ]
+    );
     let (created, split_refusal) = create_and_fetch(&split).await;
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(split_refusal["status"], 422);

@@ -73,14 +73,34 @@ pub async fn serve(
     Ok((addr, handle))
 }
 
-/// gRPC reflection over every Ohjaus package.
-pub fn reflection() -> Result<
-    tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
-    tonic_reflection::server::Error,
-> {
-    tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ohjaus_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
+/// Adds the reflection services (`grpc.reflection.v1` and `v1alpha`, which many clients still
+/// speak), listing exactly what the process serves: `services` (fully-qualified names), the
+/// health service and reflection itself.
+pub fn add_reflection(
+    routes: &mut tonic::service::RoutesBuilder,
+    services: &[&str],
+) -> Result<(), tonic_reflection::server::Error> {
+    let names: Vec<&str> = services
+        .iter()
+        .copied()
+        .chain([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        .collect();
+    let builder = || {
+        let builder = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(ohjaus_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+            .include_reflection_service(false);
+        names.iter().fold(builder, |builder, name| builder.with_service_name(*name))
+    };
+    routes.add_service(builder().build_v1()?);
+    routes.add_service(builder().build_v1alpha()?);
+    Ok(())
 }
 
 /// Put into a call's extensions (as `tonic::Request::extensions_mut().insert(..)`), marks a call

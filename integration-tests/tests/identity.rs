@@ -327,6 +327,8 @@ async fn integration_clients_get_tokens_by_client_credentials(backend: Backend) 
     assert_eq!(created.status, 201, "{:?}", created.body);
     let client_id = created.body["client"]["id"].as_str().unwrap().to_owned();
     let secret = created.body["secret"].as_str().unwrap().to_owned();
+    let location = format!("/api/v1/organizations/{org}/integration-clients/{client_id}");
+    assert_eq!(created.header("location"), Some(location.as_str()));
 
     let http = reqwest::Client::new();
     let token: serde_json::Value = http
@@ -392,6 +394,13 @@ async fn integration_clients_get_tokens_by_client_credentials(backend: Backend) 
         .await
         .unwrap_err();
     assert_eq!(outside_scope.code(), tonic::Code::PermissionDenied);
+    // A change it may not make is refused as such, before its (empty, invalid) body is read.
+    let not_its_to_edit = grpc
+        .update_organization(pb::UpdateOrganizationRequest { id: org.clone(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(not_its_to_edit.code(), tonic::Code::PermissionDenied, "{not_its_to_edit:?}");
+    assert!(ohjaus_platform::error::Failure::from_status(&not_its_to_edit).violations.is_empty());
     // An access token does not speak for a service.
     let service_only = grpc
         .authenticate_integration_client(pb::AuthenticateIntegrationClientRequest { client_id, secret })

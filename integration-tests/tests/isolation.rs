@@ -140,6 +140,17 @@ async fn main_user_of_a_gets_not_found_for_everything_of_b(backend: Backend) {
         anonymous.get_organization(pb::GetOrganizationRequest { id: org_a.to_string() }).await.unwrap_err().code(),
         tonic::Code::Unauthenticated
     );
+    // The scheme is case-insensitive; a token without one, or under another scheme, is refused
+    // rather than taken as a token.
+    let token = system.service_token(&admin_a);
+    let cases = [(format!("bearer {token}"), None), (token.clone(), Some(tonic::Code::Unauthenticated))];
+    for (value, refused) in cases.into_iter().chain([(format!("Token {token}"), Some(tonic::Code::Unauthenticated))]) {
+        let channel = tonic::transport::Endpoint::from_shared(system.grpc.clone()).unwrap().connect().await.unwrap();
+        let mut request = tonic::Request::new(pb::GetOrganizationRequest { id: org_a.to_string() });
+        request.metadata_mut().insert("authorization", value.parse().unwrap());
+        let answer = pb::tenants_service_client::TenantsServiceClient::new(channel).get_organization(request).await;
+        assert_eq!(answer.err().map(|s| s.code()), refused, "{}", &value[..6]);
+    }
     // Only a service may check client credentials.
     let mut as_admin = system.tenants_grpc(Some(&admin_a)).await;
     let check = as_admin

@@ -1,6 +1,6 @@
 //! The operator and main users manage organisations, offices, experts and clients.
 
-use ohjaus_integration_tests::{BUSINESS_IDS, Backend, TestSystem, expert, registry};
+use ohjaus_integration_tests::{BUSINESS_IDS, Backend, OPERATOR_TOKEN, TestSystem, expert, registry};
 use ohjaus_platform::auth::Role;
 use serde_json::json;
 use uuid::Uuid;
@@ -65,6 +65,11 @@ async fn operator_creates_an_organisation_and_invalid_input_stores_nothing(backe
         .send(reqwest::Method::GET, "/api/v1/organizations", None, &[("authorization", "Bearer nope".into())])
         .await;
     assert_eq!(forged.status, 401);
+    // The scheme is case-insensitive (RFC 9110); a token without one is refused.
+    let lower = [("authorization", format!("bearer {OPERATOR_TOKEN}"))];
+    assert_eq!(system.anonymous().send(reqwest::Method::GET, "/api/v1/organizations", None, &lower).await.status, 200);
+    let bare = [("authorization", OPERATOR_TOKEN.to_owned())];
+    assert_eq!(system.anonymous().send(reqwest::Method::GET, "/api/v1/organizations", None, &bare).await.status, 401);
     // A token meant for calls between services does not open the public API.
     let operator_principal = ohjaus_platform::auth::Principal::Operator { subject: "x".into() };
     let internal = format!("Bearer {}", system.service_token(&operator_principal));

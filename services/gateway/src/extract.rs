@@ -8,7 +8,7 @@ use axum::{
 };
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ohjaus_platform::{
-    auth::{Audience, Membership, Principal, Role},
+    auth::{Audience, Credentials, Membership, Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
     ids::parse_canonical,
     proto::{
@@ -56,43 +56,46 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
-        if let Some(token) = header.strip_prefix("Bearer ") {
-            let presented = Sha256::digest(token.trim().as_bytes());
-            if let Some(expected) = &state.operator_token_hash
-                && bool::from(presented.as_slice().ct_eq(expected.as_slice()))
-            {
-                return Ok(Caller(Principal::Operator { subject: "bootstrap-operator".into() }));
-            }
-            // A short-lived access token signed with the platform's keys (issued by the
-            // identity service to integration clients).
-            return state
-                .keys
-                .verify_for(token.trim(), Audience::Api)
-                .map(Caller)
-                .map_err(|_| ApiError::code(ErrorCode::Unauthenticated));
-        }
-        if let Some(encoded) = header.strip_prefix("Basic ") {
-            let decoded = STANDARD.decode(encoded.trim()).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
-            let decoded = String::from_utf8(decoded).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
-            let (client_id, secret) = decoded.split_once(':').ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
-            let request = state.as_service(pb::AuthenticateIntegrationClientRequest {
-                client_id: client_id.to_owned(),
-                secret: secret.to_owned(),
-            });
-            let client = state.tenants().authenticate_integration_client(request).await.map_err(|status| {
-                let failure = Failure::from_status(&status);
-                match failure.code {
-                    ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::OrganizationSuspended => {
-                        ApiError(failure)
-                    }
-                    _ => ApiError::code(ErrorCode::Unauthenticated),
+        let credentials = Credentials::parse(header).ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
+        match credentials {
+            Credentials::Bearer(token) => {
+                let presented = Sha256::digest(token.trim().as_bytes());
+                if let Some(expected) = &state.operator_token_hash
+                    && bool::from(presented.as_slice().ct_eq(expected.as_slice()))
+                {
+                    return Ok(Caller(Principal::Operator { subject: "bootstrap-operator".into() }));
                 }
-            })?;
-            let client = client.into_inner();
-            let (client_id, tenant_id) = (service_id(&client.client_id)?, service_id(&client.organization_id)?);
-            return Ok(Caller(Principal::IntegrationClient { client_id, tenant_id, scopes: client.scopes }));
+                // A short-lived access token signed with the platform's keys (issued by the
+                // identity service to integration clients).
+                state
+                    .keys
+                    .verify_for(token.trim(), Audience::Api)
+                    .map(Caller)
+                    .map_err(|_| ApiError::code(ErrorCode::Unauthenticated))
+            }
+            Credentials::Basic(encoded) => {
+                let decoded =
+                    STANDARD.decode(encoded.trim()).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
+                let decoded = String::from_utf8(decoded).map_err(|_| ApiError::code(ErrorCode::Unauthenticated))?;
+                let (client_id, secret) = decoded.split_once(':').ok_or(ApiError::code(ErrorCode::Unauthenticated))?;
+                let request = state.as_service(pb::AuthenticateIntegrationClientRequest {
+                    client_id: client_id.to_owned(),
+                    secret: secret.to_owned(),
+                });
+                let client = state.tenants().authenticate_integration_client(request).await.map_err(|status| {
+                    let failure = Failure::from_status(&status);
+                    match failure.code {
+                        ErrorCode::Unavailable | ErrorCode::Internal | ErrorCode::OrganizationSuspended => {
+                            ApiError(failure)
+                        }
+                        _ => ApiError::code(ErrorCode::Unauthenticated),
+                    }
+                })?;
+                let client = client.into_inner();
+                let (client_id, tenant_id) = (service_id(&client.client_id)?, service_id(&client.organization_id)?);
+                Ok(Caller(Principal::IntegrationClient { client_id, tenant_id, scopes: client.scopes }))
+            }
         }
-        Err(ApiError::code(ErrorCode::Unauthenticated))
     }
 }
 

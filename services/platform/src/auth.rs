@@ -272,6 +272,31 @@ pub fn principal_of<T>(request: &tonic::Request<T>) -> Result<&Principal, Status
         .ok_or_else(|| crate::error::Failure::new(crate::error::ErrorCode::Unauthenticated).to_status())
 }
 
+/// What an `Authorization` value carries. The scheme is case-insensitive (RFC 9110 §11.1) and
+/// one or more spaces separate it from its credentials; a value without a scheme this platform
+/// knows, or with nothing after it, carries nothing (and is refused, never taken as a token).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credentials<'a> {
+    Bearer(&'a str),
+    Basic(&'a str),
+}
+
+impl<'a> Credentials<'a> {
+    pub fn parse(value: &'a str) -> Option<Self> {
+        let (scheme, rest) = value.trim().split_once(' ')?;
+        let rest = rest.trim();
+        if rest.is_empty() {
+            None
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            Some(Credentials::Bearer(rest))
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            Some(Credentials::Basic(rest))
+        } else {
+            None
+        }
+    }
+}
+
 /// Client side: turns a [`Principal`] in the request's extensions into a signed token in the
 /// `authorization` header, carries the trace context, and bounds the call with a deadline.
 #[derive(Clone, Debug)]
@@ -412,18 +437,21 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         // Nothing from the network may pose as a verified principal.
         request.extensions_mut().remove::<Principal>();
-        let bearer = request
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned());
-        if let Some(token) = bearer {
+        let presented = request.headers().get(http::header::AUTHORIZATION).map(|value| {
+            match value.to_str().ok().and_then(Credentials::parse) {
+                Some(Credentials::Bearer(token)) => Ok(token.to_owned()),
+                _ => Err(TokenError::Invalid),
+            }
+        });
+        if let Some(bearer) = presented {
             // A service's token, or an integration client's access token (they call the gRPC
             // APIs directly); an access token never speaks for a service.
-            let verified = self.keys.verify(&token).or_else(|_| {
-                self.keys.verify_for(&token, Audience::Api).and_then(|principal| match principal {
-                    Principal::Service { .. } => Err(TokenError::Invalid),
-                    other => Ok(other),
+            let verified = bearer.and_then(|token| {
+                self.keys.verify(&token).or_else(|_| {
+                    self.keys.verify_for(&token, Audience::Api).and_then(|principal| match principal {
+                        Principal::Service { .. } => Err(TokenError::Invalid),
+                        other => Ok(other),
+                    })
                 })
             });
             match verified {
@@ -523,5 +551,15 @@ mod tests {
         assert!(principal.has_role(tenant, Role::Admin));
         assert!(!principal.has_role(Uuid::now_v7(), Role::Admin));
         assert!(!principal.has_role(tenant, Role::Guide));
+    }
+
+    #[test]
+    fn an_authorization_value_needs_a_known_scheme_in_any_case() {
+        assert_eq!(Credentials::parse("Bearer abc"), Some(Credentials::Bearer("abc")));
+        assert_eq!(Credentials::parse("bearer  abc "), Some(Credentials::Bearer("abc")));
+        assert_eq!(Credentials::parse("BASIC eHk6eg=="), Some(Credentials::Basic("eHk6eg==")));
+        for refused in ["abc", "Bearer", "Bearer ", "Token abc", "", "Bearerabc"] {
+            assert_eq!(Credentials::parse(refused), None, "{refused:?}");
+        }
     }
 }

@@ -36,9 +36,8 @@ impl CreateOrganization {
     }
 }
 
-/// UpdateOrganization as a command.
+/// UpdateOrganization's body as a command (the organisation is authorized before it is read).
 struct UpdateOrganization {
-    id: OrganizationId,
     registry: Registry,
     expected_version: i64,
 }
@@ -46,9 +45,8 @@ struct UpdateOrganization {
 impl UpdateOrganization {
     fn parse(msg: pb::UpdateOrganizationRequest) -> Result<Self, Failure> {
         let mut v = Violations::new();
-        let id = v.check(OrganizationId::parse("organization_id", &msg.id));
         let registry = registry(&mut v, msg.registry);
-        v.finish_with(|| Some(Self { id: id?, registry: registry?, expected_version: msg.expected_version }))
+        v.finish_with(|| Some(Self { registry: registry?, expected_version: msg.expected_version }))
     }
 }
 
@@ -195,9 +193,12 @@ impl Tenants {
         principal: &Principal,
         msg: pb::UpdateOrganizationRequest,
     ) -> ServiceResult<pb::Organization> {
-        let UpdateOrganization { id, registry, expected_version } = UpdateOrganization::parse(msg)?;
+        // Who may edit is settled before the body is read: a caller who may not edit learns
+        // that, not the faults of a body they could never send.
+        let id = OrganizationId::parse_ref(&msg.id)?;
         let mut tx = self.db().begin().await?;
         let mut org = self.authorized(&mut tx, principal, id, Action::EditRegistry).await?;
+        let UpdateOrganization { registry, expected_version } = UpdateOrganization::parse(msg)?;
         domain::check_version(expected_version, org.version)?;
         org.registry = registry;
         org.version += 1;

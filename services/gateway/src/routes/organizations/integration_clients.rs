@@ -68,7 +68,7 @@ pub struct CreatedIntegrationClient {
 /// Create an integration client (main user). The secret is shown once.
 #[utoipa::path(post, path = "/organizations/{id}/integration-clients", tag = TAG, params(("id" = Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = NewIntegrationClient,
-    responses((status = 201, body = CreatedIntegrationClient),
+    responses((status = 201, body = CreatedIntegrationClient, headers(("Location" = String, description = "The new client (the address its revocation is sent to)"))),
         CreateProblems),
     security(("session" = [], "csrf" = [])))]
 async fn create_integration_client(
@@ -77,7 +77,7 @@ async fn create_integration_client(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<NewIntegrationClient>,
-) -> Result<(StatusCode, axum::Json<CreatedIntegrationClient>), ApiError> {
+) -> Result<(StatusCode, [(axum::http::HeaderName, String); 1], axum::Json<CreatedIntegrationClient>), ApiError> {
     let request = pb::CreateIntegrationClientRequest {
         organization_id: id.to_string(),
         name: body.name,
@@ -86,7 +86,9 @@ async fn create_integration_client(
     };
     let created = state.tenants().create_integration_client(state.as_caller(&caller, request)).await?.into_inner();
     let client_body = client(created.client.unwrap_or_default())?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedIntegrationClient { client: client_body, secret: created.secret })))
+    let location = format!("/api/v1/organizations/{id}/integration-clients/{}", client_body.id);
+    let body = CreatedIntegrationClient { client: client_body, secret: created.secret };
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)], axum::Json(body)))
 }
 
 /// List an organisation's integration clients (main user).

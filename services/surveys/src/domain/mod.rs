@@ -1,5 +1,6 @@
 //! The surveys service's types and rules, without I/O.
 
+pub mod disclosure;
 pub mod instrument;
 
 use ohjaus_platform::{

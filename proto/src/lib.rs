@@ -121,6 +121,8 @@ events! {
 events! {
     service "surveys";
     InstrumentLoaded => "instrument_loaded",
+    RoundAsked => "round_asked",
+    RoundSubmitted => "round_submitted",
 }
 
 events! {

@@ -7,8 +7,9 @@ use ohjaus_platform::{
     clock::SharedClock,
     db::Db,
     events::Outbox,
-    grpc::timestamp,
-    proto::surveys::v1 as pb,
+    grpc::{Transport, timestamp},
+    keyring::Keyring,
+    proto::{surveys::v1 as pb, workspaces::v1::workspaces_service_client::WorkspacesServiceClient},
     service::{Core, ServiceError, ServiceResult},
 };
 use tonic::{Request, Response, Status};
@@ -24,11 +25,35 @@ use crate::{
 pub struct Surveys {
     core: Arc<Core>,
     outbox: Outbox,
+    keyring: Keyring,
+    workspaces: WorkspacesServiceClient<Transport>,
 }
 
 impl Surveys {
-    pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
-        Self { core: Arc::new(Core::new(db, clock, outbox.clone())), outbox }
+    /// `keyring` is this service's key store; `workspaces` reaches the workspaces service.
+    pub fn new(db: Db, clock: SharedClock, outbox: Outbox, keyring: Keyring, workspaces: Transport) -> Self {
+        Self {
+            core: Arc::new(Core::new(db, clock, outbox.clone())),
+            outbox,
+            keyring,
+            workspaces: WorkspacesServiceClient::new(workspaces),
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    pub(crate) fn workspaces(&self) -> WorkspacesServiceClient<Transport> {
+        self.workspaces.clone()
     }
 
     /// The tonic server of this service, for a process's routes or an in-process transport.
@@ -173,5 +198,31 @@ impl pb::surveys_service_server::SurveysService for Surveys {
         request: Request<pb::LoadInstrumentRequest>,
     ) -> Result<Response<pb::Instrument>, Status> {
         ohjaus_platform::unary!(self.load_instrument, request)
+    }
+
+    async fn ask_round(&self, request: Request<pb::AskRoundRequest>) -> Result<Response<pb::Round>, Status> {
+        ohjaus_platform::unary!(self.ask_round, request)
+    }
+
+    async fn list_rounds(
+        &self,
+        request: Request<pb::ListRoundsRequest>,
+    ) -> Result<Response<pb::ListRoundsResponse>, Status> {
+        ohjaus_platform::unary!(self.list_rounds, request)
+    }
+
+    async fn get_round(&self, request: Request<pb::GetRoundRequest>) -> Result<Response<pb::Round>, Status> {
+        ohjaus_platform::unary!(self.get_round, request)
+    }
+
+    async fn save_answers(&self, request: Request<pb::SaveAnswersRequest>) -> Result<Response<pb::Round>, Status> {
+        ohjaus_platform::unary!(self.save_answers, request)
+    }
+
+    async fn compare_rounds(
+        &self,
+        request: Request<pb::CompareRoundsRequest>,
+    ) -> Result<Response<pb::Comparison>, Status> {
+        ohjaus_platform::unary!(self.compare_rounds, request)
     }
 }

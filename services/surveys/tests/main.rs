@@ -14,7 +14,7 @@ use ohjaus_platform::{
     proto::surveys::v1::{self as pb, surveys_service_client::SurveysServiceClient},
 };
 use ohjaus_surveys::{EMBEDDED_INSTRUMENTS, Surveys};
-use ohjaus_test_support::{Harness, TestEnv};
+use ohjaus_test_support::{Harness, TestEnv, open_keyring};
 use tonic::{Code, Request};
 use uuid::Uuid;
 
@@ -43,10 +43,15 @@ ohjaus_test_support::on_both_backends!(
     an_unknown_instrument_or_version_is_not_found,
 );
 
-fn client(env: &TestEnv) -> (Surveys, SurveysServiceClient<Transport>) {
+/// The service, its key store opened as the binary opens it. The workspaces service is not
+/// reached by the instruments' RPCs (the rounds are tested with the whole system).
+async fn client(env: &TestEnv) -> (Surveys, SurveysServiceClient<Transport>) {
     let clock: SharedClock = Arc::new(env.clock.clone());
-    let surveys = Surveys::new(env.db.clone(), clock.clone(), Outbox::new(ohjaus_surveys::SERVICE, clock.clone()));
-    let keys = TokenKeys::from_settings(&env.settings.auth, clock).unwrap();
+    let keys = TokenKeys::from_settings(&env.settings.auth, clock.clone()).unwrap();
+    let keyring = open_keyring(&env.settings, ohjaus_surveys::SERVICE).await;
+    let nowhere = grpc::remote("http://127.0.0.1:9", &keys, Duration::from_secs(1)).unwrap();
+    let surveys =
+        Surveys::new(env.db.clone(), clock.clone(), Outbox::new(ohjaus_surveys::SERVICE, clock), keyring, nowhere);
     let client = SurveysServiceClient::new(grpc::in_process(surveys.server(), &keys, Duration::from_secs(10)));
     (surveys, client)
 }
@@ -89,7 +94,7 @@ async fn outbox_subjects(env: &TestEnv) -> Vec<String> {
 }
 
 async fn the_shipped_meter_is_stored_once_at_start_and_read_by_anyone_signed_in(env: TestEnv) {
-    let (surveys, mut client) = client(&env);
+    let (surveys, mut client) = client(&env).await;
     surveys.load_embedded_instruments().await.unwrap();
     surveys.load_embedded_instruments().await.unwrap();
     assert_eq!(outbox_subjects(&env).await, ["surveys.instrument_loaded"], "a second start stores nothing");
@@ -112,7 +117,7 @@ async fn the_shipped_meter_is_stored_once_at_start_and_read_by_anyone_signed_in(
 }
 
 async fn the_operator_loads_a_new_version_and_a_changed_version_is_refused(env: TestEnv) {
-    let (surveys, mut client) = client(&env);
+    let (surveys, mut client) = client(&env).await;
     surveys.load_embedded_instruments().await.unwrap();
     let load = |document: String| as_(&operator(), pb::LoadInstrumentRequest { document });
 
@@ -143,7 +148,7 @@ async fn the_operator_loads_a_new_version_and_a_changed_version_is_refused(env: 
 }
 
 async fn only_the_operator_loads_instruments(env: TestEnv) {
-    let (_surveys, mut client) = client(&env);
+    let (_surveys, mut client) = client(&env).await;
     for caller in [guide(), customer()] {
         let status = client
             .load_instrument(as_(&caller, pb::LoadInstrumentRequest { document: version_two() }))
@@ -158,7 +163,7 @@ async fn only_the_operator_loads_instruments(env: TestEnv) {
 }
 
 async fn every_invalid_field_of_a_file_is_named_at_once(env: TestEnv) {
-    let (_surveys, mut client) = client(&env);
+    let (_surveys, mut client) = client(&env).await;
     let broken = version_two().replace("from = 8", "from = 9").replace("key = \"family\"", "key = \"health\"");
     let status =
         client.load_instrument(as_(&operator(), pb::LoadInstrumentRequest { document: broken })).await.unwrap_err();
@@ -178,7 +183,7 @@ async fn every_invalid_field_of_a_file_is_named_at_once(env: TestEnv) {
 }
 
 async fn an_unknown_instrument_or_version_is_not_found(env: TestEnv) {
-    let (surveys, mut client) = client(&env);
+    let (surveys, mut client) = client(&env).await;
     surveys.load_embedded_instruments().await.unwrap();
     for request in [get("3x10d", 7), get("kysely", 0)] {
         let status = client.get_instrument(as_(&guide(), request)).await.unwrap_err();

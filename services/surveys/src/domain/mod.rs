@@ -2,6 +2,7 @@
 
 pub mod disclosure;
 pub mod instrument;
+pub mod rounds;
 
 use ohjaus_platform::{
     auth::Principal,

@@ -17,7 +17,10 @@ use uuid::Uuid;
 
 use crate::support::{EXPERTS, Org, items, join, logged_in, open_workspace, organisation_with};
 
-on_both_backends!(a_guide_asks_two_rounds_and_both_see_the_change);
+on_both_backends!(
+    a_guide_asks_two_rounds_and_both_see_the_change,
+    instruments_are_read_by_anyone_signed_in_and_loaded_by_the_operator
+);
 
 /// A surveys client of the running system; each request carries the principal's token.
 async fn surveys(system: &TestSystem) -> SurveysServiceClient<Channel> {
@@ -175,4 +178,39 @@ async fn a_guide_asks_two_rounds_and_both_see_the_change(backend: Backend) {
         let sealed: Vec<u8> = row.get("answers_sealed").unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"\"1\":3," || w == b"\"1\":6,"), "answers in the clear");
     }
+}
+
+/// `/api/v1/instruments`: the shipped 3X10D meter is there for anyone signed in; the operator
+/// loads a new version, the same file again answers alike, a changed version is refused.
+async fn instruments_are_read_by_anyone_signed_in_and_loaded_by_the_operator(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let olli = guide(&org, "olli.ohjaaja", Role::Guide);
+    let customer = Principal::Customer { customer_id: Uuid::now_v7() };
+    for caller in [system.as_principal(&olli), system.as_principal(&customer), system.operator()] {
+        let listed = caller.get("/api/v1/instruments").await;
+        assert_eq!(listed.status, 200, "{:?}", listed.body);
+        let meter = &listed.body["items"][0];
+        assert_eq!((meter["id"].as_str(), meter["version"].as_u64()), (Some("3x10d"), Some(1)));
+        assert_eq!(meter["attribution"], "3X10D® Diak");
+        assert_eq!(meter["items"][0]["text"]["fi"], "terveydentilaasi");
+        assert!(meter.get("total").is_none());
+    }
+    assert_eq!(system.anonymous().get("/api/v1/instruments").await.status, 401);
+
+    let shipped = ohjaus_surveys::EMBEDDED_INSTRUMENTS[0];
+    let second =
+        shipped.replace("version = 1", "version = 2").replace("en = \"your health\"", "en = \"your state of health\"");
+    let loaded = system.operator().post("/api/v1/instruments", json!({"document": second})).await;
+    assert_eq!((loaded.status, loaded.body["version"].as_u64()), (200, Some(2)), "{:?}", loaded.body);
+    let again = system.operator().post("/api/v1/instruments", json!({"document": second})).await;
+    assert_eq!(again.body, loaded.body);
+    let edited = shipped.replace("en = \"your health\"", "en = \"your physical health\"");
+    let refused = system.operator().post("/api/v1/instruments", json!({"document": edited})).await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(refused.body["errors"][0]["field"], "document");
+    let broken = system.operator().post("/api/v1/instruments", json!({"document": "x = ["})).await;
+    assert_eq!(broken.status, 422, "{:?}", broken.body);
+    let by_guide = system.as_principal(&olli).post("/api/v1/instruments", json!({"document": second})).await;
+    assert_eq!(by_guide.status, 403, "{:?}", by_guide.body);
 }

@@ -149,7 +149,7 @@ targets! {
         needs [Database(ohjaus_surveys::migrations), Keyring(&[]), Bus, GrpcListener];
     Retention => retention, depends on [Identity, Workspaces, Consent],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
-    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Retention],
+    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Surveys, Retention],
         needs [HttpListener, Bus];
 }
 

@@ -139,6 +139,7 @@ async fn two_processes_answer_like_one() {
             ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__CONSENT__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__FORMS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__SURVEYS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__RETENTION__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );

@@ -36,6 +36,7 @@ mod saml_peer;
 mod stewardship;
 mod story;
 mod support;
+mod surveys;
 mod web_pages;
 mod workspace_content;
 mod workspaces;

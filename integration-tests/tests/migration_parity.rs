@@ -28,6 +28,7 @@ const SERVICES: &[Service] = &[
     (ohjaus_workspaces::SERVICE, ohjaus_workspaces::migrations),
     (ohjaus_consent::SERVICE, ohjaus_consent::migrations),
     (ohjaus_forms::SERVICE, ohjaus_forms::migrations),
+    (ohjaus_surveys::SERVICE, ohjaus_surveys::migrations),
     (ohjaus_retention::SERVICE, ohjaus_retention::migrations),
 ];
 

@@ -37,6 +37,12 @@ pub mod forms {
     }
 }
 
+pub mod surveys {
+    pub mod v1 {
+        tonic::include_proto!("ohjaus.surveys.v1");
+    }
+}
+
 pub mod retention {
     pub mod v1 {
         tonic::include_proto!("ohjaus.retention.v1");
@@ -110,6 +116,13 @@ events! {
 events! {
     service "forms";
     FormCreated => "form_created",
+}
+
+events! {
+    service "surveys";
+    InstrumentLoaded => "instrument_loaded",
+    RoundAsked => "round_asked",
+    RoundSubmitted => "round_submitted",
 }
 
 events! {

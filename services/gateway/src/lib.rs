@@ -54,6 +54,7 @@ use crate::problem::ApiError;
          (name = "guidance", description = "Phases, tasks, events, notes and the summary of a workspace"),
          (name = "consent", description = "Multi-professional guidance: consent requests, decisions and the consent ledger"),
          (name = "forms", description = "Contact forms of an organisation"),
+         (name = "surveys", description = "The 3X10D life-situation meter: its instruments (versioned data)"),
          (name = "public", description = "No login needed"),
          (name = "admin", description = "The operator's records: the evidence of retention's deletions"))
 )]

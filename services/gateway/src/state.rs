@@ -12,6 +12,7 @@ use ohjaus_platform::{
         consent::v1::consent_service_client::ConsentServiceClient, forms::v1::forms_service_client::FormsServiceClient,
         identity::v1::identity_service_client::IdentityServiceClient,
         retention::v1::retention_service_client::RetentionServiceClient,
+        surveys::v1::surveys_service_client::SurveysServiceClient,
         tenants::v1::tenants_service_client::TenantsServiceClient,
         workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
     },
@@ -35,6 +36,7 @@ pub struct StateInner {
     workspaces: WorkspacesServiceClient<Transport>,
     consent: ConsentServiceClient<Transport>,
     forms: FormsServiceClient<Transport>,
+    surveys: SurveysServiceClient<Transport>,
     retention: RetentionServiceClient<Transport>,
     live: Option<live::LiveHub>,
     pub(crate) operator_token_hash: Option<Vec<u8>>,
@@ -67,6 +69,7 @@ impl AppState {
         workspaces: Transport,
         consent: Transport,
         forms: Transport,
+        surveys: Transport,
         retention: Transport,
         live: Option<live::LiveHub>,
         readiness: Vec<(String, ReadinessCheck)>,
@@ -81,6 +84,7 @@ impl AppState {
                 workspaces: WorkspacesServiceClient::new(workspaces),
                 consent: ConsentServiceClient::new(consent),
                 forms: FormsServiceClient::new(forms),
+                surveys: SurveysServiceClient::new(surveys),
                 retention: RetentionServiceClient::new(retention),
                 live,
                 keys,
@@ -117,6 +121,10 @@ impl AppState {
 
     pub fn forms(&self) -> FormsServiceClient<Transport> {
         self.inner.forms.clone()
+    }
+
+    pub fn surveys(&self) -> SurveysServiceClient<Transport> {
+        self.inner.surveys.clone()
     }
 
     pub fn retention(&self) -> RetentionServiceClient<Transport> {

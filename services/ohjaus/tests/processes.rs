@@ -167,7 +167,7 @@ async fn two_processes_answer_like_one() {
     let http_port = free_port();
     let _tenants = spawn(
         &storage,
-        &["--target", "tenants,identity,workspaces,consent,forms,retention"],
+        &["--target", "tenants,identity,workspaces,consent,forms,surveys,retention"],
         &[("OHJAUS__GRPC__LISTEN", format!("127.0.0.1:{grpc_port}"))],
     );
     let _gateway = spawn(
@@ -180,6 +180,7 @@ async fn two_processes_answer_like_one() {
             ("OHJAUS__SERVICES__WORKSPACES__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__CONSENT__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__FORMS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
+            ("OHJAUS__SERVICES__SURVEYS__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
             ("OHJAUS__SERVICES__RETENTION__ADDRESS", format!("http://127.0.0.1:{grpc_port}")),
         ],
     );
@@ -238,7 +239,7 @@ fn list_targets_names_every_target() {
     let output = Command::new(env!("CARGO_BIN_EXE_ohjaus")).arg("--list-targets").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "forms", "retention", "all"] {
+    for target in ["gateway", "identity", "tenants", "workspaces", "consent", "forms", "surveys", "retention", "all"] {
         assert!(text.lines().any(|l| l.starts_with(target)), "{target} missing in:\n{text}");
     }
 }

@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod consents;
 pub mod directory;
+pub mod instruments;
 pub mod invitations;
 pub mod me;
 pub mod notifications;
@@ -30,6 +31,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(consents::router())
         .merge(me::router())
         .merge(admin::deletions::router())
+        .merge(instruments::router())
 }
 
 /// `/organizations` and below.

@@ -22,6 +22,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         ctx.peer(Target::Workspaces)?,
         ctx.peer(Target::Consent)?,
         ctx.peer(Target::Forms)?,
+        ctx.peer(Target::Surveys)?,
         ctx.peer(Target::Retention)?,
         Some(live),
         ctx.readiness(),

@@ -145,9 +145,11 @@ targets! {
         needs [Database(ohjaus_consent::migrations), Keyring(ohjaus_consent::LEGACY_KEYS), Bus, ConsentLedgerKey, GrpcListener];
     Forms => forms, depends on [],
         needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
+    Surveys => surveys, depends on [Workspaces],
+        needs [Database(ohjaus_surveys::migrations), Keyring(&[]), Bus, GrpcListener];
     Retention => retention, depends on [Identity, Workspaces, Consent],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
-    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Retention],
+    Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Surveys, Retention],
         needs [HttpListener, Bus];
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, Browser, Storage, TestSystem};
 use ohjaus_platform::{
-    auth::Principal,
+    auth::{Principal, Role},
     clock::Clock,
     config::DatabaseBackend,
     db::Db,
@@ -174,7 +174,26 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     let headers = [("x-csrf-token", olli.csrf()), ("idempotency-key", "w1-consent".to_owned())];
     let consent = olli.request(Method::POST, &system.url(&format!("{base}/consents")), Some(proposal), &headers).await;
     assert_eq!(consent.status, 201, "{:?}", consent.body);
+    // Tessa's 3X10D start round, answered (sealed in the surveys service).
+    let mut surveys = crate::surveys::surveys(&system).await;
+    let olli_p = crate::surveys::guide(&a, "olli.ohjaaja", Role::Guide);
+    let ask = ohjaus_platform::proto::surveys::v1::AskRoundRequest {
+        workspace_id: w1.clone(),
+        customer_id: tessa_id.clone(),
+        kind: "start".into(),
+        instrument_id: String::new(),
+        request_id: "w1-round".into(),
+    };
+    let round = surveys.ask_round(crate::surveys::as_(&system, &olli_p, ask)).await.unwrap().into_inner();
+    let tessa_p = Principal::Customer { customer_id: Uuid::parse_str(&tessa_id).unwrap() };
+    let save = ohjaus_platform::proto::surveys::v1::SaveAnswersRequest {
+        round_id: round.id.clone(),
+        answers: crate::surveys::answers(&[(1, 4), (2, 9)]),
+        submit: true,
+    };
+    surveys.save_answers(crate::surveys::as_(&system, &tessa_p, save)).await.unwrap();
     let needles: Vec<String> = vec![
+        round.id.clone(),
         marker.clone(),
         w1.clone(),
         posted.id(),
@@ -285,12 +304,15 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     let ledger = step("consent", &w1);
     assert_eq!(ledger.outcome, "deleted");
     assert!(ledger.deleted["ledger_entries"] >= 1, "{ledger:?}");
+    let rounds = step("surveys", &w1);
+    assert_eq!((rounds.outcome.as_str(), rounds.deleted["rounds"]), ("deleted", 1), "{rounds:?}");
+    assert_eq!(rounds.deleted["idempotency_keys"], 1, "{rounds:?}");
     let account = step("identity", &tessa_id);
     assert_eq!(account.outcome, "deleted");
     assert_eq!(account.deleted["customer_accounts"], 1, "{account:?}");
     assert_eq!(deletion.steps.iter().filter(|s| s.service == "identity").count(), 2);
     assert!(deletion.steps.iter().any(|s| s.service == "identity" && s.outcome == "kept"), "Kalle keeps his");
-    assert_eq!(deletion.steps.len(), 4);
+    assert_eq!(deletion.steps.len(), 5);
 
     // The operator reads the same evidence over HTTP, page by page and as an export; nobody
     // else does. It names ids and counts only.
@@ -299,7 +321,7 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     let listed = listed.body["items"].as_array().unwrap().clone();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["subject_id"], w1.as_str());
-    assert_eq!(listed[0]["steps"].as_array().unwrap().len(), 4);
+    assert_eq!(listed[0]["steps"].as_array().unwrap().len(), 5);
     assert!(!listed[0].to_string().contains(&marker));
     let one = system.operator().get(&format!("/api/v1/admin/deletions/{}", deletion.id)).await;
     assert_eq!((one.status, &one.body), (200, &listed[0]));
@@ -357,7 +379,7 @@ async fn canary_scan(system: &TestSystem, needles: &[String]) -> Vec<String> {
             forms
         })
         .collect();
-    for service in ["tenants", "identity", "workspaces", "consent", "forms", "retention"] {
+    for service in ["tenants", "identity", "workspaces", "consent", "forms", "surveys", "retention"] {
         let db = Db::connect(&settings, service).await.unwrap();
         for table in tables(&db, service).await {
             if service == "retention" && (table == "deletions" || table == "deletion_steps") {
@@ -521,7 +543,7 @@ async fn two_runs_at_once_act_on_each_workspace_once(backend: Backend) {
         .unwrap()
         .get::<i64>("n")
         .unwrap();
-    assert_eq!(steps, i64::try_from(deleted * 3).unwrap(), "each step answered once, at the first attempt");
+    assert_eq!(steps, i64::try_from(deleted * 4).unwrap(), "each step answered once, at the first attempt");
     let open = evidence
         .query("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL")
         .fetch_one(&evidence)

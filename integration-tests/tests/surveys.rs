@@ -23,26 +23,26 @@ on_both_backends!(
 );
 
 /// A surveys client of the running system; each request carries the principal's token.
-async fn surveys(system: &TestSystem) -> SurveysServiceClient<Channel> {
+pub(crate) async fn surveys(system: &TestSystem) -> SurveysServiceClient<Channel> {
     let channel = tonic::transport::Endpoint::from_shared(system.grpc.clone()).unwrap().connect().await.unwrap();
     SurveysServiceClient::new(channel)
 }
 
-fn as_<T>(system: &TestSystem, principal: &Principal, message: T) -> Request<T> {
+pub(crate) fn as_<T>(system: &TestSystem, principal: &Principal, message: T) -> Request<T> {
     let mut request = Request::new(message);
     let token = format!("Bearer {}", system.service_token(principal));
     request.metadata_mut().insert("authorization", token.parse().unwrap());
     request
 }
 
-fn guide(org: &Org, local_id: &str, role: Role) -> Principal {
+pub(crate) fn guide(org: &Org, local_id: &str, role: Role) -> Principal {
     Principal::Expert {
         person_id: org.person_uuid(local_id),
         memberships: vec![Membership { tenant_id: org.uuid(), roles: vec![role] }],
     }
 }
 
-fn answers(values: &[(u32, u32)]) -> Vec<pb::AnswerValue> {
+pub(crate) fn answers(values: &[(u32, u32)]) -> Vec<pb::AnswerValue> {
     values.iter().map(|(item, value)| pb::AnswerValue { item: *item, value: *value }).collect()
 }
 

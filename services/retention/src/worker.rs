@@ -16,6 +16,7 @@ use ohjaus_platform::{
             DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient,
         },
         retention::v1 as pb,
+        surveys::v1::{DeleteWorkspaceAnswersRequest, surveys_service_client::SurveysServiceClient},
         workspaces::v1::{
             CustomerWorkspacesRequest, RetentionAction, RetentionRequest, SweepRetentionRequest,
             workspaces_service_client::WorkspacesServiceClient,
@@ -46,12 +47,14 @@ const DELETIONS_AT_ONCE: usize = 8;
 pub struct Peers {
     pub workspaces: Transport,
     pub consent: Transport,
+    pub surveys: Transport,
     pub identity: Transport,
 }
 
 /// The steps of a workspace's deletion, in order: its content (rows, files, key), its consents
-/// and ledger, then the account of each customer for whom it was the last workspace.
-pub const WORKSPACE_STEPS: [&str; 2] = ["workspaces", "consent"];
+/// and ledger, its survey rounds, then the account of each customer for whom it was the last
+/// workspace.
+pub const WORKSPACE_STEPS: [&str; 3] = ["workspaces", "consent", "surveys"];
 pub const IDENTITY_STEP: &str = "identity";
 
 fn as_retention<T>(message: T) -> Request<T> {
@@ -355,6 +358,17 @@ impl Retention {
                         .map_err(peer("consent"))?
                         .into_inner();
                     ("deleted", BTreeMap::from([("ledger_entries".to_owned(), answer.deleted_entries)]))
+                }
+                "surveys" => {
+                    let answer = SurveysServiceClient::new(self.peers().surveys.clone())
+                        .delete_workspace_answers(as_retention(DeleteWorkspaceAnswersRequest {
+                            workspace_id: workspace.clone(),
+                            deletion_id: deletion_id.clone(),
+                        }))
+                        .await
+                        .map_err(peer("surveys"))?
+                        .into_inner();
+                    ("deleted", answer.deleted.into_iter().collect())
                 }
                 IDENTITY_STEP => {
                     // Checked just before acting: a customer who joined another workspace since

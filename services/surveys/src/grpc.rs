@@ -225,4 +225,11 @@ impl pb::surveys_service_server::SurveysService for Surveys {
     ) -> Result<Response<pb::Comparison>, Status> {
         ohjaus_platform::unary!(self.compare_rounds, request)
     }
+
+    async fn delete_workspace_answers(
+        &self,
+        request: Request<pb::DeleteWorkspaceAnswersRequest>,
+    ) -> Result<Response<pb::DeleteWorkspaceAnswersResponse>, Status> {
+        ohjaus_platform::unary!(self.delete_workspace_answers, request)
+    }
 }

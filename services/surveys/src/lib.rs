@@ -7,12 +7,14 @@
 //! guide asks a customer (the workspaces service tells who is a member: `CheckMembership`), she
 //! answers and submits, and both see the change per item; the answers are sealed with the
 //! workspace's data key in this service's key store. Each change is announced by an event (ids
-//! only) in the same transaction. `domain::disclosure` is the reports' disclosure control.
+//! only) in the same transaction. Retention deletes a deleted workspace's rounds and its key
+//! (`retention`). `domain::disclosure` is the reports' disclosure control.
 
 pub mod domain;
 pub mod events;
 pub mod grpc;
 mod peers;
+mod retention;
 mod rounds;
 pub mod store;
 

@@ -156,3 +156,18 @@ fn round(row: &Row) -> DbResult<RoundRow> {
         version: row.get("version")?,
     })
 }
+
+/// Deletes a workspace's rounds and the idempotency keys that named them; the counts by table.
+pub async fn delete_workspace(tx: &mut Tx, workspace: Uuid) -> DbResult<std::collections::BTreeMap<String, i64>> {
+    let keys = tx
+        .query("DELETE FROM idempotency_keys WHERE resource_id IN (SELECT id FROM rounds WHERE workspace_id = $1)")
+        .bind(workspace)
+        .execute(&mut *tx)
+        .await?;
+    let rounds = tx.query("DELETE FROM rounds WHERE workspace_id = $1").bind(workspace).execute(&mut *tx).await?;
+    let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(std::collections::BTreeMap::from([
+        ("idempotency_keys".to_owned(), count(keys)),
+        ("rounds".to_owned(), count(rounds)),
+    ]))
+}

@@ -147,7 +147,7 @@ targets! {
         needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
     Surveys => surveys, depends on [Workspaces],
         needs [Database(ohjaus_surveys::migrations), Keyring(&[]), Bus, GrpcListener];
-    Retention => retention, depends on [Identity, Workspaces, Consent],
+    Retention => retention, depends on [Identity, Workspaces, Consent, Surveys],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
     Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Surveys, Retention],
         needs [HttpListener, Bus];

@@ -29,6 +29,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     let peers = Peers {
         workspaces: ctx.peer(Target::Workspaces)?,
         consent: ctx.peer(Target::Consent)?,
+        surveys: ctx.peer(Target::Surveys)?,
         identity: ctx.peer(Target::Identity)?,
     };
     let outbox = Outbox::new(ohjaus_retention::SERVICE, ctx.clock.clone());

@@ -78,6 +78,8 @@ pub struct Shell {
     pub user: Option<String>,
     /// The session's CSRF token, for the page's forms.
     pub csrf: String,
+    /// When the session ends if unused (RFC 3339), for the expiry warning; empty without one.
+    pub session_expires: String,
     /// This page's path, for the language links.
     pub path: String,
     pub languages: Vec<LanguageLink>,
@@ -129,12 +131,19 @@ impl Visitor {
             t: Texts(self.language),
             user: self.session.as_ref().map(|s| s.resolved.display_name.clone()),
             csrf: self.session.as_ref().map(|s| s.resolved.csrf_token.clone()).unwrap_or_default(),
+            session_expires: self.session_expires().unwrap_or_default(),
             path: self.path.clone(),
             languages: Language::ALL
                 .iter()
                 .map(|l| LanguageLink { code: l.code(), name: super::language_name(*l), current: *l == self.language })
                 .collect(),
         }
+    }
+
+    /// When the session ends if it is not used before (its idle or absolute end, the earlier).
+    pub fn session_expires(&self) -> Option<String> {
+        let session = self.session.as_ref()?;
+        session.resolved.expires_at.clone().map(|at| crate::views::timestamp(Some(at)).to_rfc3339())
     }
 
     /// The logged-in principal, or the answer that sends the visitor to log in.

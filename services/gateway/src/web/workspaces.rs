@@ -42,10 +42,10 @@ struct WorkspacesPage {
 }
 
 /// An attachment as a message shows it.
-struct FileView {
-    id: String,
-    name: String,
-    size: String,
+pub(super) struct FileView {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) size: String,
 }
 
 /// A file's size for people: bytes, kB or MB (decimal, as file managers mostly show).
@@ -74,7 +74,7 @@ struct ConsentView {
     withdraw: bool,
 }
 
-fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> String {
+pub(super) fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> String {
     let text = text.unwrap_or_default();
     let wanted = match language {
         Language::Fi => &text.fi,
@@ -129,15 +129,15 @@ async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &
 }
 
 /// A message as the conversation shows it.
-struct MessageView {
-    id: String,
-    from: String,
-    body: String,
-    at: String,
-    at_iso: String,
-    mine: bool,
-    deleted: bool,
-    files: Vec<FileView>,
+pub(super) struct MessageView {
+    pub(super) id: String,
+    pub(super) from: String,
+    pub(super) body: String,
+    pub(super) at: String,
+    pub(super) at_iso: String,
+    pub(super) mine: bool,
+    pub(super) deleted: bool,
+    pub(super) files: Vec<FileView>,
 }
 
 #[derive(askama::Template)]
@@ -148,8 +148,8 @@ struct WorkspacePage {
     state: String,
     messages: Vec<MessageView>,
     can_write: bool,
-    /// A refused message: why, and what was written (so it is not lost).
-    error: Option<String>,
+    /// A refused message: why, by field, and what was written (so it is not lost).
+    send_errors: Vec<FieldError>,
     draft: String,
     /// The owner guide invites customers here.
     can_invite: bool,
@@ -157,24 +157,52 @@ struct WorkspacePage {
     invite_errors: Vec<FieldError>,
     /// An invitation was just sent.
     invited: bool,
+    /// An expert was just proposed.
+    proposed: bool,
     is_customer: bool,
     consents: Vec<ConsentView>,
 }
 
 impl WorkspacePage {
+    fn send_error_for(&self, field: &str) -> Option<&str> {
+        FieldError::find(&self.send_errors, field)
+    }
     fn invite_error_for(&self, field: &str) -> Option<&str> {
         FieldError::find(&self.invite_errors, field)
     }
 }
 
+/// A message as the conversation shows it to `me` (the reader's subject id).
+pub(super) fn message_view(t: &Texts, me: Option<&str>, m: pb::Message) -> MessageView {
+    let (at, at_iso) = shown(timestamp(m.created_at));
+    MessageView {
+        mine: me == Some(m.author_id.as_str()),
+        from: t.with("web-message-from", "name", &m.author_name),
+        id: m.id,
+        body: m.body,
+        at,
+        at_iso,
+        deleted: m.deleted,
+        files: m.attachments.into_iter().map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) }).collect(),
+    }
+}
+
 /// What the workspace page shows besides the workspace: a refused form and what was in it.
 #[derive(Default)]
-struct Extras {
-    error: Option<String>,
+pub(super) struct Extras {
+    send_errors: Vec<FieldError>,
     draft: String,
     invite: InviteForm,
     invite_errors: Vec<FieldError>,
     invited: bool,
+    proposed: bool,
+}
+
+impl Extras {
+    /// A refused message: why, by field, and what was written.
+    pub(super) fn refused_message(send_errors: Vec<FieldError>, draft: String) -> Self {
+        Self { send_errors, draft, ..Self::default() }
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -250,6 +278,8 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
 pub struct ShowQuery {
     /// Set after an invitation was sent (Post/Redirect/Get).
     invited: Option<String>,
+    /// Set after an expert was proposed.
+    proposed: Option<String>,
 }
 
 /// One workspace: its latest messages, oldest first, and the form to write.
@@ -259,11 +289,11 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Response {
-    let extras = Extras { invited: query.invited.is_some(), ..Extras::default() };
+    let extras = Extras { invited: query.invited.is_some(), proposed: query.proposed.is_some(), ..Extras::default() };
     workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
 }
 
-async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
+pub(super) async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
@@ -291,26 +321,7 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
     };
     messages.reverse();
     let me = crate::web::shell::subject_of(&caller);
-    let messages = messages
-        .into_iter()
-        .map(|m| {
-            let (at, at_iso) = shown(timestamp(m.created_at));
-            MessageView {
-                mine: me.as_deref() == Some(m.author_id.as_str()),
-                from: t.with("web-message-from", "name", &m.author_name),
-                id: m.id,
-                body: m.body,
-                at,
-                at_iso,
-                deleted: m.deleted,
-                files: m
-                    .attachments
-                    .into_iter()
-                    .map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) })
-                    .collect(),
-            }
-        })
-        .collect();
+    let messages = messages.into_iter().map(|m| message_view(&t, me.as_deref(), m)).collect();
     let id_for_consents = id.clone();
     let active = workspace.state == pb::WorkspaceState::Active as i32;
     let can_invite = active && me.as_deref() == Some(workspace.owner_id.as_str());
@@ -326,68 +337,17 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
         state: state_text(&t, workspace.state),
         messages,
         can_write: active,
-        error: extras.error,
+        send_errors: extras.send_errors,
         draft: extras.draft,
         can_invite,
         invite,
         invite_errors: extras.invite_errors,
         invited: extras.invited,
+        proposed: extras.proposed,
         is_customer: matches!(caller, Principal::Customer { .. }),
         consents: consents_of(state, &caller, &id_for_consents, &t).await,
     };
     visitor.render(status, &page)
-}
-
-#[derive(Deserialize)]
-pub struct MessageForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    body: String,
-}
-
-/// Posts a message and shows the conversation again (Post/Redirect/Get); a refused message
-/// shows the page with the reason and the text kept.
-pub async fn send(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Form(form): Form<MessageForm>,
-) -> Response {
-    let Some(session) = visitor.session_with_csrf(&form.csrf_token) else {
-        return visitor.finish(Redirect::to("/").into_response());
-    };
-    let t = Texts(visitor.language);
-    if form.body.trim().is_empty() {
-        let extras = Extras { error: Some(t.get("web-message-empty")), draft: form.body, ..Extras::default() };
-        return workspace_page(&state, &visitor, &id, StatusCode::UNPROCESSABLE_ENTITY, extras).await;
-    }
-    let caller = match visitor.principal() {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
-        Err(answer) => return *answer,
-    };
-    let request = pb::PostMessageRequest {
-        workspace_id: workspace.clone(),
-        body: form.body.clone(),
-        author_name: session.resolved.display_name.clone(),
-        ..Default::default()
-    };
-    match state.workspaces().post_message(state.as_caller(&caller, request)).await {
-        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}")).into_response()),
-        Err(status) => {
-            let error = ApiError::from(status);
-            if error.0.violations.is_empty() {
-                return visitor.failure(error);
-            }
-            let messages: Vec<String> = error.0.violations.iter().map(|v| visitor.language.text(&v.reason)).collect();
-            let extras = Extras { error: Some(messages.join(" ")), draft: form.body, ..Extras::default() };
-            workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, extras).await
-        }
-    }
 }
 
 /// Invites a customer (the owner guide's form on the workspace page).

@@ -278,6 +278,16 @@ async function consentPhase() {
     }
     if (!out) fail('the expert still reads the workspace after the withdrawal');
   }
+
+  // The owner guide closes the workspace (no more writing) and reopens it.
+  const ownerCtx = await context({ locale: 'fi-FI' });
+  const owner = await loggedIn(ownerCtx, 'expert', guide);
+  await owner.goto(`${workspace}?lang=fi`);
+  await Promise.all([owner.waitForEvent('load'), owner.click('form[action$="/close"] button[type=submit]')]);
+  if (await owner.$('form[action$="/messages"]')) fail('a closed workspace still offers the message form');
+  await axe(owner, 'closed workspace, owner (fi)');
+  await Promise.all([owner.waitForEvent('load'), owner.click('form[action$="/reopen"] button[type=submit]')]);
+  if (!(await owner.$('form[action$="/messages"]'))) fail('the reopened workspace offers no message form');
 }
 
 
@@ -353,7 +363,8 @@ async function customerPhase() {
     await page.waitForFunction(() => document.querySelector('#body').value === '', null, { timeout: 5000 })
       .catch(() => fail('the sent text stayed in the form'));
   } else {
-    await Promise.all([page.waitForURL(workspaceUrl), page.keyboard.press('Enter')]);
+    // Already at the workspace's address: wait for the page the form's answer leads to.
+    await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
   }
   if (!(await page.textContent('main')).includes(marker)) fail('the customer does not see her own message');
 
@@ -382,7 +393,8 @@ async function customerPhase() {
   await guidePage.click(`a[href="${workspacePath}"]`);
   if (!(await guidePage.textContent('main')).includes(marker)) fail('the guide does not see the customer\'s message');
   await guidePage.fill('#body', `Vastaus: ${marker}`);
-  await Promise.all([guidePage.waitForURL(workspaceUrl), guidePage.click('form[action$="/messages"] button[type=submit]')]);
+  await Promise.all([guidePage.waitForEvent('load'), guidePage.click('form[action$="/messages"] button[type=submit]')]);
+  if (guidePage.url() !== workspaceUrl) fail(`the guide's answer led to ${guidePage.url()}`);
   if (!(await guidePage.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the guide does not see his answer');
 
   // Another workspace id is "not found" to him, as a page.
@@ -393,6 +405,53 @@ async function customerPhase() {
   // The customer reads the answer.
   await page.goto(workspaceUrl);
   if (!(await page.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the customer does not see the answer');
+
+  await guideCtx.close();
+
+  // The guidance plan: the guide adds a task for the customer (one without a title is refused
+  // by its field first), a private note and the summary; his notifications and sessions.
+  const planCtx = await context({ locale: 'fi-FI' });
+  const plan = await loggedIn(planCtx, 'expert', guide);
+  await plan.goto(`${workspaceUrl}/guidance`);
+  await everyLanguage(plan, 'guidance, guide');
+  await plan.goto(`${workspaceUrl}/guidance?lang=fi`);
+  await plan.check('#kind-task');
+  await Promise.all([plan.waitForSelector('.govuk-error-summary'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await axe(plan, 'guidance, a task without a title (fi)');
+  await plan.check('#kind-task');
+  await plan.fill('#title', `Hae asumistukea ${marker}`);
+  await plan.fill('#due_on', '2027-03-15');
+  await plan.selectOption('#assignee', 'customer');
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await plan.check('#kind-note');
+  await plan.fill('#body', `Oma muistiinpano ${marker}`);
+  await plan.check('#private');
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await plan.fill('#summary', `Yhteenveto ${marker}`);
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/summary"] button[type=submit]')]);
+  const planned = await plan.textContent('main');
+  for (const shown of [`Hae asumistukea ${marker}`, `Oma muistiinpano ${marker}`, `Yhteenveto ${marker}`]) {
+    if (!planned.includes(shown)) fail(`the guide's plan does not show ${shown}`);
+  }
+  await axe(plan, 'guidance with items, guide (fi)');
+  await plan.goto(`${base}/app/notifications`);
+  await everyLanguage(plan, 'notifications');
+  await plan.goto(`${base}/app/sessions`);
+  await everyLanguage(plan, 'sessions');
+  await planCtx.close();
+
+  // The customer's plan: her task, marked done from the keyboard, and the summary; not the
+  // guide's private note.
+  await page.goto(`${workspaceUrl}/guidance?lang=fi`);
+  const hers = await page.textContent('main');
+  if (!hers.includes(`Hae asumistukea ${marker}`) || !hers.includes(`Yhteenveto ${marker}`)) fail('the customer does not see her task or the summary');
+  if (hers.includes(`Oma muistiinpano ${marker}`)) fail('the customer sees the guide\'s private note');
+  await tabTo(page, 'form[action$="/done"] button[type=submit]');
+  await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
+  if (!(await page.$('#tasks + ul .govuk-tag--green'))) fail('the task marked done does not say so');
+  await everyLanguage(page, 'guidance, customer');
+  await page.goto(`${base}/app/notifications`);
+  await everyLanguage(page, 'notifications, customer');
 
   // Before the idle end the page warns, in an assertive live region, and "continue" uses the
   // session (the browser's clock is moved on; the server's is not).

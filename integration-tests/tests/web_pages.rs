@@ -87,7 +87,7 @@ async fn walk(backend: Backend, js: bool) {
     let consented = story(&system, js, "consent", &extra, &marker).await;
     let checked: usize = [&guided, &told, &consented].iter().map(|s| s["axe"].as_array().unwrap().len()).sum();
     // axe-core runs in the page, so only where scripts run (the pages are the same).
-    let wanted = if js { 35 } else { 0 };
+    let wanted = if js { 50 } else { 0 };
     assert!(checked >= wanted, "axe ran on {checked} pages only: {guided} {told} {consented}");
     // Everything any page loaded (its stylesheet, script, live stream, fragments, files) came
     // from the gateway; only links lead elsewhere (to the identity provider).
@@ -99,6 +99,8 @@ async fn walk(backend: Backend, js: bool) {
     let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
     let opened = olli.get(&format!("/api/v1/workspaces/{workspace}")).await;
     assert_eq!(opened.body["title"], format!("Talous {marker}"), "{:?}", opened.body);
+    // Closed and reopened on the page.
+    assert_eq!(opened.body["state"], "active", "{:?}", opened.body);
     let messages = olli.get(&format!("/api/v1/workspaces/{workspace}/messages")).await;
     let bodies: Vec<&str> =
         messages.body["items"].as_array().unwrap().iter().map(|m| m["body"].as_str().unwrap()).collect();

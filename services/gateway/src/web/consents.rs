@@ -83,9 +83,14 @@ pub(super) fn role_text(t: &Texts, role: i32) -> Option<String> {
 
 /// The workspace's customers (the workspaces service answers only its members).
 async fn customers_of(state: &AppState, caller: &Principal, workspace: &str) -> Result<Vec<CustomerChoice>, ApiError> {
-    let request = pb::ListMembersRequest { workspace_id: workspace.to_owned(), page_size: 100, page_token: String::new() };
+    let request =
+        pb::ListMembersRequest { workspace_id: workspace.to_owned(), page_size: 100, page_token: String::new() };
     let members = state.workspaces().list_members(state.as_caller(caller, request)).await?.into_inner().members;
-    Ok(members.into_iter().filter(|m| m.kind == "customer").map(|m| CustomerChoice { id: m.id, name: m.name }).collect())
+    Ok(members
+        .into_iter()
+        .filter(|m| m.kind == "customer")
+        .map(|m| CustomerChoice { id: m.id, name: m.name })
+        .collect())
 }
 
 /// The consent directory: experts of active organisations who may be proposed.
@@ -142,7 +147,9 @@ async fn proposal_page(
         (Err(error), _) | (_, Err(error)) => return visitor.failure(error),
     };
     let form = ProposalForm {
-        language: Some(form.language.clone()).filter(|l| !l.is_empty()).unwrap_or_else(|| visitor.language.code().to_owned()),
+        language: Some(form.language.clone())
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| visitor.language.code().to_owned()),
         ..form
     };
     let page = ProposalPage { shell: visitor.shell(t.get("web-propose-title")), id, customers, experts, form, errors };
@@ -180,7 +187,9 @@ pub async fn propose(
         idempotency_key: String::new(),
     };
     match state.consent().request_consent(state.as_caller(&caller, request)).await {
-        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}?proposed=1#consents")).into_response()),
+        Ok(_) => {
+            visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}?proposed=1#consents")).into_response())
+        }
         Err(status) => {
             let error = ApiError::from(status);
             let errors = if error.0.violations.is_empty() {

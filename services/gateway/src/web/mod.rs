@@ -7,7 +7,9 @@
 //! read lands in the access log. Sessions are the same cookies; an unsafe request carries the
 //! session's CSRF token in a form field instead of a header.
 
+mod account;
 mod consents;
+mod guidance;
 mod invitations;
 mod messages;
 mod shell;
@@ -53,6 +55,15 @@ pub fn router() -> Router<AppState> {
         .route("/app/workspaces/{id}/messages/{message}", get(messages::fragment))
         .route("/app/workspaces/{id}/consents/new", get(consents::new_form))
         .route("/app/workspaces/{id}/consents", post(consents::propose))
+        .route("/app/workspaces/{id}/guidance", get(guidance::show))
+        .route("/app/workspaces/{id}/items", post(guidance::create))
+        .route("/app/workspaces/{id}/items/{item}/done", post(guidance::set_done))
+        .route("/app/workspaces/{id}/summary", post(guidance::put_summary))
+        .route("/app/workspaces/{id}/{action}", post(workspaces::change_state))
+        .route("/app/notifications", get(account::notifications))
+        .route("/app/notifications/read", post(account::read_all))
+        .route("/app/sessions", get(account::sessions))
+        .route("/app/sessions/{id}/end", post(account::end_session))
         .route("/app/session", get(session_state))
         .route("/app/workspaces/{id}/invitations", post(workspaces::invite))
         .route("/app/workspaces/{id}/access-log", get(workspaces::access_log))
@@ -74,7 +85,10 @@ async fn api_viewer() -> Response {
 }
 
 async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], SCRIPT)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        SCRIPT,
+    )
         .into_response()
 }
 

@@ -69,6 +69,30 @@ pub struct LanguageLink {
     pub current: bool,
 }
 
+/// An entry of the main navigation.
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: String,
+    pub current: bool,
+}
+
+/// The main navigation of a logged-in person. Pages of later issues (the forms' advisor queue,
+/// the 3X10D answering and report pages) add their entry here, for the people they are for.
+fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLink> {
+    let Some(principal) = principal else { return Vec::new() };
+    let links = match principal {
+        Principal::Customer { .. } | Principal::Expert { .. } => {
+            vec![
+                ("/app", "web-my-workspaces"),
+                ("/app/notifications", "web-notifications"),
+                ("/app/sessions", "web-sessions"),
+            ]
+        }
+        _ => vec![("/app/sessions", "web-sessions")],
+    };
+    links.into_iter().map(|(href, key)| NavLink { href, label: t.get(key), current: path == href }).collect()
+}
+
 /// The frame of a page.
 pub struct Shell {
     pub lang: &'static str,
@@ -82,6 +106,7 @@ pub struct Shell {
     pub session_expires: String,
     /// This page's path, for the language links.
     pub path: String,
+    pub nav: Vec<NavLink>,
     pub languages: Vec<LanguageLink>,
 }
 
@@ -133,6 +158,7 @@ impl Visitor {
             csrf: self.session.as_ref().map(|s| s.resolved.csrf_token.clone()).unwrap_or_default(),
             session_expires: self.session_expires().unwrap_or_default(),
             path: self.path.clone(),
+            nav: navigation(&Texts(self.language), &self.path, self.principal().ok().as_ref()),
             languages: Language::ALL
                 .iter()
                 .map(|l| LanguageLink { code: l.code(), name: super::language_name(*l), current: *l == self.language })
@@ -143,7 +169,7 @@ impl Visitor {
     /// When the session ends if it is not used before (its idle or absolute end, the earlier).
     pub fn session_expires(&self) -> Option<String> {
         let session = self.session.as_ref()?;
-        session.resolved.expires_at.clone().map(|at| crate::views::timestamp(Some(at)).to_rfc3339())
+        session.resolved.expires_at.map(|at| crate::views::timestamp(Some(at)).to_rfc3339())
     }
 
     /// The logged-in principal, or the answer that sends the visitor to log in.

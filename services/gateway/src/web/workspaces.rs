@@ -30,6 +30,8 @@ struct WorkspaceRow {
     state: String,
     created: String,
     created_iso: String,
+    /// Unread messages.
+    unread: usize,
 }
 
 #[derive(askama::Template)]
@@ -161,6 +163,10 @@ struct WorkspacePage {
     proposed: bool,
     is_customer: bool,
     consents: Vec<ConsentView>,
+    /// The owner guide closes an active workspace and reopens a closed one.
+    can_close: bool,
+    can_reopen: bool,
+    version: i64,
 }
 
 impl WorkspacePage {
@@ -183,7 +189,11 @@ pub(super) fn message_view(t: &Texts, me: Option<&str>, m: pb::Message) -> Messa
         at,
         at_iso,
         deleted: m.deleted,
-        files: m.attachments.into_iter().map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) }).collect(),
+        files: m
+            .attachments
+            .into_iter()
+            .map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) })
+            .collect(),
     }
 }
 
@@ -233,7 +243,7 @@ fn kind_text(t: &Texts, kind: i32) -> String {
 }
 
 /// Shown as day.month.year hours:minutes (UTC, said so); machine-readable in `datetime`.
-fn shown(at: DateTime<Utc>) -> (String, String) {
+pub(super) fn shown(at: DateTime<Utc>) -> (String, String) {
     (at.format("%-d.%-m.%Y %H:%M UTC").to_string(), at.to_rfc3339())
 }
 
@@ -244,6 +254,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
+    let unread = super::account::unread_by_workspace(&state, &caller).await;
     let mut rows = Vec::new();
     let mut page_token = String::new();
     // A person has tens of workspaces at most; a guide's few hundred fit in a few pages.
@@ -256,6 +267,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         for w in page.workspaces {
             let (created, created_iso) = shown(timestamp(w.created_at));
             rows.push(WorkspaceRow {
+                unread: unread.get(&w.id).copied().unwrap_or(0),
                 id: w.id,
                 title: w.title,
                 kind: kind_text(&t, w.kind),
@@ -293,7 +305,13 @@ pub async fn show(
     workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
 }
 
-pub(super) async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
+pub(super) async fn workspace_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    status: StatusCode,
+    extras: Extras,
+) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
@@ -324,7 +342,10 @@ pub(super) async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str
     let messages = messages.into_iter().map(|m| message_view(&t, me.as_deref(), m)).collect();
     let id_for_consents = id.clone();
     let active = workspace.state == pb::WorkspaceState::Active as i32;
-    let can_invite = active && me.as_deref() == Some(workspace.owner_id.as_str());
+    let owner = me.as_deref() == Some(workspace.owner_id.as_str());
+    let can_invite = active && owner;
+    let can_reopen = owner && workspace.state == pb::WorkspaceState::Closed as i32;
+    let version = workspace.version;
     let invite = InviteForm {
         language: Some(extras.invite.language)
             .filter(|l| !l.is_empty())
@@ -346,6 +367,9 @@ pub(super) async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str
         proposed: extras.proposed,
         is_customer: matches!(caller, Principal::Customer { .. }),
         consents: consents_of(state, &caller, &id_for_consents, &t).await,
+        can_close: can_invite,
+        can_reopen,
+        version,
     };
     visitor.render(status, &page)
 }
@@ -610,6 +634,42 @@ pub async fn decide(
     };
     match answer {
         Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}#consents")).into_response()),
+        Err(status) => visitor.failure(ApiError::from(status)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VersionForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    version: i64,
+}
+
+/// Closes or reopens the workspace (its owner guide), over the version the page showed.
+pub async fn change_state(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<VersionForm>,
+) -> Response {
+    let caller = match visitor.acting(&form.csrf_token) {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let workspace = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
+    };
+    let request = pb::ChangeStateRequest { workspace_id: workspace.clone(), version: form.version };
+    let client = state.workspaces();
+    let answer = match action.as_str() {
+        "close" => client.clone().close_workspace(state.as_caller(&caller, request)).await,
+        "reopen" => client.clone().reopen_workspace(state.as_caller(&caller, request)).await,
+        _ => return visitor.failure(ApiError::code(ErrorCode::NotFound)),
+    };
+    match answer {
+        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}")).into_response()),
         Err(status) => visitor.failure(ApiError::from(status)),
     }
 }

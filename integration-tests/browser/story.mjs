@@ -116,6 +116,19 @@ function securityHeaders(response, label) {
   if ((directives['frame-ancestors'] || []).join(' ') !== "'none'") fail(`${label}: frame-ancestors in ${csp}`);
 }
 
+/// With OHJAUS_SCREENSHOTS (a folder), the story also photographs its main pages at 320 px and
+/// 1280 px width (as `docs/screenshots/` holds them: see integration-tests/browser/screenshots.sh).
+const shots = process.env.OHJAUS_SCREENSHOTS || '';
+async function shot(page, name) {
+  if (!shots || !js) return;
+  const size = page.viewportSize();
+  for (const width of [320, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `${shots}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize(size);
+}
+
 /// Moves the focus with Tab until it is on `selector`; fails after 60 presses.
 async function tabTo(page, selector) {
   for (let i = 0; i < 60; i += 1) {
@@ -215,6 +228,7 @@ async function consentPhase() {
   await Promise.all([guidePage.waitForURL(/\/consents\/new/), guidePage.click('a[href$="/consents/new"]')]);
   await everyLanguage(guidePage, 'proposal form');
   await guidePage.goto(`${workspace}/consents/new?lang=fi`);
+  await shot(guidePage, 'proposal-guide');
   if (!(await guidePage.textContent('main')).includes(expertName)) fail('the directory does not list the expert');
   await Promise.all([guidePage.waitForSelector('.govuk-error-summary'), guidePage.click('main form button[type=submit]')]);
   await axe(guidePage, 'proposal form, nothing chosen (fi)');
@@ -235,6 +249,7 @@ async function consentPhase() {
   if (!(await page.$(`#consents ~ div a[href="${privacy}"]`))) fail('the consent request does not link the privacy notice');
   await everyLanguage(page, 'workspace with a consent request');
   await page.goto(`${workspace}?lang=fi`);
+  await shot(page, 'consent-request-customer');
   await tabTo(page, 'form[action$="/accept"] button[type=submit]');
   await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
   if (!(await page.textContent('#consents ~ div')).includes('Hyväksytty')) fail('the accepted request does not say so');
@@ -298,6 +313,10 @@ async function customerPhase() {
   const front = await visitor.newPage();
   await front.goto(`${base}/`);
   await everyLanguage(front, 'front page');
+  if (shots) {
+    await front.goto(`${base}/?lang=fi`);
+    await shot(front, 'front-page');
+  }
   await visitor.close();
 
   // The API reference: its viewer is ours, so the page asks nothing of anyone else.
@@ -367,6 +386,7 @@ async function customerPhase() {
     await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
   }
   if (!(await page.textContent('main')).includes(marker)) fail('the customer does not see her own message');
+  await shot(page, 'workspace-customer');
 
   // The guide's open page shows it without a reload, with its attachment; he downloads it.
   if (js) {
@@ -386,6 +406,10 @@ async function customerPhase() {
   await everyLanguage(page, 'workspace');
   await page.goto(`${base}/app`);
   await everyLanguage(page, 'my workspaces');
+  if (shots) {
+    await page.goto(`${base}/app?lang=fi`);
+    await shot(page, 'my-workspaces-customer');
+  }
 
   // The guide, with JavaScript off: reads the message and answers with the plain form.
   const guideCtx = await context({ javaScriptEnabled: false, locale: 'fi-FI' });
@@ -434,6 +458,7 @@ async function customerPhase() {
     if (!planned.includes(shown)) fail(`the guide's plan does not show ${shown}`);
   }
   await axe(plan, 'guidance with items, guide (fi)');
+  await shot(plan, 'guidance-plan-guide');
   await plan.goto(`${base}/app/notifications`);
   await everyLanguage(plan, 'notifications');
   await plan.goto(`${base}/app/sessions`);

@@ -141,6 +141,7 @@ async function tabTo(page, selector) {
 /// The guide opens a workspace and invites the customer, all through the pages (keyboard and
 /// mouse alike; the error states of both forms on the way).
 async function guidePhase() {
+  await mainUser();
   const ctx = await context({ locale: 'fi-FI' });
   const page = await ctx.newPage();
   await page.goto(`${base}/`);
@@ -171,6 +172,34 @@ async function guidePhase() {
   await axe(page, 'invitation sent (fi)');
   await ctx.close();
   return workspacePath;
+}
+
+/// The main user's organisation page: registry data, offices (one added, after the empty
+/// name's error), experts, and an integration client made (its secret shown once) and revoked.
+async function mainUser() {
+  const ctx = await context({ locale: 'fi-FI' });
+  const page = await loggedIn(ctx, 'expert', env('OHJAUS_MAIN_USER'));
+  await Promise.all([page.waitForURL(/\/app\/organisations\//), page.click('header a[href^="/app/organisations/"]')]);
+  const organisation = page.url().split('?')[0];
+  await everyLanguage(page, 'organisation');
+  await page.goto(`${organisation}?lang=fi`);
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), page.click('form[action$="/offices"] button[type=submit]')]);
+  await axe(page, 'organisation, office without a name (fi)');
+  await page.fill('#office_name', 'Itäinen toimipiste');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/offices"] button[type=submit]')]);
+  if (!(await page.textContent('#offices + ul')).includes('Itäinen toimipiste')) fail('the new office is not listed');
+  await page.fill('#client_name', 'Kalenteri');
+  await page.check('#read');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/clients"] button[type=submit]')]);
+  const secret = (await page.textContent('#client-secret')) || '';
+  if (secret.trim().length < 20) fail(`the new client's secret is not shown (${secret.length} characters)`);
+  await axe(page, 'organisation, client secret shown (fi)');
+  await shot(page, 'organisation-main-user');
+  await page.goto(organisation);
+  if (await page.$('#client-secret')) fail('the secret is shown again');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/revoke"] button[type=submit]')]);
+  if (!(await page.$('#clients ~ table .govuk-tag--grey'))) fail('the revoked client does not say so');
+  await ctx.close();
 }
 
 let workspacePath = null;

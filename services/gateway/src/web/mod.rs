@@ -12,6 +12,7 @@ mod consents;
 mod guidance;
 mod invitations;
 mod messages;
+mod organisation;
 mod shell;
 mod workspaces;
 
@@ -64,6 +65,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/notifications/read", post(account::read_all))
         .route("/app/sessions", get(account::sessions))
         .route("/app/sessions/{id}/end", post(account::end_session))
+        .route("/app/organisations/{id}", get(organisation::show))
+        .route("/app/organisations/{id}/offices", post(organisation::add_office))
+        .route("/app/organisations/{id}/clients", post(organisation::add_client))
+        .route("/app/organisations/{id}/clients/{client}/revoke", post(organisation::revoke_client))
         .route("/app/session", get(session_state))
         .route("/app/workspaces/{id}/invitations", post(workspaces::invite))
         .route("/app/workspaces/{id}/access-log", get(workspaces::access_log))

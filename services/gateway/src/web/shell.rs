@@ -7,7 +7,11 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use ohjaus_platform::{auth::Principal, error::ErrorCode, i18n::Language};
+use ohjaus_platform::{
+    auth::{Principal, Role},
+    error::ErrorCode,
+    i18n::Language,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -71,7 +75,7 @@ pub struct LanguageLink {
 
 /// An entry of the main navigation.
 pub struct NavLink {
-    pub href: &'static str,
+    pub href: String,
     pub label: String,
     pub current: bool,
 }
@@ -80,17 +84,27 @@ pub struct NavLink {
 /// the 3X10D answering and report pages) add their entry here, for the people they are for.
 fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLink> {
     let Some(principal) = principal else { return Vec::new() };
-    let links = match principal {
-        Principal::Customer { .. } | Principal::Expert { .. } => {
-            vec![
-                ("/app", "web-my-workspaces"),
-                ("/app/notifications", "web-notifications"),
-                ("/app/sessions", "web-sessions"),
-            ]
-        }
-        _ => vec![("/app/sessions", "web-sessions")],
+    let mut links = match principal {
+        Principal::Customer { .. } | Principal::Expert { .. } => vec![
+            ("/app".to_owned(), t.get("web-my-workspaces")),
+            ("/app/notifications".to_owned(), t.get("web-notifications")),
+        ],
+        _ => Vec::new(),
     };
-    links.into_iter().map(|(href, key)| NavLink { href, label: t.get(key), current: path == href }).collect()
+    // A main user's organisations (one link each, numbered when there are several).
+    if let Principal::Expert { memberships, .. } = principal {
+        let administered: Vec<_> = memberships.iter().filter(|m| m.roles.contains(&Role::Admin)).collect();
+        for (i, m) in administered.iter().enumerate() {
+            let label = if administered.len() > 1 {
+                format!("{} {}", t.get("web-organisation"), i + 1)
+            } else {
+                t.get("web-organisation")
+            };
+            links.push((format!("/app/organisations/{}", m.tenant_id), label));
+        }
+    }
+    links.push(("/app/sessions".to_owned(), t.get("web-sessions")));
+    links.into_iter().map(|(href, label)| NavLink { current: path == href, href, label }).collect()
 }
 
 /// The frame of a page.

@@ -332,6 +332,20 @@ async function consentPhase() {
   await axe(owner, 'closed workspace, owner (fi)');
   await Promise.all([owner.waitForEvent('load'), owner.click('form[action$="/reopen"] button[type=submit]')]);
   if (!(await owner.$('form[action$="/messages"]'))) fail('the reopened workspace offers no message form');
+  await ownerCtx.close();
+
+  // The main user hands the workspace to another guide (an id that is no workspace first).
+  const mainCtx = await context({ locale: 'fi-FI' });
+  const mainUserPage = await loggedIn(mainCtx, 'expert', env('OHJAUS_MAIN_USER'));
+  await Promise.all([mainUserPage.waitForURL(/\/app\/organisations\//), mainUserPage.click('header a[href^="/app/organisations/"]')]);
+  await mainUserPage.fill('#workspace', '00000000-0000-7000-8000-000000000000');
+  await Promise.all([mainUserPage.waitForSelector('#workspace-error'), mainUserPage.click('form[action$="/handover"] button[type=submit]')]);
+  await axe(mainUserPage, 'hand-over, no such workspace (fi)');
+  await mainUserPage.fill('#workspace', env('OHJAUS_WORKSPACE').split('/').pop());
+  await mainUserPage.selectOption('#new_owner', { label: env('OHJAUS_NEW_OWNER') });
+  await Promise.all([mainUserPage.waitForURL(/handed_over=1/), mainUserPage.click('form[action$="/handover"] button[type=submit]')]);
+  if ((await mainUserPage.textContent('main')).includes(marker)) fail('the main user sees the workspace\'s content');
+  await mainCtx.close();
 }
 
 

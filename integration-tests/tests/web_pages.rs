@@ -84,6 +84,7 @@ async fn walk(backend: Backend, js: bool) {
         ("OHJAUS_EXPERT_PRIVACY", "https://example.fi/tietosuoja"),
         ("OHJAUS_WORKSPACE", path.as_str()),
         ("OHJAUS_PURPOSE", PURPOSE),
+        ("OHJAUS_NEW_OWNER", "Noora Neuvoja"),
     ];
     let consented = story(&system, js, "consent", &extra, &marker).await;
     let checked: usize = [&guided, &told, &consented].iter().map(|s| s["axe"].as_array().unwrap().len()).sum();
@@ -96,8 +97,11 @@ async fn walk(backend: Backend, js: bool) {
         assert_eq!(summary["origins"], json!([system.url("").trim_end_matches('/')]), "{summary}");
     }
 
-    // What the pages did is what the API sees.
-    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    // What the pages did is what the API sees, as the new owner the main user handed it to.
+    let mut olli = logged_in(&system, "expert", "noora.neuvoja").await;
+    let members = items(&olli.get(&format!("/api/v1/workspaces/{workspace}/members")).await);
+    let owner = members.iter().find(|m| m["role"] == "owner").unwrap();
+    assert_eq!(owner["name"], "Noora Neuvoja", "{members:?}");
     let opened = olli.get(&format!("/api/v1/workspaces/{workspace}")).await;
     assert_eq!(opened.body["title"], format!("Talous {marker}"), "{:?}", opened.body);
     // Closed and reopened on the page.

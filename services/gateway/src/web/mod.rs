@@ -67,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/sessions/{id}/end", post(account::end_session))
         .route("/app/organisations/{id}", get(organisation::show))
         .route("/app/organisations/{id}/offices", post(organisation::add_office))
+        .route("/app/organisations/{id}/handover", post(organisation::hand_over))
         .route("/app/organisations/{id}/clients", post(organisation::add_client))
         .route("/app/organisations/{id}/clients/{client}/revoke", post(organisation::revoke_client))
         .route("/app/session", get(session_state))

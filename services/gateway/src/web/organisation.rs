@@ -27,6 +27,9 @@ struct Fact {
 }
 
 struct ExpertRow {
+    id: String,
+    /// A guide may be handed workspaces.
+    guide: bool,
     name: String,
     roles: String,
     listed: bool,
@@ -66,6 +69,16 @@ pub struct ClientForm {
     write: Option<String>,
 }
 
+#[derive(Clone, Default, Deserialize)]
+pub struct HandoverForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    workspace: String,
+    #[serde(default)]
+    new_owner: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "organisation.html")]
 struct OrganisationPage {
@@ -77,6 +90,9 @@ struct OrganisationPage {
     clients: Vec<ClientRow>,
     office: OfficeForm,
     client: ClientForm,
+    handover: HandoverForm,
+    /// A workspace was just handed over.
+    handed_over: bool,
     errors: Vec<FieldError>,
     new_secret: Option<NewSecret>,
 }
@@ -92,6 +108,8 @@ impl OrganisationPage {
 struct Extras {
     office: OfficeForm,
     client: ClientForm,
+    handover: HandoverForm,
+    handed_over: bool,
     errors: Vec<FieldError>,
     new_secret: Option<NewSecret>,
 }
@@ -116,7 +134,14 @@ async fn read_all(state: &AppState, caller: &Principal, id: &str, t: &Texts) -> 
         ("web-org-display-name", localized(registry.display_name, t.0)),
         ("web-org-business-id", registry.business_id),
         ("web-org-website", registry.website),
-        ("web-org-contact", [contact.name, contact.email, contact.phone].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")),
+        (
+            "web-org-contact",
+            [contact.name, contact.email, contact.phone]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         ("web-org-dpo", [dpo.name, dpo.email].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(", ")),
         ("web-org-privacy", localized(registry.privacy_notice_url, t.0)),
         ("web-org-data-request", registry.data_request_url),
@@ -130,13 +155,16 @@ async fn read_all(state: &AppState, caller: &Principal, id: &str, t: &Texts) -> 
     let experts = tenants.clone().list_experts(state.as_caller(caller, request)).await?.into_inner().experts;
     let request =
         pb::ListIntegrationClientsRequest { organization_id: id.to_owned(), page_size: 100, page_token: String::new() };
-    let clients = tenants.clone().list_integration_clients(state.as_caller(caller, request)).await?.into_inner().clients;
+    let clients =
+        tenants.clone().list_integration_clients(state.as_caller(caller, request)).await?.into_inner().clients;
     Ok(Organisation {
         facts,
         offices: offices.into_iter().map(|o| o.name).collect(),
         experts: experts
             .into_iter()
             .map(|e| ExpertRow {
+                id: e.id,
+                guide: e.roles.contains(&(pb::Role::Guide as i32)),
                 name: e.name,
                 roles: e.roles.iter().filter_map(|r| role_text(t, *r)).collect::<Vec<_>>().join(", "),
                 listed: e.listed,
@@ -155,7 +183,13 @@ async fn read_all(state: &AppState, caller: &Principal, id: &str, t: &Texts) -> 
     })
 }
 
-async fn organisation_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
+async fn organisation_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    status: StatusCode,
+    extras: Extras,
+) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
@@ -179,6 +213,8 @@ async fn organisation_page(state: &AppState, visitor: &Visitor, id: &str, status
         clients: found.clients,
         office: extras.office,
         client: extras.client,
+        handover: extras.handover,
+        handed_over: extras.handed_over,
         errors: extras.errors,
         new_secret: extras.new_secret,
     };
@@ -190,9 +226,74 @@ async fn organisation_page(state: &AppState, visitor: &Visitor, id: &str, status
     response
 }
 
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    /// Set after a workspace was handed over (Post/Redirect/Get).
+    handed_over: Option<String>,
+}
+
 /// The organisation's page.
-pub async fn show(State(state): State<AppState>, visitor: Visitor, Path(id): Path<String>) -> Response {
-    organisation_page(&state, &visitor, &id, StatusCode::OK, Extras::default()).await
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<ShowQuery>,
+) -> Response {
+    let extras = Extras { handed_over: query.handed_over.is_some(), ..Extras::default() };
+    organisation_page(&state, &visitor, &id, StatusCode::OK, extras).await
+}
+
+/// Hands a workspace to another guide of the organisation, without showing its content.
+pub async fn hand_over(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<HandoverForm>,
+) -> Response {
+    let caller = match visitor.acting(&form.csrf_token) {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let organisation = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
+    };
+    let t = Texts(visitor.language);
+    let refused = |field: &str, key: &str, form: HandoverForm| Extras {
+        errors: vec![FieldError { field: field.to_owned(), message: t.get(key) }],
+        handover: form,
+        ..Extras::default()
+    };
+    // A workspace id that is not one is no workspace (as the service would say).
+    let Some(workspace) = ohjaus_platform::ids::parse_canonical(form.workspace.trim()) else {
+        let extras = refused("workspace", "web-handover-no-workspace", form);
+        return organisation_page(&state, &visitor, &organisation, StatusCode::UNPROCESSABLE_ENTITY, extras).await;
+    };
+    let request = ohjaus_platform::proto::workspaces::v1::TransferWorkspaceRequest {
+        workspace_id: workspace.to_string(),
+        new_owner_id: form.new_owner.clone(),
+    };
+    match state.workspaces().transfer_workspace(state.as_caller(&caller, request)).await {
+        Ok(_) => visitor
+            .finish(Redirect::to(&format!("/app/organisations/{organisation}?handed_over=1#handover")).into_response()),
+        Err(status) => {
+            let error = ApiError::from(status);
+            let extras = match error.0.code {
+                ohjaus_platform::error::ErrorCode::NotFound => refused("workspace", "web-handover-no-workspace", form),
+                _ if !error.0.violations.is_empty() => Extras {
+                    errors: FieldError::of(
+                        &error,
+                        visitor.language,
+                        &[("new_owner_id", "new_owner"), ("workspace_id", "workspace")],
+                    ),
+                    handover: form,
+                    ..Extras::default()
+                },
+                _ => return visitor.failure(error),
+            };
+            organisation_page(&state, &visitor, &organisation, StatusCode::UNPROCESSABLE_ENTITY, extras).await
+        }
+    }
 }
 
 /// Adds an office.

@@ -141,6 +141,7 @@ async function tabTo(page, selector) {
 /// The guide opens a workspace and invites the customer, all through the pages (keyboard and
 /// mouse alike; the error states of both forms on the way).
 async function guidePhase() {
+  await operatorPages();
   await mainUser();
   const ctx = await context({ locale: 'fi-FI' });
   const page = await ctx.newPage();
@@ -172,6 +173,37 @@ async function guidePhase() {
   await axe(page, 'invitation sent (fi)');
   await ctx.close();
   return workspacePath;
+}
+
+/// The operator's page: the organisations; a new one from its registry data (the empty form's
+/// errors first), suspended and made active again.
+async function operatorPages() {
+  const ctx = await context({ locale: 'fi-FI' });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=operaattori`);
+  await page.waitForURL(`${base}/app/operator`);
+  await everyLanguage(page, 'operator');
+  await page.goto(`${base}/app/operator?lang=fi`);
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), page.click('form[action$="/organisations"] button[type=submit]')]);
+  await axe(page, 'operator, empty organisation (fi)');
+  const business = env('OHJAUS_NEW_BUSINESS_ID');
+  const values = {
+    official_name: 'Testikunta', business_id: business, display_name_fi: 'Testikunnan ohjaamo',
+    website: 'https://testikunta.example', contact_name: 'Kari Kontakti', contact_email: 'kari@testikunta.example',
+    dpo_name: 'Tuula Tietosuoja', dpo_email: 'dpo@testikunta.example', privacy_fi: 'https://testikunta.example/tietosuoja',
+    data_request_url: 'https://testikunta.example/tietopyynto',
+  };
+  for (const [field, value] of Object.entries(values)) await page.fill(`#${field}`, value);
+  await Promise.all([page.waitForURL(/created=1/), page.click('form[action$="/organisations"] button[type=submit]')]);
+  const row = page.locator('tr', { hasText: business });
+  if ((await row.count()) !== 1) fail('the new organisation is not listed');
+  await Promise.all([page.waitForEvent('load'), row.locator('form[action$="/suspend"] button').click()]);
+  if (!(await page.locator('tr', { hasText: business }).textContent()).includes('Keskeytetty')) fail('the suspended organisation does not say so');
+  await axe(page, 'operator, an organisation suspended (fi)');
+  await shot(page, 'operator');
+  await Promise.all([page.waitForEvent('load'), page.locator('tr', { hasText: business }).locator('form[action$="/activate"] button').click()]);
+  if ((await page.locator('tr', { hasText: business }).textContent()).includes('Keskeytetty')) fail('the organisation was not made active again');
+  await ctx.close();
 }
 
 /// The main user's organisation page: registry data, offices (one added, after the empty

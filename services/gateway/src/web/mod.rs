@@ -12,6 +12,7 @@ mod consents;
 mod guidance;
 mod invitations;
 mod messages;
+mod operator;
 mod organisation;
 mod shell;
 mod workspaces;
@@ -70,6 +71,9 @@ pub fn router() -> Router<AppState> {
         .route("/app/organisations/{id}/handover", post(organisation::hand_over))
         .route("/app/organisations/{id}/clients", post(organisation::add_client))
         .route("/app/organisations/{id}/clients/{client}/revoke", post(organisation::revoke_client))
+        .route("/app/operator", get(operator::show))
+        .route("/app/operator/organisations", post(operator::create))
+        .route("/app/operator/organisations/{id}/{status}", post(operator::set_status))
         .route("/app/session", get(session_state))
         .route("/app/workspaces/{id}/invitations", post(workspaces::invite))
         .route("/app/workspaces/{id}/access-log", get(workspaces::access_log))

@@ -89,6 +89,7 @@ fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLi
             ("/app".to_owned(), t.get("web-my-workspaces")),
             ("/app/notifications".to_owned(), t.get("web-notifications")),
         ],
+        Principal::Operator { .. } => vec![("/app/operator".to_owned(), t.get("web-operator"))],
         _ => Vec::new(),
     };
     // A main user's organisations (one link each, numbered when there are several).

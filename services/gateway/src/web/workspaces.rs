@@ -253,6 +253,10 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
+    // The operator has no workspaces: their page is the organisations'.
+    if matches!(caller, Principal::Operator { .. }) {
+        return visitor.finish(Redirect::to("/app/operator").into_response());
+    }
     let t = Texts(visitor.language);
     let unread = super::account::unread_by_workspace(&state, &caller).await;
     let mut rows = Vec::new();

@@ -226,11 +226,11 @@ async function mainUser() {
   const secret = (await page.textContent('#client-secret')) || '';
   if (secret.trim().length < 20) fail(`the new client's secret is not shown (${secret.length} characters)`);
   await axe(page, 'organisation, client secret shown (fi)');
-  await shot(page, 'organisation-main-user');
   await page.goto(organisation);
   if (await page.$('#client-secret')) fail('the secret is shown again');
   await Promise.all([page.waitForEvent('load'), page.click('form[action$="/revoke"] button[type=submit]')]);
   if (!(await page.$('#clients ~ table .govuk-tag--grey'))) fail('the revoked client does not say so');
+  await shot(page, 'organisation-main-user');
   await ctx.close();
 }
 

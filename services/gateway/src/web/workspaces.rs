@@ -86,6 +86,12 @@ pub(super) fn localized(text: Option<tenants_pb::LocalizedText>, language: Langu
     [wanted, &text.fi, &text.en, &text.sv].into_iter().find(|t| !t.is_empty()).cloned().unwrap_or_default()
 }
 
+/// A role's name for people (`guide`, `advisor`, `supervisor`), or as it is if unknown.
+fn role_name(t: &Texts, role: &str) -> String {
+    let key = format!("web-role-{role}");
+    if t.0.has_text(&key) { t.get(&key) } else { role.to_owned() }
+}
+
 /// The workspace's consent requests the caller may see (a customer's own, or all of them to
 /// the owner guide); none to anyone else.
 async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &Texts) -> Vec<ConsentView> {
@@ -117,7 +123,11 @@ async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &
             ConsentView {
                 id: r.id,
                 version: r.version,
-                expert: format!("{} ({})", r.expert_name, r.expert_roles.join(", ")),
+                expert: format!(
+                    "{} ({})",
+                    r.expert_name,
+                    r.expert_roles.iter().map(|role| role_name(t, role)).collect::<Vec<_>>().join(", ")
+                ),
                 organisation: localized(r.expert_organization_name, t.0),
                 purpose: r.purpose,
                 state: t.get(state_key),

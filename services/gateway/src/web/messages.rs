@@ -47,17 +47,16 @@ fn file_errors(error: &ApiError, visitor: &Visitor) -> Option<Vec<FieldError>> {
     Some(vec![FieldError { field: "file".to_owned(), message: visitor.language.text(key) }])
 }
 
-/// Reads a text field up to [`TEXT_FIELD_MAX`] bytes.
-async fn text_of(field: axum::extract::multipart::Field<'_>) -> Option<String> {
+/// Reads a text field, keeping at most [`TEXT_FIELD_MAX`] bytes of it: a longer text is still
+/// longer than the service takes, which then says so by the field.
+async fn text_of(field: axum::extract::multipart::Field<'_>) -> String {
     let mut field = field;
     let mut bytes = Vec::new();
     while let Ok(Some(chunk)) = field.chunk().await {
-        if bytes.len() + chunk.len() > TEXT_FIELD_MAX {
-            return None;
-        }
-        bytes.extend_from_slice(&chunk);
+        let room = TEXT_FIELD_MAX.saturating_sub(bytes.len());
+        bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
-    String::from_utf8(bytes).ok()
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// Reads the form (CSRF token, text, then the file), streaming the file to the service as it
@@ -75,11 +74,11 @@ async fn read_form(
     while let Ok(Some(field)) = form.next_field().await {
         match field.name().unwrap_or_default() {
             "csrf_token" => {
-                written.csrf_token = text_of(field).await.unwrap_or_default();
+                written.csrf_token = text_of(field).await;
                 caller = Some(visitor.acting(&written.csrf_token).map_err(|answer| Refusal::Page(*answer))?);
             }
             "body" => {
-                written.body = text_of(field).await.unwrap_or_default();
+                written.body = text_of(field).await;
             }
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_owned();

@@ -6,11 +6,17 @@
 // tags), and every request the pages make is recorded: none may leave our own origin except the
 // navigations to the identity provider.
 //
-// Two phases, as OHJAUS_PHASE says: `guide` — the guide logs in, opens a workspace and invites
+// Three phases, as OHJAUS_PHASE says: `guide` — the guide logs in, opens a workspace and invites
 // the customer through the pages (the invitation mail is read by the caller, which holds the
-// mailbox); `customer` — the rest of the story, from the mailed link.
-// A third phase, `consent`, follows a proposal the caller made: the customer accepts another
-// organisation's expert, the expert reads, the customer downloads and withdraws.
+// mailbox); `customer` — from the mailed link: the customer accepts and writes with a PDF, the
+// guide's open page shows it without a reload, the guide answers; `consent` — the guide proposes
+// an expert of another organisation from the directory, the customer reads who, from where and
+// why and accepts, the expert reads, the customer downloads and withdraws, and the expert's open
+// page loses access.
+// OHJAUS_JS=off runs the whole story with JavaScript disabled in every browser context: plain
+// forms and links only (no live updates; the checks that need them are left out).
+// No context bypasses the pages' Content-Security-Policy: axe-core is evaluated through the
+// DevTools protocol, which the policy does not govern, and any policy violation is a failure.
 // Input (environment): OHJAUS_BASE (the gateway), OHJAUS_CUSTOMER (the customer's test identity
 // code), OHJAUS_GUIDE (the guide's Virtu local id), OHJAUS_MARKER (a text to write), in the
 // customer phase OHJAUS_TOKEN (the invitation's secret), in the consent phase OHJAUS_EXPERT,
@@ -36,9 +42,12 @@ const customer = env('OHJAUS_CUSTOMER');
 const guide = env('OHJAUS_GUIDE');
 const marker = env('OHJAUS_MARKER');
 const ours = new URL(base).origin;
+const js = process.env.OHJAUS_JS !== 'off';
+// A small, well-formed PDF.
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [] /Count 0>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n', 'latin1');
 
 const failures = [];
-const checked = { axe: [], pages: 0, requests: 0 };
+const checked = { js, axe: [], pages: 0, requests: 0, origins: [] };
 const fail = (what) => failures.push(what);
 
 const browser = await chromium.launch({
@@ -47,21 +56,32 @@ const browser = await chromium.launch({
 });
 
 /// A browser context whose every request is recorded: a page of ours may load only from us.
+const withoutScripts = new WeakSet();
 async function context(options) {
-  const ctx = await browser.newContext({ ...options });
+  const ctx = await browser.newContext({ javaScriptEnabled: js, ...options });
+  if ((options.javaScriptEnabled ?? js) === false) withoutScripts.add(ctx);
   ctx.on('request', (request) => {
     checked.requests += 1;
     const target = new URL(request.url()).origin;
+    // What pages load (not where links lead, e.g. to the identity provider).
+    if (!request.isNavigationRequest() && !checked.origins.includes(target)) checked.origins.push(target);
     const frame = request.frame();
     const from = frame ? new URL(frame.url() || base).origin : ours;
     if (target !== ours && !request.isNavigationRequest()) fail(`request to ${target} from a page of ${from}: ${request.url()}`);
+  });
+  ctx.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) fail(`CSP violation on ${message.location().url}: ${message.text()}`);
   });
   return ctx;
 }
 
 /// axe-core on the page as it is now, with the WCAG 2.1 A and AA rules.
 async function axe(page, label) {
-  await page.addScriptTag({ content: axeSource });
+  // axe-core runs in the page: where scripts are off it cannot (the run with them checks the
+  // same pages).
+  if (withoutScripts.has(page.context())) return;
+  // Evaluated, not added as a script tag: the page's CSP allows no inline script.
+  await page.evaluate(axeSource);
   const result = await page.evaluate(async () =>
     // eslint-disable-next-line no-undef
     axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
@@ -80,11 +100,33 @@ async function everyLanguage(page, label) {
     const response = await page.goto(url.toString());
     const htmlLang = await page.getAttribute('html', 'lang');
     if (htmlLang !== lang) fail(`${label}: html lang ${htmlLang}, wanted ${lang}`);
-    const csp = response.headers()['content-security-policy'] || '';
-    if (/unsafe-inline/.test(csp) || !/frame-ancestors 'none'/.test(csp)) fail(`${label}: CSP ${csp}`);
+    securityHeaders(response, label);
     await axe(page, `${label} (${lang})`);
     checked.pages += 1;
   }
+}
+
+/// The page's answer forbids inline and foreign scripts and framing by anyone.
+function securityHeaders(response, label) {
+  const csp = response.headers()['content-security-policy'] || '';
+  const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+  const scripts = directives['script-src'] || directives['default-src'] || [];
+  if (csp.includes('unsafe-inline') || csp.includes('unsafe-eval')) fail(`${label}: CSP allows unsafe sources: ${csp}`);
+  if (scripts.some((s) => s !== "'self'" && s !== "'none'")) fail(`${label}: script-src ${scripts.join(' ')}`);
+  if ((directives['frame-ancestors'] || []).join(' ') !== "'none'") fail(`${label}: frame-ancestors in ${csp}`);
+}
+
+/// With OHJAUS_SCREENSHOTS (a folder), the story also photographs its main pages at 320 px and
+/// 1280 px width (as `docs/screenshots/` holds them: see integration-tests/browser/screenshots.sh).
+const shots = process.env.OHJAUS_SCREENSHOTS || '';
+async function shot(page, name) {
+  if (!shots || !js) return;
+  const size = page.viewportSize();
+  for (const width of [320, 1280]) {
+    await page.setViewportSize({ width, height: 900 });
+    await page.screenshot({ path: `${shots}/${name}-${width}.png`, fullPage: true });
+  }
+  await page.setViewportSize(size);
 }
 
 /// Moves the focus with Tab until it is on `selector`; fails after 60 presses.
@@ -99,7 +141,9 @@ async function tabTo(page, selector) {
 /// The guide opens a workspace and invites the customer, all through the pages (keyboard and
 /// mouse alike; the error states of both forms on the way).
 async function guidePhase() {
-  const ctx = await context({ bypassCSP: true, locale: 'fi-FI' });
+  await operatorPages();
+  await mainUser();
+  const ctx = await context({ locale: 'fi-FI' });
   const page = await ctx.newPage();
   await page.goto(`${base}/`);
   await tabTo(page, 'a[href*="intent=expert"]');
@@ -131,6 +175,65 @@ async function guidePhase() {
   return workspacePath;
 }
 
+/// The operator's page: the organisations; a new one from its registry data (the empty form's
+/// errors first), suspended and made active again.
+async function operatorPages() {
+  const ctx = await context({ locale: 'fi-FI' });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=operaattori`);
+  await page.waitForURL(`${base}/app/operator`);
+  await everyLanguage(page, 'operator');
+  await page.goto(`${base}/app/operator?lang=fi`);
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), page.click('form[action$="/organisations"] button[type=submit]')]);
+  await axe(page, 'operator, empty organisation (fi)');
+  const business = env('OHJAUS_NEW_BUSINESS_ID');
+  const values = {
+    official_name: 'Testikunta', business_id: business, display_name_fi: 'Testikunnan ohjaamo',
+    website: 'https://testikunta.example', contact_name: 'Kari Kontakti', contact_email: 'kari@testikunta.example',
+    dpo_name: 'Tuula Tietosuoja', dpo_email: 'dpo@testikunta.example', privacy_fi: 'https://testikunta.example/tietosuoja',
+    data_request_url: 'https://testikunta.example/tietopyynto',
+  };
+  for (const [field, value] of Object.entries(values)) await page.fill(`#${field}`, value);
+  await Promise.all([page.waitForURL(/created=1/), page.click('form[action$="/organisations"] button[type=submit]')]);
+  const row = page.locator('tr', { hasText: business });
+  if ((await row.count()) !== 1) fail('the new organisation is not listed');
+  await Promise.all([page.waitForEvent('load'), row.locator('form[action$="/suspend"] button').click()]);
+  if (!(await page.locator('tr', { hasText: business }).textContent()).includes('Keskeytetty')) fail('the suspended organisation does not say so');
+  await axe(page, 'operator, an organisation suspended (fi)');
+  await shot(page, 'operator');
+  await Promise.all([page.waitForEvent('load'), page.locator('tr', { hasText: business }).locator('form[action$="/activate"] button').click()]);
+  if ((await page.locator('tr', { hasText: business }).textContent()).includes('Keskeytetty')) fail('the organisation was not made active again');
+  await ctx.close();
+}
+
+/// The main user's organisation page: registry data, offices (one added, after the empty
+/// name's error), experts, and an integration client made (its secret shown once) and revoked.
+async function mainUser() {
+  const ctx = await context({ locale: 'fi-FI' });
+  const page = await loggedIn(ctx, 'expert', env('OHJAUS_MAIN_USER'));
+  await Promise.all([page.waitForURL(/\/app\/organisations\//), page.click('header a[href^="/app/organisations/"]')]);
+  const organisation = page.url().split('?')[0];
+  await everyLanguage(page, 'organisation');
+  await page.goto(`${organisation}?lang=fi`);
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), page.click('form[action$="/offices"] button[type=submit]')]);
+  await axe(page, 'organisation, office without a name (fi)');
+  await page.fill('#office_name', 'Itäinen toimipiste');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/offices"] button[type=submit]')]);
+  if (!(await page.textContent('#offices + ul')).includes('Itäinen toimipiste')) fail('the new office is not listed');
+  await page.fill('#client_name', 'Kalenteri');
+  await page.check('#read');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/clients"] button[type=submit]')]);
+  const secret = (await page.textContent('#client-secret')) || '';
+  if (secret.trim().length < 20) fail(`the new client's secret is not shown (${secret.length} characters)`);
+  await axe(page, 'organisation, client secret shown (fi)');
+  await page.goto(organisation);
+  if (await page.$('#client-secret')) fail('the secret is shown again');
+  await Promise.all([page.waitForEvent('load'), page.click('form[action$="/revoke"] button[type=submit]')]);
+  if (!(await page.$('#clients ~ table .govuk-tag--grey'))) fail('the revoked client does not say so');
+  await shot(page, 'organisation-main-user');
+  await ctx.close();
+}
+
 let workspacePath = null;
 try {
   if (phase === 'guide') {
@@ -149,33 +252,73 @@ try {
 console.log(JSON.stringify({ failures, workspace: workspacePath, ...checked }));
 process.exit(failures.length ? 1 : 0);
 
-/// The guide has proposed an expert of another organisation: the customer reads who, from
-/// where and why, and accepts from the keyboard; the expert, with JavaScript off, reads the
-/// conversation; the customer withdraws and the expert's next page is "not found"; the
-/// customer downloads everything as a zip.
+/// Logs in with the development provider's test identity `hint` in a new page of `ctx`.
+async function loggedIn(ctx, intent, hint) {
+  const page = await ctx.newPage();
+  await page.goto(`${base}/auth/login/dev?intent=${intent}&return_to=/app&login_hint=${hint}`);
+  await page.waitForURL(`${base}/app`);
+  return page;
+}
+
+/// Marks the page, so a later check tells whether it was loaded again since.
+async function markNotReloaded(page) {
+  await page.evaluate(() => { window.ohjausNotReloaded = true; });
+}
+
+async function stillNotReloaded(page) {
+  return page.evaluate(() => window.ohjausNotReloaded === true);
+}
+
+/// The guide proposes an expert of another organisation from the directory on the pages; the
+/// customer reads who, from where (its controller data and privacy notice) and why, and accepts
+/// from the keyboard; the expert reads the conversation; the customer downloads everything as a
+/// zip and withdraws; the expert's open page loses access.
 async function consentPhase() {
   const expert = env('OHJAUS_EXPERT');
+  const expertName = env('OHJAUS_EXPERT_NAME');
+  const controller = env('OHJAUS_EXPERT_BUSINESS_ID');
+  const privacy = env('OHJAUS_EXPERT_PRIVACY');
   const purpose = env('OHJAUS_PURPOSE');
   const workspace = `${base}${env('OHJAUS_WORKSPACE')}`;
-  const ctx = await context({ bypassCSP: true, locale: 'fi-FI', acceptDownloads: true });
-  const page = await ctx.newPage();
-  await page.goto(`${base}/auth/login/dev?intent=customer&return_to=/app&login_hint=${customer}`);
-  await page.waitForURL(`${base}/app`);
-  await page.goto(workspace);
-  const main = await page.textContent('main');
-  for (const shown of [purpose, 'Ville Valvoja']) if (!main.includes(shown)) fail(`the consent request does not show ${shown}`);
+
+  // The guide: the directory's experts on the proposal page; nothing chosen first (the error
+  // state), then the expert, the reason and the language.
+  const guideCtx = await context({ locale: 'fi-FI' });
+  const guidePage = await loggedIn(guideCtx, 'expert', guide);
+  await guidePage.goto(`${workspace}?lang=fi`);
+  await Promise.all([guidePage.waitForURL(/\/consents\/new/), guidePage.click('a[href$="/consents/new"]')]);
+  await everyLanguage(guidePage, 'proposal form');
+  await guidePage.goto(`${workspace}/consents/new?lang=fi`);
+  await shot(guidePage, 'proposal-guide');
+  if (!(await guidePage.textContent('main')).includes(expertName)) fail('the directory does not list the expert');
+  await Promise.all([guidePage.waitForSelector('.govuk-error-summary'), guidePage.click('main form button[type=submit]')]);
+  await axe(guidePage, 'proposal form, nothing chosen (fi)');
+  await guidePage.getByLabel(expertName).check();
+  await guidePage.fill('#purpose', purpose);
+  await guidePage.selectOption('#language', 'fi');
+  await Promise.all([guidePage.waitForURL(/proposed=1/), guidePage.click('main form button[type=submit]')]);
+  await guidePage.waitForSelector('.govuk-notification-banner--success');
+  await axe(guidePage, 'proposal sent (fi)');
+  await guideCtx.close();
+
+  // The customer reads who, from where and why.
+  const ctx = await context({ locale: 'fi-FI', acceptDownloads: true });
+  const page = await loggedIn(ctx, 'customer', customer);
+  await page.goto(`${workspace}?lang=fi`);
+  const main = await page.textContent('#consents ~ div');
+  for (const shown of [purpose, expertName, controller]) if (!main.includes(shown)) fail(`the consent request does not show ${shown}`);
+  if (!(await page.$(`#consents ~ div a[href="${privacy}"]`))) fail('the consent request does not link the privacy notice');
   await everyLanguage(page, 'workspace with a consent request');
   await page.goto(`${workspace}?lang=fi`);
+  await shot(page, 'consent-request-customer');
   await tabTo(page, 'form[action$="/accept"] button[type=submit]');
   await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
   if (!(await page.textContent('#consents ~ div')).includes('Hyväksytty')) fail('the accepted request does not say so');
   await axe(page, 'consent accepted (fi)');
 
   // The expert is in as soon as the effect arrives.
-  const expertCtx = await context({ javaScriptEnabled: false, locale: 'fi-FI' });
-  const expertPage = await expertCtx.newPage();
-  await expertPage.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=${expert}`);
-  await expertPage.waitForURL(`${base}/app`);
+  const expertCtx = await context({ locale: 'fi-FI' });
+  const expertPage = await loggedIn(expertCtx, 'expert', expert);
   let seen = false;
   for (let i = 0; i < 50 && !seen; i += 1) {
     const answer = await expertPage.goto(workspace);
@@ -183,48 +326,87 @@ async function consentPhase() {
     if (!seen) await new Promise((r) => setTimeout(r, 200));
   }
   if (!seen) fail('the consented expert never saw the conversation');
+  if (js) await expertPage.waitForSelector('ol[data-connected]', { state: 'attached' });
 
   // The access log names the expert who read.
   await page.goto(`${workspace}/access-log`);
   await everyLanguage(page, 'access log');
-  if (!(await page.textContent('main')).includes('Ville Valvoja')) fail('the access log does not name the expert');
+  if (!(await page.textContent('main')).includes(expertName)) fail('the access log does not name the expert');
   await page.goto(`${workspace}?lang=fi`);
 
   // The customer downloads everything about her, then withdraws.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="/export"]')]);
-  const zipped = await download.path();
-  const magic = readFileSync(zipped).subarray(0, 2).toString('latin1');
+  const magic = readFileSync(await download.path()).subarray(0, 2).toString('latin1');
   if (magic !== 'PK') fail(`the download is not a zip (${magic})`);
+  const lost = js
+    ? expertPage.waitForResponse((r) => r.url() === workspace && r.status() === 404, { timeout: 20000 }).then(() => true, () => false)
+    : null;
   await Promise.all([page.waitForEvent('load'), page.click('form[action$="/withdraw"] button[type=submit]')]);
   if (!(await page.textContent('#consents ~ div')).includes('Peruttu')) fail('the withdrawn request does not say so');
-  let out = false;
-  for (let i = 0; i < 50 && !out; i += 1) {
-    out = (await expertPage.goto(workspace)).status() === 404;
-    if (!out) await new Promise((r) => setTimeout(r, 100));
+  if (js) {
+    // The open page hears that access ended and loads again: "not found".
+    if (!(await lost)) fail('the expert\'s open page did not lose access after the withdrawal');
+  } else {
+    let out = false;
+    for (let i = 0; i < 50 && !out; i += 1) {
+      out = (await expertPage.goto(workspace)).status() === 404;
+      if (!out) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!out) fail('the expert still reads the workspace after the withdrawal');
   }
-  if (!out) fail('the expert still reads the workspace after the withdrawal');
+
+  // The owner guide closes the workspace (no more writing) and reopens it.
+  const ownerCtx = await context({ locale: 'fi-FI' });
+  const owner = await loggedIn(ownerCtx, 'expert', guide);
+  await owner.goto(`${workspace}?lang=fi`);
+  await Promise.all([owner.waitForEvent('load'), owner.click('form[action$="/close"] button[type=submit]')]);
+  if (await owner.$('form[action$="/messages"]')) fail('a closed workspace still offers the message form');
+  await axe(owner, 'closed workspace, owner (fi)');
+  await Promise.all([owner.waitForEvent('load'), owner.click('form[action$="/reopen"] button[type=submit]')]);
+  if (!(await owner.$('form[action$="/messages"]'))) fail('the reopened workspace offers no message form');
+  await ownerCtx.close();
+
+  // The main user hands the workspace to another guide (an id that is no workspace first).
+  const mainCtx = await context({ locale: 'fi-FI' });
+  const mainUserPage = await loggedIn(mainCtx, 'expert', env('OHJAUS_MAIN_USER'));
+  await Promise.all([mainUserPage.waitForURL(/\/app\/organisations\//), mainUserPage.click('header a[href^="/app/organisations/"]')]);
+  await mainUserPage.fill('#workspace', '00000000-0000-7000-8000-000000000000');
+  await Promise.all([mainUserPage.waitForSelector('#workspace-error'), mainUserPage.click('form[action$="/handover"] button[type=submit]')]);
+  await axe(mainUserPage, 'hand-over, no such workspace (fi)');
+  await mainUserPage.fill('#workspace', env('OHJAUS_WORKSPACE').split('/').pop());
+  await mainUserPage.selectOption('#new_owner', { label: env('OHJAUS_NEW_OWNER') });
+  await Promise.all([mainUserPage.waitForURL(/handed_over=1/), mainUserPage.click('form[action$="/handover"] button[type=submit]')]);
+  if ((await mainUserPage.textContent('main')).includes(marker)) fail('the main user sees the workspace\'s content');
+  await mainCtx.close();
 }
+
 
 /// The rest of the story, from the mailed link.
 async function customerPhase() {
   // Before logging in: the front page.
-  const visitor = await context({ bypassCSP: true, locale: 'fi-FI' });
+  const visitor = await context({ locale: 'fi-FI' });
   const front = await visitor.newPage();
   await front.goto(`${base}/`);
   await everyLanguage(front, 'front page');
+  if (shots) {
+    await front.goto(`${base}/?lang=fi`);
+    await shot(front, 'front-page');
+  }
   await visitor.close();
 
   // The API reference: its viewer is ours, so the page asks nothing of anyone else.
-  const docs = await (await context({ locale: 'en-GB' })).newPage();
-  const blocked = [];
-  docs.on('console', (m) => { if (m.type() === 'error') blocked.push(m.text()); });
-  await docs.goto(`${base}/docs`);
-  await docs.waitForFunction(() => document.body.innerText.includes('Ohjaus API'), null, { timeout: 30000 });
-  if (blocked.length) fail(`/docs console errors: ${blocked.join(' | ')}`);
-  checked.pages += 1;
+  if (js) {
+    const docs = await (await context({ locale: 'en-GB' })).newPage();
+    const blocked = [];
+    docs.on('console', (m) => { if (m.type() === 'error') blocked.push(m.text()); });
+    await docs.goto(`${base}/docs`);
+    await docs.waitForFunction(() => document.body.innerText.includes('Ohjaus API'), null, { timeout: 30000 });
+    if (blocked.length) fail(`/docs console errors: ${blocked.join(' | ')}`);
+    checked.pages += 1;
+  }
 
   // The customer, keyboard only: the mailed link, the test Suomi.fi login, accepting.
-  const customerCtx = await context({ bypassCSP: true, locale: 'fi-FI' });
+  const customerCtx = await context({ locale: 'fi-FI', acceptDownloads: true });
   const page = await customerCtx.newPage();
   await page.goto(`${base}/invitations/${token}`);
   // The development provider lists its test identities; the customer picks hers.
@@ -234,42 +416,156 @@ async function customerPhase() {
   await tabTo(page, 'main button[type=submit]');
   await Promise.all([page.waitForURL(/\/app\/workspaces\/[0-9a-f-]+$/), page.keyboard.press('Enter')]);
   const workspaceUrl = page.url();
+  const workspacePath = new URL(workspaceUrl).pathname;
   await axe(page, 'workspace (fi)');
 
+  // The guide has the workspace open (with JavaScript: it follows the live stream).
+  const guideLiveCtx = await context({ locale: 'fi-FI' });
+  const guideLive = await loggedIn(guideLiveCtx, 'expert', guide);
+  await guideLive.goto(workspaceUrl);
+  if (js) {
+    await guideLive.waitForSelector('ol[data-connected]', { state: 'attached' });
+    await markNotReloaded(guideLive);
+  }
+
   // An empty message is refused with an error summary that leads to the field.
-  await tabTo(page, 'main button[type=submit]');
+  await tabTo(page, 'form[action$="/messages"] button[type=submit]');
   await Promise.all([page.waitForURL(`${workspaceUrl}/messages`), page.keyboard.press('Enter')]);
   await page.waitForSelector('.govuk-error-summary');
   await axe(page, 'workspace, empty message refused (fi)');
 
-  // A message, typed and sent from the keyboard.
+  // A file that may not be shared is refused by the file's field, the text kept.
+  await page.fill('#body', `Ohjelma ${marker}`);
+  await page.setInputFiles('#file', { name: 'ohjelma.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ\x90\x00\x03\x00\x00\x00', 'latin1') });
+  await Promise.all([page.waitForSelector('#file-error'), page.click('form[action$="/messages"] button[type=submit]')]);
+  if ((await page.inputValue('#body')) !== `Ohjelma ${marker}`) fail('the refused message\'s text was not kept');
+  await axe(page, 'workspace, file refused (fi)');
+  await page.goto(workspaceUrl);
+
+  // A message with a PDF, typed and sent from the keyboard (the file is chosen in the
+  // browser's own dialog, which the test fills in).
   await tabTo(page, '#body');
   await page.keyboard.type(`Hei! ${marker}`);
-  await tabTo(page, 'main button[type=submit]');
-  await Promise.all([page.waitForURL(workspaceUrl), page.keyboard.press('Enter')]);
+  await page.setInputFiles('#file', { name: 'liite.pdf', mimeType: 'application/pdf', buffer: PDF });
+  await tabTo(page, 'form[action$="/messages"] button[type=submit]');
+  if (js) {
+    // Sent without leaving the page; the message comes back by the live stream.
+    await markNotReloaded(page);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`li.ohjaus-message:has-text("Hei! ${marker}") a:has-text("liite.pdf")`);
+    if (!(await stillNotReloaded(page))) fail('sending reloaded the customer\'s page');
+    await page.waitForFunction(() => document.querySelector('#body').value === '', null, { timeout: 5000 })
+      .catch(() => fail('the sent text stayed in the form'));
+  } else {
+    // Already at the workspace's address: wait for the page the form's answer leads to.
+    await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
+  }
   if (!(await page.textContent('main')).includes(marker)) fail('the customer does not see her own message');
+  await shot(page, 'workspace-customer');
+
+  // The guide's open page shows it without a reload, with its attachment; he downloads it.
+  if (js) {
+    await guideLive.waitForSelector(`li.ohjaus-message:has-text("Hei! ${marker}")`, { timeout: 15000 });
+    if (!(await stillNotReloaded(guideLive))) fail('the guide\'s page was reloaded to show the message');
+    const announced = await guideLive.textContent('#live-announcement');
+    if (!announced.trim()) fail('the new message was not announced');
+  } else {
+    await guideLive.goto(workspaceUrl);
+  }
+  const [pdf] = await Promise.all([guideLive.waitForEvent('download'), guideLive.click('a:has-text("liite.pdf")')]);
+  const bytes = readFileSync(await pdf.path());
+  if (!bytes.equals(PDF)) fail('the downloaded PDF is not the uploaded one');
+  await guideLiveCtx.close();
+
+  await page.goto(workspaceUrl);
   await everyLanguage(page, 'workspace');
   await page.goto(`${base}/app`);
   await everyLanguage(page, 'my workspaces');
+  if (shots) {
+    await page.goto(`${base}/app?lang=fi`);
+    await shot(page, 'my-workspaces-customer');
+  }
 
   // The guide, with JavaScript off: reads the message and answers with the plain form.
   const guideCtx = await context({ javaScriptEnabled: false, locale: 'fi-FI' });
-  const guidePage = await guideCtx.newPage();
-  await guidePage.goto(`${base}/auth/login/dev?intent=expert&return_to=/app&login_hint=${guide}`);
-  await guidePage.waitForURL(`${base}/app`);
-  await guidePage.click(`a[href="${new URL(workspaceUrl).pathname}"]`);
+  const guidePage = await loggedIn(guideCtx, 'expert', guide);
+  await guidePage.click(`a[href="${workspacePath}"]`);
   if (!(await guidePage.textContent('main')).includes(marker)) fail('the guide does not see the customer\'s message');
   await guidePage.fill('#body', `Vastaus: ${marker}`);
-  await Promise.all([guidePage.waitForURL(workspaceUrl), guidePage.click('main button[type=submit]')]);
+  await Promise.all([guidePage.waitForEvent('load'), guidePage.click('form[action$="/messages"] button[type=submit]')]);
+  if (guidePage.url() !== workspaceUrl) fail(`the guide's answer led to ${guidePage.url()}`);
   if (!(await guidePage.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the guide does not see his answer');
 
   // Another workspace id is "not found" to him, as a page.
   const foreign = await guidePage.goto(`${base}/app/workspaces/00000000-0000-7000-8000-000000000000`);
   if (foreign.status() !== 404) fail(`a foreign workspace answered ${foreign.status()} to the guide`);
+  securityHeaders(foreign, 'not found');
 
   // The customer reads the answer.
   await page.goto(workspaceUrl);
   if (!(await page.textContent('main')).includes(`Vastaus: ${marker}`)) fail('the customer does not see the answer');
+
+  await guideCtx.close();
+
+  // The guidance plan: the guide adds a task for the customer (one without a title is refused
+  // by its field first), a private note and the summary; his notifications and sessions.
+  const planCtx = await context({ locale: 'fi-FI' });
+  const plan = await loggedIn(planCtx, 'expert', guide);
+  await plan.goto(`${workspaceUrl}/guidance`);
+  await everyLanguage(plan, 'guidance, guide');
+  await plan.goto(`${workspaceUrl}/guidance?lang=fi`);
+  await plan.check('#kind-task');
+  await Promise.all([plan.waitForSelector('.govuk-error-summary'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await axe(plan, 'guidance, a task without a title (fi)');
+  await plan.check('#kind-task');
+  await plan.fill('#title', `Hae asumistukea ${marker}`);
+  await plan.fill('#due_on', '2027-03-15');
+  await plan.selectOption('#assignee', 'customer');
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await plan.check('#kind-note');
+  await plan.fill('#body', `Oma muistiinpano ${marker}`);
+  await plan.check('#private');
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/items"] button[type=submit]')]);
+  await plan.fill('#summary', `Yhteenveto ${marker}`);
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/summary"] button[type=submit]')]);
+  const planned = await plan.textContent('main');
+  for (const shown of [`Hae asumistukea ${marker}`, `Oma muistiinpano ${marker}`, `Yhteenveto ${marker}`]) {
+    if (!planned.includes(shown)) fail(`the guide's plan does not show ${shown}`);
+  }
+  await axe(plan, 'guidance with items, guide (fi)');
+  await shot(plan, 'guidance-plan-guide');
+  await plan.goto(`${base}/app/notifications`);
+  await everyLanguage(plan, 'notifications');
+  await plan.goto(`${base}/app/sessions`);
+  await everyLanguage(plan, 'sessions');
+  await planCtx.close();
+
+  // The customer's plan: her task, marked done from the keyboard, and the summary; not the
+  // guide's private note.
+  await page.goto(`${workspaceUrl}/guidance?lang=fi`);
+  const hers = await page.textContent('main');
+  if (!hers.includes(`Hae asumistukea ${marker}`) || !hers.includes(`Yhteenveto ${marker}`)) fail('the customer does not see her task or the summary');
+  if (hers.includes(`Oma muistiinpano ${marker}`)) fail('the customer sees the guide\'s private note');
+  await tabTo(page, 'form[action$="/done"] button[type=submit]');
+  await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
+  if (!(await page.$('#tasks + ul .govuk-tag--green'))) fail('the task marked done does not say so');
+  await everyLanguage(page, 'guidance, customer');
+  await page.goto(`${base}/app/notifications`);
+  await everyLanguage(page, 'notifications, customer');
+
+  // Before the idle end the page warns, in an assertive live region, and "continue" uses the
+  // session (the browser's clock is moved on; the server's is not).
+  if (js) {
+    await page.clock.install();
+    await page.goto(workspaceUrl);
+    await page.clock.fastForward('25:30');
+    await page.waitForSelector('#session-warning[aria-live=assertive] button');
+    await axe(page, 'session-expiry warning (fi)');
+    await tabTo(page, '#session-warning button');
+    const [kept] = await Promise.all([page.waitForResponse((r) => r.url() === `${base}/app/session`), page.keyboard.press('Enter')]);
+    const until = (await kept.json()).expires_at;
+    if (kept.status() !== 200 || !(Date.parse(until) > Date.now())) fail(`continuing answered ${kept.status()} ${until}`);
+  }
 
   // Logging out from the page ends the session.
   await tabTo(page, 'header button[type=submit]');

@@ -7,13 +7,19 @@
 //! read lands in the access log. Sessions are the same cookies; an unsafe request carries the
 //! session's CSRF token in a form field instead of a header.
 
+mod account;
+mod consents;
+mod guidance;
 mod invitations;
+mod messages;
+mod operator;
+mod organisation;
 mod shell;
 mod workspaces;
 
 use axum::{
     Form, Router,
-    extract::State,
+    extract::{DefaultBodyLimit, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
@@ -27,12 +33,16 @@ use shell::{Shell, Texts};
 
 use crate::{routes::auth::cleared_cookies, state::AppState};
 
-/// Pages may load our own stylesheet and post forms to us; nothing else, from nowhere else.
-const PAGE_CSP: &str =
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// Pages may load our own stylesheet and script, read from us (the live stream, fragments) and
+/// post forms to us; nothing else, from nowhere else, and no inline script.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; connect-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The compiled stylesheet (`assets/refresh.sh` rebuilds it from its pinned sources).
 const STYLESHEET: &str = include_str!("../../assets/ohjaus.css");
+
+/// The pages' own script: live updates, sending without a reload, the session-expiry warning.
+const SCRIPT: &str = include_str!("../../assets/ohjaus.js");
 
 /// The API reference's viewer, Scalar's browser bundle (vendored by `assets/refresh.sh`).
 const API_VIEWER: &str = include_str!("../../assets/scalar-api-reference.js");
@@ -43,7 +53,28 @@ pub fn router() -> Router<AppState> {
         .route("/app", get(workspaces::list))
         .route("/app/workspaces/new", get(workspaces::new_form).post(workspaces::create))
         .route("/app/workspaces/{id}", get(workspaces::show))
-        .route("/app/workspaces/{id}/messages", post(workspaces::send))
+        .route("/app/workspaces/{id}/messages", post(messages::send).layer(DefaultBodyLimit::disable()))
+        .route("/app/workspaces/{id}/messages/{message}", get(messages::fragment))
+        .route("/app/workspaces/{id}/consents/new", get(consents::new_form))
+        .route("/app/workspaces/{id}/consents", post(consents::propose))
+        .route("/app/workspaces/{id}/guidance", get(guidance::show))
+        .route("/app/workspaces/{id}/items", post(guidance::create))
+        .route("/app/workspaces/{id}/items/{item}/done", post(guidance::set_done))
+        .route("/app/workspaces/{id}/summary", post(guidance::put_summary))
+        .route("/app/workspaces/{id}/{action}", post(workspaces::change_state))
+        .route("/app/notifications", get(account::notifications))
+        .route("/app/notifications/read", post(account::read_all))
+        .route("/app/sessions", get(account::sessions))
+        .route("/app/sessions/{id}/end", post(account::end_session))
+        .route("/app/organisations/{id}", get(organisation::show))
+        .route("/app/organisations/{id}/offices", post(organisation::add_office))
+        .route("/app/organisations/{id}/handover", post(organisation::hand_over))
+        .route("/app/organisations/{id}/clients", post(organisation::add_client))
+        .route("/app/organisations/{id}/clients/{client}/revoke", post(organisation::revoke_client))
+        .route("/app/operator", get(operator::show))
+        .route("/app/operator/organisations", post(operator::create))
+        .route("/app/operator/organisations/{id}/{status}", post(operator::set_status))
+        .route("/app/session", get(session_state))
         .route("/app/workspaces/{id}/invitations", post(workspaces::invite))
         .route("/app/workspaces/{id}/access-log", get(workspaces::access_log))
         .route("/app/consents/{request}/{decision}", post(workspaces::decide))
@@ -51,6 +82,7 @@ pub fn router() -> Router<AppState> {
         .route("/app/logout", post(logout))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
+        .route("/assets/ohjaus.js", get(script))
         .route("/assets/scalar-api-reference.js", get(api_viewer))
 }
 
@@ -60,6 +92,24 @@ async fn api_viewer() -> Response {
         API_VIEWER,
     )
         .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// The session's end as the expiry warning reads it (`{"expires_at": …}`); reading it counts as
+/// using the session, so it is how the warning's "continue" keeps the session alive.
+async fn session_state(visitor: Visitor) -> Response {
+    let Some(expires_at) = visitor.session_expires() else {
+        return visitor.finish(StatusCode::UNAUTHORIZED.into_response());
+    };
+    let answer = axum::Json(serde_json::json!({ "expires_at": expires_at }));
+    visitor.finish(([(header::CACHE_CONTROL, "no-store")], answer).into_response())
 }
 
 async fn stylesheet() -> Response {

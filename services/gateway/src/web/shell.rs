@@ -7,7 +7,11 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use ohjaus_platform::{auth::Principal, error::ErrorCode, i18n::Language};
+use ohjaus_platform::{
+    auth::{Principal, Role},
+    error::ErrorCode,
+    i18n::Language,
+};
 use serde::Deserialize;
 
 use crate::{
@@ -69,6 +73,41 @@ pub struct LanguageLink {
     pub current: bool,
 }
 
+/// An entry of the main navigation.
+pub struct NavLink {
+    pub href: String,
+    pub label: String,
+    pub current: bool,
+}
+
+/// The main navigation of a logged-in person. Pages of later issues (the forms' advisor queue,
+/// the 3X10D answering and report pages) add their entry here, for the people they are for.
+fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLink> {
+    let Some(principal) = principal else { return Vec::new() };
+    let mut links = match principal {
+        Principal::Customer { .. } | Principal::Expert { .. } => vec![
+            ("/app".to_owned(), t.get("web-my-workspaces")),
+            ("/app/notifications".to_owned(), t.get("web-notifications")),
+        ],
+        Principal::Operator { .. } => vec![("/app/operator".to_owned(), t.get("web-operator"))],
+        _ => Vec::new(),
+    };
+    // A main user's organisations (one link each, numbered when there are several).
+    if let Principal::Expert { memberships, .. } = principal {
+        let administered: Vec<_> = memberships.iter().filter(|m| m.roles.contains(&Role::Admin)).collect();
+        for (i, m) in administered.iter().enumerate() {
+            let label = if administered.len() > 1 {
+                format!("{} {}", t.get("web-organisation"), i + 1)
+            } else {
+                t.get("web-organisation")
+            };
+            links.push((format!("/app/organisations/{}", m.tenant_id), label));
+        }
+    }
+    links.push(("/app/sessions".to_owned(), t.get("web-sessions")));
+    links.into_iter().map(|(href, label)| NavLink { current: path == href, href, label }).collect()
+}
+
 /// The frame of a page.
 pub struct Shell {
     pub lang: &'static str,
@@ -78,8 +117,11 @@ pub struct Shell {
     pub user: Option<String>,
     /// The session's CSRF token, for the page's forms.
     pub csrf: String,
+    /// When the session ends if unused (RFC 3339), for the expiry warning; empty without one.
+    pub session_expires: String,
     /// This page's path, for the language links.
     pub path: String,
+    pub nav: Vec<NavLink>,
     pub languages: Vec<LanguageLink>,
 }
 
@@ -129,12 +171,20 @@ impl Visitor {
             t: Texts(self.language),
             user: self.session.as_ref().map(|s| s.resolved.display_name.clone()),
             csrf: self.session.as_ref().map(|s| s.resolved.csrf_token.clone()).unwrap_or_default(),
+            session_expires: self.session_expires().unwrap_or_default(),
             path: self.path.clone(),
+            nav: navigation(&Texts(self.language), &self.path, self.principal().ok().as_ref()),
             languages: Language::ALL
                 .iter()
                 .map(|l| LanguageLink { code: l.code(), name: super::language_name(*l), current: *l == self.language })
                 .collect(),
         }
+    }
+
+    /// When the session ends if it is not used before (its idle or absolute end, the earlier).
+    pub fn session_expires(&self) -> Option<String> {
+        let session = self.session.as_ref()?;
+        session.resolved.expires_at.map(|at| crate::views::timestamp(Some(at)).to_rfc3339())
     }
 
     /// The logged-in principal, or the answer that sends the visitor to log in.

@@ -30,6 +30,8 @@ struct WorkspaceRow {
     state: String,
     created: String,
     created_iso: String,
+    /// Unread messages.
+    unread: usize,
 }
 
 #[derive(askama::Template)]
@@ -42,10 +44,10 @@ struct WorkspacesPage {
 }
 
 /// An attachment as a message shows it.
-struct FileView {
-    id: String,
-    name: String,
-    size: String,
+pub(super) struct FileView {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) size: String,
 }
 
 /// A file's size for people: bytes, kB or MB (decimal, as file managers mostly show).
@@ -74,7 +76,7 @@ struct ConsentView {
     withdraw: bool,
 }
 
-fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> String {
+pub(super) fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> String {
     let text = text.unwrap_or_default();
     let wanted = match language {
         Language::Fi => &text.fi,
@@ -82,6 +84,12 @@ fn localized(text: Option<tenants_pb::LocalizedText>, language: Language) -> Str
         Language::En => &text.en,
     };
     [wanted, &text.fi, &text.en, &text.sv].into_iter().find(|t| !t.is_empty()).cloned().unwrap_or_default()
+}
+
+/// A role's name for people (`guide`, `advisor`, `supervisor`), or as it is if unknown.
+fn role_name(t: &Texts, role: &str) -> String {
+    let key = format!("web-role-{role}");
+    if t.0.has_text(&key) { t.get(&key) } else { role.to_owned() }
 }
 
 /// The workspace's consent requests the caller may see (a customer's own, or all of them to
@@ -115,7 +123,11 @@ async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &
             ConsentView {
                 id: r.id,
                 version: r.version,
-                expert: format!("{} ({})", r.expert_name, r.expert_roles.join(", ")),
+                expert: format!(
+                    "{} ({})",
+                    r.expert_name,
+                    r.expert_roles.iter().map(|role| role_name(t, role)).collect::<Vec<_>>().join(", ")
+                ),
                 organisation: localized(r.expert_organization_name, t.0),
                 purpose: r.purpose,
                 state: t.get(state_key),
@@ -129,15 +141,15 @@ async fn consents_of(state: &AppState, caller: &Principal, workspace: &str, t: &
 }
 
 /// A message as the conversation shows it.
-struct MessageView {
-    id: String,
-    from: String,
-    body: String,
-    at: String,
-    at_iso: String,
-    mine: bool,
-    deleted: bool,
-    files: Vec<FileView>,
+pub(super) struct MessageView {
+    pub(super) id: String,
+    pub(super) from: String,
+    pub(super) body: String,
+    pub(super) at: String,
+    pub(super) at_iso: String,
+    pub(super) mine: bool,
+    pub(super) deleted: bool,
+    pub(super) files: Vec<FileView>,
 }
 
 #[derive(askama::Template)]
@@ -148,8 +160,8 @@ struct WorkspacePage {
     state: String,
     messages: Vec<MessageView>,
     can_write: bool,
-    /// A refused message: why, and what was written (so it is not lost).
-    error: Option<String>,
+    /// A refused message: why, by field, and what was written (so it is not lost).
+    send_errors: Vec<FieldError>,
     draft: String,
     /// The owner guide invites customers here.
     can_invite: bool,
@@ -157,24 +169,60 @@ struct WorkspacePage {
     invite_errors: Vec<FieldError>,
     /// An invitation was just sent.
     invited: bool,
+    /// An expert was just proposed.
+    proposed: bool,
     is_customer: bool,
     consents: Vec<ConsentView>,
+    /// The owner guide closes an active workspace and reopens a closed one.
+    can_close: bool,
+    can_reopen: bool,
+    version: i64,
 }
 
 impl WorkspacePage {
+    fn send_error_for(&self, field: &str) -> Option<&str> {
+        FieldError::find(&self.send_errors, field)
+    }
     fn invite_error_for(&self, field: &str) -> Option<&str> {
         FieldError::find(&self.invite_errors, field)
     }
 }
 
+/// A message as the conversation shows it to `me` (the reader's subject id).
+pub(super) fn message_view(t: &Texts, me: Option<&str>, m: pb::Message) -> MessageView {
+    let (at, at_iso) = shown(timestamp(m.created_at));
+    MessageView {
+        mine: me == Some(m.author_id.as_str()),
+        from: t.with("web-message-from", "name", &m.author_name),
+        id: m.id,
+        body: m.body,
+        at,
+        at_iso,
+        deleted: m.deleted,
+        files: m
+            .attachments
+            .into_iter()
+            .map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) })
+            .collect(),
+    }
+}
+
 /// What the workspace page shows besides the workspace: a refused form and what was in it.
 #[derive(Default)]
-struct Extras {
-    error: Option<String>,
+pub(super) struct Extras {
+    send_errors: Vec<FieldError>,
     draft: String,
     invite: InviteForm,
     invite_errors: Vec<FieldError>,
     invited: bool,
+    proposed: bool,
+}
+
+impl Extras {
+    /// A refused message: why, by field, and what was written.
+    pub(super) fn refused_message(send_errors: Vec<FieldError>, draft: String) -> Self {
+        Self { send_errors, draft, ..Self::default() }
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -205,7 +253,7 @@ fn kind_text(t: &Texts, kind: i32) -> String {
 }
 
 /// Shown as day.month.year hours:minutes (UTC, said so); machine-readable in `datetime`.
-fn shown(at: DateTime<Utc>) -> (String, String) {
+pub(super) fn shown(at: DateTime<Utc>) -> (String, String) {
     (at.format("%-d.%-m.%Y %H:%M UTC").to_string(), at.to_rfc3339())
 }
 
@@ -215,7 +263,12 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
+    // The operator has no workspaces: their page is the organisations'.
+    if matches!(caller, Principal::Operator { .. }) {
+        return visitor.finish(Redirect::to("/app/operator").into_response());
+    }
     let t = Texts(visitor.language);
+    let unread = super::account::unread_by_workspace(&state, &caller).await;
     let mut rows = Vec::new();
     let mut page_token = String::new();
     // A person has tens of workspaces at most; a guide's few hundred fit in a few pages.
@@ -228,6 +281,7 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
         for w in page.workspaces {
             let (created, created_iso) = shown(timestamp(w.created_at));
             rows.push(WorkspaceRow {
+                unread: unread.get(&w.id).copied().unwrap_or(0),
                 id: w.id,
                 title: w.title,
                 kind: kind_text(&t, w.kind),
@@ -250,6 +304,8 @@ pub async fn list(State(state): State<AppState>, visitor: Visitor) -> Response {
 pub struct ShowQuery {
     /// Set after an invitation was sent (Post/Redirect/Get).
     invited: Option<String>,
+    /// Set after an expert was proposed.
+    proposed: Option<String>,
 }
 
 /// One workspace: its latest messages, oldest first, and the form to write.
@@ -259,11 +315,17 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Response {
-    let extras = Extras { invited: query.invited.is_some(), ..Extras::default() };
+    let extras = Extras { invited: query.invited.is_some(), proposed: query.proposed.is_some(), ..Extras::default() };
     workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
 }
 
-async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: StatusCode, extras: Extras) -> Response {
+pub(super) async fn workspace_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    status: StatusCode,
+    extras: Extras,
+) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
         Err(answer) => return *answer,
@@ -291,29 +353,13 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
     };
     messages.reverse();
     let me = crate::web::shell::subject_of(&caller);
-    let messages = messages
-        .into_iter()
-        .map(|m| {
-            let (at, at_iso) = shown(timestamp(m.created_at));
-            MessageView {
-                mine: me.as_deref() == Some(m.author_id.as_str()),
-                from: t.with("web-message-from", "name", &m.author_name),
-                id: m.id,
-                body: m.body,
-                at,
-                at_iso,
-                deleted: m.deleted,
-                files: m
-                    .attachments
-                    .into_iter()
-                    .map(|f| FileView { id: f.id, name: f.name, size: size_text(f.size) })
-                    .collect(),
-            }
-        })
-        .collect();
+    let messages = messages.into_iter().map(|m| message_view(&t, me.as_deref(), m)).collect();
     let id_for_consents = id.clone();
     let active = workspace.state == pb::WorkspaceState::Active as i32;
-    let can_invite = active && me.as_deref() == Some(workspace.owner_id.as_str());
+    let owner = me.as_deref() == Some(workspace.owner_id.as_str());
+    let can_invite = active && owner;
+    let can_reopen = owner && workspace.state == pb::WorkspaceState::Closed as i32;
+    let version = workspace.version;
     let invite = InviteForm {
         language: Some(extras.invite.language)
             .filter(|l| !l.is_empty())
@@ -326,68 +372,20 @@ async fn workspace_page(state: &AppState, visitor: &Visitor, id: &str, status: S
         state: state_text(&t, workspace.state),
         messages,
         can_write: active,
-        error: extras.error,
+        send_errors: extras.send_errors,
         draft: extras.draft,
         can_invite,
         invite,
         invite_errors: extras.invite_errors,
         invited: extras.invited,
+        proposed: extras.proposed,
         is_customer: matches!(caller, Principal::Customer { .. }),
         consents: consents_of(state, &caller, &id_for_consents, &t).await,
+        can_close: can_invite,
+        can_reopen,
+        version,
     };
     visitor.render(status, &page)
-}
-
-#[derive(Deserialize)]
-pub struct MessageForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    body: String,
-}
-
-/// Posts a message and shows the conversation again (Post/Redirect/Get); a refused message
-/// shows the page with the reason and the text kept.
-pub async fn send(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Form(form): Form<MessageForm>,
-) -> Response {
-    let Some(session) = visitor.session_with_csrf(&form.csrf_token) else {
-        return visitor.finish(Redirect::to("/").into_response());
-    };
-    let t = Texts(visitor.language);
-    if form.body.trim().is_empty() {
-        let extras = Extras { error: Some(t.get("web-message-empty")), draft: form.body, ..Extras::default() };
-        return workspace_page(&state, &visitor, &id, StatusCode::UNPROCESSABLE_ENTITY, extras).await;
-    }
-    let caller = match visitor.principal() {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
-        Err(answer) => return *answer,
-    };
-    let request = pb::PostMessageRequest {
-        workspace_id: workspace.clone(),
-        body: form.body.clone(),
-        author_name: session.resolved.display_name.clone(),
-        ..Default::default()
-    };
-    match state.workspaces().post_message(state.as_caller(&caller, request)).await {
-        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}")).into_response()),
-        Err(status) => {
-            let error = ApiError::from(status);
-            if error.0.violations.is_empty() {
-                return visitor.failure(error);
-            }
-            let messages: Vec<String> = error.0.violations.iter().map(|v| visitor.language.text(&v.reason)).collect();
-            let extras = Extras { error: Some(messages.join(" ")), draft: form.body, ..Extras::default() };
-            workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, extras).await
-        }
-    }
 }
 
 /// Invites a customer (the owner guide's form on the workspace page).
@@ -650,6 +648,42 @@ pub async fn decide(
     };
     match answer {
         Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}#consents")).into_response()),
+        Err(status) => visitor.failure(ApiError::from(status)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VersionForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    version: i64,
+}
+
+/// Closes or reopens the workspace (its owner guide), over the version the page showed.
+pub async fn change_state(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<VersionForm>,
+) -> Response {
+    let caller = match visitor.acting(&form.csrf_token) {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
+    };
+    let workspace = match visitor.id(&id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
+    };
+    let request = pb::ChangeStateRequest { workspace_id: workspace.clone(), version: form.version };
+    let client = state.workspaces();
+    let answer = match action.as_str() {
+        "close" => client.clone().close_workspace(state.as_caller(&caller, request)).await,
+        "reopen" => client.clone().reopen_workspace(state.as_caller(&caller, request)).await,
+        _ => return visitor.failure(ApiError::code(ErrorCode::NotFound)),
+    };
+    match answer {
+        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}")).into_response()),
         Err(status) => visitor.failure(ApiError::from(status)),
     }
 }

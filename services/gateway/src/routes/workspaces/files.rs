@@ -1,13 +1,14 @@
 //! `/workspaces/{id}/files`: uploading a file, the workspace's files, and downloading one.
 
 use axum::{
-    body::Body,
+    body::{Body, Bytes},
     extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::Response,
 };
 use futures::{StreamExt, TryStreamExt};
 use ohjaus_platform::{
+    auth::Principal,
     error::ErrorCode,
     proto::workspaces::v1::{self as pb, download_file_response, upload_file_request},
 };
@@ -95,14 +96,28 @@ async fn upload_file(
             .map(|t| t.to_string())
             .unwrap_or_default(),
     };
+    let stored = store_file(&state, &caller, header, body.into_data_stream()).await?;
+    let location = format!("/api/v1/workspaces/{id}/files/{}", stored.id);
+    Ok(versioned(StatusCode::CREATED, file(stored)?, 1, Some(location)))
+}
+
+/// Stores a file as `caller` (the API's upload and the workspace page's form alike): the header,
+/// then the bytes as they arrive, in pieces of at most 64 KiB. A broken body (the client went
+/// away before sending all it announced) must not end the stream as if the file were whole: it
+/// ends with an empty part, which the service refuses, storing nothing.
+pub async fn store_file<S, E>(
+    state: &AppState,
+    caller: &Principal,
+    header: pb::UploadFileHeader,
+    bytes: S,
+) -> Result<pb::File, ApiError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Send + 'static,
+{
     let first = futures::stream::once(async move {
         pb::UploadFileRequest { part: Some(upload_file_request::Part::Header(header)) }
     });
-    // The body goes on as it arrives, in pieces of at most 64 KiB. A broken body (the client
-    // went away before sending all it announced) must not end the stream as if the file were
-    // whole: it ends with an empty part, which the service refuses, storing nothing.
-    let chunks = body
-        .into_data_stream()
+    let chunks = bytes
         .scan(false, |broken, part| {
             if *broken {
                 return futures::future::ready(None);
@@ -121,10 +136,8 @@ async fn upload_file(
         })
         .flatten()
         .map(|part| pb::UploadFileRequest { part });
-    let request = state.as_caller_streaming(&caller, first.chain(chunks));
-    let stored = state.workspaces().upload_file(request).await?.into_inner();
-    let location = format!("/api/v1/workspaces/{id}/files/{}", stored.id);
-    Ok(versioned(StatusCode::CREATED, file(stored)?, 1, Some(location)))
+    let request = state.as_caller_streaming(caller, first.chain(chunks));
+    Ok(state.workspaces().upload_file(request).await?.into_inner())
 }
 
 /// The workspace's files (members; the read is logged).

@@ -110,6 +110,10 @@ events! {
 events! {
     service "forms";
     FormCreated => "form_created",
+    FormUpdated => "form_updated",
+    FormPublished => "form_published",
+    SubmissionReceived => "submission_received",
+    SubmissionsDeleted => "submissions_deleted",
 }
 
 events! {

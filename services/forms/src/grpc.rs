@@ -1,32 +1,78 @@
-//! The gRPC face of the forms service: one `unary!` line per RPC, each handler named as its RPC.
+//! The gRPC face of the forms service: the service and what its handlers share, and the trait
+//! impl with one `unary!` line per RPC (each handler, named as its RPC, lives in the module of
+//! its feature).
 
 use std::sync::Arc;
 
+use chrono::TimeDelta;
 use ohjaus_platform::{
-    auth::Principal,
     clock::SharedClock,
     db::Db,
     events::Outbox,
-    grpc::timestamp,
-    proto::forms::v1 as pb,
-    service::{Core, NextAction, ServiceError, ServiceResult},
+    grpc::Transport,
+    keyring::{Keyring, Owner},
+    proto::{forms::v1 as pb, tenants::v1::tenants_service_client::TenantsServiceClient},
+    service::Core,
+    unary,
 };
 use tonic::{Request, Response, Status};
 
-use crate::{
-    domain::{self, CreateForm, Form, FormId},
-    events, store,
-};
+use crate::domain::{SubmissionId, proof::ProofKey};
+
+/// What the service is told at start.
+#[derive(Clone, Debug)]
+pub struct FormsConfig {
+    /// A form sent sooner after its page was served is refused (`forms.min_fill_seconds`).
+    pub min_fill: TimeDelta,
+    /// A challenge expires this long after it was issued (`forms.challenge_valid_seconds`).
+    pub challenge_valid: TimeDelta,
+    /// The largest secret number of a challenge (`forms.challenge_max_number`).
+    pub challenge_max_number: u64,
+    /// Signs challenges; every replica derives the same one.
+    pub proof_key: ProofKey,
+}
+
+/// Who the service calls.
+pub struct Peers {
+    pub tenants: Transport,
+}
 
 /// The forms service.
 #[derive(Clone)]
 pub struct Forms {
-    core: Arc<Core>,
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) core: Core,
+    /// The submissions' data keys, apart from their content.
+    pub(crate) keyring: Keyring,
+    pub(crate) tenants: TenantsServiceClient<Transport>,
+    pub(crate) config: FormsConfig,
+}
+
+/// What a submission's data key belongs to in the key store.
+pub(crate) fn key_owner(id: SubmissionId) -> Owner {
+    Owner::new(crate::KEY_OWNER, id.as_uuid())
 }
 
 impl Forms {
-    pub fn new(db: Db, clock: SharedClock, outbox: Outbox) -> Self {
-        Self { core: Arc::new(Core::new(db, clock, outbox)) }
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        outbox: Outbox,
+        keyring: Keyring,
+        peers: Peers,
+        config: FormsConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                core: Core::new(db, clock, outbox),
+                keyring,
+                tenants: TenantsServiceClient::new(peers.tenants),
+                config,
+            }),
+        }
     }
 
     /// The tonic server of this service, for a process's routes or an in-process transport.
@@ -34,52 +80,73 @@ impl Forms {
         pb::forms_service_server::FormsServiceServer::new(self.clone())
     }
 
-    /// Creates an unpublished form for a main user of its organisation.
-    async fn create_form(&self, principal: &Principal, request: pb::CreateFormRequest) -> ServiceResult<pb::Form> {
-        let command = CreateForm::parse(&request)?;
-        domain::may_manage(principal, command.organization_id)?;
-        let mut tx = match command.key.begin(self.core.db(), principal).await? {
-            NextAction::Replay(id) => return self.form(FormId(id)).await,
-            NextAction::Proceed(tx) => tx,
-        };
-        let form = Form {
-            id: FormId::new(),
-            organization_id: command.organization_id,
-            name: command.name.as_str().to_owned(),
-            published: false,
-            version: 1,
-            created_at: self.core.now(),
-        };
-        store::insert_form(&mut tx, &form).await?;
-        command.key.remember(&mut tx, principal, form.id.as_uuid(), form.created_at).await?;
-        let event =
-            events::FormCreated { organization_id: form.organization_id.to_string(), form_id: form.id.to_string() };
-        self.core.emit(&mut tx, form.organization_id, event).await?;
-        self.core.commit(tx).await?;
-        Ok(form_to_pb(&form))
+    pub fn db(&self) -> &Db {
+        self.inner.core.db()
     }
 
-    /// A form this service made: a replayed request's answer.
-    async fn form(&self, id: FormId) -> ServiceResult<pb::Form> {
-        let form = store::find_form(self.core.db(), id).await?.ok_or_else(|| ServiceError::corrupt("replayed form"))?;
-        Ok(form_to_pb(&form))
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
-}
 
-fn form_to_pb(form: &Form) -> pb::Form {
-    pb::Form {
-        id: form.id.to_string(),
-        organization_id: form.organization_id.to_string(),
-        name: form.name.clone(),
-        published: form.published,
-        version: form.version,
-        created_at: Some(timestamp(form.created_at)),
+    /// Its database, clock and outbox: `now`, `emit` and `commit`.
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
     }
 }
 
 #[tonic::async_trait]
 impl pb::forms_service_server::FormsService for Forms {
     async fn create_form(&self, request: Request<pb::CreateFormRequest>) -> Result<Response<pb::Form>, Status> {
-        ohjaus_platform::unary!(self.create_form, request)
+        unary!(self.create_form, request)
+    }
+
+    async fn get_form(&self, request: Request<pb::GetFormRequest>) -> Result<Response<pb::Form>, Status> {
+        unary!(self.get_form, request)
+    }
+
+    async fn list_forms(
+        &self,
+        request: Request<pb::ListFormsRequest>,
+    ) -> Result<Response<pb::ListFormsResponse>, Status> {
+        unary!(self.list_forms, request)
+    }
+
+    async fn update_form(&self, request: Request<pb::UpdateFormRequest>) -> Result<Response<pb::Form>, Status> {
+        unary!(self.update_form, request)
+    }
+
+    async fn set_form_published(
+        &self,
+        request: Request<pb::SetFormPublishedRequest>,
+    ) -> Result<Response<pb::Form>, Status> {
+        unary!(self.set_form_published, request)
+    }
+
+    async fn get_public_form(
+        &self,
+        request: Request<pb::GetPublicFormRequest>,
+    ) -> Result<Response<pb::PublicForm>, Status> {
+        unary!(self.get_public_form, request)
+    }
+
+    async fn issue_challenge(
+        &self,
+        request: Request<pb::IssueChallengeRequest>,
+    ) -> Result<Response<pb::Challenge>, Status> {
+        unary!(self.issue_challenge, request)
+    }
+
+    async fn submit_form(
+        &self,
+        request: Request<pb::SubmitFormRequest>,
+    ) -> Result<Response<pb::SubmitFormResponse>, Status> {
+        unary!(self.submit_form, request)
+    }
+
+    async fn delete_stale_submissions(
+        &self,
+        request: Request<pb::DeleteStaleSubmissionsRequest>,
+    ) -> Result<Response<pb::DeleteStaleSubmissionsResponse>, Status> {
+        unary!(self.delete_stale_submissions, request)
     }
 }

@@ -7,6 +7,7 @@
 //! read lands in the access log. Sessions are the same cookies; an unsafe request carries the
 //! session's CSRF token in a form field instead of a header.
 
+pub(crate) mod forms;
 mod invitations;
 mod shell;
 mod workspaces;
@@ -52,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/scalar-api-reference.js", get(api_viewer))
+        .merge(forms::router())
 }
 
 async fn api_viewer() -> Response {

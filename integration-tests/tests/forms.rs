@@ -16,6 +16,7 @@ on_both_backends!(
     a_visitor_sends_a_published_form_from_its_public_page,
     refusals_are_clear_and_store_nothing,
     limits_count_each_client_behind_a_trusted_proxy_only,
+    the_retention_run_deletes_an_unconverted_submission_after_its_period,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -309,4 +310,31 @@ async fn limits_count_each_client_behind_a_trusted_proxy_only(backend: Backend) 
         assert_eq!(status, if i < 2 { 422 } else { 429 }, "{client}");
     }
     assert_eq!(submissions(&system).await, 0);
+}
+
+async fn the_retention_run_deletes_an_unconverted_submission_after_its_period(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let form = published_form(&system, &org).await;
+    let proof = solved(&system, &form).await;
+    let (status, _, page) = post_form(&system, &form, &answers(&proof, ""), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let keyring = crate::support::keyring_db(&system, "forms").await;
+    let keys = || async {
+        let n: i64 =
+            keyring.query("SELECT COUNT(*) AS n FROM data_keys").fetch_one(&keyring).await.unwrap().get("n").unwrap();
+        n
+    };
+    assert_eq!(keys().await, 1);
+
+    system.clock.advance(chrono::Duration::days(179));
+    let (counts, _) = crate::retention::run(&system, false).await;
+    assert_eq!(counts.get("form-submission/delete").copied().unwrap_or(0), 0);
+    assert_eq!(submissions(&system).await, 1);
+
+    system.clock.advance(chrono::Duration::days(2));
+    let (counts, _) = crate::retention::run(&system, false).await;
+    assert_eq!(counts.get("form-submission/delete"), Some(&1), "{counts:?}");
+    assert_eq!(submissions(&system).await, 0);
+    assert_eq!(keys().await, 0, "its key went with it");
 }

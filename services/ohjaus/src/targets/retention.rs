@@ -20,6 +20,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         archive_notice: settings.archive_notice().chrono(),
         archived_for: settings.archived_for().chrono(),
         login_audit: settings.login_audit_kept().chrono(),
+        submissions: settings.submission_kept().chrono(),
     };
     let config = RetentionConfig {
         periods,
@@ -30,6 +31,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         workspaces: ctx.peer(Target::Workspaces)?,
         consent: ctx.peer(Target::Consent)?,
         identity: ctx.peer(Target::Identity)?,
+        forms: ctx.peer(Target::Forms)?,
     };
     let outbox = Outbox::new(ohjaus_retention::SERVICE, ctx.clock.clone());
     let retention = Retention::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), peers, config);

@@ -17,6 +17,7 @@ on_both_backends!(
     refusals_are_clear_and_store_nothing,
     limits_count_each_client_behind_a_trusted_proxy_only,
     the_retention_run_deletes_an_unconverted_submission_after_its_period,
+    advisors_work_the_queue_and_reply_from_a_canned_answer,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -337,4 +338,63 @@ async fn the_retention_run_deletes_an_unconverted_submission_after_its_period(ba
     assert_eq!(counts.get("form-submission/delete"), Some(&1), "{counts:?}");
     assert_eq!(submissions(&system).await, 0);
     assert_eq!(keys().await, 0, "its key went with it");
+}
+
+async fn advisors_work_the_queue_and_reply_from_a_canned_answer(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let form = published_form(&system, &org).await;
+    let proof = solved(&system, &form).await;
+    let (status, _, page) = post_form(&system, &form, &answers(&proof, "visitor@example.fi"), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let org_id = uuid::Uuid::parse_str(&org.id).unwrap();
+    let advisor =
+        system.as_principal(&ohjaus_integration_tests::expert(org_id, &[ohjaus_platform::auth::Role::Advisor]));
+
+    let queue = advisor.get(&format!("/api/v1/organizations/{}/submissions?status=new", org.id)).await;
+    assert_eq!(queue.status, 200, "{:?}", queue.body);
+    let item = &queue.body["items"][0];
+    assert_eq!(item["status"], "new");
+    assert_eq!(item["language"], "sv");
+    assert!(item.get("answers").is_none(), "the list holds no content");
+    let id = item["id"].as_str().unwrap().to_owned();
+    let main_user = system.as_principal(&crate::support::main_user(&org));
+    let hidden = main_user.get(&format!("/api/v1/submissions/{id}")).await;
+    assert_eq!(hidden.status, 404, "main users configure but do not read");
+
+    let shown = advisor.get(&format!("/api/v1/submissions/{id}")).await;
+    assert_eq!(shown.status, 200, "{:?}", shown.body);
+    assert_eq!(shown.body["answers"][0]["label"], "Din fråga");
+    assert_eq!(shown.body["answers"][0]["value"], QUESTION);
+    let claimed = advisor
+        .send(Method::POST, &format!("/api/v1/submissions/{id}/claim"), None, &[("if-match", "\"1\"".into())])
+        .await;
+    assert_eq!(claimed.status, 200, "{:?}", claimed.body);
+    assert_eq!(claimed.body["status"], "in_progress");
+
+    let canned = advisor
+        .post(
+            &format!("/api/v1/organizations/{}/canned-answers", org.id),
+            json!({"title": "Ajanvaraus", "text": {"fi": "Varaa aika.", "sv": "Boka en tid."}, "topics": ["finances"]}),
+        )
+        .await;
+    assert_eq!(canned.status, 201, "{:?}", canned.body);
+    let listed = advisor.get(&format!("/api/v1/organizations/{}/canned-answers?topic=finances", org.id)).await;
+    assert_eq!(listed.body["items"][0]["text"]["sv"], "Boka en tid.");
+    let text = "Boka en tid. Välkommen! REPLY-MARKER";
+    let replied = advisor
+        .send(
+            Method::POST,
+            &format!("/api/v1/submissions/{id}/replies"),
+            Some(json!({"text": text})),
+            &[("if-match", "\"2\"".into())],
+        )
+        .await;
+    assert_eq!(replied.status, 201, "{:?}", replied.body);
+    assert_eq!(replied.body["status"], "answered");
+    assert_eq!(replied.body["replies"][0]["text"], text);
+    let mails = system.storage.wait_for_mails(1).await;
+    let mail = mails.iter().find(|m| m.contains("visitor@example.fi")).expect("the reply mail");
+    assert!(mail.contains("REPLY-MARKER"), "{mail}");
+    assert!(mail.contains("Content-Language: sv"), "{mail}");
 }

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 pub mod answers;
 pub mod proof;
+pub mod queue;
 
 id_type!(
     /// A contact form.

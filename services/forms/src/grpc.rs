@@ -11,6 +11,7 @@ use ohjaus_platform::{
     events::Outbox,
     grpc::Transport,
     keyring::{Keyring, Owner},
+    mail::Mailer,
     proto::{forms::v1 as pb, tenants::v1::tenants_service_client::TenantsServiceClient},
     service::Core,
     unary,
@@ -35,6 +36,8 @@ pub struct FormsConfig {
 /// Who the service calls.
 pub struct Peers {
     pub tenants: Transport,
+    /// Replies to visitors.
+    pub mailer: Mailer,
 }
 
 /// The forms service.
@@ -48,6 +51,7 @@ pub(crate) struct Inner {
     /// The submissions' data keys, apart from their content.
     pub(crate) keyring: Keyring,
     pub(crate) tenants: TenantsServiceClient<Transport>,
+    pub(crate) mailer: Mailer,
     pub(crate) config: FormsConfig,
 }
 
@@ -70,6 +74,7 @@ impl Forms {
                 core: Core::new(db, clock, outbox),
                 keyring,
                 tenants: TenantsServiceClient::new(peers.tenants),
+                mailer: peers.mailer,
                 config,
             }),
         }
@@ -148,5 +153,75 @@ impl pb::forms_service_server::FormsService for Forms {
         request: Request<pb::DeleteStaleSubmissionsRequest>,
     ) -> Result<Response<pb::DeleteStaleSubmissionsResponse>, Status> {
         unary!(self.delete_stale_submissions, request)
+    }
+
+    async fn list_submissions(
+        &self,
+        request: Request<pb::ListSubmissionsRequest>,
+    ) -> Result<Response<pb::ListSubmissionsResponse>, Status> {
+        unary!(self.list_submissions, request)
+    }
+
+    async fn get_submission(
+        &self,
+        request: Request<pb::GetSubmissionRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.get_submission, request)
+    }
+
+    async fn claim_submission(
+        &self,
+        request: Request<pb::SubmissionActionRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.claim_submission, request)
+    }
+
+    async fn close_submission(
+        &self,
+        request: Request<pb::SubmissionActionRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.close_submission, request)
+    }
+
+    async fn set_submission_topic(
+        &self,
+        request: Request<pb::SetSubmissionTopicRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.set_submission_topic, request)
+    }
+
+    async fn add_submission_note(
+        &self,
+        request: Request<pb::AddSubmissionNoteRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.add_submission_note, request)
+    }
+
+    async fn reply_to_submission(
+        &self,
+        request: Request<pb::ReplyToSubmissionRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.reply_to_submission, request)
+    }
+
+    async fn create_canned_answer(
+        &self,
+        request: Request<pb::CreateCannedAnswerRequest>,
+    ) -> Result<Response<pb::CannedAnswer>, Status> {
+        unary!(self.create_canned_answer, request)
+    }
+
+    async fn list_canned_answers(
+        &self,
+        request: Request<pb::ListCannedAnswersRequest>,
+    ) -> Result<Response<pb::ListCannedAnswersResponse>, Status> {
+        unary!(self.list_canned_answers, request)
+    }
+
+    async fn delete_canned_answer(
+        &self,
+        request: Request<pb::DeleteCannedAnswerRequest>,
+    ) -> Result<Response<pb::DeleteCannedAnswerResponse>, Status> {
+        unary!(self.delete_canned_answer, request)
     }
 }

@@ -10,11 +10,13 @@
 //! organisation's main users its forms' definitions do not exist. Each change is announced by an
 //! event (ids only) in the same transaction.
 
+mod canned;
 pub mod domain;
 pub mod events;
 mod forms;
 pub mod grpc;
 mod public;
+mod queue;
 mod retention;
 pub mod store;
 

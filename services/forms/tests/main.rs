@@ -52,6 +52,8 @@ ohjaus_test_support::on_both_backends!(
     a_refused_submission_leaves_nothing_behind,
     only_the_gateway_reaches_the_public_face_and_only_of_published_forms,
     old_unconverted_submissions_go_with_their_keys_by_the_test_clock,
+    the_queue_lists_reads_with_a_log_and_changes_by_role,
+    an_advisor_replies_from_a_canned_answer_in_the_visitors_language,
 );
 
 /// The forms service with a real tenants service beside it (its own database in the run's
@@ -86,7 +88,10 @@ async fn system(env: &TestEnv) -> System {
         challenge_max_number: 2000,
         proof_key: proof::ProofKey::derive(b"forms tests"),
     };
-    let peers = Peers { tenants: grpc::in_process(tenants.server(), &keys, Duration::from_secs(10)) };
+    let peers = Peers {
+        tenants: grpc::in_process(tenants.server(), &keys, Duration::from_secs(10)),
+        mailer: ohjaus_platform::mail::Mailer::from_settings(&env.settings).unwrap(),
+    };
     let forms = Forms::new(
         env.db.clone(),
         clock.clone(),
@@ -510,4 +515,153 @@ async fn old_unconverted_submissions_go_with_their_keys_by_the_test_clock(env: T
     assert_eq!(count(&env, "used_challenges").await, 0);
     let again = system.client.delete_stale_submissions(as_(&retention, request)).await.unwrap().into_inner();
     assert_eq!(again.deleted.get("submissions"), None);
+}
+
+/// A submission sent to `form`; its id.
+async fn sent(env: &TestEnv, system: &mut System, form: &pb::Form, email: &str) -> String {
+    let proof = solved(env, system, &form.id).await;
+    system.client.submit_form(as_(&gateway(), submit(form, &proof, email))).await.unwrap().into_inner().submission_id
+}
+
+async fn the_queue_lists_reads_with_a_log_and_changes_by_role(env: TestEnv) {
+    let mut system = system(&env).await;
+    let form = published_form(&mut system).await;
+    let first = sent(&env, &mut system, &form, "visitor@example.fi").await;
+    let second = sent(&env, &mut system, &form, "").await;
+    let org = system.organization;
+    let advisor = expert(org, vec![Role::Advisor]);
+    let supervisor = expert(org, vec![Role::Supervisor]);
+    let list = |status: &str| pb::ListSubmissionsRequest {
+        organization_id: org.to_string(),
+        status: status.into(),
+        ..Default::default()
+    };
+
+    let listed = system.client.list_submissions(as_(&advisor, list(""))).await.unwrap().into_inner();
+    let ids: Vec<_> = listed.submissions.iter().map(|s| s.id.clone()).collect();
+    assert_eq!(ids, [first.clone(), second.clone()]);
+    assert!(listed.submissions.iter().all(|s| s.answers.is_empty()), "lists carry no content");
+    assert!(listed.submissions[0].has_email && !listed.submissions[1].has_email);
+    system.client.list_submissions(as_(&supervisor, list("new"))).await.unwrap();
+    for outsider in [expert(org, vec![Role::Admin]), expert(Uuid::now_v7(), vec![Role::Advisor])] {
+        let status = system.client.list_submissions(as_(&outsider, list(""))).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+        let get = pb::GetSubmissionRequest { submission_id: first.clone() };
+        assert_eq!(system.client.get_submission(as_(&outsider, get)).await.unwrap_err().code(), Code::NotFound);
+    }
+    let bad = pb::ListSubmissionsRequest { topic: "cooking".into(), status: "lost".into(), ..list("") };
+    let status = system.client.list_submissions(as_(&advisor, bad)).await.unwrap_err();
+    let fields: Vec<_> = Failure::from_status(&status).violations.into_iter().map(|v| v.field).collect();
+    assert_eq!(fields, ["status", "topic"]);
+
+    let shown = system
+        .client
+        .get_submission(as_(&advisor, pb::GetSubmissionRequest { submission_id: first.clone() }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shown.answers[0].label, "kysymys (sv)", "labelled in the visitor's language");
+    assert_eq!(shown.answers[0].value, MARKER);
+    assert_eq!(count(&env, "submission_reads").await, 1, "the read is logged");
+
+    let claim = pb::SubmissionActionRequest { submission_id: first.clone(), expected_version: 1 };
+    let refused = system.client.claim_submission(as_(&supervisor, claim.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let claimed = system.client.claim_submission(as_(&advisor, claim.clone())).await.unwrap().into_inner();
+    assert_eq!((claimed.status.as_str(), claimed.version), ("in_progress", 2));
+    let Principal::Expert { person_id, .. } = &advisor else { unreachable!() };
+    assert_eq!(claimed.assignee_id, person_id.to_string());
+    let stale = system.client.claim_submission(as_(&advisor, claim)).await.unwrap_err();
+    assert_eq!(Failure::from_status(&stale).code, ErrorCode::VersionMismatch);
+
+    let topic =
+        pb::SetSubmissionTopicRequest { submission_id: first.clone(), topic: "housing".into(), expected_version: 2 };
+    let moved = system.client.set_submission_topic(as_(&advisor, topic)).await.unwrap().into_inner();
+    assert_eq!(moved.topic, "housing");
+    let note = pb::AddSubmissionNoteRequest { submission_id: first.clone(), text: "Soitetaan NOTE-MARKER".into() };
+    let noted = system.client.add_submission_note(as_(&advisor, note)).await.unwrap().into_inner();
+    assert_eq!(noted.notes[0].text, "Soitetaan NOTE-MARKER");
+    let sealed: Vec<u8> =
+        env.db.query("SELECT sealed FROM submission_notes").fetch_one(&env.db).await.unwrap().get("sealed").unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("NOTE-MARKER"));
+    let close = pb::SubmissionActionRequest { submission_id: second.clone(), expected_version: 1 };
+    let closed = system.client.close_submission(as_(&advisor, close)).await.unwrap().into_inner();
+    assert_eq!(closed.status, "closed");
+    let only_new = system.client.list_submissions(as_(&advisor, list("closed"))).await.unwrap().into_inner();
+    assert_eq!(only_new.submissions.len(), 1);
+    assert_eq!(only_new.submissions[0].id, second);
+}
+
+async fn an_advisor_replies_from_a_canned_answer_in_the_visitors_language(env: TestEnv) {
+    let mut system = system(&env).await;
+    let form = published_form(&mut system).await;
+    let with_address = sent(&env, &mut system, &form, "visitor@example.fi").await;
+    let without = sent(&env, &mut system, &form, "").await;
+    let org = system.organization;
+    let advisor = expert(org, vec![Role::Advisor]);
+    let guide = expert(org, vec![Role::Guide]);
+
+    let canned = pb::CreateCannedAnswerRequest {
+        organization_id: org.to_string(),
+        title: "Velkaneuvonnan ajanvaraus".into(),
+        text: Some(pb::LocalizedText {
+            fi: "Varaa aika velkaneuvontaan.".into(),
+            sv: "Boka en tid hos skuldrådgivningen.".into(),
+            en: String::new(),
+        }),
+        topics: vec!["finances".into()],
+        request_id: String::new(),
+    };
+    let refused = system.client.create_canned_answer(as_(&guide, canned.clone())).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let created = system.client.create_canned_answer(as_(&advisor, canned)).await.unwrap().into_inner();
+    let listed = system
+        .client
+        .list_canned_answers(as_(
+            &guide,
+            pb::ListCannedAnswersRequest { organization_id: org.to_string(), topic: "finances".into() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.canned_answers, std::slice::from_ref(&created));
+    let other_topic = system
+        .client
+        .list_canned_answers(as_(
+            &guide,
+            pb::ListCannedAnswersRequest { organization_id: org.to_string(), topic: "housing".into() },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(other_topic.canned_answers.is_empty());
+
+    // The visitor wrote in Swedish: the template's Swedish text, edited before sending.
+    let text = format!("{}\n\nVälkommen! REPLY-MARKER", created.text.unwrap().sv);
+    let reply =
+        pb::ReplyToSubmissionRequest { submission_id: with_address.clone(), text: text.clone(), expected_version: 1 };
+    let replied = system.client.reply_to_submission(as_(&advisor, reply)).await.unwrap().into_inner();
+    assert_eq!(replied.status, "answered");
+    assert_eq!(replied.replies[0].text, text);
+    let mails: Vec<String> = std::fs::read_dir(env.settings.mail_directory())
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].contains("visitor@example.fi"), "{}", mails[0]);
+    assert!(mails[0].contains("Content-Language: sv"), "{}", mails[0]);
+
+    let nowhere = pb::ReplyToSubmissionRequest { submission_id: without, text: "Hei".into(), expected_version: 1 };
+    let status = system.client.reply_to_submission(as_(&advisor, nowhere)).await.unwrap_err();
+    assert_eq!(Failure::from_status(&status).violations[0].reason, "no-reply-address");
+
+    // Deleted by retention with its reply, reads and notes.
+    env.clock.advance(chrono::Duration::days(181));
+    let before = env.clock.now() - chrono::Duration::days(180);
+    let retention = Principal::Service { name: "retention".into() };
+    let request = pb::DeleteStaleSubmissionsRequest { before: Some(timestamp(before)) };
+    let deleted = system.client.delete_stale_submissions(as_(&retention, request)).await.unwrap().into_inner();
+    assert_eq!(deleted.deleted.get("submission_replies"), Some(&1));
+    assert_eq!(deleted.deleted.get("submissions"), Some(&2));
+    assert_eq!(count(&env, "submission_replies").await, 0);
 }

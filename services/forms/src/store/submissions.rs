@@ -102,18 +102,29 @@ pub async fn stale_submissions<'c>(
 }
 
 /// Deletes a submission and everything that belongs to it, if it is still not converted and
-/// unchanged since `before` (the rule checked again just before acting). Rows deleted per table.
+/// unchanged since `before` (the rule checked again just before acting). Rows deleted per table;
+/// none if the rule no longer holds.
 pub async fn delete_stale_submission(
     tx: &mut Tx,
     id: SubmissionId,
     before: DateTime<Utc>,
 ) -> DbResult<Vec<(&'static str, u64)>> {
-    let deleted = tx
-        .query("DELETE FROM submissions WHERE id = $1 AND status <> $2 AND updated_at < $3")
+    let due = tx
+        .query("SELECT id FROM submissions WHERE id = $1 AND status <> $2 AND updated_at < $3")
         .bind(id.as_uuid())
         .bind(Status::Converted.as_str())
         .bind(before)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-    Ok(vec![("submissions", deleted)])
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut deleted = Vec::new();
+    for table in ["submission_notes", "submission_replies", "submission_reads"] {
+        let sql = format!("DELETE FROM {table} WHERE submission_id = $1");
+        deleted.push((table, tx.query(&sql).bind(id.as_uuid()).execute(&mut *tx).await?));
+    }
+    let rows = tx.query("DELETE FROM submissions WHERE id = $1").bind(id.as_uuid()).execute(&mut *tx).await?;
+    deleted.push(("submissions", rows));
+    Ok(deleted)
 }

@@ -1,7 +1,8 @@
 //! Contact forms: an organisation's forms and what visitors ask through them.
 
 use ohjaus_forms::{Forms, FormsConfig, Peers, domain::proof::ProofKey};
-use ohjaus_platform::events::Outbox;
+use anyhow::Context;
+use ohjaus_platform::{events::Outbox, mail::Mailer};
 
 use crate::{
     runner::{StartContext, Started},
@@ -18,7 +19,10 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         // the services already share.
         proof_key: ProofKey::derive(settings.auth.signing_key.expose().as_bytes()),
     };
-    let peers = Peers { tenants: ctx.peer(Target::Tenants)? };
+    let peers = Peers {
+        tenants: ctx.peer(Target::Tenants)?,
+        mailer: Mailer::from_settings(settings).context("configuration section `mail`")?,
+    };
     let outbox = Outbox::new(ohjaus_forms::SERVICE, ctx.clock.clone());
     let forms = Forms::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.keyring()?, peers, config);
     Ok(ctx.grpc(forms.server())?.publishing(outbox))

@@ -144,7 +144,7 @@ targets! {
     Consent => consent, depends on [Tenants, Workspaces],
         needs [Database(ohjaus_consent::migrations), Keyring(ohjaus_consent::LEGACY_KEYS), Bus, ConsentLedgerKey, GrpcListener];
     Forms => forms, depends on [Tenants],
-        needs [Database(ohjaus_forms::migrations), Keyring(&[]), Bus, GrpcListener];
+        needs [Database(ohjaus_forms::migrations), Keyring(&[]), Bus, Mail, GrpcListener];
     Retention => retention, depends on [Identity, Workspaces, Consent, Forms],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
     Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Retention],

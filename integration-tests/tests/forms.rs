@@ -18,6 +18,7 @@ on_both_backends!(
     limits_count_each_client_behind_a_trusted_proxy_only,
     the_retention_run_deletes_an_unconverted_submission_after_its_period,
     advisors_work_the_queue_and_reply_from_a_canned_answer,
+    in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -66,6 +67,11 @@ async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
 /// A published form of `org` (defined and published by its main user through the API), open to
 /// `https://www.example.fi` and the test page's origin.
 async fn published_form(system: &TestSystem, org: &crate::support::Org) -> String {
+    published_form_for(system, org, "http://127.0.0.1:9000").await
+}
+
+/// As [`published_form`], embeddable by `origin` too.
+async fn published_form_for(system: &TestSystem, org: &crate::support::Org, origin: &str) -> String {
     let admin = system.as_principal(&crate::support::main_user(org));
     let forms = format!("/api/v1/organizations/{}/forms", org.id);
     let created = admin.post(&forms, json!({"name": "Velkaneuvonta"})).await;
@@ -92,7 +98,7 @@ async fn published_form(system: &TestSystem, org: &crate::support::Org) -> Strin
             ],
             "topic": "finances",
             "office_id": org.office,
-            "origins": ["https://www.example.fi", "http://127.0.0.1:9000"]
+            "origins": ["https://www.example.fi", origin]
         }
     });
     let path = format!("{forms}/{id}");
@@ -397,4 +403,90 @@ async fn advisors_work_the_queue_and_reply_from_a_canned_answer(backend: Backend
     let mail = mails.iter().find(|m| m.contains("visitor@example.fi")).expect("the reply mail");
     assert!(mail.contains("REPLY-MARKER"), "{mail}");
     assert!(mail.contains("Content-Language: sv"), "{mail}");
+}
+
+/// An organisation's website on another local origin: every request gets a page that embeds
+/// `form` with the one-line snippet. Its origin.
+async fn website(system: &TestSystem, form: &str) -> (String, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let html = format!(
+        "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><title>Ohjaamo</title></head>\
+         <body><main><h1>Ota yhteyttä</h1><script src=\"{}\" data-form=\"{form}\" data-lang=\"fi\" \
+         data-title=\"Yhteydenottolomake\" async></script><noscript><a href=\"{}\">Yhteydenottolomake</a></noscript>\
+         </main></body></html>",
+        system.url("/forms/embed.js"),
+        system.url(&format!("/forms/{form}?lang=fi")),
+    );
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let html = html.clone();
+            tokio::spawn(async move {
+                let mut request = [0_u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    (origin, server)
+}
+
+async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend: Backend) {
+    let storage = std::sync::Arc::new(ohjaus_integration_tests::Storage::new(backend).await);
+    let system = TestSystem::start_on(storage, &[("OHJAUS__FORMS__CHALLENGE_MAX_NUMBER", "20000".to_owned())]).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    // The website's origin is known once it listens; the form is made for it.
+    let placeholder = published_form(&system, &org).await;
+    let (origin, server) = website(&system, &placeholder).await;
+    let form = published_form_for(&system, &org, &origin).await;
+    server.abort();
+    let (origin_again, server) = website(&system, &form).await;
+    let admin = system.as_principal(&crate::support::main_user(&org));
+    let path = format!("/api/v1/organizations/{}/forms/{form}", org.id);
+    let current = admin.get(&path).await;
+    let mut definition = current.body["definition"].clone();
+    definition["origins"] = json!([origin_again.clone()]);
+    let etag = current.header("etag").unwrap().to_owned();
+    let moved = admin.put(&path, json!({"name": "Velkaneuvonta", "definition": definition}), &etag).await;
+    assert_eq!(moved.status, 200, "{:?}", moved.body);
+    let _ = origin;
+
+    // The page's minimum fill time runs on the system's clock: it moves on while the browser works.
+    let clock = system.clock.clone();
+    let ticking = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            clock.advance(chrono::Duration::seconds(1));
+        }
+    });
+    let marker = format!("SELAIN-{}", uuid::Uuid::now_v7().simple());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/browser/forms.mjs");
+    let run = tokio::process::Command::new("node")
+        .arg(script)
+        .env("OHJAUS_BASE", system.url("").trim_end_matches('/'))
+        .env("OHJAUS_HOST", format!("{origin_again}/"))
+        .env("OHJAUS_FORM", &form)
+        .env("OHJAUS_MARKER", &marker)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(240), run)
+        .await
+        .expect("the browser did not finish in 240 s")
+        .expect("node runs (is Node.js installed?)");
+    ticking.abort();
+    server.abort();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the browser failed:\n{stdout}\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
+    assert_eq!(summary["sent"], 2, "{summary}");
+    assert_eq!(summary["resized"], true, "{summary}");
+    assert_eq!(summary["axe"].as_array().map(Vec::len), Some(6), "{summary}");
+    assert_eq!(submissions(&system).await, 2);
 }

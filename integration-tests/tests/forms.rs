@@ -405,12 +405,10 @@ async fn advisors_work_the_queue_and_reply_from_a_canned_answer(backend: Backend
     assert!(mail.contains("Content-Language: sv"), "{mail}");
 }
 
-/// An organisation's website on another local origin: every request gets a page that embeds
-/// `form` with the one-line snippet. Its origin.
-async fn website(system: &TestSystem, form: &str) -> (String, tokio::task::JoinHandle<()>) {
+/// An organisation's website on another local origin (`listener`): every request gets a page
+/// that embeds `form` with the one-line snippet.
+fn website(system: &TestSystem, listener: tokio::net::TcpListener, form: &str) -> tokio::task::JoinHandle<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
     let html = format!(
         "<!doctype html><html lang=\"fi\"><head><meta charset=\"utf-8\"><title>Ohjaamo</title></head>\
          <body><main><h1>Ota yhteyttä</h1><script src=\"{}\" data-form=\"{form}\" data-lang=\"fi\" \
@@ -419,7 +417,7 @@ async fn website(system: &TestSystem, form: &str) -> (String, tokio::task::JoinH
         system.url("/forms/embed.js"),
         system.url(&format!("/forms/{form}?lang=fi")),
     );
-    let server = tokio::spawn(async move {
+    tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else { return };
             let html = html.clone();
@@ -433,29 +431,18 @@ async fn website(system: &TestSystem, form: &str) -> (String, tokio::task::JoinH
                 let _ = socket.write_all(answer.as_bytes()).await;
             });
         }
-    });
-    (origin, server)
+    })
 }
 
 async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend: Backend) {
     let storage = std::sync::Arc::new(ohjaus_integration_tests::Storage::new(backend).await);
     let system = TestSystem::start_on(storage, &[("OHJAUS__FORMS__CHALLENGE_MAX_NUMBER", "20000".to_owned())]).await;
     let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
-    // The website's origin is known once it listens; the form is made for it.
-    let placeholder = published_form(&system, &org).await;
-    let (origin, server) = website(&system, &placeholder).await;
+    // The website listens first: the form is made for its origin.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
     let form = published_form_for(&system, &org, &origin).await;
-    server.abort();
-    let (origin_again, server) = website(&system, &form).await;
-    let admin = system.as_principal(&crate::support::main_user(&org));
-    let path = format!("/api/v1/organizations/{}/forms/{form}", org.id);
-    let current = admin.get(&path).await;
-    let mut definition = current.body["definition"].clone();
-    definition["origins"] = json!([origin_again.clone()]);
-    let etag = current.header("etag").unwrap().to_owned();
-    let moved = admin.put(&path, json!({"name": "Velkaneuvonta", "definition": definition}), &etag).await;
-    assert_eq!(moved.status, 200, "{:?}", moved.body);
-    let _ = origin;
+    let server = website(&system, listener, &form);
 
     // The page's minimum fill time runs on the system's clock: it moves on while the browser works.
     let clock = system.clock.clone();
@@ -470,7 +457,7 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
     let run = tokio::process::Command::new("node")
         .arg(script)
         .env("OHJAUS_BASE", system.url("").trim_end_matches('/'))
-        .env("OHJAUS_HOST", format!("{origin_again}/"))
+        .env("OHJAUS_HOST", format!("{origin}/"))
         .env("OHJAUS_FORM", &form)
         .env("OHJAUS_MARKER", &marker)
         .kill_on_drop(true)

@@ -19,6 +19,7 @@ on_both_backends!(
     the_retention_run_deletes_an_unconverted_submission_after_its_period,
     advisors_work_the_queue_and_reply_from_a_canned_answer,
     in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe,
+    a_guide_turns_a_submission_into_a_workspace_the_visitor_joins,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -476,4 +477,52 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
     assert_eq!(summary["resized"], true, "{summary}");
     assert_eq!(summary["axe"].as_array().map(Vec::len), Some(6), "{summary}");
     assert_eq!(submissions(&system).await, 2);
+}
+
+async fn a_guide_turns_a_submission_into_a_workspace_the_visitor_joins(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let form = published_form(&system, &org).await;
+    let proof = solved(&system, &form).await;
+    let (status, _, page) = post_form(&system, &form, &answers(&proof, "visitor@example.fi"), &[]).await;
+    assert_eq!(status, 200, "{page}");
+    let mut olli = logged_in(&system, "expert", "olli.ohjaaja").await;
+    let queue = olli.get(&format!("/api/v1/organizations/{}/submissions", org.id)).await;
+    assert_eq!(queue.status, 200, "{:?}", queue.body);
+    let id = queue.body["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let mails_before = system.storage.mails().len();
+    let csrf = olli.csrf();
+    let url = system.url(&format!("/api/v1/submissions/{id}/convert"));
+    let headers = [("x-csrf-token", csrf), ("if-match", "\"1\"".to_owned())];
+    let converted = olli.request(Method::POST, &url, Some(json!({})), &headers).await;
+    assert_eq!(converted.status, 200, "{:?}", converted.body);
+    assert_eq!(converted.body["status"], "converted");
+    let workspace = converted.body["workspace_id"].as_str().unwrap().to_owned();
+    let again = olli
+        .request(Method::POST, &url, Some(json!({})), &[headers[0].clone(), ("if-match", "\"2\"".to_owned())])
+        .await;
+    assert_eq!(again.status, 409, "converted once: {:?}", again.body);
+
+    // The visitor gets the invitation by the address they gave, and accepts with Suomi.fi.
+    let mails = system.storage.wait_for_mails(mails_before + 1).await;
+    let mail = mails[mails_before..]
+        .iter()
+        .find(|m| crate::support::recipient(m).contains("visitor@example.fi"))
+        .expect("the invitation mail");
+    let token = crate::support::token_in(mail);
+    let mut visitor = ohjaus_integration_tests::Browser::new(&system);
+    crate::support::accept(&mut visitor, &token, "010280-952L").await;
+    let messages = visitor.get(&format!("/api/v1/workspaces/{workspace}/messages")).await;
+    assert_eq!(messages.status, 200, "{:?}", messages.body);
+    let first = &messages.body["items"][0];
+    assert!(first["body"].as_str().unwrap().contains("FORMS-MARKER-4c1d"), "{first}");
+
+    // A converted submission follows the workspace's retention, not the form's.
+    system.clock.advance(chrono::Duration::days(200));
+    crate::retention::run(&system, false).await;
+    let db = ohjaus_platform::db::Db::connect(&system.storage.settings(&[]), "forms").await.unwrap();
+    let left: i64 = db.query("SELECT COUNT(*) AS n FROM submissions").fetch_one(&db).await.unwrap().get("n").unwrap();
+    db.close().await;
+    assert_eq!(left, 1);
 }

@@ -113,7 +113,7 @@ events! {
     FormUpdated => "form_updated",
     FormPublished => "form_published",
     SubmissionReceived => "submission_received",
-    SubmissionsDeleted => "submissions_deleted",
+    SubmissionConverted => "submission_converted",
 }
 
 events! {

@@ -12,7 +12,10 @@ use ohjaus_platform::{
     grpc::Transport,
     keyring::{Keyring, Owner},
     mail::Mailer,
-    proto::{forms::v1 as pb, tenants::v1::tenants_service_client::TenantsServiceClient},
+    proto::{
+        forms::v1 as pb, tenants::v1::tenants_service_client::TenantsServiceClient,
+        workspaces::v1::workspaces_service_client::WorkspacesServiceClient,
+    },
     service::Core,
     unary,
 };
@@ -36,6 +39,8 @@ pub struct FormsConfig {
 /// Who the service calls.
 pub struct Peers {
     pub tenants: Transport,
+    /// Conversion to a workspace.
+    pub workspaces: Transport,
     /// Replies to visitors.
     pub mailer: Mailer,
 }
@@ -51,6 +56,7 @@ pub(crate) struct Inner {
     /// The submissions' data keys, apart from their content.
     pub(crate) keyring: Keyring,
     pub(crate) tenants: TenantsServiceClient<Transport>,
+    pub(crate) workspaces: WorkspacesServiceClient<Transport>,
     pub(crate) mailer: Mailer,
     pub(crate) config: FormsConfig,
 }
@@ -74,6 +80,7 @@ impl Forms {
                 core: Core::new(db, clock, outbox),
                 keyring,
                 tenants: TenantsServiceClient::new(peers.tenants),
+                workspaces: WorkspacesServiceClient::new(peers.workspaces),
                 mailer: peers.mailer,
                 config,
             }),
@@ -223,5 +230,12 @@ impl pb::forms_service_server::FormsService for Forms {
         request: Request<pb::DeleteCannedAnswerRequest>,
     ) -> Result<Response<pb::DeleteCannedAnswerResponse>, Status> {
         unary!(self.delete_canned_answer, request)
+    }
+
+    async fn convert_submission(
+        &self,
+        request: Request<pb::ConvertSubmissionRequest>,
+    ) -> Result<Response<pb::Submission>, Status> {
+        unary!(self.convert_submission, request)
     }
 }

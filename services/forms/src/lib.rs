@@ -11,6 +11,7 @@
 //! event (ids only) in the same transaction.
 
 mod canned;
+mod convert;
 pub mod domain;
 pub mod events;
 mod forms;

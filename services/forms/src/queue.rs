@@ -237,7 +237,7 @@ impl Forms {
     }
 
     /// A submission the caller may see (any role of the queue); to anyone else it does not exist.
-    async fn visible(&self, principal: &Principal, id: &str) -> ServiceResult<Submission> {
+    pub(crate) async fn visible(&self, principal: &Principal, id: &str) -> ServiceResult<Submission> {
         let id = SubmissionId::parse_ref(id)?;
         let submission = store::find_submission(self.db(), id).await?.ok_or_else(ServiceError::not_found)?;
         queue::access(principal, submission.organization_id)?;

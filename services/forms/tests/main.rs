@@ -90,6 +90,8 @@ async fn system(env: &TestEnv) -> System {
     };
     let peers = Peers {
         tenants: grpc::in_process(tenants.server(), &keys, Duration::from_secs(10)),
+        // Conversion is a whole-system test (integration-tests/tests/forms.rs): nothing here asks.
+        workspaces: grpc::remote("http://127.0.0.1:9", &keys, Duration::from_secs(1)).unwrap(),
         mailer: ohjaus_platform::mail::Mailer::from_settings(&env.settings).unwrap(),
     };
     let forms = Forms::new(

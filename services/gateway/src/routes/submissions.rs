@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_submission_topic))
         .routes(routes!(add_submission_note))
         .routes(routes!(reply_to_submission))
+        .routes(routes!(convert_submission))
 }
 
 /// One answer, labelled as the form's version had it in the visitor's language.
@@ -281,4 +282,35 @@ async fn reply_to_submission(
         StatusCode::CREATED,
         state.forms().reply_to_submission(state.as_caller(&caller, request)).await?.into_inner(),
     )
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConvertInput {
+    /// The workspace's title (1–200 characters); absent: the form's title.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+/// Open a personal workspace from a submission with a reply address (a guide of the receiving
+/// organisation, who owns it): the question is its first message and the visitor is invited by
+/// that address (Suomi.fi login to accept). The submission becomes `converted`. Needs `If-Match`.
+#[utoipa::path(post, path = "/submissions/{id}/convert", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
+    request_body = ConvertInput,
+    responses((status = 200, body = Submission, headers(("ETag" = String))),
+        UpdateProblems),
+    security(("session" = [], "csrf" = [])))]
+async fn convert_submission(
+    state: State<AppState>,
+    Caller(caller): Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ConvertInput>,
+) -> Result<Response, ApiError> {
+    let request = pb::ConvertSubmissionRequest {
+        submission_id: id.to_string(),
+        expected_version: if_match(&headers)?,
+        title: body.title.unwrap_or_default(),
+    };
+    answered(StatusCode::OK, state.forms().convert_submission(state.as_caller(&caller, request)).await?.into_inner())
 }

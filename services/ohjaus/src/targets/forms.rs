@@ -21,6 +21,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     };
     let peers = Peers {
         tenants: ctx.peer(Target::Tenants)?,
+        workspaces: ctx.peer(Target::Workspaces)?,
         mailer: Mailer::from_settings(settings).context("configuration section `mail`")?,
     };
     let outbox = Outbox::new(ohjaus_forms::SERVICE, ctx.clock.clone());

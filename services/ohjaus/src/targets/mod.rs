@@ -143,7 +143,7 @@ targets! {
         needs [Database(ohjaus_workspaces::migrations), Keyring(ohjaus_workspaces::LEGACY_KEYS), Bus, Mail, Files, GrpcListener];
     Consent => consent, depends on [Tenants, Workspaces],
         needs [Database(ohjaus_consent::migrations), Keyring(ohjaus_consent::LEGACY_KEYS), Bus, ConsentLedgerKey, GrpcListener];
-    Forms => forms, depends on [Tenants],
+    Forms => forms, depends on [Tenants, Workspaces],
         needs [Database(ohjaus_forms::migrations), Keyring(&[]), Bus, Mail, GrpcListener];
     Retention => retention, depends on [Identity, Workspaces, Consent, Forms],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];

@@ -5,8 +5,12 @@
 use ohjaus_platform::{
     auth::Principal,
     error::{Failure, FieldViolation, Violations},
+    html::escape,
+    i18n::Language,
+    mail::Mail,
     proto::forms::v1 as pb,
     service::{ServiceError, ServiceResult, service_only},
+    types::Email,
 };
 
 use crate::{
@@ -125,7 +129,41 @@ impl Forms {
             }
             return Err(error);
         }
+        if let Some(address) = answers.content.email.as_deref() {
+            self.send_receipt(form.organization_id, answers.language, address).await;
+        }
         Ok(pb::SubmitFormResponse { submission_id: id.to_string(), has_email: submission.has_email })
+    }
+
+    /// The receipt mail: that the question arrived, nothing of what it says. A mail that cannot
+    /// go now is not a reason to lose the question, so a failure is only logged and counted.
+    async fn send_receipt(&self, organization: uuid::Uuid, language: Language, address: &str) {
+        let Ok(to) = Email::parse("email", address) else { return };
+        let name = match self.organization_name(organization, language).await {
+            Ok(name) => name,
+            Err(error) => {
+                tracing::warn!(%error, "no receipt mail: the organisation's name is not available");
+                return;
+            }
+        };
+        let args = [("organization", name.as_str())];
+        let text = language.text_with("forms-mail-receipt-body", &args);
+        let mut html = format!("<!doctype html><html lang=\"{}\"><body>", language.code());
+        for paragraph in text.split("\n\n") {
+            html.push_str(&format!("<p>{}</p>", escape(paragraph)));
+        }
+        html.push_str("</body></html>");
+        let mail = Mail {
+            to,
+            subject: language.text_with("forms-mail-receipt-subject", &args),
+            text,
+            html,
+            language: language.code().to_owned(),
+        };
+        if let Err(error) = self.inner().mailer.send(&mail).await {
+            tracing::warn!(%error, "a receipt mail was not sent");
+            metrics::counter!("ohjaus_forms_receipt_mail_failed_total").increment(1);
+        }
     }
 
     /// A published form with its current definition and that definition's version.

@@ -22,13 +22,15 @@ const env = (name) => {
 };
 const base = env('OHJAUS_BASE');
 const host = env('OHJAUS_HOST');
+// The same page on an origin the form does not allow.
+const stranger = env('OHJAUS_STRANGER');
 const form = env('OHJAUS_FORM');
 const marker = env('OHJAUS_MARKER');
 const ours = new URL(base).origin;
 const theirs = new URL(host).origin;
 
 const failures = [];
-const checked = { axe: [], requests: 0, sent: 0, resized: false };
+const checked = { axe: [], requests: 0, sent: 0, resized: false, framing: false };
 const fail = (what) => failures.push(what);
 
 const browser = await chromium.launch({
@@ -42,7 +44,9 @@ async function context(options) {
     checked.requests += 1;
     const target = new URL(request.url()).origin;
     // The embedding page loads the snippet from us; anything else goes to us or to that page.
-    if (target !== ours && target !== theirs) fail(`request to ${target}: ${request.url()}`);
+    if (target !== ours && target !== theirs && target !== new URL(stranger).origin) {
+      fail(`request to ${target}: ${request.url()}`);
+    }
     const frame = request.frame();
     if (frame && frame.url().startsWith(`${ours}/forms/`) && target !== ours) fail(`the form's frame asked ${target}`);
   });
@@ -101,6 +105,23 @@ async function embedded() {
   await ctx.close();
 }
 
+/// With the pages' own policies in force: the allowed website shows the form in its frame, a
+/// website the form does not name gets nothing.
+async function framing() {
+  const ctx = await context({ locale: 'fi-FI' });
+  const page = await ctx.newPage();
+  await page.goto(host);
+  const allowed = await (await page.waitForSelector('iframe')).contentFrame();
+  await allowed.waitForSelector('#ohjaus-form', { timeout: 20000 });
+  const other = await ctx.newPage();
+  await other.goto(stranger);
+  const refused = await (await other.waitForSelector('iframe')).contentFrame();
+  await other.waitForTimeout(1500);
+  if (refused && (await refused.$('#ohjaus-form'))) fail('a website the form does not allow could frame it');
+  checked.framing = true;
+  await ctx.close();
+}
+
 async function keyboardOnly() {
   const ctx = await context({ bypassCSP: true, locale: 'sv-SE' });
   const page = await ctx.newPage();
@@ -137,6 +158,7 @@ async function keyboardOnly() {
 }
 
 try {
+  await framing();
   await embedded();
   await keyboardOnly();
 } catch (error) {

@@ -450,6 +450,9 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let form = published_form_for(&system, &org, &origin).await;
     let server = website(&system, listener, &form);
+    let strangers = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stranger = format!("http://{}/", strangers.local_addr().unwrap());
+    let other_server = website(&system, strangers, &form);
 
     // The page's minimum fill time runs on the system's clock: it moves on while the browser works.
     let clock = system.clock.clone();
@@ -465,6 +468,7 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
         .arg(script)
         .env("OHJAUS_BASE", system.url("").trim_end_matches('/'))
         .env("OHJAUS_HOST", format!("{origin}/"))
+        .env("OHJAUS_STRANGER", &stranger)
         .env("OHJAUS_FORM", &form)
         .env("OHJAUS_MARKER", &marker)
         .kill_on_drop(true)
@@ -475,12 +479,14 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
         .expect("node runs (is Node.js installed?)");
     ticking.abort();
     server.abort();
+    other_server.abort();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "the browser failed:\n{stdout}\n{stderr}");
     let summary: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or("{}")).unwrap();
     assert_eq!(summary["sent"], 2, "{summary}");
     assert_eq!(summary["resized"], true, "{summary}");
+    assert_eq!(summary["framing"], true, "{summary}");
     assert_eq!(summary["axe"].as_array().map(Vec::len), Some(6), "{summary}");
     assert_eq!(submissions(&system).await, 2);
 }

@@ -247,6 +247,15 @@ fn html(status: StatusCode, language: Language, policy: &str, page: &impl Templa
     if let Ok(value) = HeaderValue::from_str(policy) {
         headers.insert(header::CONTENT_SECURITY_POLICY, value);
     }
+    // The gateway's default `X-Frame-Options: DENY` would forbid every frame. Browsers that know
+    // `frame-ancestors` obey it; the older form names the first allowed origin (current browsers
+    // ignore `ALLOW-FROM`).
+    let first = policy.rsplit("frame-ancestors ").next().and_then(|o| o.split(' ').next()).unwrap_or("'none'");
+    if first != "'none'"
+        && let Ok(value) = HeaderValue::from_str(&format!("ALLOW-FROM {first}"))
+    {
+        headers.insert(header::X_FRAME_OPTIONS, value);
+    }
     response
 }
 

@@ -273,7 +273,8 @@ fn bounded(settings: &Settings) -> [Bounded; 37] {
         row("forms.challenge_max_number", forms.challenge_max_number, 1, 10_000_000, "steps"),
         row("forms.rate_per_address_per_minute", forms.rate_per_address_per_minute, 1, 10_000, "submissions"),
         row("forms.rate_per_form_per_minute", forms.rate_per_form_per_minute, 1, 100_000, "submissions"),
-        row("forms.max_body_bytes", forms.max_body_bytes, KIB, body_limit.max(KIB), "bytes (gateway.body_limit_bytes)"),
+        // The gateway's own body limit applies first when it is the smaller.
+        row("forms.max_body_bytes", forms.max_body_bytes, KIB, GIB, "bytes"),
     ]
 }
 

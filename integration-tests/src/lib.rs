@@ -378,6 +378,7 @@ impl Storage {
             // Tests drive many requests from one address.
             ("OHJAUS__GATEWAY__PUBLIC_RATE_PER_SECOND".into(), "1000".into()),
             ("OHJAUS__GATEWAY__PUBLIC_BURST".into(), "1000".into()),
+            ("OHJAUS__FORMS__RATE_PER_ADDRESS_PER_MINUTE".into(), "1000".into()),
         ];
         if let Some(server) = &self.server {
             env.extend(server.settings());

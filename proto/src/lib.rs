@@ -116,6 +116,10 @@ events! {
 events! {
     service "forms";
     FormCreated => "form_created",
+    FormUpdated => "form_updated",
+    FormPublished => "form_published",
+    SubmissionReceived => "submission_received",
+    SubmissionConverted => "submission_converted",
 }
 
 events! {

@@ -146,6 +146,10 @@ Call with (dict "root" $ "env" "OHJAUS__X__Y" "ref" .Values.secrets.x "optional"
   value: {{ printf "0.0.0.0:%d" (int $v.ports.http) | quote }}
 - name: OHJAUS__GATEWAY__PUBLIC_BASE_URL
   value: {{ $v.config.gateway.publicBaseUrl | quote }}
+{{- with $v.config.gateway.trustedProxies }}
+- name: OHJAUS__GATEWAY__TRUSTED_PROXIES
+  value: {{ . | quote }}
+{{- end }}
 {{- range $name, $t := $v.targets }}
 {{- if and $t.enabled (eq (include "ohjaus.targetRole" $t) "service") }}
 - name: {{ printf "OHJAUS__SERVICES__%s__ADDRESS" ($name | upper | replace "-" "_") }}

@@ -14,7 +14,11 @@
 //! (c) the ratio (b)/(a) of the two throughputs;
 //! (d) delivery latency of `GET /api/v1/workspaces/{id}/live` (server-sent events) to M
 //!     listeners while one poster posts K messages; skipped with a clear line when the endpoint
-//!     answers 404, or with `--skip-sse`.
+//!     answers 404, or with `--skip-sse`;
+//! (e) contact-form submissions on the same system: N clients posting a published form's public
+//!     page (`POST /forms/{id}`) for D seconds, each with a proof of work the service verifies
+//!     (signature, hash, expiry, fill time, the replay store); the challenges are fetched and
+//!     solved before the clock starts; and the ratio (e)/(a). Left out with `--skip-forms`.
 //!
 //! Everything runs in this one process: the system under test and the load clients share the
 //! machine's cores (and PostgreSQL and NATS run beside them), so the figures are for comparing
@@ -78,6 +82,12 @@ struct Args {
     /// Leave out (d).
     #[arg(long)]
     skip_sse: bool,
+    /// Solved proofs of work prepared for (e); the timed run ends early when they run out.
+    #[arg(long, default_value_t = 4000)]
+    form_proofs: usize,
+    /// Leave out (e).
+    #[arg(long)]
+    skip_forms: bool,
 }
 
 #[tokio::main]
@@ -105,7 +115,14 @@ async fn main() -> Result<()> {
 
     let raw = raw_postgres(args.clients, duration).await?;
 
-    let system = TestSystem::start(Backend::Server).await;
+    // Contact forms (e): challenges that are quick to solve ahead of time (verifying costs the
+    // same whatever their size) and limits that let the clients through.
+    let forms_settings = [
+        ("OHJAUS__FORMS__CHALLENGE_MAX_NUMBER", "1000".to_owned()),
+        ("OHJAUS__FORMS__RATE_PER_ADDRESS_PER_MINUTE", "10000".to_owned()),
+        ("OHJAUS__FORMS__RATE_PER_FORM_PER_MINUTE", "100000".to_owned()),
+    ];
+    let system = TestSystem::start_on(std::sync::Arc::new(Storage::new(Backend::Server).await), &forms_settings).await;
     let (org, office) = organisation(&system).await?;
     let posted = gateway_posting(&system, &org, &office, args.clients, duration).await?;
 
@@ -128,8 +145,143 @@ async fn main() -> Result<()> {
         sse_delivery(&system, &org, &office, args.listeners, args.sse_messages).await?;
     }
 
+    println!();
+    if args.skip_forms {
+        println!("(e) contact-form submissions: skipped (--skip-forms)");
+    } else {
+        let sent = form_submissions(&system, &org, &office, args.clients, duration, args.form_proofs).await?;
+        if raw.per_second > 0.0 && sent.per_second > 0.0 {
+            println!(
+                "    ratio (e)/(a): {:.3}  (one accepted submission costs the throughput of {:.1} raw insert transactions)",
+                sent.per_second / raw.per_second,
+                raw.per_second / sent.per_second
+            );
+        }
+    }
+
     drop(system.stop().await);
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// (e) contact-form submissions with the proof of work verified
+
+async fn form_submissions(
+    system: &TestSystem,
+    org: &str,
+    office: &str,
+    clients: usize,
+    duration: Duration,
+    proofs: usize,
+) -> Result<Throughput> {
+    let admin = system.as_principal(&expert(Uuid::parse_str(org)?, &[Role::Admin]));
+    let created = admin.post(&format!("/api/v1/organizations/{org}/forms"), json!({"name": "Bench"})).await;
+    ensure!(created.status == 201, "creating the form answered {}: {}", created.status, created.body);
+    let form = created.id();
+    let path = format!("/api/v1/organizations/{org}/forms/{form}");
+    let definition = json!({"name": "Bench", "definition": {
+        "languages": ["fi"], "title": {"fi": "Kysy"}, "topic": "finances", "office_id": office,
+        "origins": ["https://www.example.fi"],
+        "fields": [{"key": "kysymys", "kind": "long_text", "required": true, "label": {"fi": "Kysymys"}},
+                   {"key": "suostumus", "kind": "consent", "required": true, "label": {"fi": "Hyväksyn"}}]}});
+    let defined = admin.put(&path, definition, "\"1\"").await;
+    ensure!(defined.status == 200, "defining the form answered {}: {}", defined.status, defined.body);
+    let published = admin.send(Method::POST, &format!("{path}/publish"), None, &[("if-match", "\"2\"".into())]).await;
+    ensure!(published.status == 200, "publishing the form answered {}: {}", published.status, published.body);
+
+    // The browsers' part, before the clock starts: fetch and solve the challenges.
+    let prepared = Instant::now();
+    let mut pool = Vec::with_capacity(proofs);
+    for _ in 0..proofs {
+        let reply = system.anonymous().get(&format!("/forms/{form}/challenge")).await;
+        ensure!(reply.status == 200, "a challenge answered {}: {}", reply.status, reply.body);
+        let text = |key: &str| reply.body[key].as_str().unwrap_or_default().to_owned();
+        let challenge = ohjaus_platform::proto::forms::v1::Challenge {
+            algorithm: text("algorithm"),
+            challenge: text("challenge"),
+            max_number: reply.body["maxnumber"].as_i64().unwrap_or(0),
+            salt: text("salt"),
+            signature: text("signature"),
+        };
+        pool.push(ohjaus_forms::domain::proof::solve(&challenge).context("a challenge without a solution")?);
+    }
+    // The minimum fill time passes on the system's clock.
+    system.clock.advance(chrono::Duration::seconds(10));
+    println!(
+        "(e) contact-form submissions, whole system on PostgreSQL + NATS: POST /forms/{{id}} (form-encoded, a \
+         {BODY_BYTES}-byte question), proof of work verified and kept as used, sealed with a new data key"
+    );
+    println!(
+        "    {clients} clients for {} s; {proofs} challenges fetched and solved beforehand in {:.1} s",
+        duration.as_secs(),
+        prepared.elapsed().as_secs_f64()
+    );
+
+    let pool = std::sync::Arc::new(std::sync::Mutex::new(pool));
+    let question = padded("Voinko saada apua?".to_owned());
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (pool, http, url, question) =
+            (pool.clone(), system.http.clone(), system.url(&format!("/forms/{form}?lang=fi")), question.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors: Vec<String> = Vec::new();
+            let mut error_count = 0usize;
+            while Instant::now() < deadline {
+                let Some(proof) = pool.lock().map(|mut p| p.pop()).unwrap_or(None) else { break };
+                let sent = Instant::now();
+                let fields = [
+                    ("version", "2"),
+                    ("answer.kysymys", question.as_str()),
+                    ("answer.suostumus", "yes"),
+                    ("proof", proof.as_str()),
+                    ("website", ""),
+                ];
+                match http.post(&url).form(&fields).send().await {
+                    Ok(response) if response.status() == 200 => latencies.push(sent.elapsed()),
+                    Ok(response) => {
+                        error_count += 1;
+                        if errors.len() < SHOWN_ERRORS {
+                            errors.push(format!("status {}", response.status()));
+                        }
+                    }
+                    Err(e) => {
+                        error_count += 1;
+                        if errors.len() < SHOWN_ERRORS {
+                            errors.push(e.to_string());
+                        }
+                    }
+                }
+            }
+            (latencies, error_count, errors)
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut error_count = 0;
+    let mut errors = Vec::new();
+    for task in tasks {
+        let (l, n, e) = task.await?;
+        latencies.extend(l);
+        error_count += n;
+        errors.extend(e);
+    }
+    let elapsed = started.elapsed();
+    let accepted = latencies.len();
+    let per_second = accepted as f64 / elapsed.as_secs_f64();
+    println!("    submissions accepted: {accepted} in {:.2} s = {per_second:.1} submissions/s", elapsed.as_secs_f64());
+    if let Some(summary) = Summary::of(latencies) {
+        println!("    latency per submission: {}", summary.line());
+    }
+    if accepted + error_count >= proofs {
+        println!("    (the prepared proofs ran out before the time did: raise --form-proofs)");
+    }
+    println!("    errors: {error_count}");
+    for error in errors.iter().take(SHOWN_ERRORS) {
+        println!("      {error}");
+    }
+    Ok(Throughput { per_second })
 }
 
 /// The throughput of a timed run.

@@ -6,6 +6,7 @@
 //! [`Principal`](ohjaus_platform::auth::Principal) and calls the services over gRPC; every
 //! service still enforces its own rules. Errors are localized problem documents.
 
+pub mod client_address;
 pub mod docs;
 pub mod edge;
 pub mod extract;

@@ -43,6 +43,8 @@ pub struct StateInner {
     pub(crate) keys: TokenKeys,
     pub(crate) readiness: Vec<(String, ReadinessCheck)>,
     pub(crate) public_limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// The public contact forms' limits: per client address and per form, the trusted proxies.
+    pub(crate) form_limits: crate::web::forms::FormLimits,
     /// The largest JSON body (`gateway.body_limit_bytes`).
     pub(crate) json_limit: u64,
     /// The largest file (`files.max_bytes`).
@@ -95,6 +97,7 @@ impl AppState {
                     .map(|t| Sha256::digest(t.expose().as_bytes()).to_vec()),
                 readiness,
                 public_limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+                form_limits: crate::web::forms::FormLimits::new(settings),
                 // usize to u64 is lossless on every target Rust supports.
                 json_limit: settings.gateway.body_limit_bytes as u64,
                 file_limit: settings.files.max_bytes,

@@ -9,6 +9,7 @@ use std::{fmt, net::SocketAddr, path::Path, path::PathBuf, str::FromStr};
 use serde::{Deserialize, Deserializer};
 
 mod limits;
+pub use ipnet::IpNet;
 pub use limits::Span;
 
 /// Embedded defaults. Each can be overridden by the file or the environment.
@@ -39,6 +40,7 @@ pub struct Settings {
     pub mail: MailSettings,
     pub files: FileSettings,
     pub retention: RetentionSettings,
+    pub forms: FormsSettings,
     #[serde(default)]
     pub services: ServiceAddresses,
 }
@@ -260,6 +262,10 @@ pub struct GatewaySettings {
     /// Requests per second allowed per client address on public (no login) endpoints.
     pub public_rate_per_second: u64,
     pub public_burst: u32,
+    /// Comma-separated CIDRs of the proxies in front of the gateway (an ingress): only a peer
+    /// inside one of them is believed about the client's address (`X-Forwarded-For`).
+    #[serde(default)]
+    pub trusted_proxies: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,6 +369,25 @@ pub struct RetentionSettings {
     pub batch_size: u64,
     /// A run's claim on a deletion lasts this many seconds; a killed run's claims lapse then.
     pub lease_seconds: u64,
+}
+
+/// Contact forms: what a visitor's submission must show to be accepted, and how often one may
+/// come. The retention of submissions is `retention.submission_days`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormsSettings {
+    /// A form sent sooner than this after its page was served is refused as automated.
+    pub min_fill_seconds: u64,
+    /// A proof-of-work challenge expires this long after it was issued.
+    pub challenge_valid_seconds: u64,
+    /// The largest secret number of a challenge: the work a browser does (on average half).
+    pub challenge_max_number: u64,
+    /// Submissions per minute accepted from one client address.
+    pub rate_per_address_per_minute: u64,
+    /// Submissions per minute accepted to one form, from everyone.
+    pub rate_per_form_per_minute: u64,
+    /// The largest submission body, in bytes.
+    pub max_body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -593,6 +618,9 @@ impl Settings {
             // Otherwise an upload's pause the gateway still allows would cut its call first.
             return Err(invalid("gateway.body_timeout_ms", "must be shorter than grpc.stream_idle_timeout_ms"));
         }
+        if self.gateway.trusted_proxies().is_err() {
+            return Err(invalid("gateway.trusted_proxies", "comma-separated CIDRs such as `10.0.0.0/8`"));
+        }
         if self.gateway.public_rate_per_second == 0 || self.gateway.public_burst == 0 {
             return Err(invalid("gateway.public_rate_per_second", "rate and burst must be positive"));
         }
@@ -654,6 +682,13 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+impl GatewaySettings {
+    /// The networks whose peers are believed about the client's address (checked at load).
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, ipnet::AddrParseError> {
+        self.trusted_proxies.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::parse).collect()
     }
 }
 

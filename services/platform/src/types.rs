@@ -103,6 +103,41 @@ impl fmt::Display for Text {
     }
 }
 
+/// The guidance topics a workspace or a contact form can be about (DESIGN's list).
+pub const TOPICS: [&str; 13] = [
+    "general-situation",
+    "health",
+    "everyday-life",
+    "social-relationships",
+    "mental-wellbeing",
+    "self-esteem",
+    "skills",
+    "studies",
+    "work-and-careers",
+    "finances",
+    "hobbies",
+    "housing",
+    "addictions",
+];
+
+/// A known topic code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Topic(&'static str);
+
+impl Topic {
+    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
+        TOPICS
+            .iter()
+            .find(|t| **t == value.trim())
+            .map(|t| Topic(t))
+            .ok_or_else(|| FieldViolation::new(field, "invalid-topic"))
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
 /// An email address (RFC 5322 address part), stored as given but trimmed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -13,6 +13,8 @@ pub struct Periods {
     pub archive_notice: TimeDelta,
     pub archived_for: TimeDelta,
     pub login_audit: TimeDelta,
+    /// A contact-form submission that led to no workspace is kept this long after its last change.
+    pub submissions: TimeDelta,
 }
 
 /// Rule names, as metrics and the evidence name them.
@@ -21,6 +23,7 @@ pub const RULE_CLOSED: &str = "workspace-closed";
 pub const RULE_ARCHIVED: &str = "workspace-archived";
 pub const RULE_CUSTOMER: &str = "customer-last-workspace";
 pub const RULE_LOGIN_AUDIT: &str = "login-audit";
+pub const RULE_SUBMISSIONS: &str = "form-submission";
 
 /// One sweep over the workspaces: the rule, the action, what the workspaces service is asked.
 #[derive(Clone, Copy, Debug)]
@@ -90,6 +93,7 @@ mod tests {
             archive_notice: TimeDelta::days(30),
             archived_for: TimeDelta::days(365),
             login_audit: TimeDelta::days(730),
+            submissions: TimeDelta::days(180),
         }
     }
 

@@ -12,6 +12,7 @@ use ohjaus_platform::{
     ids::new_id,
     proto::{
         consent::v1::{DeleteWorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
+        forms::v1::{DeleteStaleSubmissionsRequest, forms_service_client::FormsServiceClient},
         identity::v1::{
             DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient,
         },
@@ -30,7 +31,7 @@ use uuid::Uuid;
 pub use crate::domain::Periods;
 use crate::{
     SERVICE,
-    domain::{RULE_ARCHIVED, RULE_CUSTOMER, RULE_LOGIN_AUDIT, SweepStep},
+    domain::{RULE_ARCHIVED, RULE_CUSTOMER, RULE_LOGIN_AUDIT, RULE_SUBMISSIONS, SweepStep},
     events::DeletionRequested,
     grpc::Retention,
     store::{self, DeletionRow},
@@ -49,6 +50,7 @@ pub struct Peers {
     pub consent: Transport,
     pub surveys: Transport,
     pub identity: Transport,
+    pub forms: Transport,
 }
 
 /// The steps of a workspace's deletion, in order: its content (rows, files, key), its consents
@@ -92,6 +94,20 @@ fn peer(service: &'static str) -> impl Fn(tonic::Status) -> ServiceError {
 }
 
 impl Retention {
+    /// Contact-form submissions that led to no workspace, once their last change is older than
+    /// `retention.submission_days`: the forms service deletes them with everything about them
+    /// (their keys first) and answers with counts.
+    async fn delete_stale_submissions(&self, now: DateTime<Utc>, tally: &mut Tally) -> ServiceResult<()> {
+        let before = now - self.periods().submissions;
+        let deleted = FormsServiceClient::new(self.peers().forms.clone())
+            .delete_stale_submissions(as_retention(DeleteStaleSubmissionsRequest { before: Some(timestamp(before)) }))
+            .await
+            .map_err(peer("forms"))?
+            .into_inner();
+        tally.add(RULE_SUBMISSIONS, "delete", deleted.deleted.get("submissions").copied().unwrap_or(0));
+        Ok(())
+    }
+
     /// Runs every rule once at the clock's time.
     pub async fn run(&self, dry_run: bool) -> ServiceResult<pb::RunReport> {
         let started = Instant::now();
@@ -123,6 +139,7 @@ impl Retention {
                 .map_err(peer("identity"))?
                 .into_inner();
             tally.add(RULE_LOGIN_AUDIT, "purge", purged.deleted.get("audit_log").copied().unwrap_or(0));
+            self.delete_stale_submissions(now, &mut tally).await?;
             lap("audit", &mut phases);
         }
         let oldest = store::oldest_unfinished(self.db()).await?;

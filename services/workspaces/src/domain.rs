@@ -1,6 +1,8 @@
 //! Workspaces, their members and states, and who may do what. No I/O.
 
 use chrono::{DateTime, Duration, Utc};
+/// The guidance topics (shared with contact forms: the platform's list).
+pub use ohjaus_platform::types::{TOPICS, Topic};
 use ohjaus_platform::{
     auth::{Principal, Role},
     error::{ErrorCode, Failure, FieldViolation},
@@ -72,41 +74,6 @@ impl State {
             "archived" => Some(State::Archived),
             _ => None,
         }
-    }
-}
-
-/// The guidance topics a workspace can be about.
-pub const TOPICS: [&str; 13] = [
-    "general-situation",
-    "health",
-    "everyday-life",
-    "social-relationships",
-    "mental-wellbeing",
-    "self-esteem",
-    "skills",
-    "studies",
-    "work-and-careers",
-    "finances",
-    "hobbies",
-    "housing",
-    "addictions",
-];
-
-/// A known topic code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Topic(&'static str);
-
-impl Topic {
-    pub fn parse(field: &str, value: &str) -> Result<Self, FieldViolation> {
-        TOPICS
-            .iter()
-            .find(|t| **t == value.trim())
-            .map(|t| Topic(t))
-            .ok_or_else(|| FieldViolation::new(field, "invalid-topic"))
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        self.0
     }
 }
 

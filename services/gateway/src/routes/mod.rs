@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod oauth;
 pub mod organizations;
 pub mod public;
+pub mod submissions;
 pub mod workspaces;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -32,6 +33,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(me::router())
         .merge(admin::deletions::router())
         .merge(instruments::router())
+        .merge(submissions::router())
 }
 
 /// `/organizations` and below.
@@ -43,6 +45,8 @@ fn organizations_router() -> OpenApiRouter<AppState> {
         .merge(experts::router())
         .merge(integration_clients::router())
         .merge(forms::router())
+        .merge(organizations::submissions::router())
+        .merge(organizations::canned_answers::router())
 }
 
 /// `/workspaces` and below.

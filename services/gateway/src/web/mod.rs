@@ -9,6 +9,7 @@
 
 mod account;
 mod consents;
+pub(crate) mod forms;
 mod guidance;
 mod invitations;
 mod messages;
@@ -84,6 +85,7 @@ pub fn router() -> Router<AppState> {
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))
         .route("/assets/scalar-api-reference.js", get(api_viewer))
+        .merge(forms::router())
 }
 
 async fn api_viewer() -> Response {

@@ -143,11 +143,11 @@ targets! {
         needs [Database(ohjaus_workspaces::migrations), Keyring(ohjaus_workspaces::LEGACY_KEYS), Bus, Mail, Files, GrpcListener];
     Consent => consent, depends on [Tenants, Workspaces],
         needs [Database(ohjaus_consent::migrations), Keyring(ohjaus_consent::LEGACY_KEYS), Bus, ConsentLedgerKey, GrpcListener];
-    Forms => forms, depends on [],
-        needs [Database(ohjaus_forms::migrations), Bus, GrpcListener];
+    Forms => forms, depends on [Tenants, Workspaces],
+        needs [Database(ohjaus_forms::migrations), Keyring(&[]), Bus, Mail, GrpcListener];
     Surveys => surveys, depends on [Workspaces],
         needs [Database(ohjaus_surveys::migrations), Keyring(&[]), Bus, GrpcListener];
-    Retention => retention, depends on [Identity, Workspaces, Consent, Surveys],
+    Retention => retention, depends on [Identity, Workspaces, Consent, Forms, Surveys],
         needs [Database(ohjaus_retention::migrations), Bus, GrpcListener];
     Gateway => gateway, depends on [Tenants, Identity, Workspaces, Consent, Forms, Surveys, Retention],
         needs [HttpListener, Bus];

@@ -20,6 +20,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         archive_notice: settings.archive_notice().chrono(),
         archived_for: settings.archived_for().chrono(),
         login_audit: settings.login_audit_kept().chrono(),
+        submissions: settings.submission_kept().chrono(),
     };
     let config = RetentionConfig {
         periods,
@@ -31,6 +32,7 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
         consent: ctx.peer(Target::Consent)?,
         surveys: ctx.peer(Target::Surveys)?,
         identity: ctx.peer(Target::Identity)?,
+        forms: ctx.peer(Target::Forms)?,
     };
     let outbox = Outbox::new(ohjaus_retention::SERVICE, ctx.clock.clone());
     let retention = Retention::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), peers, config);

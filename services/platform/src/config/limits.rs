@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{
-    AuthSettings, BusSettings, ConfigError, GatewaySettings, GrpcSettings, IdentitySettings, KeyringSettings,
-    RetentionSettings, Settings, WorkspacesSettings,
+    AuthSettings, BusSettings, ConfigError, FormsSettings, GatewaySettings, GrpcSettings, IdentitySettings,
+    KeyringSettings, RetentionSettings, Settings, WorkspacesSettings,
 };
 
 /// A length of time from configuration: positive and within its key's range.
@@ -172,6 +172,17 @@ impl GatewaySettings {
     }
 }
 
+impl FormsSettings {
+    /// `forms.min_fill_seconds`.
+    pub fn min_fill(&self) -> Span {
+        Span::seconds(self.min_fill_seconds)
+    }
+    /// `forms.challenge_valid_seconds`.
+    pub fn challenge_valid(&self) -> Span {
+        Span::seconds(self.challenge_valid_seconds)
+    }
+}
+
 impl AuthSettings {
     /// The lifetime of a principal token (`auth.token_ttl_seconds`).
     pub fn token_ttl(&self) -> Span {
@@ -206,10 +217,10 @@ impl Bounded {
 
 /// Every duration and size setting with its range. Zero is never valid: a zero timeout or
 /// window would silently turn a feature off.
-fn bounded(settings: &Settings) -> [Bounded; 31] {
+fn bounded(settings: &Settings) -> [Bounded; 37] {
     let row = |key, value, least, most, unit| Bounded { key, value, least, most, unit };
     let (identity, workspaces, gateway) = (&settings.identity, &settings.workspaces, &settings.gateway);
-    let retention = &settings.retention;
+    let (retention, forms) = (&settings.retention, &settings.forms);
     // usize to u64 is lossless on every target Rust supports.
     let body_limit = gateway.body_limit_bytes as u64;
     let max_connections = gateway.max_connections as u64;
@@ -257,6 +268,13 @@ fn bounded(settings: &Settings) -> [Bounded; 31] {
         ),
         row("keyring.compact_after_ms", settings.keyring.compact_after_ms, 1, 60_000, "milliseconds"),
         row("keyring.backup_max_age_days", settings.keyring.backup_max_age_days, 1, 90, "days"),
+        row("forms.min_fill_seconds", forms.min_fill_seconds, 1, 600, "seconds"),
+        row("forms.challenge_valid_seconds", forms.challenge_valid_seconds, 60, 24 * 60 * 60, "seconds"),
+        row("forms.challenge_max_number", forms.challenge_max_number, 1, 10_000_000, "steps"),
+        row("forms.rate_per_address_per_minute", forms.rate_per_address_per_minute, 1, 10_000, "submissions"),
+        row("forms.rate_per_form_per_minute", forms.rate_per_form_per_minute, 1, 100_000, "submissions"),
+        // The gateway's own body limit applies first when it is the smaller.
+        row("forms.max_body_bytes", forms.max_body_bytes, KIB, GIB, "bytes"),
     ]
 }
 

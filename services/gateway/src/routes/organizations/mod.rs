@@ -1,10 +1,12 @@
 //! `/organizations`: organisations themselves (the tenants service), with one child module per
 //! sub-resource below `/organizations/{id}`.
 
+pub mod canned_answers;
 pub mod experts;
 pub mod forms;
 pub mod integration_clients;
 pub mod offices;
+pub mod submissions;
 
 use axum::{
     extract::State,

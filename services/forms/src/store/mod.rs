@@ -1,0 +1,9 @@
+//! The forms service's SQL: one text for PostgreSQL and SQLite, one file per feature.
+
+mod forms;
+mod queue;
+mod submissions;
+
+pub use forms::*;
+pub use queue::*;
+pub use submissions::*;

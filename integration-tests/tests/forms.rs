@@ -537,7 +537,25 @@ async fn a_guide_turns_a_submission_into_a_workspace_the_visitor_joins(backend: 
     system.clock.advance(chrono::Duration::days(200));
     crate::retention::run(&system, false).await;
     let db = ohjaus_platform::db::Db::connect(&system.storage.settings(&[]), "forms").await.unwrap();
-    let left: i64 = db.query("SELECT COUNT(*) AS n FROM submissions").fetch_one(&db).await.unwrap().get("n").unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let n: i64 = db.query(sql).fetch_one(&db).await.unwrap().get("n").unwrap();
+            n
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) AS n FROM submissions").await, 1);
+    // When the workspace is deleted (notice, closing, archiving, a year archived), the
+    // submission goes with it, its key first.
+    for _ in 0..8 {
+        system.clock.advance(chrono::Duration::days(120));
+        crate::retention::run(&system, false).await;
+    }
+    assert_eq!(count("SELECT COUNT(*) AS n FROM submissions").await, 0);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM submission_reads").await, 0);
+    let keyring = crate::support::keyring_db(&system, "forms").await;
+    let keys: i64 =
+        keyring.query("SELECT COUNT(*) AS n FROM data_keys").fetch_one(&keyring).await.unwrap().get("n").unwrap();
+    assert_eq!(keys, 0, "its key went first");
     db.close().await;
-    assert_eq!(left, 1);
 }

@@ -312,7 +312,7 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     assert_eq!(account.deleted["customer_accounts"], 1, "{account:?}");
     assert_eq!(deletion.steps.iter().filter(|s| s.service == "identity").count(), 2);
     assert!(deletion.steps.iter().any(|s| s.service == "identity" && s.outcome == "kept"), "Kalle keeps his");
-    assert_eq!(deletion.steps.len(), 5);
+    assert_eq!(deletion.steps.len(), 6);
 
     // The operator reads the same evidence over HTTP, page by page and as an export; nobody
     // else does. It names ids and counts only.
@@ -321,7 +321,7 @@ async fn a_workspace_closes_archives_and_disappears_on_time_everywhere(backend: 
     let listed = listed.body["items"].as_array().unwrap().clone();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["subject_id"], w1.as_str());
-    assert_eq!(listed[0]["steps"].as_array().unwrap().len(), 5);
+    assert_eq!(listed[0]["steps"].as_array().unwrap().len(), 6);
     assert!(!listed[0].to_string().contains(&marker));
     let one = system.operator().get(&format!("/api/v1/admin/deletions/{}", deletion.id)).await;
     assert_eq!((one.status, &one.body), (200, &listed[0]));
@@ -543,7 +543,7 @@ async fn two_runs_at_once_act_on_each_workspace_once(backend: Backend) {
         .unwrap()
         .get::<i64>("n")
         .unwrap();
-    assert_eq!(steps, i64::try_from(deleted * 4).unwrap(), "each step answered once, at the first attempt");
+    assert_eq!(steps, i64::try_from(deleted * 5).unwrap(), "each step answered once, at the first attempt");
     let open = evidence
         .query("SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL")
         .fetch_one(&evidence)

@@ -162,6 +162,13 @@ impl pb::forms_service_server::FormsService for Forms {
         unary!(self.delete_stale_submissions, request)
     }
 
+    async fn delete_workspace_submissions(
+        &self,
+        request: Request<pb::DeleteWorkspaceSubmissionsRequest>,
+    ) -> Result<Response<pb::DeleteStaleSubmissionsResponse>, Status> {
+        unary!(self.delete_workspace_submissions, request)
+    }
+
     async fn list_submissions(
         &self,
         request: Request<pb::ListSubmissionsRequest>,

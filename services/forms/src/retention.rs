@@ -9,7 +9,9 @@ use ohjaus_platform::{
     auth::Principal,
     error::FieldViolation,
     grpc::from_timestamp,
+    ids::{parse_canonical, parse_uuid},
     proto::forms::v1 as pb,
+    receipts,
     service::{ServiceError, ServiceResult, service_only},
 };
 
@@ -59,5 +61,32 @@ impl Forms {
         count("used_challenges", store::purge_used_challenges(&mut tx, self.core().now()).await?);
         tx.commit().await?;
         Ok(pb::DeleteStaleSubmissionsResponse { deleted })
+    }
+
+    /// A deleted workspace's converted submissions go with it: each key first, then its rows.
+    pub(crate) async fn delete_workspace_submissions(
+        &self,
+        principal: &Principal,
+        request: pb::DeleteWorkspaceSubmissionsRequest,
+    ) -> ServiceResult<pb::DeleteStaleSubmissionsResponse> {
+        service_only(principal, RETENTION)?;
+        let workspace = parse_canonical(&request.workspace_id).ok_or_else(ServiceError::not_found)?;
+        let deletion = parse_uuid("deletion_id", &request.deletion_id)?;
+        if let Some(deleted) = receipts::find(self.db(), deletion).await? {
+            return Ok(pb::DeleteStaleSubmissionsResponse { deleted: deleted.into_iter().collect() });
+        }
+        let mut deleted = std::collections::BTreeMap::<String, i64>::new();
+        let mut tx = self.db().begin().await?;
+        for id in store::converted_into(&mut tx, workspace).await? {
+            *deleted.entry("keys".to_owned()).or_default() +=
+                i64::try_from(self.inner().keyring.delete(key_owner(id)).await?).unwrap_or(i64::MAX);
+            for (table, n) in store::delete_submission(&mut tx, id).await? {
+                *deleted.entry(table.to_owned()).or_default() += i64::try_from(n).unwrap_or(i64::MAX);
+            }
+        }
+        receipts::remember(&mut tx, deletion, &deleted, self.core().now()).await?;
+        tx.commit().await?;
+        self.db().purge_deleted().await?;
+        Ok(pb::DeleteStaleSubmissionsResponse { deleted: deleted.into_iter().collect() })
     }
 }

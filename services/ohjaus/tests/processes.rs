@@ -349,9 +349,10 @@ async fn until_deleted(evidence: &ohjaus_platform::db::Db, run: &mut Process, at
     }
 }
 
-/// After the runs: every workspace's deletion complete, each of its four services (its
-/// content, its consents, its survey rounds, its customer's account) answered once — one completion time, never
-/// pending, at most one attempt cut short — and nothing of the workspaces left.
+/// After the runs: every workspace's deletion complete, each of its five services (its
+/// content, its consents, its survey rounds, its converted submissions, its customer's
+/// account) answered once — one completion time, never pending, at most one attempt cut
+/// short — and nothing of the workspaces left.
 async fn every_deletion_complete_once(
     workspaces: &ohjaus_platform::db::Db,
     evidence: &ohjaus_platform::db::Db,
@@ -362,7 +363,7 @@ async fn every_deletion_complete_once(
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL").await, 0);
     assert_eq!(
         count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE completed_at IS NOT NULL").await,
-        4 * due
+        5 * due
     );
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome = 'pending'").await, 0);
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > 2").await, 0);

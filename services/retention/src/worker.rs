@@ -12,7 +12,9 @@ use ohjaus_platform::{
     ids::new_id,
     proto::{
         consent::v1::{DeleteWorkspaceLedgerRequest, consent_service_client::ConsentServiceClient},
-        forms::v1::{DeleteStaleSubmissionsRequest, forms_service_client::FormsServiceClient},
+        forms::v1::{
+            DeleteStaleSubmissionsRequest, DeleteWorkspaceSubmissionsRequest, forms_service_client::FormsServiceClient,
+        },
         identity::v1::{
             DeleteCustomerAccountRequest, PurgeLoginAuditRequest, identity_service_client::IdentityServiceClient,
         },
@@ -54,9 +56,9 @@ pub struct Peers {
 }
 
 /// The steps of a workspace's deletion, in order: its content (rows, files, key), its consents
-/// and ledger, its survey rounds, then the account of each customer for whom it was the last
-/// workspace.
-pub const WORKSPACE_STEPS: [&str; 3] = ["workspaces", "consent", "surveys"];
+/// and ledger, its survey rounds, the contact-form submissions converted into it, then the
+/// account of each customer for whom it was the last workspace.
+pub const WORKSPACE_STEPS: [&str; 4] = ["workspaces", "consent", "surveys", "forms"];
 pub const IDENTITY_STEP: &str = "identity";
 
 fn as_retention<T>(message: T) -> Request<T> {
@@ -384,6 +386,17 @@ impl Retention {
                         }))
                         .await
                         .map_err(peer("surveys"))?
+                        .into_inner();
+                    ("deleted", answer.deleted.into_iter().collect())
+                }
+                "forms" => {
+                    let answer = FormsServiceClient::new(self.peers().forms.clone())
+                        .delete_workspace_submissions(as_retention(DeleteWorkspaceSubmissionsRequest {
+                            workspace_id: workspace.clone(),
+                            deletion_id: deletion_id.clone(),
+                        }))
+                        .await
+                        .map_err(peer("forms"))?
                         .into_inner();
                     ("deleted", answer.deleted.into_iter().collect())
                 }

@@ -119,6 +119,21 @@ pub async fn delete_stale_submission(
     if due.is_none() {
         return Ok(Vec::new());
     }
+    delete_submission(tx, id).await
+}
+
+/// The submissions converted into `workspace`.
+pub async fn converted_into<'c>(conn: impl Source<'c>, workspace: Uuid) -> DbResult<Vec<SubmissionId>> {
+    let rows = conn
+        .query("SELECT id FROM submissions WHERE workspace_id = $1 ORDER BY id")
+        .bind(workspace)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|row| Ok(SubmissionId(row.get("id")?))).collect()
+}
+
+/// Deletes a submission and everything that belongs to it; rows deleted per table.
+pub async fn delete_submission(tx: &mut Tx, id: SubmissionId) -> DbResult<Vec<(&'static str, u64)>> {
     let mut deleted = Vec::new();
     for table in ["submission_notes", "submission_replies", "submission_reads"] {
         let sql = format!("DELETE FROM {table} WHERE submission_id = $1");

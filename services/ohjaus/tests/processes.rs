@@ -450,7 +450,11 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
     let finished_by_second = i64::try_from(due).unwrap() - done_at_kill;
     let deleted: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("ohjaus_retention_last_run_actions{") && l.contains("action=\"delete\""))
+        .filter(|l| {
+            l.starts_with("ohjaus_retention_last_run_actions{")
+                && l.contains("rule=\"workspace-archived\"")
+                && l.contains("action=\"delete\"")
+        })
         .collect();
     assert_eq!(deleted.len(), 1, "{text}");
     let figure: f64 = deleted[0].rsplit(' ').next().unwrap().parse().unwrap();

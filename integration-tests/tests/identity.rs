@@ -200,6 +200,32 @@ async fn session_timeouts_fixation_csrf_and_logout(backend: Backend) {
     system.clock.advance(Duration::minutes(31));
     assert_eq!(browser.get("/api/v1/me").await.status, 401, "idle for 31 minutes");
 
+    // A live stream's periodic check (as the gateway makes it) is not use: an open page alone
+    // does not keep an idle session alive.
+    let mut watcher = Browser::new(&system);
+    watcher.login("expert", "maija.paakayttaja").await;
+    let session_token = watcher.cookies["ohjaus_session"].clone();
+    let channel = tonic::transport::Endpoint::from_shared(system.grpc.clone()).unwrap().connect().await.unwrap();
+    let mut identity =
+        ohjaus_platform::proto::identity::v1::identity_service_client::IdentityServiceClient::new(channel);
+    let check = |check_only: bool| {
+        let mut request = tonic::Request::new(ohjaus_platform::proto::identity::v1::ResolveSessionRequest {
+            session_token: session_token.clone(),
+            check_only,
+        });
+        let token = format!(
+            "Bearer {}",
+            system.service_token(&ohjaus_platform::auth::Principal::Service { name: "gateway".into() })
+        );
+        request.metadata_mut().insert("authorization", token.parse().unwrap());
+        request
+    };
+    system.clock.advance(Duration::minutes(20));
+    assert!(identity.resolve_session(check(true)).await.is_ok(), "still live after 20 minutes");
+    system.clock.advance(Duration::minutes(15));
+    assert!(identity.resolve_session(check(true)).await.is_err(), "idle for 35 minutes despite the checks");
+    assert_eq!(watcher.get("/api/v1/me").await.status, 401);
+
     // Absolute timeout: 12 hours after login, however busy.
     let mut busy = Browser::new(&system);
     busy.login("expert", "maija.paakayttaja").await;

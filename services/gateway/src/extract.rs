@@ -133,7 +133,7 @@ pub async fn cookie_session(headers: &HeaderMap, state: &AppState) -> Result<Opt
     let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let request = state.as_service(ResolveSessionRequest { session_token: token.clone() });
+    let request = state.as_service(ResolveSessionRequest { session_token: token.clone(), check_only: false });
     let resolved = match state.identity().resolve_session(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => {

@@ -111,7 +111,11 @@ impl Identity {
                 .map(|m| pb::Membership { organization_id: m.organization_id, roles: roles_to_strings(&m.roles) })
                 .collect();
         }
-        store::touch_session(&self.inner.db, session.id, now).await?;
+        // A live stream's periodic check is not the person using the service: an open page
+        // alone must not keep an idle session alive.
+        if !msg.check_only {
+            store::touch_session(&self.inner.db, session.id, now).await?;
+        }
         Ok(pb::ResolvedSession {
             session_id: session.id.to_string(),
             csrf_token: session.csrf_token,

@@ -73,7 +73,7 @@ async fn stream_updates(
             let change = tokio::select! {
                 () = sender.closed() => return,
                 _ = check.tick() => {
-                    let request = state.as_service(ResolveSessionRequest { session_token: session.token.clone() });
+                    let request = state.as_service(ResolveSessionRequest { session_token: session.token.clone(), check_only: true });
                     if state.identity().resolve_session(request).await.is_err() {
                         return;
                     }

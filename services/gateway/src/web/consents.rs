@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::{
     shell::{FieldError, Shell, Texts, Visitor},
-    workspaces::localized,
+    workspaces::{localized, visitors_workspace},
 };
 use crate::{problem::ApiError, state::AppState};
 
@@ -124,21 +124,12 @@ async fn proposal_page(
     form: ProposalForm,
     errors: Vec<FieldError>,
 ) -> Response {
-    let caller = match visitor.principal() {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let id = match visitor.id(id) {
-        Ok(id) => id,
+    let (caller, id, workspace) = match visitors_workspace(state, visitor, id).await {
+        Ok(found) => found,
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
     // Only the owner guide proposes: anyone else finds no such page.
-    let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
-    let workspace = match state.workspaces().get_workspace(state.as_caller(&caller, request)).await {
-        Ok(found) => found.into_inner(),
-        Err(status) => return visitor.failure(ApiError::from(status)),
-    };
     if super::shell::subject_of(&caller).as_deref() != Some(workspace.owner_id.as_str()) {
         return visitor.failure(ApiError::code(ohjaus_platform::error::ErrorCode::NotFound));
     }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     shell::{FieldError, Shell, Texts, Visitor},
-    workspaces::shown,
+    workspaces::{shown, visitors_workspace},
 };
 use crate::{problem::ApiError, state::AppState, views::timestamp};
 
@@ -145,20 +145,11 @@ async fn guidance_page(
     form: ItemForm,
     errors: Vec<FieldError>,
 ) -> Response {
-    let caller = match visitor.principal() {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let id = match visitor.id(id) {
-        Ok(id) => id,
+    let (caller, id, workspace) = match visitors_workspace(state, visitor, id).await {
+        Ok(found) => found,
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
-    let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
-    let workspace = match state.workspaces().get_workspace(state.as_caller(&caller, request)).await {
-        Ok(found) => found.into_inner(),
-        Err(status) => return visitor.failure(ApiError::from(status)),
-    };
     let expert = matches!(caller, Principal::Expert { .. });
     let mut sections = Vec::new();
     for (kind, name) in KINDS {

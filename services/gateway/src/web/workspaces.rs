@@ -319,6 +319,23 @@ pub async fn show(
     workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
 }
 
+/// The visitor's principal, the canonical id and the workspace it names as the visitor may
+/// see it; or the answer to give instead (login, not found). Only canonical ids reach the
+/// services; anything else is simply not a workspace.
+pub(super) async fn visitors_workspace(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+) -> Result<(Principal, String, pb::Workspace), Box<Response>> {
+    let caller = visitor.principal()?;
+    let id = visitor.id(id)?;
+    let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
+    match state.workspaces().get_workspace(state.as_caller(&caller, request)).await {
+        Ok(found) => Ok((caller, id, found.into_inner())),
+        Err(status) => Err(Box::new(visitor.failure(ApiError::from(status)))),
+    }
+}
+
 pub(super) async fn workspace_page(
     state: &AppState,
     visitor: &Visitor,
@@ -326,21 +343,11 @@ pub(super) async fn workspace_page(
     status: StatusCode,
     extras: Extras,
 ) -> Response {
-    let caller = match visitor.principal() {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    // Only canonical ids reach the services; anything else is simply not a workspace.
-    let id = match visitor.id(id) {
-        Ok(id) => id,
+    let (caller, id, workspace) = match visitors_workspace(state, visitor, id).await {
+        Ok(found) => found,
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
-    let request = pb::GetWorkspaceRequest { workspace_id: id.clone() };
-    let workspace = match state.workspaces().get_workspace(state.as_caller(&caller, request)).await {
-        Ok(found) => found.into_inner(),
-        Err(status) => return visitor.failure(ApiError::from(status)),
-    };
     let request = pb::ListMessagesRequest {
         workspace_id: id.clone(),
         page_size: MESSAGES_SHOWN,

@@ -350,29 +350,3 @@ fn a_malformed_table_is_refused() {
     let mut table = Table::new(vec![h]).unwrap();
     assert_eq!(table.set(&[1], 3), Err(TableError::NoSuchCell));
 }
-
-/// Not a test of behaviour: how long a realistic table takes (`cargo test --release -- --ignored`).
-#[test]
-#[ignore = "a timing, run by hand"]
-fn timing_of_a_platform_table() {
-    let offices: Vec<usize> = vec![10; 20];
-    let months = vec![3; 8];
-    let rows: usize = offices.iter().sum();
-    let columns: usize = months.iter().sum();
-    let mut seed = 7u64;
-    let inner: Vec<Vec<u64>> = (0..rows)
-        .map(|_| {
-            (0..columns)
-                .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (seed >> 33) % 40
-                })
-                .collect()
-        })
-        .collect();
-    let table = additive(&offices, &months, &inner);
-    let started = std::time::Instant::now();
-    let pattern = suppress(&table, Threshold::default());
-    let hidden = pattern.statuses().iter().filter(|s| **s != Status::Published).count();
-    eprintln!("{} cells, {hidden} hidden, {:?}", table.len(), started.elapsed());
-}

@@ -411,15 +411,37 @@ async fn integration_clients_get_tokens_by_client_credentials(backend: Backend) 
     assert!(offices.is_ok(), "{offices:?}");
     let outside_tenant = grpc.get_organization(pb::GetOrganizationRequest { id: other }).await.unwrap_err();
     assert_eq!(outside_tenant.code(), tonic::Code::NotFound);
-    let outside_scope = grpc
-        .create_office(pb::CreateOfficeRequest {
-            organization_id: org.clone(),
-            name: "Ei".into(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap_err();
+    // Refused outside its scope: the scope it lacks named, a message for a person in the
+    // language of its `accept-language`, a generic English one as the status message.
+    let mut in_swedish = tonic::Request::new(pb::CreateOfficeRequest {
+        organization_id: org.clone(),
+        name: "Ei".into(),
+        request_id: String::new(),
+    });
+    in_swedish.metadata_mut().insert("accept-language", "sv-FI, en;q=0.5".parse().unwrap());
+    let outside_scope = grpc.create_office(in_swedish).await.unwrap_err();
     assert_eq!(outside_scope.code(), tonic::Code::PermissionDenied);
+    assert_eq!(outside_scope.message(), "Not allowed");
+    let refusal = ohjaus_platform::error::Failure::from_status(&outside_scope);
+    assert_eq!(refusal.missing_scope.as_deref(), Some("tenants.write"));
+    {
+        use tonic_types::StatusExt;
+        let localized = outside_scope.get_details_localized_message().expect("a LocalizedMessage");
+        assert_eq!(localized.locale, "sv");
+        assert!(localized.message.starts_with("Inte tillåtet"), "{}", localized.message);
+        assert!(localized.message.contains("tenants.write"), "{}", localized.message);
+    }
+    let over_http = http
+        .post(system.url(&format!("/api/v1/organizations/{org}/offices")))
+        .bearer_auth(&access)
+        .header("accept-language", "fi")
+        .json(&json!({"name": "Ei"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(over_http.status(), 403);
+    let problem: serde_json::Value = over_http.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("tenants.write"), "{problem}");
     // A change it may not make is refused as such, before its (empty, invalid) body is read.
     let not_its_to_edit = grpc
         .update_organization(pb::UpdateOrganizationRequest { id: org.clone(), ..Default::default() })
@@ -429,10 +451,29 @@ async fn integration_clients_get_tokens_by_client_credentials(backend: Backend) 
     assert!(ohjaus_platform::error::Failure::from_status(&not_its_to_edit).violations.is_empty());
     // An access token does not speak for a service.
     let service_only = grpc
-        .authenticate_integration_client(pb::AuthenticateIntegrationClientRequest { client_id, secret })
+        .authenticate_integration_client(pb::AuthenticateIntegrationClientRequest {
+            client_id: client_id.clone(),
+            secret,
+        })
         .await
         .unwrap_err();
     assert_eq!(service_only.code(), tonic::Code::PermissionDenied);
+
+    // Revoked: its unexpired access token is refused on the very next call, over both faces.
+    let revoked = maija.send_with_csrf(reqwest::Method::DELETE, &location, None).await;
+    assert_eq!(revoked.status, 200, "{:?}", revoked.body);
+    let started = std::time::Instant::now();
+    let over_http = bearer(&format!("/api/v1/organizations/{org}/offices")).send().await.unwrap();
+    assert_eq!(over_http.status(), 401, "revoked at once over HTTP");
+    let over_grpc =
+        grpc.list_offices(pb::ListOfficesRequest { organization_id: org.clone(), ..Default::default() }).await;
+    assert_eq!(over_grpc.unwrap_err().code(), tonic::Code::Unauthenticated, "revoked at once over gRPC");
+    let read = grpc.get_organization(pb::GetOrganizationRequest { id: org.clone() }).await.unwrap_err();
+    assert_eq!(read.code(), tonic::Code::Unauthenticated);
+    println!(
+        "revocation: refused on the next call, {} ms after the revocation answered",
+        started.elapsed().as_millis()
+    );
 }
 
 async fn every_login_outcome_is_audited_without_codes_or_tokens(backend: Backend) {

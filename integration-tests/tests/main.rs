@@ -17,6 +17,7 @@ mod directory;
 mod edge;
 mod forms;
 mod gateway;
+mod grpc_python;
 mod guidance;
 mod idempotent_creation;
 mod identity;

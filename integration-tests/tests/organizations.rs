@@ -275,4 +275,43 @@ async fn integration_clients_act_within_scope_and_tenant(backend: Backend) {
     assert_eq!(revoked.status, 200);
     assert!(revoked.body["revoked_at"].is_string());
     assert_eq!(client.get(&format!("/api/v1/organizations/{org_a}/offices")).await.status, 401, "revoked at once");
+
+    // `tenants.write` manages experts but makes no main user: that takes `tenants.admin`.
+    let make_client = |scopes: serde_json::Value| {
+        let admin = &admin;
+        let org_a = org_a.clone();
+        async move {
+            let made = admin
+                .post(
+                    &format!("/api/v1/organizations/{org_a}/integration-clients"),
+                    json!({"name": "HR", "scopes": scopes}),
+                )
+                .await;
+            assert_eq!(made.status, 201, "{:?}", made.body);
+            (made.body["client"]["id"].as_str().unwrap().to_owned(), made.body["secret"].as_str().unwrap().to_owned())
+        }
+    };
+    let expert = |id: &str, roles: serde_json::Value| {
+        json!({"name": format!("Henkilö {id}"), "email": format!("{id}@example.fi"),
+               "virtu": {"home_organization": "kunta.fi", "local_id": id}, "roles": roles})
+    };
+    let experts = format!("/api/v1/organizations/{org_a}/experts");
+    let (writer_id, writer_secret) = make_client(json!(["tenants.read", "tenants.write"])).await;
+    let writer = system.basic(&writer_id, &writer_secret);
+    let guide = writer.post(&experts, expert("ohjaaja", json!(["guide"]))).await;
+    assert_eq!(guide.status, 201, "{:?}", guide.body);
+    let refused = writer.post(&experts, expert("uusi-paakayttaja", json!(["guide", "admin"]))).await;
+    assert_eq!(refused.status, 403, "{:?}", refused.body);
+    assert!(refused.body["detail"].as_str().unwrap().contains("tenants.admin"), "{:?}", refused.body);
+    let guide_id = guide.body["id"].as_str().unwrap();
+    let etag = format!("\"{}\"", guide.body["version"]);
+    let promote = writer.put(&format!("{experts}/{guide_id}/roles"), json!({"roles": ["guide", "admin"]}), &etag).await;
+    assert_eq!(promote.status, 403, "no promotion to main user: {:?}", promote.body);
+    let (admin_client_id, admin_client_secret) =
+        make_client(json!(["tenants.read", "tenants.write", "tenants.admin"])).await;
+    let with_admin_scope = system.basic(&admin_client_id, &admin_client_secret);
+    let main_user = with_admin_scope.post(&experts, expert("uusi-paakayttaja", json!(["admin"]))).await;
+    assert_eq!(main_user.status, 201, "{:?}", main_user.body);
+    let main_user_id = main_user.body["id"].as_str().unwrap();
+    assert_eq!(writer.delete(&format!("{experts}/{main_user_id}")).await.status, 403, "nor the removal of one");
 }

@@ -200,7 +200,7 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
                 JsonRejection::JsonDataError(e) => data_error_violation(&e.body_text()),
                 _ => FieldViolation::new("body", "field-malformed-json"),
             };
-            ApiError(Failure { code: ErrorCode::MalformedRequest, violations: vec![violation] })
+            ApiError(Failure::with_violations(ErrorCode::MalformedRequest, vec![violation]))
         }
     }
 }
@@ -269,20 +269,20 @@ impl IfMatch {
     /// The version, for an operation that needs the caller to have read one: `*` is 400.
     pub fn version(self) -> Result<i64, ApiError> {
         match self {
-            IfMatch::Any => Err(ApiError(Failure {
-                code: ErrorCode::MalformedRequest,
-                violations: vec![FieldViolation::new("If-Match", "if-match-any-refused")],
-            })),
+            IfMatch::Any => Err(ApiError(Failure::with_violations(
+                ErrorCode::MalformedRequest,
+                vec![FieldViolation::new("If-Match", "if-match-any-refused")],
+            ))),
             IfMatch::Version(version) => Ok(version),
         }
     }
 }
 
 fn malformed_if_match() -> ApiError {
-    ApiError(Failure {
-        code: ErrorCode::MalformedRequest,
-        violations: vec![FieldViolation::new("If-Match", "invalid-if-match")],
-    })
+    ApiError(Failure::with_violations(
+        ErrorCode::MalformedRequest,
+        vec![FieldViolation::new("If-Match", "invalid-if-match")],
+    ))
 }
 
 /// The version an update is based on, from `If-Match: "<version>"`. Required; `*` is refused
@@ -350,10 +350,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| ApiQuery(q.0)).map_err(|_| {
-            ApiError(Failure {
-                code: ErrorCode::MalformedRequest,
-                violations: vec![FieldViolation::new("query", "field-malformed-json")],
-            })
+            ApiError(Failure::with_violations(
+                ErrorCode::MalformedRequest,
+                vec![FieldViolation::new("query", "field-malformed-json")],
+            ))
         })
     }
 }

@@ -87,7 +87,7 @@ pub fn problem(failure: &Failure, language: Language, request_id: Option<String>
         kind: format!("urn:ohjaus:problem:{reason}"),
         title: language.text(&format!("error-{reason}-title")),
         status: failure.code.http_status(),
-        detail: language.text(&format!("error-{reason}-detail")),
+        detail: failure.detail(language),
         request_id,
         errors: failure
             .violations

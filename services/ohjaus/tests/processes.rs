@@ -328,7 +328,9 @@ fn run_to_the_end(storage: &Storage, run_env: &[(&str, String)]) -> String {
         .stdout(Stdio::piped())
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    // Its warnings (a step that failed and waits for the next run) explain a failed assertion.
+    eprintln!("{}", String::from_utf8_lossy(&run.stderr));
+    assert!(run.status.success(), "the run failed");
     String::from_utf8(run.stdout).unwrap()
 }
 
@@ -336,15 +338,21 @@ async fn count(db: &ohjaus_platform::db::Db, sql: &str) -> i64 {
     db.query(sql).fetch_one(db).await.unwrap().get::<i64>("n").unwrap()
 }
 
-/// Waits until `at_least` deletions are complete while `run` is still going.
+/// Waits until `at_least` deletions are complete while `run` is still going. The run first
+/// decides every due deletion (a round trip and a commit each) before it deletes any, so on a
+/// loaded CI machine with debug binaries the first completion can take a minute or more; the
+/// deadline only bounds a run that hangs.
 async fn until_deleted(evidence: &ohjaus_platform::db::Db, run: &mut Process, at_least: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(240);
     loop {
         if count(evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL").await >= at_least {
             return;
         }
         assert!(run.0.try_wait().unwrap().is_none(), "the run ended before it could be interrupted");
-        assert!(Instant::now() < deadline, "the run deleted nothing within 60 s");
+        if Instant::now() >= deadline {
+            let decided = count(evidence, "SELECT COUNT(*) AS n FROM deletions").await;
+            panic!("the run completed fewer than {at_least} deletions within 240 s ({decided} decided)");
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -482,7 +490,7 @@ async fn a_retention_run_survives_nats_killed_half_way() {
     until_deleted(&evidence, &mut first, 20).await;
     nats.stop();
     // The run finishes its work without the bus and stops on its own, within its bounds.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(240);
     let status = loop {
         if let Some(status) = first.0.try_wait().unwrap() {
             break status;

@@ -183,34 +183,74 @@ impl FieldViolation {
 pub struct Failure {
     pub code: ErrorCode,
     pub violations: Vec<FieldViolation>,
+    /// For a permission refused to an integration client: the scope that would have allowed
+    /// it (`ErrorInfo` metadata `missing_scope` over gRPC; named in the problem's detail).
+    pub missing_scope: Option<String>,
 }
 
 impl Failure {
     pub fn new(code: ErrorCode) -> Self {
-        Self { code, violations: Vec::new() }
+        Self::with_violations(code, Vec::new())
     }
     pub fn invalid(violations: Vec<FieldViolation>) -> Self {
-        Self { code: ErrorCode::InvalidArgument, violations }
+        Self::with_violations(ErrorCode::InvalidArgument, violations)
+    }
+    pub fn with_violations(code: ErrorCode, violations: Vec<FieldViolation>) -> Self {
+        Self { code, violations, missing_scope: None }
+    }
+    /// Permission denied to a client whose token lacks `scope`.
+    pub fn missing_scope(scope: &str) -> Self {
+        Self { code: ErrorCode::PermissionDenied, violations: Vec::new(), missing_scope: Some(scope.to_owned()) }
+    }
+
+    /// The text that tells a person what went wrong and what to do, in `language`.
+    pub fn detail(&self, language: crate::i18n::Language) -> String {
+        match &self.missing_scope {
+            Some(scope) => language.text_with("error-permission-denied-scope-detail", &[("scope", scope)]),
+            None => language.text(&format!("error-{}-detail", self.code.reason())),
+        }
     }
 
     /// The gRPC status: a generic English message, the code as `ErrorInfo`, field violations as
-    /// `BadRequest`. Never any internal detail.
+    /// `BadRequest` (each violation's description is its reason id, the key of its text in the
+    /// catalogue). Never any internal detail.
     pub fn to_status(&self) -> Status {
-        let mut details = ErrorDetails::with_error_info(self.code.reason(), DOMAIN, std::collections::HashMap::new());
+        self.to_status_in(None)
+    }
+
+    /// As [`Failure::to_status`], plus a `LocalizedMessage` for a person in `language` (the
+    /// caller's `accept-language`): the problem and what to do, then each field's problem.
+    pub fn to_status_in(&self, language: Option<crate::i18n::Language>) -> Status {
+        let reason = self.code.reason();
+        let mut metadata = std::collections::HashMap::new();
+        if let Some(scope) = &self.missing_scope {
+            metadata.insert("missing_scope".to_owned(), scope.clone());
+        }
+        let mut details = ErrorDetails::with_error_info(reason, DOMAIN, metadata);
         for violation in &self.violations {
             details.add_bad_request_violation(violation.field.clone(), violation.reason.clone());
         }
-        Status::with_error_details(self.code.grpc_code(), self.code.reason(), details)
+        if let Some(language) = language {
+            let mut message = format!("{}: {}", language.text(&format!("error-{reason}-title")), self.detail(language));
+            for violation in &self.violations {
+                message.push_str(&format!("\n{}: {}", violation.field, language.text(&violation.reason)));
+            }
+            details.set_localized_message(language.code(), message);
+        }
+        let english = crate::i18n::Language::En.text(&format!("error-{reason}-title"));
+        Status::with_error_details(self.code.grpc_code(), english, details)
     }
 
     /// Reads back what [`Failure::to_status`] wrote; any other status gets a code by its gRPC code.
     pub fn from_status(status: &Status) -> Self {
         let details = status.get_error_details();
-        let code = details
-            .error_info()
-            .filter(|info| info.domain == DOMAIN)
+        let info = details.error_info().filter(|info| info.domain == DOMAIN);
+        let code = info
             .and_then(|info| ErrorCode::from_reason(&info.reason))
             .unwrap_or_else(|| ErrorCode::from_grpc_code(status.code()));
+        let missing_scope = info
+            .and_then(|info| info.metadata.get("missing_scope").cloned())
+            .filter(|_| code == ErrorCode::PermissionDenied);
         let violations = details
             .bad_request()
             .map(|bad| {
@@ -220,7 +260,7 @@ impl Failure {
                     .collect()
             })
             .unwrap_or_default();
-        Self { code, violations }
+        Self { code, violations, missing_scope }
     }
 }
 

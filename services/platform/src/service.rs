@@ -28,6 +28,7 @@ use crate::{
     db::{Db, DbError, Tx},
     error::{ErrorCode, Failure, FieldViolation},
     events::{Event, HandlerError, Outbox},
+    i18n::Language,
     idempotency::{self, Earlier, caller_key, parse_request_id, request_hash},
 };
 
@@ -79,7 +80,7 @@ impl ServiceError {
 
     /// The values clash with existing data (a taken name, say), each field named.
     pub fn conflict(violations: Vec<FieldViolation>) -> Self {
-        ServiceError::Refused(Failure { code: ErrorCode::AlreadyExists, violations })
+        ServiceError::Refused(Failure::with_violations(ErrorCode::AlreadyExists, violations))
     }
 
     pub fn not_found() -> Self {
@@ -122,10 +123,15 @@ impl ServiceError {
 
     /// The status for the caller, logging an internal failure once with where it happened.
     pub fn into_status(self) -> Status {
+        self.into_status_in(None)
+    }
+
+    /// As [`ServiceError::into_status`], with a message for a person in `language`.
+    pub fn into_status_in(self, language: Option<Language>) -> Status {
         if self.refusal().is_none() && !matches!(self, ServiceError::ConcurrentReplay) {
             tracing::error!(error = %self, "request failed");
         }
-        self.failure().to_status()
+        self.failure().to_status_in(language)
     }
 }
 
@@ -206,8 +212,42 @@ pub fn peer_refusal(peer: &'static str, status: &Status) -> ServiceError {
 macro_rules! unary {
     ($self:ident . $method:ident, $request:ident) => {{
         let principal = $crate::auth::principal_of(&$request)?.clone();
-        Ok(::tonic::Response::new($self.$method(&principal, $request.into_inner()).await?))
+        let language = $crate::service::requested_language($request.metadata());
+        match $self.$method(&principal, $request.into_inner()).await {
+            Ok(answer) => Ok(::tonic::Response::new(answer)),
+            Err(error) => Err($crate::service::LocalizedStatus::localized_status(error, language)),
+        }
     }};
+}
+
+/// A handler's error as the status its caller receives, in the caller's language where it is ours.
+pub trait LocalizedStatus {
+    fn localized_status(self, language: Option<Language>) -> Status;
+}
+
+impl LocalizedStatus for ServiceError {
+    fn localized_status(self, language: Option<Language>) -> Status {
+        self.into_status_in(language)
+    }
+}
+
+impl LocalizedStatus for Failure {
+    fn localized_status(self, language: Option<Language>) -> Status {
+        self.to_status_in(language)
+    }
+}
+
+/// A status made elsewhere (a peer's, a transport's) passes as it is.
+impl LocalizedStatus for Status {
+    fn localized_status(self, _: Option<Language>) -> Status {
+        self
+    }
+}
+
+/// The language a gRPC caller asked for in its `accept-language` metadata, if it asked: its
+/// refusals then carry a `LocalizedMessage` in that language.
+pub fn requested_language(metadata: &tonic::metadata::MetadataMap) -> Option<Language> {
+    metadata.get("accept-language").and_then(|v| v.to_str().ok()).map(|header| Language::negotiate(Some(header)))
 }
 
 /// The idempotency key of a creating request, parsed with the rest of its command.

@@ -6,5 +6,6 @@
 mod support;
 
 mod db;
+mod error_catalogue;
 mod events;
 mod keyring;

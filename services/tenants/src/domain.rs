@@ -271,16 +271,22 @@ pub fn directory_reader(principal: &Principal) -> Result<DirectoryReader, Failur
 /// What an integration client may do. Later services add their own scopes here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
+    /// Read the organisation's registry data, offices and experts.
     TenantsRead,
+    /// Change offices and experts (but not make or unmake main users).
     TenantsWrite,
+    /// Make, change and remove main users: a main user can make more clients, so this reach is
+    /// a scope of its own, never implied by `tenants.write`.
+    TenantsAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::TenantsRead, Scope::TenantsWrite];
+    pub const ALL: [Scope; 3] = [Scope::TenantsRead, Scope::TenantsWrite, Scope::TenantsAdmin];
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::TenantsRead => "tenants.read",
             Scope::TenantsWrite => "tenants.write",
+            Scope::TenantsAdmin => "tenants.admin",
         }
     }
     pub fn parse(value: &str) -> Result<Self, FieldViolation> {
@@ -351,13 +357,41 @@ pub fn authorize(
         }
         Action::EditRegistry => false,
     };
-    if allowed { Ok(()) } else { Err(Failure::new(ErrorCode::PermissionDenied)) }
+    if allowed {
+        return Ok(());
+    }
+    // A client is told which scope it lacks, where one would do.
+    let scope = match action {
+        Action::Read => Some(Scope::TenantsRead),
+        Action::Administer | Action::NameMainUser => Some(Scope::TenantsWrite),
+        Action::EditRegistry => None,
+    };
+    match (principal, scope) {
+        (Principal::IntegrationClient { .. }, Some(scope)) => Err(Failure::missing_scope(scope.as_str())),
+        _ => Err(Failure::new(ErrorCode::PermissionDenied)),
+    }
 }
 
 /// Roles the caller may grant: the operator names main users only.
 pub fn check_grantable(principal: &Principal, roles: &Roles) -> Result<(), Failure> {
     if principal.is_operator() && !roles.only_admin() {
         return Err(Failure::invalid(vec![FieldViolation::new("roles", "invalid-roles-operator-admin-only")]));
+    }
+    Ok(())
+}
+
+/// An integration client makes, changes or removes a main user (an expert with the admin role
+/// `before` or `after` the change) only with `tenants.admin`; people are held by their roles.
+pub fn check_main_user_change(
+    principal: &Principal,
+    org: OrganizationId,
+    before: Option<&Roles>,
+    after: Option<&Roles>,
+) -> Result<(), Failure> {
+    let touches_main_user = [before, after].into_iter().flatten().any(|roles| roles.as_slice().contains(&Role::Admin));
+    let client = matches!(principal, Principal::IntegrationClient { .. });
+    if client && touches_main_user && !principal.has_scope(org.as_uuid(), Scope::TenantsAdmin.as_str()) {
+        return Err(Failure::missing_scope(Scope::TenantsAdmin.as_str()));
     }
     Ok(())
 }

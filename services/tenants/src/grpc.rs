@@ -18,7 +18,7 @@ use ohjaus_platform::{
     auth::Principal,
     clock::SharedClock,
     db::{Db, Source},
-    error::FieldViolation,
+    error::{ErrorCode, FieldViolation},
     events::Outbox,
     proto::tenants::v1 as pb,
     service::{Core, ServiceError, ServiceResult},
@@ -28,7 +28,7 @@ use ohjaus_platform::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{self, Action, Organization, OrganizationId},
+    domain::{self, Action, ClientId, Organization, OrganizationId},
     store,
 };
 
@@ -71,7 +71,14 @@ impl Tenants {
         id: OrganizationId,
         action: Action,
     ) -> ServiceResult<Organization> {
-        let org = store::find_organization(conn, id).await?.ok_or_else(ServiceError::not_found)?;
+        let found = match principal {
+            Principal::IntegrationClient { client_id, .. } if principal.belongs_to(id.as_uuid()) => {
+                let active = store::find_organization_for_client(conn, id, ClientId(*client_id)).await?;
+                Some(active.ok_or(ServiceError::from(ErrorCode::Unauthenticated))?)
+            }
+            _ => store::find_organization(conn, id).await?,
+        };
+        let org = found.ok_or_else(ServiceError::not_found)?;
         domain::authorize(principal, id, org.status, action)?;
         Ok(org)
     }

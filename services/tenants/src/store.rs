@@ -149,6 +149,29 @@ pub async fn find_organization<'c>(conn: impl Source<'c>, id: OrganizationId) ->
     conn.query(&sql).bind(id.as_uuid()).fetch_optional(conn).await?.as_ref().map(organization).transpose()
 }
 
+/// The organisation, as seen by an integration client: `None` also when the client is not one
+/// of the organisation's, or has been revoked. A client's access token stays valid until it
+/// expires, so every call it makes is checked here against the client's row (one indexed read
+/// with the organisation's): a revoked client is refused on its next call, on every replica.
+pub async fn find_organization_for_client<'c>(
+    conn: impl Source<'c>,
+    id: OrganizationId,
+    client: ClientId,
+) -> Result<Option<Organization>> {
+    let sql = format!(
+        "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1 AND EXISTS \
+         (SELECT 1 FROM integration_clients WHERE id = $2 AND organization_id = $1 AND revoked_at IS NULL)"
+    );
+    conn.query(&sql)
+        .bind(id.as_uuid())
+        .bind(client.as_uuid())
+        .fetch_optional(conn)
+        .await?
+        .as_ref()
+        .map(organization)
+        .transpose()
+}
+
 pub async fn organizations_page(db: &Db, page: &PageRequest) -> Result<Vec<Organization>> {
     let sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id > $1 ORDER BY id LIMIT $2");
     db.query(&sql)

@@ -14,6 +14,7 @@ error-unauthenticated-title = Login required
 error-unauthenticated-detail = Log in, or send valid credentials, to use this function.
 error-permission-denied-title = Not allowed
 error-permission-denied-detail = Your role does not allow this action.
+error-permission-denied-scope-detail = The client's access does not include the scope { $scope }. A main user of the organisation can grant it in a new client.
 error-csrf-rejected-title = Request not accepted
 error-csrf-rejected-detail = The request did not carry the session's security token (X-CSRF-Token). Reload the page and try again.
 error-organization-suspended-title = Organisation suspended

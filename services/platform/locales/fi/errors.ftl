@@ -14,6 +14,7 @@ error-unauthenticated-title = Kirjautuminen vaaditaan
 error-unauthenticated-detail = Kirjaudu sisään tai lähetä voimassa olevat tunnukset käyttääksesi tätä toimintoa.
 error-permission-denied-title = Ei sallittu
 error-permission-denied-detail = Roolisi ei salli tätä toimintoa.
+error-permission-denied-scope-detail = Asiakasjärjestelmän käyttöoikeuksiin ei kuulu laajuutta { $scope }. Organisaation pääkäyttäjä voi myöntää sen uudelle asiakasjärjestelmälle.
 error-csrf-rejected-title = Pyyntöä ei hyväksytty
 error-csrf-rejected-detail = Pyynnöstä puuttui istunnon suojaustunniste (X-CSRF-Token). Lataa sivu uudelleen ja yritä uudestaan.
 error-organization-suspended-title = Organisaation käyttö on keskeytetty

@@ -14,6 +14,7 @@ error-unauthenticated-title = Inloggning krävs
 error-unauthenticated-detail = Logga in eller skicka giltiga inloggningsuppgifter för att använda funktionen.
 error-permission-denied-title = Inte tillåtet
 error-permission-denied-detail = Din roll tillåter inte den här åtgärden.
+error-permission-denied-scope-detail = Klientens behörigheter omfattar inte omfånget { $scope }. En huvudanvändare i organisationen kan bevilja det för en ny klient.
 error-csrf-rejected-title = Begäran godtogs inte
 error-csrf-rejected-detail = Begäran saknade sessionens säkerhetstoken (X-CSRF-Token). Ladda om sidan och försök igen.
 error-organization-suspended-title = Organisationen är avstängd

@@ -131,6 +131,7 @@ impl Tenants {
         let AddExpert { new, key } = command?;
         // The operator names main users only; a main user (or a client) may grant any role.
         domain::check_grantable(principal, &new.roles)?;
+        domain::check_main_user_change(principal, org, None, Some(&new.roles))?;
         let mut tx = match key.begin(self.db(), principal).await? {
             NextAction::Proceed(tx) => tx,
             NextAction::Replay(id) => {
@@ -213,6 +214,7 @@ impl Tenants {
         self.authorized(&mut tx, principal, org, Action::Administer).await?;
         let mut expert = store::find_expert(&mut tx, org, person).await?.ok_or_else(ServiceError::not_found)?;
         domain::check_version(expected_version, expert.version)?;
+        domain::check_main_user_change(principal, org, Some(&expert.roles), Some(&roles))?;
         let listing = expert.listing.after_roles(&roles);
         let unlisted = expert.listing.listed && !listing.listed;
         expert.roles = roles;
@@ -289,7 +291,8 @@ impl Tenants {
         let RemoveExpert { org, person } = RemoveExpert::parse(&msg)?;
         let mut tx = self.db().begin().await?;
         self.authorized(&mut tx, principal, org, Action::Administer).await?;
-        store::find_expert(&mut tx, org, person).await?.ok_or_else(ServiceError::not_found)?;
+        let expert = store::find_expert(&mut tx, org, person).await?.ok_or_else(ServiceError::not_found)?;
+        domain::check_main_user_change(principal, org, Some(&expert.roles), None)?;
         store::delete_membership(&mut tx, org, person).await?;
         self.core()
             .emit(&mut tx, org, ev::ExpertRemoved { organization_id: org.to_string(), expert_id: person.to_string() })

@@ -31,7 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewIntegrationClient {
     pub name: String,
-    /// e.g. `tenants.read`, `tenants.write`.
+    /// `tenants.read` (registry data, offices, experts), `tenants.write` (offices and experts,
+    /// no main user), `tenants.admin` (making, changing or removing main users).
     pub scopes: Vec<String>,
 }
 

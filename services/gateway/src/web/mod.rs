@@ -81,6 +81,11 @@ pub fn router() -> Router<AppState> {
         .route("/app/consents/{request}/{decision}", post(workspaces::decide))
         .route("/app/invitations/{token}", get(invitations::landing).post(invitations::accept))
         .route("/app/logout", post(logout))
+        // web: guidance items changed and removed; the organisation's forms (registry data,
+        // offices, experts' roles and listing)
+        .route("/app/workspaces/{id}/items/{item}/edit", get(guidance::edit_form))
+        .route("/app/workspaces/{id}/items/{item}", post(guidance::update))
+        .route("/app/workspaces/{id}/items/{item}/delete", post(guidance::delete))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

@@ -319,12 +319,8 @@ pub async fn create(
     Path(id): Path<String>,
     Form(form): Form<ItemForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
@@ -375,13 +371,9 @@ pub async fn set_done(
     Path((id, item)): Path<(String, String)>,
     Form(form): Form<DoneForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
+    let (caller, [workspace, item]) = match visitor.acting_on(&form.csrf_token, [&id, &item]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
-    };
-    let (workspace, item) = match (visitor.id(&id), visitor.id(&item)) {
-        (Ok(workspace), Ok(item)) => (workspace, item),
-        (Err(answer), _) | (_, Err(answer)) => return *answer,
     };
     let request = pb::SetTaskDoneRequest {
         workspace_id: workspace.clone(),
@@ -412,12 +404,8 @@ pub async fn put_summary(
     Path(id): Path<String>,
     Form(form): Form<SummaryForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let author_name = visitor.session.as_ref().map(|s| s.resolved.display_name.clone()).unwrap_or_default();
@@ -540,13 +528,9 @@ pub async fn update(
     Path((id, item)): Path<(String, String)>,
     Form(form): Form<ItemForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
+    let (caller, [workspace, item]) = match visitor.acting_on(&form.csrf_token, [&id, &item]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
-    };
-    let (workspace, item) = match (visitor.id(&id), visitor.id(&item)) {
-        (Ok(workspace), Ok(item)) => (workspace, item),
-        (Err(answer), _) | (_, Err(answer)) => return *answer,
     };
     let t = Texts(visitor.language);
     let kind = KINDS.iter().find(|(_, name)| *name == form.kind).map_or(pb::ItemKind::Unspecified, |(k, _)| *k);
@@ -595,13 +579,9 @@ pub async fn delete(
     Path((id, item)): Path<(String, String)>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
+    let (caller, [workspace, item]) = match visitor.acting_on(&form.csrf_token, [&id, &item]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
-    };
-    let (workspace, item) = match (visitor.id(&id), visitor.id(&item)) {
-        (Ok(workspace), Ok(item)) => (workspace, item),
-        (Err(answer), _) | (_, Err(answer)) => return *answer,
     };
     let request = pb::ItemRef { workspace_id: workspace.clone(), item_id: item, version: form.version };
     match state.workspaces().delete_item(state.as_caller(&caller, request)).await {

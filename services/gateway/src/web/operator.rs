@@ -308,12 +308,8 @@ pub async fn update(
     Path(id): Path<String>,
     Form(form): Form<NewOrganisationForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let id = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [id]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let request = pb::UpdateOrganizationRequest {
@@ -348,12 +344,8 @@ pub async fn set_status(
     Path((id, status)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let id = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [id]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let status = match status.as_str() {

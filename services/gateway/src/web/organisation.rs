@@ -271,7 +271,7 @@ pub async fn hand_over(
     Path(id): Path<String>,
     Form(form): Form<HandoverForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation]) = match visitor.acting_on(&form.csrf_token, [&id]) {
         Ok(acting) => acting,
         Err(answer) => return *answer,
     };
@@ -311,13 +311,6 @@ pub async fn hand_over(
             organisation_page(&state, &visitor, &organisation, StatusCode::UNPROCESSABLE_ENTITY, extras).await
         }
     }
-}
-
-/// The principal acting by the form's CSRF token and the organisation's canonical id, or the
-/// answer to give instead (log in, not found).
-fn acting_on(visitor: &Visitor, csrf: &str, id: &str) -> Result<(Principal, String), Box<Response>> {
-    let caller = visitor.acting(csrf)?;
-    Ok((caller, visitor.id(id)?))
 }
 
 /// How a form of these pages ends: on to `done` (Post/Redirect/Get) when the service took it;
@@ -364,7 +357,7 @@ pub async fn add_office(
     Path(id): Path<String>,
     Form(form): Form<OfficeForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation]) = match visitor.acting_on(&form.csrf_token, [&id]) {
         Ok(acting) => acting,
         Err(answer) => return *answer,
     };
@@ -400,12 +393,8 @@ pub async fn rename_office(
     Path((id, office)): Path<(String, String)>,
     Form(form): Form<RenameForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation, office]) = match visitor.acting_on(&form.csrf_token, [&id, &office]) {
         Ok(acting) => acting,
-        Err(answer) => return *answer,
-    };
-    let office = match visitor.id(&office) {
-        Ok(office) => office,
         Err(answer) => return *answer,
     };
     let request = pb::UpdateOfficeRequest {
@@ -433,7 +422,7 @@ pub async fn add_client(
     Path(id): Path<String>,
     Form(form): Form<ClientForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation]) = match visitor.acting_on(&form.csrf_token, [&id]) {
         Ok(acting) => acting,
         Err(answer) => return *answer,
     };
@@ -474,13 +463,9 @@ pub async fn revoke_client(
     Path((id, client)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
+    let (caller, [organisation, client]) = match visitor.acting_on(&form.csrf_token, [&id, &client]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
-    };
-    let (organisation, client) = match (visitor.id(&id), visitor.id(&client)) {
-        (Ok(organisation), Ok(client)) => (organisation, client),
-        (Err(answer), _) | (_, Err(answer)) => return *answer,
     };
     let request = pb::RevokeIntegrationClientRequest { organization_id: organisation.clone(), client_id: client };
     match state.tenants().revoke_integration_client(state.as_caller(&caller, request)).await {
@@ -632,12 +617,8 @@ pub async fn set_roles(
     Path((id, expert)): Path<(String, String)>,
     Form(form): Form<RolesForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation, expert]) = match visitor.acting_on(&form.csrf_token, [&id, &expert]) {
         Ok(acting) => acting,
-        Err(answer) => return *answer,
-    };
-    let expert = match visitor.id(&expert) {
-        Ok(expert) => expert,
         Err(answer) => return *answer,
     };
     let request = pb::SetExpertRolesRequest {
@@ -664,12 +645,8 @@ pub async fn set_listing(
     Path((id, expert)): Path<(String, String)>,
     Form(form): Form<ListingForm>,
 ) -> Response {
-    let (caller, organisation) = match acting_on(&visitor, &form.csrf_token, &id) {
+    let (caller, [organisation, expert]) = match visitor.acting_on(&form.csrf_token, [&id, &expert]) {
         Ok(acting) => acting,
-        Err(answer) => return *answer,
-    };
-    let expert = match visitor.id(&expert) {
-        Ok(expert) => expert,
         Err(answer) => return *answer,
     };
     let request = pb::SetExpertListingRequest {

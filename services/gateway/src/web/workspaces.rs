@@ -495,12 +495,8 @@ pub async fn invite(
     Path(id): Path<String>,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let request = pb::CreateInvitationRequest {
@@ -767,12 +763,8 @@ pub async fn change_state(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<VersionForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let request = pb::ChangeStateRequest { workspace_id: workspace.clone(), version: form.version };

@@ -203,6 +203,20 @@ async function operatorPages() {
   await shot(page, 'operator');
   await Promise.all([page.waitForEvent('load'), page.locator('tr', { hasText: business }).locator('form[action$="/activate"] button').click()]);
   if ((await page.locator('tr', { hasText: business }).textContent()).includes('Keskeytetty')) fail('the organisation was not made active again');
+  // Its registry data changed (an empty official name refused first).
+  await Promise.all([page.waitForURL(/\/operator\/organisations\/[0-9a-f-]{36}$/), page.locator('tr', { hasText: business }).locator('a').click()]);
+  await everyLanguage(page, 'registry data');
+  const edit = page.url().split('?')[0];
+  await page.goto(`${edit}?lang=fi`);
+  await page.fill('#official_name', '');
+  await Promise.all([page.waitForSelector('#official_name-error'), page.click('main form button[type=submit]')]);
+  await axe(page, 'registry data, no official name (fi)');
+  await page.fill('#official_name', 'Testikunta ja Naapuri');
+  await page.fill('#website', 'https://naapuri.example');
+  await Promise.all([page.waitForURL(/updated=1/), page.click('main form button[type=submit]')]);
+  await page.goto(edit);
+  const saved = [await page.inputValue('#official_name'), await page.inputValue('#website')];
+  if (saved[0] !== 'Testikunta ja Naapuri' || !saved[1].startsWith('https://naapuri.example')) fail(`the changed registry data was not saved: ${saved}`);
   await ctx.close();
 }
 
@@ -220,6 +234,35 @@ async function mainUser() {
   await page.fill('#office_name', 'Itäinen toimipiste');
   await Promise.all([page.waitForEvent('load'), page.click('form[action$="/offices"] button[type=submit]')]);
   if (!(await page.textContent('#offices + ul')).includes('Itäinen toimipiste')) fail('the new office is not listed');
+  // The office renamed in its own form (an empty name refused first, by that form's field).
+  const office = () => page.locator('#offices + ul > li', { hasText: 'Itäinen toimipiste' });
+  await office().locator('summary').click();
+  await office().locator('input[name=office_name]').fill('');
+  await Promise.all([page.waitForSelector('.govuk-error-summary'), office().locator('button[type=submit]').click()]);
+  if (!(await office().locator('.govuk-error-message').count())) fail('the refused office name is not shown by its field');
+  await axe(page, 'organisation, office renamed to nothing (fi)');
+  await office().locator('input[name=office_name]').fill('Itäinen palvelupiste');
+  await Promise.all([page.waitForEvent('load'), office().locator('button[type=submit]').click()]);
+  if (!(await page.textContent('#offices + ul')).includes('Itäinen palvelupiste')) fail('the renamed office is not listed');
+  // An expert's roles (none refused first) and directory listing on the expert's page.
+  const noora = () => page.locator('#experts + table tr', { hasText: 'Noora Neuvoja' });
+  await Promise.all([page.waitForURL(/\/experts\/[0-9a-f-]{36}$/), noora().locator('a').click()]);
+  const expertUrl = page.url();
+  await everyLanguage(page, 'expert');
+  await page.goto(`${expertUrl}?lang=fi`);
+  for (const role of await page.$$('form[action$="/roles"] input[type=checkbox]')) await role.uncheck();
+  await Promise.all([page.waitForSelector('#roles-error'), page.click('form[action$="/roles"] button[type=submit]')]);
+  await axe(page, 'expert, no roles (fi)');
+  await page.check('#roles');
+  await page.check('#role-advisor');
+  await Promise.all([page.waitForURL(/\/organisations\/[0-9a-f-]{36}(\?.*)?(#experts)?$/), page.click('form[action$="/roles"] button[type=submit]')]);
+  const roles = await noora().locator('td').nth(1).textContent();
+  if (!roles.includes('Ohjaaja') || !roles.includes('Neuvoja')) fail(`the granted roles are not shown: ${roles}`);
+  await page.goto(expertUrl);
+  await page.check('#listed');
+  await page.fill('#description', 'Asumisen ja talouden neuvonta');
+  await Promise.all([page.waitForURL(/#experts$/), page.click('form[action$="/listing"] button[type=submit]')]);
+  if (!(await noora().locator('td').nth(2).textContent()).includes('Kyllä')) fail('the listed expert is not shown as listed');
   await page.fill('#client_name', 'Kalenteri');
   await page.check('#read');
   await Promise.all([page.waitForEvent('load'), page.click('form[action$="/clients"] button[type=submit]')]);
@@ -240,6 +283,8 @@ try {
     workspacePath = await guidePhase();
   } else if (phase === 'consent') {
     await consentPhase();
+  } else if (phase === 'group') {
+    await groupPhase();
   } else {
     await customerPhase();
   }
@@ -338,6 +383,10 @@ async function consentPhase() {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="/export"]')]);
   const magic = readFileSync(await download.path()).subarray(0, 2).toString('latin1');
   if (magic !== 'PK') fail(`the download is not a zip (${magic})`);
+  // And the readable document alone.
+  const [document] = await Promise.all([page.waitForEvent('download'), page.click('a[href$="/export?format=html"]')]);
+  const readable = readFileSync(await document.path(), 'utf8');
+  if (!readable.startsWith('<!doctype html>') || !readable.includes(`Hei! ${marker}`) || readable.includes('PK\u0003\u0004')) fail('the readable document is not the workspace\'s HTML page');
   const lost = js
     ? expertPage.waitForResponse((r) => r.url() === workspace && r.status() === 404, { timeout: 20000 }).then(() => true, () => false)
     : null;
@@ -534,6 +583,33 @@ async function customerPhase() {
   }
   await axe(plan, 'guidance with items, guide (fi)');
   await shot(plan, 'guidance-plan-guide');
+  // An event with its end; the task changed on its own page (an empty title refused first);
+  // the event removed.
+  await plan.check('#kind-event');
+  await plan.fill('#title', `Tapaaminen ${marker}`);
+  await plan.fill('#starts_at', '2027-03-20T10:00');
+  await plan.fill('#ends_at', '2027-03-20T11:30');
+  await plan.fill('#location', 'Keskusta');
+  await Promise.all([plan.waitForEvent('load'), plan.click('form[action$="/items"] button[type=submit]')]);
+  const meeting = () => plan.locator('#events + ul > li', { hasText: `Tapaaminen ${marker}` });
+  if (!(await meeting().textContent()).includes('20.3.2027 10:00 UTC – 20.3.2027 11:30 UTC')) fail('the event does not show its end');
+  const task = plan.locator('#tasks + ul > li', { hasText: `Hae asumistukea ${marker}` });
+  await Promise.all([plan.waitForURL(/\/items\/[0-9a-f-]{36}\/edit$/), task.locator('a[href$="/edit"]').click()]);
+  const itemUrl = plan.url();
+  await everyLanguage(plan, 'guidance item, change');
+  await plan.goto(`${itemUrl}?lang=fi`);
+  if ((await plan.inputValue('#due_on')) !== '2027-03-15') fail('the change form does not show the task as it is');
+  await plan.fill('#title', '');
+  await Promise.all([plan.waitForSelector('#title-error'), plan.click('main > form:first-of-type button[type=submit]')]);
+  await axe(plan, 'guidance item, no title (fi)');
+  await plan.fill('#title', `Hae asumistukea heti ${marker}`);
+  await Promise.all([plan.waitForURL(/\/guidance#i-/), plan.click('main > form:first-of-type button[type=submit]')]);
+  if (!(await plan.textContent('#tasks + ul')).includes(`Hae asumistukea heti ${marker}`)) fail('the changed task is not shown');
+  await Promise.all([plan.waitForURL(/\/edit$/), meeting().locator('a[href$="/edit"]').click()]);
+  if ((await plan.inputValue('#ends_at')) !== '2027-03-20T11:30') fail('the change form does not show the event\'s end');
+  await Promise.all([plan.waitForURL(/removed=1/), plan.click('form[action$="/delete"] button[type=submit]')]);
+  if ((await plan.textContent('main')).includes(`Tapaaminen ${marker}`)) fail('the removed event is still shown');
+  await axe(plan, 'guidance, an item removed (fi)');
   await plan.goto(`${base}/app/notifications`);
   await everyLanguage(plan, 'notifications');
   await plan.goto(`${base}/app/sessions`);
@@ -544,7 +620,8 @@ async function customerPhase() {
   // guide's private note.
   await page.goto(`${workspaceUrl}/guidance?lang=fi`);
   const hers = await page.textContent('main');
-  if (!hers.includes(`Hae asumistukea ${marker}`) || !hers.includes(`Yhteenveto ${marker}`)) fail('the customer does not see her task or the summary');
+  if (!hers.includes(`Hae asumistukea heti ${marker}`) || !hers.includes(`Yhteenveto ${marker}`)) fail('the customer does not see her task or the summary');
+  if (await page.$('a[href$="/edit"]')) fail('the customer is offered to change the guides\' items');
   if (hers.includes(`Oma muistiinpano ${marker}`)) fail('the customer sees the guide\'s private note');
   await tabTo(page, 'form[action$="/done"] button[type=submit]');
   await Promise.all([page.waitForEvent('load'), page.keyboard.press('Enter')]);
@@ -577,4 +654,89 @@ async function customerPhase() {
   // A workspace that is not hers: not found, as a page.
   const stranger = await page.goto(`${base}/app/workspaces/00000000-0000-7000-8000-000000000000`);
   if (stranger.status() !== 200 || new URL(page.url()).pathname !== '/') fail(`a logged-out visitor saw ${page.url()} ${stranger.status()}`);
+}
+
+
+/// A group workspace: the guide picks the first customer's own thread (keyboard), writes there
+/// (an empty message first: the error state keeps the thread); the first customer's open page
+/// shows it without a reload and she answers; the guide's open thread shows the answer live;
+/// the second customer and the second customer's thread show neither.
+async function groupPhase() {
+  const group = `${base}${env('OHJAUS_GROUP')}`;
+  const firstName = env('OHJAUS_GROUP_FIRST_NAME');
+
+  const guideCtx = await context({ locale: 'fi-FI' });
+  const guidePage = await loggedIn(guideCtx, 'expert', guide);
+  await guidePage.goto(group);
+  await everyLanguage(guidePage, 'group workspace, guide');
+  await guidePage.goto(`${group}?lang=fi`);
+  if (!(await guidePage.$('a[data-thread-id=""][aria-current="page"]'))) fail('the group opens without the thread to everyone chosen');
+  const firstThread = await guidePage.getAttribute(`a[data-thread-id]:has-text("${firstName}")`, 'data-thread-id');
+  await tabTo(guidePage, `a[data-thread-id="${firstThread}"]`);
+  await Promise.all([guidePage.waitForURL(/\?thread=/), guidePage.keyboard.press('Enter')]);
+  const threadUrl = guidePage.url().split('#')[0];
+  if (!(await guidePage.textContent('#conversation')).includes(firstName)) fail('the thread\'s heading does not name the customer');
+  await everyLanguage(guidePage, 'group thread, guide');
+  await guidePage.goto(`${threadUrl}&lang=fi`);
+  // An empty message: refused by its field, on the same thread.
+  await Promise.all([guidePage.waitForSelector('.govuk-error-summary'), guidePage.click('form[action$="/messages"] button[type=submit]')]);
+  if ((await guidePage.inputValue('input[name=thread]')) !== new URL(threadUrl).searchParams.get('thread')) fail('the refused message lost its thread');
+  await axe(guidePage, 'group thread, empty message (fi)');
+  await guidePage.goto(threadUrl);
+
+  // The first customer has the group open.
+  const firstCtx = await context({ locale: 'fi-FI' });
+  const first = await loggedIn(firstCtx, 'customer', env('OHJAUS_GROUP_FIRST'));
+  await first.goto(group);
+  if (await first.$('a[data-thread-id]')) fail('a customer is offered the group\'s threads');
+  if (js) {
+    await first.waitForSelector('ol[data-connected]', { state: 'attached' });
+    await guidePage.waitForSelector('ol[data-connected]', { state: 'attached' });
+    await markNotReloaded(first);
+  }
+  await guidePage.fill('#body', `Vain sinulle ${marker}`);
+  if (js) {
+    await markNotReloaded(guidePage);
+    await guidePage.click('form[action$="/messages"] button[type=submit]');
+    await guidePage.waitForSelector(`li.ohjaus-message:has-text("Vain sinulle ${marker}")`);
+    if (!(await stillNotReloaded(guidePage))) fail('sending to a thread reloaded the guide\'s page');
+    await first.waitForSelector(`li.ohjaus-message:has-text("Vain sinulle ${marker}")`, { timeout: 15000 });
+    if (!(await stillNotReloaded(first))) fail('the customer\'s page was reloaded to show the thread\'s message');
+  } else {
+    await Promise.all([guidePage.waitForEvent('load'), guidePage.click('form[action$="/messages"] button[type=submit]')]);
+    if (!guidePage.url().startsWith(threadUrl)) fail(`the thread's message led to ${guidePage.url()}`);
+    await first.goto(group);
+  }
+  if (!(await first.textContent('main')).includes(`Vain sinulle ${marker}`)) fail('the customer does not see the message to her thread');
+  await axe(first, 'group workspace, customer (fi)');
+
+  // She answers; the guide's open thread shows it.
+  await first.fill('#body', `Kiitos ${marker}`);
+  await Promise.all([
+    js ? first.waitForSelector(`li.ohjaus-message:has-text("Kiitos ${marker}")`) : first.waitForEvent('load'),
+    first.click('form[action$="/messages"] button[type=submit]'),
+  ]);
+  if (js) {
+    await guidePage.waitForSelector(`li.ohjaus-message:has-text("Kiitos ${marker}")`, { timeout: 15000 });
+    if (!(await stillNotReloaded(guidePage))) fail('the guide\'s thread was reloaded to show the answer');
+  } else {
+    await guidePage.goto(threadUrl);
+  }
+  if (!(await guidePage.textContent('main')).includes(`Kiitos ${marker}`)) fail('the guide\'s thread does not show the answer');
+  await firstCtx.close();
+
+  // The thread to everyone and the second customer's thread do not show it.
+  await guidePage.goto(group);
+  if ((await guidePage.textContent('main')).includes(marker)) fail('the thread to everyone shows the first customer\'s conversation');
+  const secondName = env('OHJAUS_GROUP_SECOND_NAME');
+  await Promise.all([guidePage.waitForURL(/\?thread=/), guidePage.click(`a[data-thread-id]:has-text("${secondName}")`)]);
+  if ((await guidePage.textContent('main')).includes(marker)) fail('the second customer\'s thread shows the first customer\'s conversation');
+  await guideCtx.close();
+
+  // The second customer sees nothing of it.
+  const secondCtx = await context({ locale: 'fi-FI' });
+  const second = await loggedIn(secondCtx, 'customer', env('OHJAUS_GROUP_SECOND'));
+  await second.goto(group);
+  if ((await second.textContent('main')).includes(marker)) fail('the second customer sees the first customer\'s thread');
+  await secondCtx.close();
 }

@@ -5,6 +5,8 @@
 //   message is fetched as a fragment of the page, rendered by the server in the reader's
 //   language, and added to the list; a screen reader hears it through a polite live region.
 //   When the reader's access ends, the page is loaded again (and says "not found").
+// - In a group workspace its staff read one customer's thread at a time: a message of another
+//   thread marks that thread's link ("new") instead of joining the list.
 // - The message form sends without reloading the page; a refused form is sent the plain way, so
 //   the page shows the reasons by their fields as without the script.
 // - Before the session's idle end, an assertive live region warns and offers to continue.
@@ -41,7 +43,30 @@
     }
 
     source.addEventListener('open', function () { list.setAttribute('data-connected', ''); });
-    source.addEventListener('message', function (event) { add(event.lastEventId); });
+    // A group's staff read one thread at a time (`data-thread`: a customer's id, empty for
+    // everyone's): a message of another thread marks that thread's link instead.
+    var shownThread = list.getAttribute('data-thread');
+    function elsewhere(threadId) {
+      var link = document.querySelector('a[data-thread-id="' + threadId + '"]');
+      var threads = link && link.closest('[data-new]');
+      if (!link || !threads || link.querySelector('.govuk-tag')) return;
+      var tag = document.createElement('strong');
+      tag.className = 'govuk-tag govuk-!-margin-left-1';
+      tag.textContent = threads.getAttribute('data-new');
+      link.appendChild(tag);
+      if (announcer) announcer.textContent = threads.getAttribute('data-new') + ': ' + link.textContent;
+    }
+    source.addEventListener('message', function (event) {
+      if (shownThread !== null) {
+        var threadId = '';
+        try { threadId = JSON.parse(event.data).thread_id || ''; } catch (e) { return; }
+        if (threadId !== shownThread) {
+          if (ID.test(threadId) || threadId === '') elsewhere(threadId);
+          return;
+        }
+      }
+      add(event.lastEventId);
+    });
     source.addEventListener('access-ended', function () {
       source.close();
       if (announcer) announcer.textContent = announcer.getAttribute('data-ended');
@@ -75,7 +100,7 @@
           // The live stream brings the message; without it (or from an error page, whose
           // address is the form's), the workspace's page shows it.
           if (!source || source.readyState !== 1 || window.location.pathname !== workspace) {
-            window.location.assign(workspace);
+            window.location.assign(response.url);
           }
           else if (body) body.focus();
         })

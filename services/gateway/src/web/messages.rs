@@ -24,6 +24,8 @@ const TEXT_FIELD_MAX: usize = 64 * 1024;
 struct Written {
     csrf_token: String,
     body: String,
+    /// Group workspaces, staff: the customer whose thread this goes to (empty: everyone).
+    thread: String,
 }
 
 /// Why a sent form was not posted: the fields refused (the page shows them), or a failure page.
@@ -80,6 +82,9 @@ async fn read_form(
             "body" => {
                 written.body = text_of(field).await;
             }
+            "thread" => {
+                written.thread = text_of(field).await.trim().to_owned();
+            }
             "file" => {
                 let name = field.file_name().unwrap_or_default().to_owned();
                 // No file chosen: the browser sends an empty, nameless part.
@@ -95,7 +100,7 @@ async fn read_form(
                     workspace_id: workspace.to_owned(),
                     name,
                     declared_type: field.content_type().unwrap_or_default().to_owned(),
-                    thread_id: String::new(),
+                    thread_id: written.thread.clone(),
                 };
                 // The field borrows the form, so its bytes go to the upload through a channel
                 // while both run: a file is never held whole in memory here.
@@ -154,7 +159,7 @@ pub async fn send(
     };
     let Ok(form) = form else { return visitor.failure(ApiError::code(ErrorCode::MalformedRequest)) };
     let mut written = Written::default();
-    let refused = |written: Written, send_errors| Extras::refused_message(send_errors, written.body);
+    let refused = |written: Written, send_errors| Extras::refused_message(send_errors, written.body, written.thread);
     let (caller, attachment) = match read_form(&state, &visitor, &workspace, form, &mut written).await {
         Ok(read) => read,
         Err(Refusal::Page(answer)) => return answer,
@@ -169,19 +174,28 @@ pub async fn send(
         body: written.body.clone(),
         author_name,
         attachment_ids: attachment.into_iter().collect(),
+        thread_id: written.thread.clone(),
         ..Default::default()
     };
     match state.workspaces().post_message(state.as_caller(&caller, request)).await {
-        Ok(_) => visitor.finish(Redirect::to(&format!("/app/workspaces/{workspace}")).into_response()),
+        Ok(_) => visitor.finish(Redirect::to(&conversation_path(&workspace, &written.thread)).into_response()),
         Err(status) => {
             let error = ApiError::from(status);
             if error.0.violations.is_empty() {
                 return visitor.failure(error);
             }
-            let errors = FieldError::of(&error, visitor.language, &[("attachment_ids", "file")]);
+            let errors = FieldError::of(&error, visitor.language, &[("attachment_ids", "file"), ("thread_id", "body")]);
             let extras = refused(written, errors);
             workspace_page(&state, &visitor, &workspace, StatusCode::UNPROCESSABLE_ENTITY, extras).await
         }
+    }
+}
+
+/// The workspace's page showing `thread` (a group's customer's id; empty for everyone's).
+fn conversation_path(workspace: &str, thread: &str) -> String {
+    match ohjaus_platform::ids::parse_canonical(thread) {
+        Some(thread) => format!("/app/workspaces/{workspace}?thread={thread}#conversation"),
+        None => format!("/app/workspaces/{workspace}"),
     }
 }
 

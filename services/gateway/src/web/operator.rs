@@ -77,7 +77,8 @@ struct OperatorPage {
     organisations: Vec<OrganisationRow>,
     inputs: Vec<Input>,
     errors: Vec<FieldError>,
-    created: bool,
+    /// What was just done, as the banner says it (a text's key).
+    banner: Option<&'static str>,
 }
 
 async fn operator_page(
@@ -86,7 +87,7 @@ async fn operator_page(
     status: StatusCode,
     form: NewOrganisationForm,
     errors: Vec<FieldError>,
-    created: bool,
+    banner: Option<&'static str>,
 ) -> Response {
     let caller = match visitor.principal() {
         Ok(caller) => caller,
@@ -118,17 +119,8 @@ async fn operator_page(
         }
         page_token = page.next_page_token;
     }
-    let inputs = FIELDS
-        .iter()
-        .map(|(id, _, kind)| Input {
-            id,
-            label: t.get(&format!("web-operator-{}", id.replace('_', "-"))),
-            value: form.get(id),
-            kind,
-            error: FieldError::find(&errors, id).map(str::to_owned),
-        })
-        .collect();
-    let page = OperatorPage { shell: visitor.shell(t.get("web-operator")), organisations, inputs, errors, created };
+    let inputs = inputs(&t, &form, &errors);
+    let page = OperatorPage { shell: visitor.shell(t.get("web-operator")), organisations, inputs, errors, banner };
     visitor.render(status, &page)
 }
 
@@ -136,6 +128,8 @@ async fn operator_page(
 pub struct ShowQuery {
     /// Set after an organisation was created (Post/Redirect/Get).
     created: Option<String>,
+    /// Set after an organisation's registry data was changed.
+    updated: Option<String>,
 }
 
 /// The operator's page.
@@ -144,8 +138,12 @@ pub async fn show(
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<ShowQuery>,
 ) -> Response {
-    operator_page(&state, &visitor, StatusCode::OK, NewOrganisationForm::default(), Vec::new(), query.created.is_some())
-        .await
+    let banner = match (query.created.is_some(), query.updated.is_some()) {
+        (true, _) => Some("web-operator-created"),
+        (_, true) => Some("web-operator-updated"),
+        _ => None,
+    };
+    operator_page(&state, &visitor, StatusCode::OK, NewOrganisationForm::default(), Vec::new(), banner).await
 }
 
 /// Creates an organisation from the form's registry data.
@@ -158,9 +156,54 @@ pub async fn create(
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
+    let request = pb::CreateOrganizationRequest { registry: Some(registry_of(&form)), request_id: String::new() };
+    match state.tenants().create_organization(state.as_caller(&caller, request)).await {
+        Ok(_) => visitor.finish(Redirect::to("/app/operator?created=1").into_response()),
+        Err(status) => {
+            let errors = match refused_fields(&visitor, ApiError::from(status)) {
+                Ok(errors) => errors,
+                Err(answer) => return *answer,
+            };
+            operator_page(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, form, errors, None).await
+        }
+    }
+}
+
+/// The form's inputs, with what was written and what was refused.
+fn inputs(t: &Texts, form: &NewOrganisationForm, errors: &[FieldError]) -> Vec<Input> {
+    FIELDS
+        .iter()
+        .map(|(id, _, kind)| Input {
+            id,
+            label: t.get(&format!("web-operator-{}", id.replace('_', "-"))),
+            value: form.get(id),
+            kind,
+            error: FieldError::find(errors, id).map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The refused fields of a refused registry, by the form's names; or the failure page.
+fn refused_fields(visitor: &Visitor, error: ApiError) -> Result<Vec<FieldError>, Box<Response>> {
+    match error.0.code {
+        ErrorCode::AlreadyExists => Ok(vec![FieldError {
+            field: "business_id".to_owned(),
+            message: Texts(visitor.language).get("web-operator-exists"),
+        }]),
+        _ if !error.0.violations.is_empty() => {
+            let mut renamed: Vec<(&str, &str)> = FIELDS.iter().map(|(id, service, _)| (*service, *id)).collect();
+            renamed.push(("expected_version", "official_name"));
+            Ok(FieldError::of(&error, visitor.language, &renamed))
+        }
+        _ => Err(Box::new(visitor.failure(error))),
+    }
+}
+
+/// The registry data the form says.
+fn registry_of(form: &NewOrganisationForm) -> pb::OrganizationRegistry {
     let localized_text =
         |fi: &str, sv: &str, en: &str| pb::LocalizedText { fi: form.get(fi), sv: form.get(sv), en: form.get(en) };
-    let registry = pb::OrganizationRegistry {
+    pb::OrganizationRegistry {
         official_name: form.get("official_name"),
         display_name: Some(localized_text("display_name_fi", "display_name_sv", "display_name_en")),
         business_id: form.get("business_id"),
@@ -176,24 +219,112 @@ pub async fn create(
         }),
         privacy_notice_url: Some(localized_text("privacy_fi", "privacy_sv", "privacy_en")),
         data_request_url: form.get("data_request_url"),
+    }
+}
+
+/// The registry data as the form shows it.
+fn form_of(registry: pb::OrganizationRegistry, version: i64) -> NewOrganisationForm {
+    let display = registry.display_name.unwrap_or_default();
+    let privacy = registry.privacy_notice_url.unwrap_or_default();
+    let contact = registry.contact.unwrap_or_default();
+    let dpo = registry.data_protection_officer.unwrap_or_default();
+    let values = [
+        ("official_name", registry.official_name),
+        ("business_id", registry.business_id),
+        ("display_name_fi", display.fi),
+        ("display_name_sv", display.sv),
+        ("display_name_en", display.en),
+        ("website", registry.website),
+        ("contact_name", contact.name),
+        ("contact_email", contact.email),
+        ("contact_phone", contact.phone),
+        ("dpo_name", dpo.name),
+        ("dpo_email", dpo.email),
+        ("privacy_fi", privacy.fi),
+        ("privacy_sv", privacy.sv),
+        ("privacy_en", privacy.en),
+        ("data_request_url", registry.data_request_url),
+        ("version", version.to_string()),
+    ];
+    NewOrganisationForm {
+        csrf_token: String::new(),
+        values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "operator_edit.html")]
+struct EditPage {
+    shell: Shell,
+    id: String,
+    version: String,
+    inputs: Vec<Input>,
+    errors: Vec<FieldError>,
+}
+
+async fn edit_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    status: StatusCode,
+    written: Option<NewOrganisationForm>,
+    errors: Vec<FieldError>,
+) -> Response {
+    let caller = match visitor.principal() {
+        Ok(caller) => caller,
+        Err(answer) => return *answer,
     };
-    let request = pb::CreateOrganizationRequest { registry: Some(registry), request_id: String::new() };
-    match state.tenants().create_organization(state.as_caller(&caller, request)).await {
-        Ok(_) => visitor.finish(Redirect::to("/app/operator?created=1").into_response()),
+    let id = match visitor.id(id) {
+        Ok(id) => id,
+        Err(answer) => return *answer,
+    };
+    let request = pb::GetOrganizationRequest { id: id.clone() };
+    let found = match state.tenants().get_organization(state.as_caller(&caller, request)).await {
+        Ok(found) => found.into_inner(),
+        Err(status) => return visitor.failure(ApiError::from(status)),
+    };
+    let t = Texts(visitor.language);
+    let name = found.registry.as_ref().map(|r| r.official_name.clone()).unwrap_or_default();
+    let form = written.unwrap_or_else(|| form_of(found.registry.unwrap_or_default(), found.version));
+    let page = EditPage {
+        shell: visitor.shell(t.with("web-operator-edit", "name", &name)),
+        id,
+        version: form.get("version"),
+        inputs: inputs(&t, &form, &errors),
+        errors,
+    };
+    visitor.render(status, &page)
+}
+
+/// The form to change an organisation's registry data (the operator).
+pub async fn edit_form(State(state): State<AppState>, visitor: Visitor, Path(id): Path<String>) -> Response {
+    edit_page(&state, &visitor, &id, StatusCode::OK, None, Vec::new()).await
+}
+
+/// Changes the registry data over the version the form showed; back to the organisations.
+pub async fn update(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Form(form): Form<NewOrganisationForm>,
+) -> Response {
+    let (caller, [id]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
+        Err(answer) => return *answer,
+    };
+    let request = pb::UpdateOrganizationRequest {
+        id: id.clone(),
+        registry: Some(registry_of(&form)),
+        expected_version: form.get("version").parse().unwrap_or_default(),
+    };
+    match state.tenants().update_organization(state.as_caller(&caller, request)).await {
+        Ok(_) => visitor.finish(Redirect::to("/app/operator?updated=1").into_response()),
         Err(status) => {
-            let error = ApiError::from(status);
-            let errors = match error.0.code {
-                ErrorCode::AlreadyExists => vec![FieldError {
-                    field: "business_id".to_owned(),
-                    message: Texts(visitor.language).get("web-operator-exists"),
-                }],
-                _ if !error.0.violations.is_empty() => {
-                    let renamed: Vec<(&str, &str)> = FIELDS.iter().map(|(id, service, _)| (*service, *id)).collect();
-                    FieldError::of(&error, visitor.language, &renamed)
-                }
-                _ => return visitor.failure(error),
+            let errors = match refused_fields(&visitor, ApiError::from(status)) {
+                Ok(errors) => errors,
+                Err(answer) => return *answer,
             };
-            operator_page(&state, &visitor, StatusCode::UNPROCESSABLE_ENTITY, form, errors, false).await
+            edit_page(&state, &visitor, &id, StatusCode::UNPROCESSABLE_ENTITY, Some(form), errors).await
         }
     }
 }
@@ -213,12 +344,8 @@ pub async fn set_status(
     Path((id, status)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let id = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [id]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let status = match status.as_str() {

@@ -301,3 +301,22 @@ pub fn subject_of(principal: &Principal) -> Option<String> {
         _ => None,
     }
 }
+
+// web: one step for every form handler — the acting principal and its path's ids.
+impl Visitor {
+    /// The principal of an unsafe request whose form carries the session's CSRF token, and the
+    /// path's `ids` in their canonical spelling; or the answer to give instead (log in, not
+    /// found).
+    pub fn acting_on<const N: usize>(
+        &self,
+        presented_csrf: &str,
+        ids: [&str; N],
+    ) -> Result<(Principal, [String; N]), Box<Response>> {
+        let caller = self.acting(presented_csrf)?;
+        let mut canonical = [const { String::new() }; N];
+        for (slot, id) in canonical.iter_mut().zip(ids) {
+            *slot = self.id(id)?;
+        }
+        Ok((caller, canonical))
+    }
+}

@@ -152,6 +152,15 @@ pub(super) struct MessageView {
     pub(super) files: Vec<FileView>,
 }
 
+/// A conversation of a group workspace a guide may open: the one to everyone, or one
+/// customer's own thread with the guides.
+struct ThreadLink {
+    /// The customer's id; empty for everyone.
+    id: String,
+    label: String,
+    current: bool,
+}
+
 #[derive(askama::Template)]
 #[template(path = "workspace.html")]
 struct WorkspacePage {
@@ -159,6 +168,12 @@ struct WorkspacePage {
     id: String,
     state: String,
     messages: Vec<MessageView>,
+    /// Group workspaces, to staff: the threads to choose from (empty otherwise), and the one
+    /// shown and written to (a customer's id; empty for everyone).
+    threads: Vec<ThreadLink>,
+    thread: String,
+    /// The shown thread's name, for the headings.
+    thread_label: String,
     can_write: bool,
     /// A refused message: why, by field, and what was written (so it is not lost).
     send_errors: Vec<FieldError>,
@@ -216,12 +231,14 @@ pub(super) struct Extras {
     invite_errors: Vec<FieldError>,
     invited: bool,
     proposed: bool,
+    /// The group thread shown (a customer's id; empty for everyone).
+    thread: String,
 }
 
 impl Extras {
-    /// A refused message: why, by field, and what was written.
-    pub(super) fn refused_message(send_errors: Vec<FieldError>, draft: String) -> Self {
-        Self { send_errors, draft, ..Self::default() }
+    /// A refused message: why, by field, what was written, and to which thread.
+    pub(super) fn refused_message(send_errors: Vec<FieldError>, draft: String, thread: String) -> Self {
+        Self { send_errors, draft, thread, ..Self::default() }
     }
 }
 
@@ -306,6 +323,8 @@ pub struct ShowQuery {
     invited: Option<String>,
     /// Set after an expert was proposed.
     proposed: Option<String>,
+    /// Group workspaces, to staff: the customer whose thread to show (absent: everyone's).
+    thread: Option<String>,
 }
 
 /// One workspace: its latest messages, oldest first, and the form to write.
@@ -315,7 +334,12 @@ pub async fn show(
     Path(id): Path<String>,
     Query(query): Query<ShowQuery>,
 ) -> Response {
-    let extras = Extras { invited: query.invited.is_some(), proposed: query.proposed.is_some(), ..Extras::default() };
+    let extras = Extras {
+        invited: query.invited.is_some(),
+        proposed: query.proposed.is_some(),
+        thread: query.thread.unwrap_or_default(),
+        ..Extras::default()
+    };
     workspace_page(&state, &visitor, &id, StatusCode::OK, extras).await
 }
 
@@ -336,6 +360,64 @@ pub(super) async fn visitors_workspace(
     }
 }
 
+/// The threads of a group workspace as its staff choose them: everyone's, then each customer's
+/// own; `None` when `chosen` is no customer of the workspace.
+async fn group_threads(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    t: &Texts,
+    chosen: &str,
+) -> Result<Option<Vec<ThreadLink>>, ApiError> {
+    let mut threads =
+        vec![ThreadLink { id: String::new(), label: t.get("web-thread-everyone"), current: chosen.is_empty() }];
+    let mut page_token = String::new();
+    // A group has tens of customers, a few pages at most.
+    for _ in 0..10 {
+        let request = pb::ListMembersRequest { workspace_id: id.to_owned(), page_size: 100, page_token };
+        let page = state.workspaces().list_members(state.as_caller(caller, request)).await?.into_inner();
+        threads.extend(page.members.into_iter().filter(|m| m.kind == "customer").map(|m| ThreadLink {
+            current: m.id == chosen,
+            label: t.with("web-thread-of", "name", &m.name),
+            id: m.id,
+        }));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    Ok(threads.iter().any(|l| l.current).then_some(threads))
+}
+
+/// The latest [`MESSAGES_SHOWN`] messages the caller reads, newest first; with `thread`, only
+/// those of that thread (a customer's id, or empty for everyone's), read through at most a few
+/// pages of the whole conversation.
+async fn latest_messages(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    thread: Option<&str>,
+) -> Result<Vec<pb::Message>, ApiError> {
+    let mut shown = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..20 {
+        let request = pb::ListMessagesRequest {
+            workspace_id: id.to_owned(),
+            page_size: MESSAGES_SHOWN,
+            page_token,
+            newest_first: true,
+        };
+        let page = state.workspaces().list_messages(state.as_caller(caller, request)).await?.into_inner();
+        shown.extend(page.messages.into_iter().filter(|m| thread.is_none_or(|t| m.thread_id == t)));
+        if thread.is_none() || shown.len() >= MESSAGES_SHOWN as usize || page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    shown.truncate(MESSAGES_SHOWN as usize);
+    Ok(shown)
+}
+
 pub(super) async fn workspace_page(
     state: &AppState,
     visitor: &Visitor,
@@ -348,15 +430,23 @@ pub(super) async fn workspace_page(
         Err(answer) => return *answer,
     };
     let t = Texts(visitor.language);
-    let request = pb::ListMessagesRequest {
-        workspace_id: id.clone(),
-        page_size: MESSAGES_SHOWN,
-        page_token: String::new(),
-        newest_first: true,
+    let group = workspace.kind == pb::WorkspaceKind::Group as i32;
+    // Staff of a group choose a thread; a customer reads what the service lets her (the
+    // messages to everyone and her own thread).
+    let (threads, thread) = if group && matches!(caller, Principal::Expert { .. }) {
+        match group_threads(state, &caller, &id, &t, &extras.thread).await {
+            Ok(Some(threads)) => (threads, extras.thread.clone()),
+            Ok(None) => return visitor.failure(ApiError::code(ErrorCode::NotFound)),
+            Err(error) => return visitor.failure(error),
+        }
+    } else {
+        (Vec::new(), String::new())
     };
-    let mut messages = match state.workspaces().list_messages(state.as_caller(&caller, request)).await {
-        Ok(page) => page.into_inner().messages,
-        Err(status) => return visitor.failure(ApiError::from(status)),
+    let thread_label = threads.iter().find(|l| l.current).map(|l| l.label.clone()).unwrap_or_default();
+    let wanted = (!threads.is_empty()).then_some(thread.as_str());
+    let mut messages = match latest_messages(state, &caller, &id, wanted).await {
+        Ok(messages) => messages,
+        Err(error) => return visitor.failure(error),
     };
     messages.reverse();
     let me = crate::web::shell::subject_of(&caller);
@@ -378,6 +468,9 @@ pub(super) async fn workspace_page(
         id,
         state: state_text(&t, workspace.state),
         messages,
+        threads,
+        thread,
+        thread_label,
         can_write: active,
         send_errors: extras.send_errors,
         draft: extras.draft,
@@ -402,12 +495,8 @@ pub async fn invite(
     Path(id): Path<String>,
     Form(form): Form<InviteForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let request = pb::CreateInvitationRequest {
@@ -674,12 +763,8 @@ pub async fn change_state(
     Path((id, action)): Path<(String, String)>,
     Form(form): Form<VersionForm>,
 ) -> Response {
-    let caller = match visitor.acting(&form.csrf_token) {
-        Ok(caller) => caller,
-        Err(answer) => return *answer,
-    };
-    let workspace = match visitor.id(&id) {
-        Ok(id) => id,
+    let (caller, [workspace]) = match visitor.acting_on(&form.csrf_token, [&id]) {
+        Ok(acting) => acting,
         Err(answer) => return *answer,
     };
     let request = pb::ChangeStateRequest { workspace_id: workspace.clone(), version: form.version };

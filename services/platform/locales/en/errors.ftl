@@ -128,3 +128,6 @@ proof-expired = The spam check has expired. Reload the page and send again.
 proof-used = This spam check was already used. Reload the page and send again.
 sent-too-fast = The form was sent too quickly after it opened.
 no-reply-address = The visitor gave no email address, so no reply can be sent.
+
+## web: the readable document alone (export ?format=html)
+invalid-export-format = Choose zip (the whole archive) or html (the readable document).

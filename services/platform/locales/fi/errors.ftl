@@ -128,3 +128,6 @@ proof-expired = Roskapostitarkistus on vanhentunut. Lataa sivu uudelleen ja läh
 proof-used = Tämä roskapostitarkistus on jo käytetty. Lataa sivu uudelleen ja lähetä uudelleen.
 sent-too-fast = Lomake lähetettiin liian pian sen avaamisen jälkeen.
 no-reply-address = Kysyjä ei antanut sähköpostiosoitetta, joten vastausta ei voi lähettää.
+
+## web: the readable document alone (export ?format=html)
+invalid-export-format = Valitse zip (koko arkisto) tai html (luettava asiakirja).

@@ -128,3 +128,6 @@ proof-expired = Skräppostkontrollen har gått ut. Ladda om sidan och skicka ige
 proof-used = Denna skräppostkontroll har redan använts. Ladda om sidan och skicka igen.
 sent-too-fast = Formuläret skickades för snabbt efter att det öppnats.
 no-reply-address = Den som frågade angav ingen e-postadress, så inget svar kan skickas.
+
+## web: the readable document alone (export ?format=html)
+invalid-export-format = Välj zip (hela arkivet) eller html (det läsbara dokumentet).

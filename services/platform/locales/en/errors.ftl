@@ -127,3 +127,6 @@ proof-expired = The spam check has expired. Reload the page and send again.
 proof-used = This spam check was already used. Reload the page and send again.
 sent-too-fast = The form was sent too quickly after it opened.
 no-reply-address = The visitor gave no email address, so no reply can be sent.
+
+## contact forms: conversion
+owner-not-a-guide = Choose a guide of the organisation to own the workspace.

@@ -127,3 +127,6 @@ proof-expired = Roskapostitarkistus on vanhentunut. Lataa sivu uudelleen ja läh
 proof-used = Tämä roskapostitarkistus on jo käytetty. Lataa sivu uudelleen ja lähetä uudelleen.
 sent-too-fast = Lomake lähetettiin liian pian sen avaamisen jälkeen.
 no-reply-address = Kysyjä ei antanut sähköpostiosoitetta, joten vastausta ei voi lähettää.
+
+## contact forms: conversion
+owner-not-a-guide = Valitse työtilan omistajaksi organisaation ohjaaja.

@@ -127,3 +127,6 @@ proof-expired = Skräppostkontrollen har gått ut. Ladda om sidan och skicka ige
 proof-used = Denna skräppostkontroll har redan använts. Ladda om sidan och skicka igen.
 sent-too-fast = Formuläret skickades för snabbt efter att det öppnats.
 no-reply-address = Den som frågade angav ingen e-postadress, så inget svar kan skickas.
+
+## contact forms: conversion
+owner-not-a-guide = Välj en av organisationens handledare som ägare till arbetsytan.

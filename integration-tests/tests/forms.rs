@@ -20,6 +20,7 @@ on_both_backends!(
     advisors_work_the_queue_and_reply_from_a_canned_answer,
     in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe,
     a_guide_turns_a_submission_into_a_workspace_the_visitor_joins,
+    advisors_are_told_of_new_questions_once_a_window_without_content,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -604,5 +605,61 @@ async fn a_guide_turns_a_submission_into_a_workspace_the_visitor_joins(backend: 
     let keys: i64 =
         keyring.query("SELECT COUNT(*) AS n FROM data_keys").fetch_one(&keyring).await.unwrap().get("n").unwrap();
     assert_eq!(keys, 0, "its key went first");
+    db.close().await;
+}
+
+/// New questions are announced to the receiving organisation's advisors by a mail with no
+/// content and a link to the queue: one mail for the questions of one window, the next after the
+/// window; guides and main users get none.
+async fn advisors_are_told_of_new_questions_once_a_window_without_content(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let staff = [
+        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
+        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
+        ("Noora Neuvoja", "noora.neuvoja", "advisor"),
+    ];
+    let org = organisation_with(&system, BUSINESS_IDS[0], &staff).await;
+    let form = published_form(&system, &org).await;
+    // The forms service learns who the advisors are from the registry's events.
+    let db = ohjaus_platform::db::Db::connect(&system.storage.settings(&[]), "forms").await.unwrap();
+    for _ in 0..200 {
+        let n: i64 =
+            db.query("SELECT COUNT(*) AS n FROM queue_advisors").fetch_one(&db).await.unwrap().get("n").unwrap();
+        if n == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let to_noora = |mails: &[String]| {
+        mails
+            .iter()
+            .filter(|m| crate::support::recipient(m).contains("noora.neuvoja@demo.fi"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let send = || async {
+        let proof = solved(&system, &form).await;
+        let (status, _, page) = post_form(&system, &form, &answers(&proof, ""), &[]).await;
+        assert_eq!(status, 200, "{page}");
+    };
+    send().await;
+    send().await;
+    let mails = system.storage.wait_for_mails(1).await;
+    let announced = to_noora(&mails);
+    assert_eq!(announced.len(), 1, "{mails:?}");
+    let readable = crate::support::readable(&announced[0]);
+    assert!(readable.contains(&format!("/app/organisations/{}/queue", org.id)), "{readable}");
+    assert!(!readable.contains("FORMS-MARKER"), "no content: {readable}");
+    assert!(!mails.iter().any(|m| !crate::support::recipient(m).contains("noora.neuvoja")), "{mails:?}");
+
+    // Another question inside the window waits for it to pass.
+    send().await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(to_noora(&system.storage.mails()).len(), 1);
+    system.clock.advance(chrono::Duration::minutes(11));
+    let mails = system.storage.wait_for_mails(2).await;
+    assert_eq!(to_noora(&mails).len(), 2, "{mails:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(to_noora(&system.storage.mails()).len(), 2, "one mail a window");
     db.close().await;
 }

@@ -20,6 +20,7 @@ on_both_backends!(
     advisors_work_the_queue_and_reply_from_a_canned_answer,
     in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe,
     a_guide_turns_a_submission_into_a_workspace_the_visitor_joins,
+    advisors_are_told_of_new_questions_once_a_window_without_content,
 );
 
 async fn a_main_user_creates_a_form_and_nobody_else_can(backend: Backend) {
@@ -444,7 +445,12 @@ fn website(system: &TestSystem, listener: tokio::net::TcpListener, form: &str) -
 async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend: Backend) {
     let storage = std::sync::Arc::new(ohjaus_integration_tests::Storage::new(backend).await);
     let system = TestSystem::start_on(storage, &[("OHJAUS__FORMS__CHALLENGE_MAX_NUMBER", "20000".to_owned())]).await;
-    let org = organisation_with(&system, BUSINESS_IDS[0], &EXPERTS).await;
+    let staff = [
+        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
+        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
+        ("Noora Neuvoja", "noora.neuvoja", "advisor"),
+    ];
+    let org = organisation_with(&system, BUSINESS_IDS[0], &staff).await;
     // The website listens first: the form is made for its origin.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -453,6 +459,10 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
     let strangers = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let stranger = format!("http://{}/", strangers.local_addr().unwrap());
     let other_server = website(&system, strangers, &form);
+    // A question sent before, with an address: the advisor turns it into a workspace.
+    let proof = solved(&system, &form).await;
+    let (status, _, page) = post_form(&system, &form, &answers(&proof, "toinen@example.fi"), &[]).await;
+    assert_eq!(status, 200, "{page}");
 
     // The page's minimum fill time runs on the system's clock: it moves on while the browser works.
     let clock = system.clock.clone();
@@ -471,6 +481,11 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
         .env("OHJAUS_STRANGER", &stranger)
         .env("OHJAUS_FORM", &form)
         .env("OHJAUS_MARKER", &marker)
+        .env("OHJAUS_ORG", &org.id)
+        .env("OHJAUS_ADMIN", "maija.paakayttaja")
+        .env("OHJAUS_ADVISOR", "noora.neuvoja")
+        .env("OHJAUS_GUIDE", &org.people["olli.ohjaaja"])
+        .env("OHJAUS_SECOND", "toinen@example.fi")
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(std::time::Duration::from_secs(240), run)
@@ -487,8 +502,41 @@ async fn in_a_browser_the_embedded_form_solves_its_proof_and_passes_axe(backend:
     assert_eq!(summary["sent"], 2, "{summary}");
     assert_eq!(summary["resized"], true, "{summary}");
     assert_eq!(summary["framing"], true, "{summary}");
-    assert_eq!(summary["axe"].as_array().map(Vec::len), Some(6), "{summary}");
-    assert_eq!(submissions(&system).await, 2);
+    // The form's 6, the editor's 7, the queue's 6, the canned answers' 4, the submission's 5.
+    assert_eq!(summary["axe"].as_array().map(Vec::len), Some(28), "{summary}");
+    assert_eq!(summary["keyboardReply"], true, "{summary}");
+    assert_eq!(summary["converted"], true, "{summary}");
+    assert_eq!(submissions(&system).await, 3);
+
+    // The keyboard's visitor has the reply, in Swedish, from the canned answer.
+    let reply_marker = format!("REPLY-{marker}");
+    let mails = system.storage.wait_for_mails(3).await;
+    let reply = mails.iter().find(|m| crate::support::readable(m).contains(&reply_marker)).expect("the reply mail");
+    assert!(crate::support::recipient(reply).contains("besokare@example.fi"), "{reply}");
+    assert!(crate::support::readable(reply).contains("Boka en tid"), "{reply}");
+    // The converted question's visitor is invited, accepts with Suomi.fi and finds the question
+    // as the workspace's first message; the workspace is the named guide's.
+    let invitation = mails
+        .iter()
+        .find(|m| {
+            crate::support::recipient(m).contains("toinen@example.fi")
+                && crate::support::readable(m).contains("/invitations/")
+        })
+        .expect("the invitation mail");
+    let token = crate::support::token_in(invitation);
+    let mut visitor = ohjaus_integration_tests::Browser::new(&system);
+    let accepted = crate::support::accept(&mut visitor, &token, "010280-952L").await;
+    let workspace = accepted.body["id"].as_str().expect("the workspace").to_owned();
+    let shown = visitor.get(&format!("/api/v1/workspaces/{workspace}")).await;
+    assert_eq!(shown.status, 200, "{:?}", shown.body);
+    assert_eq!(shown.body["owner_id"], org.people["olli.ohjaaja"].as_str(), "{:?}", shown.body);
+    let messages = visitor.get(&format!("/api/v1/workspaces/{workspace}/messages")).await;
+    assert_eq!(messages.status, 200, "{:?}", messages.body);
+    assert!(
+        messages.body["items"][0]["body"].as_str().unwrap_or_default().contains("FORMS-MARKER-4c1d"),
+        "{:?}",
+        messages.body
+    );
 }
 
 async fn a_guide_turns_a_submission_into_a_workspace_the_visitor_joins(backend: Backend) {
@@ -557,5 +605,61 @@ async fn a_guide_turns_a_submission_into_a_workspace_the_visitor_joins(backend: 
     let keys: i64 =
         keyring.query("SELECT COUNT(*) AS n FROM data_keys").fetch_one(&keyring).await.unwrap().get("n").unwrap();
     assert_eq!(keys, 0, "its key went first");
+    db.close().await;
+}
+
+/// New questions are announced to the receiving organisation's advisors by a mail with no
+/// content and a link to the queue: one mail for the questions of one window, the next after the
+/// window; guides and main users get none.
+async fn advisors_are_told_of_new_questions_once_a_window_without_content(backend: Backend) {
+    let system = TestSystem::start(backend).await;
+    let staff = [
+        ("Maija Pääkäyttäjä", "maija.paakayttaja", "admin"),
+        ("Olli Ohjaaja", "olli.ohjaaja", "guide"),
+        ("Noora Neuvoja", "noora.neuvoja", "advisor"),
+    ];
+    let org = organisation_with(&system, BUSINESS_IDS[0], &staff).await;
+    let form = published_form(&system, &org).await;
+    // The forms service learns who the advisors are from the registry's events.
+    let db = ohjaus_platform::db::Db::connect(&system.storage.settings(&[]), "forms").await.unwrap();
+    for _ in 0..200 {
+        let n: i64 =
+            db.query("SELECT COUNT(*) AS n FROM queue_advisors").fetch_one(&db).await.unwrap().get("n").unwrap();
+        if n == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let to_noora = |mails: &[String]| {
+        mails
+            .iter()
+            .filter(|m| crate::support::recipient(m).contains("noora.neuvoja@demo.fi"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let send = || async {
+        let proof = solved(&system, &form).await;
+        let (status, _, page) = post_form(&system, &form, &answers(&proof, ""), &[]).await;
+        assert_eq!(status, 200, "{page}");
+    };
+    send().await;
+    send().await;
+    let mails = system.storage.wait_for_mails(1).await;
+    let announced = to_noora(&mails);
+    assert_eq!(announced.len(), 1, "{mails:?}");
+    let readable = crate::support::readable(&announced[0]);
+    assert!(readable.contains(&format!("/app/organisations/{}/queue", org.id)), "{readable}");
+    assert!(!readable.contains("FORMS-MARKER"), "no content: {readable}");
+    assert!(!mails.iter().any(|m| !crate::support::recipient(m).contains("noora.neuvoja")), "{mails:?}");
+
+    // Another question inside the window waits for it to pass.
+    send().await;
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(to_noora(&system.storage.mails()).len(), 1);
+    system.clock.advance(chrono::Duration::minutes(11));
+    let mails = system.storage.wait_for_mails(2).await;
+    assert_eq!(to_noora(&mails).len(), 2, "{mails:?}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(to_noora(&system.storage.mails()).len(), 2, "one mail a window");
     db.close().await;
 }

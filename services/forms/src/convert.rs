@@ -4,13 +4,15 @@
 //! retry after a failure finishes the same workspace instead of making a second one.
 
 use ohjaus_platform::{
-    auth::{Principal, Role},
+    auth::{Membership, Principal, Role},
     error::{ErrorCode, FieldViolation},
-    proto::{forms::v1 as pb, workspaces::v1 as workspaces_pb},
+    ids::parse_uuid,
+    proto::{forms::v1 as pb, tenants::v1 as tenants_pb, workspaces::v1 as workspaces_pb},
     service::{ServiceError, ServiceResult, peer_refusal},
     types::{Email, Text},
 };
 use tonic::Request;
+use uuid::Uuid;
 
 use crate::{
     Forms,
@@ -26,7 +28,55 @@ fn as_caller<T>(principal: &Principal, message: T) -> Request<T> {
     request
 }
 
+/// A role of the registry as a principal's role.
+fn role_of(role: i32) -> Option<Role> {
+    match tenants_pb::Role::try_from(role).ok()? {
+        tenants_pb::Role::Admin => Some(Role::Admin),
+        tenants_pb::Role::Guide => Some(Role::Guide),
+        tenants_pb::Role::Advisor => Some(Role::Advisor),
+        tenants_pb::Role::Supervisor => Some(Role::Supervisor),
+        tenants_pb::Role::Unspecified => None,
+    }
+}
+
 impl Forms {
+    /// Who the workspace is made as: the caller when they name nobody (or themselves) and are a
+    /// guide; else the named expert, who must be a guide of the organisation in the registry.
+    /// Every step of the conversion then goes through the workspaces service as that guide, so
+    /// its rules (a guide of the office's organisation creates, owns and invites) stay its own.
+    async fn owner(&self, principal: &Principal, named: &str, organization: Uuid) -> ServiceResult<Principal> {
+        let Principal::Expert { person_id, .. } = principal else { return Err(ServiceError::not_found()) };
+        let named = match named.trim() {
+            "" => None,
+            given => Some(parse_uuid("owner_id", given).map_err(|v| ServiceError::invalid(vec![v]))?),
+        };
+        let owner = match named {
+            None => {
+                if !principal.has_role(organization, Role::Guide) {
+                    return Err(ErrorCode::PermissionDenied.into());
+                }
+                return Ok(principal.clone());
+            }
+            Some(owner) if owner == *person_id && principal.has_role(organization, Role::Guide) => {
+                return Ok(principal.clone());
+            }
+            Some(owner) => owner,
+        };
+        let not_a_guide = || ServiceError::from(FieldViolation::new("owner_id", "owner-not-a-guide"));
+        let request =
+            tenants_pb::GetExpertRequest { organization_id: organization.to_string(), expert_id: owner.to_string() };
+        let expert = match self.inner().tenants.clone().get_expert(as_caller(principal, request)).await {
+            Ok(expert) => expert.into_inner(),
+            Err(status) if status.code() == tonic::Code::NotFound => return Err(not_a_guide()),
+            Err(status) => return Err(peer_refusal("tenants", &status)),
+        };
+        let roles: Vec<Role> = expert.roles.iter().filter_map(|r| role_of(*r)).collect();
+        if !roles.contains(&Role::Guide) {
+            return Err(not_a_guide());
+        }
+        Ok(Principal::Expert { person_id: owner, memberships: vec![Membership { tenant_id: organization, roles }] })
+    }
+
     pub(crate) async fn convert_submission(
         &self,
         principal: &Principal,
@@ -40,10 +90,9 @@ impl Forms {
         };
         let current = self.visible(principal, &request.submission_id).await?;
         queue::may_act(principal, current.organization_id)?;
-        // The workspace's owner is the acting guide.
-        if !principal.has_role(current.organization_id, Role::Guide) {
-            return Err(ErrorCode::PermissionDenied.into());
-        }
+        // The workspace's owner: the acting guide, or the guide an advisor names.
+        let owner = self.owner(principal, &request.owner_id, current.organization_id).await?;
+        let principal = &owner;
         if current.version != expected {
             return Err(ErrorCode::VersionMismatch.into());
         }

@@ -62,12 +62,24 @@ impl Forms {
         request: pb::ListFormsRequest,
     ) -> ServiceResult<pb::ListFormsResponse> {
         let organization = parse_uuid("organization_id", &request.organization_id).map_err(|_| ErrorCode::NotFound)?;
-        domain::may_manage(principal, organization)?;
+        // Main users see the definitions; the queue's readers only which forms there are (its
+        // filter names them), without what they ask.
+        let definitions = domain::may_manage(principal, organization).is_ok();
+        if !definitions {
+            domain::queue::access(principal, organization)?;
+        }
         let page = PageRequest::parse(request.page_size, &request.page_token)
             .map_err(|violation| ServiceError::invalid(vec![violation]))?;
         let rows = store::list_forms(self.db(), organization, page).await?;
         let (rows, next_page_token) = page.finish(rows, |f| f.id.as_uuid());
-        Ok(pb::ListFormsResponse { forms: rows.iter().map(form_to_pb).collect(), next_page_token })
+        let shown = |f: &Form| {
+            let mut form = form_to_pb(f);
+            if !definitions {
+                form.definition = None;
+            }
+            form
+        };
+        Ok(pb::ListFormsResponse { forms: rows.iter().map(shown).collect(), next_page_token })
     }
 
     /// A new version of the name and definition; the office must be the organisation's.

@@ -25,6 +25,10 @@ use ohjaus_platform::db::Migrations;
 
 pub use grpc::{Forms, FormsConfig, Peers};
 
+// contact forms: new submissions announced to the organisation's advisors
+mod announce;
+pub use announce::{AdvisorDirectory, Announcements, run_announcer};
+
 /// The service's name: its database schema or file, its subjects, its target.
 pub const SERVICE: &str = "forms";
 

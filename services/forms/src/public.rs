@@ -112,6 +112,8 @@ impl Forms {
         };
         let written = async {
             store::insert_submission(&mut tx, &submission).await?;
+            // Its organisation's advisors are told (batched, without content).
+            store::announce_later(&mut tx, form.organization_id, now).await?;
             let event = events::SubmissionReceived {
                 organization_id: form.organization_id.to_string(),
                 form_id: form.id.to_string(),

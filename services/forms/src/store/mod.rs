@@ -3,6 +3,9 @@
 mod forms;
 mod queue;
 mod submissions;
+// contact forms: new submissions announced to advisors
+mod announce;
+pub use announce::*;
 
 pub use forms::*;
 pub use queue::*;

@@ -290,10 +290,14 @@ pub struct ConvertInput {
     /// The workspace's title (1–200 characters); absent: the form's title.
     #[serde(default)]
     pub title: Option<String>,
+    /// The guide of the organisation who owns the workspace; absent: the caller (a guide). An
+    /// advisor names one.
+    #[serde(default)]
+    pub owner_id: Option<Uuid>,
 }
 
 /// Open a personal workspace from a submission with a reply address (a guide of the receiving
-/// organisation, who owns it): the question is its first message and the visitor is invited by
+/// organisation owns it: the caller, or the guide an advisor names): the question is its first message and the visitor is invited by
 /// that address (Suomi.fi login to accept). The submission becomes `converted`. Needs `If-Match`.
 #[utoipa::path(post, path = "/submissions/{id}/convert", tag = TAG, params(("id" = Uuid, Path), ("If-Match" = String, Header)),
     request_body = ConvertInput,
@@ -311,6 +315,7 @@ async fn convert_submission(
         submission_id: id.to_string(),
         expected_version: if_match(&headers)?,
         title: body.title.unwrap_or_default(),
+        owner_id: body.owner_id.map(|id| id.to_string()).unwrap_or_default(),
     };
     answered(StatusCode::OK, state.forms().convert_submission(state.as_caller(&caller, request)).await?.into_inner())
 }

@@ -15,6 +15,9 @@ mod invitations;
 mod messages;
 mod operator;
 mod organisation;
+// contact forms: the advisors' queue, canned answers and the form editor
+mod form_editor;
+mod queue;
 mod shell;
 mod workspaces;
 
@@ -91,6 +94,15 @@ pub fn router() -> Router<AppState> {
         .route("/app/organisations/{id}/experts/{expert}/roles", post(organisation::set_roles))
         .route("/app/organisations/{id}/experts/{expert}/listing", post(organisation::set_listing))
         .route("/app/operator/organisations/{id}", get(operator::edit_form).post(operator::update))
+        // contact forms: the advisors' queue, canned answers and the form editor
+        .route("/app/organisations/{id}/queue", get(queue::list))
+        .route("/app/submissions/{id}", get(queue::show))
+        .route("/app/submissions/{id}/{action}", post(queue::act))
+        .route("/app/organisations/{id}/canned-answers", get(queue::canned).post(queue::create_canned))
+        .route("/app/organisations/{id}/canned-answers/{canned}/delete", post(queue::delete_canned))
+        .route("/app/organisations/{id}/forms", get(form_editor::list).post(form_editor::create))
+        .route("/app/organisations/{id}/forms/{form}", get(form_editor::edit).post(form_editor::update))
+        .route("/app/organisations/{id}/forms/{form}/{publish}", post(form_editor::set_published))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

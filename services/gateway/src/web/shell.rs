@@ -104,6 +104,9 @@ fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLi
             links.push((format!("/app/organisations/{}", m.tenant_id), label));
         }
     }
+    // contact forms: the queue of each organisation whose submissions they work or read, the
+    // form editor of each they administer
+    links.extend(super::queue::navigation(t, principal));
     links.push(("/app/sessions".to_owned(), t.get("web-sessions")));
     links.into_iter().map(|(href, label)| NavLink { current: path == href, href, label }).collect()
 }

@@ -26,5 +26,12 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     };
     let outbox = Outbox::new(ohjaus_forms::SERVICE, ctx.clock.clone());
     let forms = Forms::new(ctx.db()?, ctx.clock.clone(), outbox.clone(), ctx.keyring()?, peers, config);
-    Ok(ctx.grpc(forms.server())?.publishing(outbox))
+    // New submissions are announced to the advisors, batched in the workspaces' mail window.
+    let announcements = ohjaus_forms::Announcements {
+        window: settings.workspaces.notification_batch().chrono(),
+        public_base_url: ctx.public_base_url.clone(),
+    };
+    ctx.spawn(ohjaus_forms::run_announcer(forms.clone(), announcements, ctx.shutdown.clone()));
+    let advisors = std::sync::Arc::new(ohjaus_forms::AdvisorDirectory);
+    Ok(ctx.grpc(forms.server())?.publishing(outbox).consuming(advisors))
 }

@@ -131,3 +131,5 @@ no-reply-address = The visitor gave no email address, so no reply can be sent.
 
 ## web: the readable document alone (export ?format=html)
 invalid-export-format = Choose zip (the whole archive) or html (the readable document).
+## contact forms: conversion
+owner-not-a-guide = Choose a guide of the organisation to own the workspace.

@@ -131,3 +131,5 @@ no-reply-address = Kysyjä ei antanut sähköpostiosoitetta, joten vastausta ei 
 
 ## web: the readable document alone (export ?format=html)
 invalid-export-format = Valitse zip (koko arkisto) tai html (luettava asiakirja).
+## contact forms: conversion
+owner-not-a-guide = Valitse työtilan omistajaksi organisaation ohjaaja.

@@ -131,3 +131,5 @@ no-reply-address = Den som frågade angav ingen e-postadress, så inget svar kan
 
 ## web: the readable document alone (export ?format=html)
 invalid-export-format = Välj zip (hela arkivet) eller html (det läsbara dokumentet).
+## contact forms: conversion
+owner-not-a-guide = Välj en av organisationens handledare som ägare till arbetsytan.

@@ -15,6 +15,8 @@ mod invitations;
 mod messages;
 mod operator;
 mod organisation;
+// rounds: the 3X10D meter's pages.
+mod rounds;
 mod shell;
 mod workspaces;
 
@@ -81,6 +83,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/consents/{request}/{decision}", post(workspaces::decide))
         .route("/app/invitations/{token}", get(invitations::landing).post(invitations::accept))
         .route("/app/logout", post(logout))
+        // rounds: the 3X10D meter (ask, answer, one round, the change between two).
+        .route("/app/workspaces/{id}/rounds", get(rounds::list).post(rounds::ask))
+        .route("/app/workspaces/{id}/rounds/change", get(rounds::change))
+        .route("/app/workspaces/{id}/rounds/{round}", get(rounds::show).post(rounds::answer))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

@@ -407,8 +407,8 @@ async fn in_a_group_and_through_consent_rounds_are_seen_by_the_sight_rules(backe
     // Each customer sees and answers her own round only.
     let ids =
         |reply: &Reply| -> Vec<String> { items(reply).iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect() };
-    assert_eq!(ids(&tessa.get(&rounds).await), [tessa_start.clone()]);
-    assert_eq!(ids(&uolevi.get(&rounds).await), [uolevi_start.clone()]);
+    assert_eq!(ids(&tessa.get(&rounds).await), std::slice::from_ref(&tessa_start));
+    assert_eq!(ids(&uolevi.get(&rounds).await), std::slice::from_ref(&uolevi_start));
     assert_eq!(uolevi.get(&format!("{rounds}/{tessa_start}")).await.status, 404);
     let answer = json!({"answers": [{"item": 1, "value": 4}], "submit": true});
     let hers = format!("{rounds}/{tessa_start}/answers");
@@ -434,7 +434,7 @@ async fn in_a_group_and_through_consent_rounds_are_seen_by_the_sight_rules(backe
     assert!(items(&ville.get(&rounds).await).is_empty(), "rounds asked before the consent showed");
     let tessa_along = ask(&mut olli, &tessa_id, "along").await;
     let uolevi_along = ask(&mut olli, &uolevi_id, "along").await;
-    assert_eq!(ids(&ville.get(&rounds).await), [tessa_along.clone()]);
+    assert_eq!(ids(&ville.get(&rounds).await), std::slice::from_ref(&tessa_along));
     for hidden in [&tessa_start, &uolevi_start, &uolevi_along] {
         assert_eq!(ville.get(&format!("{rounds}/{hidden}")).await.status, 404, "{hidden}");
     }

@@ -359,16 +359,17 @@ pub struct AnswerForm {
     items: std::collections::HashMap<String, String>,
 }
 
-async fn round_page(
-    state: &AppState,
-    visitor: &Visitor,
-    id: &str,
-    round_id: &str,
-    status: StatusCode,
-    typed: Option<&AnswerForm>,
-    errors: Vec<FieldError>,
-    saved: bool,
-) -> Response {
+/// How the round page is shown: as stored (just saved, or not), or with a refused form.
+enum Showing<'a> {
+    Stored { saved: bool },
+    Refused(&'a AnswerForm, Vec<FieldError>),
+}
+
+async fn round_page(state: &AppState, visitor: &Visitor, id: &str, round_id: &str, showing: Showing<'_>) -> Response {
+    let (status, typed, errors, saved) = match showing {
+        Showing::Stored { saved } => (StatusCode::OK, None, Vec::new(), saved),
+        Showing::Refused(form, errors) => (StatusCode::UNPROCESSABLE_ENTITY, Some(form), errors, false),
+    };
     let t = Texts(visitor.language);
     let caller = match visitor.principal() {
         Ok(caller) => caller,
@@ -458,7 +459,7 @@ pub async fn show(
     Path((id, round)): Path<(String, String)>,
     Query(query): Query<SavedQuery>,
 ) -> Response {
-    round_page(&state, &visitor, &id, &round, StatusCode::OK, None, Vec::new(), query.saved.is_some()).await
+    round_page(&state, &visitor, &id, &round, Showing::Stored { saved: query.saved.is_some() }).await
 }
 
 /// Saves (and with `action=submit` submits) the customer's answers; Post/Redirect/Get.
@@ -475,16 +476,22 @@ pub async fn answer(
     let (Ok(workspace), Ok(round_id)) = (Uuid::parse_str(&id), Uuid::parse_str(&round)) else {
         return visitor.failure(ApiError::code(ohjaus_platform::error::ErrorCode::NotFound));
     };
+    // `item-N` for each item the form showed (the instrument version's own items).
     let mut answers = Vec::new();
     let mut errors = Vec::new();
-    for item in 1..=10u32 {
-        let field = format!("item-{item}");
-        match form.items.get(&field).map(|v| v.trim()).unwrap_or_default() {
+    let mut fields: Vec<(u32, &String)> = form
+        .items
+        .iter()
+        .filter_map(|(name, value)| Some((name.strip_prefix("item-")?.parse::<u32>().ok()?, value)))
+        .collect();
+    fields.sort();
+    for (item, value) in fields {
+        match value.trim() {
             "" => answers.push((item, None)),
             given => match given.parse::<u32>() {
                 Ok(value) => answers.push((item, Some(value))),
                 Err(_) => errors.push(FieldError {
-                    field: format!("{field}-0"),
+                    field: format!("item-{item}-0"),
                     message: visitor.language.text("invalid-scale-value"),
                 }),
             },
@@ -492,7 +499,7 @@ pub async fn answer(
     }
     let submit = form.action == "submit";
     if errors.is_empty() {
-        match save_as(&state, &caller, workspace, round_id, answers, submit).await {
+        match save_as(&state, &caller, workspace, round_id, answers.clone(), submit).await {
             Ok(_) if submit => {
                 return visitor
                     .finish(Redirect::to(&format!("/app/workspaces/{workspace}/rounds?done=1")).into_response());
@@ -505,9 +512,7 @@ pub async fn answer(
             Err(error) if error.0.violations.is_empty() => return visitor.failure(error),
             Err(error) => {
                 // `answers[i].…` names the i-th value given; the page names its item.
-                let given: Vec<u32> = (1..=10u32)
-                    .filter(|i| form.items.get(&format!("item-{i}")).is_some_and(|v| !v.trim().is_empty()))
-                    .collect();
+                let given: Vec<u32> = answers.iter().filter(|(_, v)| v.is_some()).map(|(i, _)| *i).collect();
                 for v in &error.0.violations {
                     let index = v
                         .field
@@ -523,7 +528,7 @@ pub async fn answer(
             }
         }
     }
-    round_page(&state, &visitor, &id, &round, StatusCode::UNPROCESSABLE_ENTITY, Some(&form), errors, false).await
+    round_page(&state, &visitor, &id, &round, Showing::Refused(&form, errors)).await
 }
 
 #[derive(Default, Deserialize)]

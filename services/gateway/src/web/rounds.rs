@@ -624,15 +624,10 @@ pub async fn change(
     else {
         return visitor.failure(not_found());
     };
-    let compared = match compare_as(&state, &caller, workspace, from, to).await {
-        Ok(compared) => compared,
+    let (compared, first, second) = match compare_as(&state, &caller, workspace, from, to).await {
+        Ok(found) => found,
         Err(error) => return visitor.failure(error),
     };
-    let (first, second) =
-        match (round_in(&state, &caller, workspace, from).await, round_in(&state, &caller, workspace, to).await) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(error), _) | (_, Err(error)) => return visitor.failure(error),
-        };
     let meter = match Meter::of(&state, &caller, &second, visitor.language).await {
         Ok(meter) => meter,
         Err(error) => return visitor.failure(error),

@@ -199,18 +199,20 @@ pub async fn save_as(
     Ok(state.surveys().save_answers(state.as_caller(caller, request)).await?.into_inner())
 }
 
-/// The change per item from round `from` to round `to`, both of workspace `id`.
+/// The change per item from round `from` to round `to`, both of workspace `id`, with the two
+/// rounds.
 pub async fn compare_as(
     state: &AppState,
     caller: &ohjaus_platform::auth::Principal,
     id: Uuid,
     from: Uuid,
     to: Uuid,
-) -> Result<pb::Comparison, ApiError> {
-    round_in(state, caller, id, to).await?;
-    round_in(state, caller, id, from).await?;
+) -> Result<(pb::Comparison, pb::Round, pb::Round), ApiError> {
+    let later = round_in(state, caller, id, to).await?;
+    let earlier = round_in(state, caller, id, from).await?;
     let request = pb::CompareRoundsRequest { from_round_id: from.to_string(), to_round_id: to.to_string() };
-    Ok(state.surveys().compare_rounds(state.as_caller(caller, request)).await?.into_inner())
+    let compared = state.surveys().compare_rounds(state.as_caller(caller, request)).await?.into_inner();
+    Ok((compared, earlier, later))
 }
 
 /// Ask a customer of the workspace to answer a round (its guides). The customer is notified in
@@ -316,7 +318,7 @@ async fn compare_rounds(
     ApiQuery(query): ApiQuery<CompareQuery>,
 ) -> Result<Json<RoundComparison>, ApiError> {
     let from = field_id("from", &query.from)?;
-    let compared = compare_as(&state, &caller, id, from, round_id).await?;
+    let (compared, _, _) = compare_as(&state, &caller, id, from, round_id).await?;
     Ok(Json(RoundComparison {
         from_round_id: service_id(&compared.from_round_id)?,
         to_round_id: service_id(&compared.to_round_id)?,

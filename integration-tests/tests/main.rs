@@ -38,6 +38,8 @@ mod stewardship;
 mod story;
 mod support;
 mod surveys;
+// rounds: the 3X10D meter's pages in a browser.
+mod rounds_pages;
 mod web_pages;
 mod workspace_content;
 mod workspaces;

@@ -84,6 +84,7 @@ impl Consent {
             workspace_id: workspace.to_string(),
             member_kind: "customer".into(),
             member_id: customer.to_string(),
+            ..Default::default()
         });
         request.extensions_mut().insert(Principal::Service { name: SERVICE.to_owned() });
         let answer = self

@@ -29,7 +29,7 @@ impl Surveys {
         request: pb::AskRoundRequest,
     ) -> ServiceResult<pb::Round> {
         let command = AskRound::parse(&request)?;
-        rounds::may_ask(self.standing(principal, command.workspace_id).await?)?;
+        rounds::may_ask(&self.standing(principal, command.workspace_id).await?)?;
         if !self.is_customer_of(command.customer_id, command.workspace_id).await? {
             return Err(FieldViolation::new("customer_id", "invalid-round-customer").into());
         }
@@ -62,7 +62,11 @@ impl Surveys {
         };
         store::insert_round(&mut tx, &row).await?;
         command.key.remember(&mut tx, principal, row.id.as_uuid(), row.asked_at).await?;
-        let event = events::RoundAsked { workspace_id: row.workspace_id.to_string(), round_id: row.id.to_string() };
+        let event = events::RoundAsked {
+            workspace_id: row.workspace_id.to_string(),
+            round_id: row.id.to_string(),
+            customer_id: row.customer_id.to_string(),
+        };
         self.outbox().write(&mut tx, None, &event).await?;
         self.core().commit(tx).await?;
         self.round_to_pb(row).await
@@ -81,7 +85,7 @@ impl Surveys {
         let mut rounds = Vec::new();
         for row in store::rounds_of_workspace(self.core().db(), workspace).await? {
             let round = self.open(row).await?;
-            if rounds::may_see(principal, standing, &round.0) {
+            if rounds::may_see(principal, &standing, &round.0) {
                 rounds.push(round_pb(&round.0, &round.1));
             }
         }
@@ -159,7 +163,7 @@ impl Surveys {
         let row = store::find_round(self.core().db(), id).await?.ok_or_else(ServiceError::not_found)?;
         let standing = self.standing(principal, row.workspace_id).await?;
         let (round, instrument) = self.open(row).await?;
-        if !rounds::may_see(principal, standing, &round) {
+        if !rounds::may_see(principal, &standing, &round) {
             return Err(ServiceError::not_found());
         }
         Ok((round, instrument))

@@ -37,12 +37,16 @@ mod retention;
 mod service;
 pub mod store;
 mod workspace;
+// rounds: the surveys service's round notices and the sight of its rounds.
+pub mod surveys;
 
 use ohjaus_platform::{db::Migrations, keyring::LegacyKeys};
 
 pub use consent::{CONSENT_CONSUMER, ConsentEffects};
 pub use notify::run_mail_worker;
 pub use service::{Peers, Workspaces, WorkspacesConfig};
+// rounds
+pub use surveys::{RoundNotices, SURVEYS_CONSUMER};
 
 /// The service's name: its database schema or file, its subjects, its target.
 pub const SERVICE: &str = "workspaces";

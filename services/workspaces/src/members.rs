@@ -62,7 +62,13 @@ impl Workspaces {
             _ => return Err(FieldViolation::new("member_kind", "invalid-member-kind").into()),
         };
         Ok(match store::member_role(self.db(), WorkspaceId(workspace), actor).await? {
-            Some(role) => pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned() },
+            // rounds: with the sight of an expert who joined by consent (`surveys`).
+            Some(role) if msg.with_sight => {
+                self.membership_with_sight(WorkspaceId(workspace), actor, role, &msg.expert_organizations).await?
+            }
+            Some(role) => {
+                pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned(), ..Default::default() }
+            }
             None => not_member,
         })
     }

@@ -69,6 +69,8 @@ fn workspaces_router() -> OpenApiRouter<AppState> {
         .merge(summary::router())
         .merge(consents::router())
         .merge(consent_ledger::router())
+        // rounds: the 3X10D meter's rounds (surveys).
+        .merge(workspaces::rounds::router())
 }
 
 /// The routes outside `/api/v1`: the browser's logins and the integration clients' tokens.

@@ -29,6 +29,7 @@ pub struct Notification {
     pub id: Uuid,
     /// `message`, `invitation-accepted`, `workspace-handed-over`, `consent-…`, or retention's
     /// `workspace-closing` and `workspace-archiving` (the workspace closes or is archived soon).
+    /// `round-asked`: the customer is asked to answer the 3X10D meter (`subject_id`: the round).
     pub kind: String,
     pub workspace_id: Uuid,
     pub subject_id: Uuid,

@@ -94,6 +94,7 @@ pub async fn notifications(State(state): State<AppState>, visitor: Visitor) -> R
             let what = match n.kind.as_str() {
                 "message" => t.get("web-notification-message"),
                 "invitation-accepted" => t.get("web-notification-joined"),
+                "round-asked" => t.get("web-notification-round-asked"),
                 _ => t.get("web-notification-other"),
             };
             NotificationView { what, workspace_id: n.workspace_id, at, at_iso, unread: n.read_at.is_none() }

@@ -18,6 +18,8 @@ mod organisation;
 // contact forms: the advisors' queue, canned answers and the form editor
 mod form_editor;
 mod queue;
+// rounds: the 3X10D meter's pages.
+mod rounds;
 mod shell;
 mod workspaces;
 
@@ -103,6 +105,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/organisations/{id}/forms", get(form_editor::list).post(form_editor::create))
         .route("/app/organisations/{id}/forms/{form}", get(form_editor::edit).post(form_editor::update))
         .route("/app/organisations/{id}/forms/{form}/{publish}", post(form_editor::set_published))
+        // rounds: the 3X10D meter (ask, answer, one round, the change between two).
+        .route("/app/workspaces/{id}/rounds", get(rounds::list).post(rounds::ask))
+        .route("/app/workspaces/{id}/rounds/change", get(rounds::change))
+        .route("/app/workspaces/{id}/rounds/{round}", get(rounds::show).post(rounds::answer))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use ohjaus_platform::{events::Outbox, mail::Mailer, storage};
-use ohjaus_workspaces::{ConsentEffects, Peers, Workspaces, WorkspacesConfig};
+use ohjaus_platform::{
+    events::{self, Outbox},
+    mail::Mailer,
+    storage,
+};
+use ohjaus_workspaces::{ConsentEffects, Peers, RoundNotices, Workspaces, WorkspacesConfig};
 
 use crate::{
     runner::{StartContext, Started},
@@ -34,5 +38,18 @@ pub async fn start(ctx: &mut StartContext<'_>) -> anyhow::Result<Started> {
     ctx.spawn(ohjaus_workspaces::run_mail_worker(workspaces.clone(), ctx.shutdown.clone()));
     // Consent's effects (membership, notifications) arrive as events.
     let effects = Arc::new(ConsentEffects::new(workspaces.clone()));
+    // rounds: a round asked of a customer becomes her notification and mail (its own durable
+    // consumer; it subscribes before the surveys target, which depends on this one, publishes).
+    let notices = events::start_consumer(
+        ctx.db()?,
+        ctx.bus()?,
+        Arc::new(RoundNotices::new(workspaces.clone())),
+        ctx.clock.clone(),
+        settings.bus.max_deliver,
+        ctx.shutdown.clone(),
+    )
+    .await
+    .context("subscribing the workspaces service to `surveys.round_asked` events")?;
+    ctx.keep(notices);
     Ok(ctx.grpc(workspaces.server())?.publishing(outbox).consuming(effects))
 }

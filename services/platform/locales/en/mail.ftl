@@ -24,3 +24,8 @@ mail-closing-body = Nobody has logged in to your online guidance workspace for a
 mail-archiving-subject = Your closed online guidance workspace will be archived soon
 mail-archiving-body = Your closed online guidance workspace will be archived in { $days } days. After that the guides can no longer see it or reopen it; you can still see it and download its content until it is deleted permanently.
 mail-retention-privacy = For your privacy, no content of the workspace is sent by email.
+
+## rounds (3X10D)
+mail-round-asked-subject = You have a questionnaire in Ohjaus
+mail-round-asked-body = Your guide asks you to answer a short questionnaire about your life situation in your online guidance workspace. You can answer when it suits you, save your answers and continue later.
+mail-round-asked-privacy = For your privacy, the questionnaire itself is never sent by email.

@@ -24,3 +24,8 @@ mail-closing-body = Verkko-ohjauksesi työtilaan ei ole kirjauduttu pitkään ai
 mail-archiving-subject = Suljettu verkko-ohjauksen työtilasi arkistoidaan pian
 mail-archiving-body = Suljettu verkko-ohjauksen työtilasi arkistoidaan { $days } päivän kuluttua. Sen jälkeen ohjaajat eivät enää näe sitä eivätkä voi avata sitä uudelleen; sinä näet sen ja voit ladata sen sisällön siihen asti, kun se poistetaan pysyvästi.
 mail-retention-privacy = Yksityisyytesi vuoksi työtilan sisältöä ei lähetetä sähköpostilla.
+
+## rounds (3X10D)
+mail-round-asked-subject = Sinulle on kysely Ohjauksessa
+mail-round-asked-body = Ohjaajasi pyytää sinua vastaamaan lyhyeen kyselyyn elämäntilanteestasi verkko-ohjauksen työtilassasi. Voit vastata silloin kun sinulle sopii, tallentaa vastauksesi ja jatkaa myöhemmin.
+mail-round-asked-privacy = Yksityisyytesi vuoksi kyselyn sisältöä ei lähetetä sähköpostilla.

@@ -24,3 +24,8 @@ mail-closing-body = Ingen har loggat in i ditt arbetsutrymme för handledning p�
 mail-archiving-subject = Ditt stängda arbetsutrymme för handledning arkiveras snart
 mail-archiving-body = Ditt stängda arbetsutrymme för handledning på nätet arkiveras om { $days } dagar. Därefter kan handledarna inte längre se det eller öppna det igen; du kan se det och ladda ner dess innehåll tills det raderas permanent.
 mail-retention-privacy = Av integritetsskäl skickas inget innehåll från arbetsutrymmet per e-post.
+
+## rounds (3X10D)
+mail-round-asked-subject = Du har en enkät i Ohjaus
+mail-round-asked-body = Din handledare ber dig svara på en kort enkät om din livssituation i ditt arbetsutrymme för handledning på nätet. Du kan svara när det passar dig, spara dina svar och fortsätta senare.
+mail-round-asked-privacy = Av integritetsskäl skickas enkätens innehåll inte per e-post.

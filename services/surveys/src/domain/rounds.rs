@@ -54,22 +54,30 @@ impl Kind {
 }
 
 /// A caller's place in a workspace, as the workspaces service tells it (`CheckMembership`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Standing {
     /// The owner guide or another guide of the workspace.
     Guide,
-    /// An expert who joined by the customer's consent.
-    ConsentedExpert,
+    /// An expert who joined by the customer's consent, seeing what the consents let them see.
+    ConsentedExpert(ExpertSight),
     Customer,
     Stranger,
 }
 
+/// What the consents in force show an expert: the consenting customers' rounds, and with a
+/// "from now on only" consent only those asked since it was accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpertSight {
+    pub customers: Vec<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+}
+
 impl Standing {
-    /// From `CheckMembership`'s role.
-    pub fn from_role(member: bool, role: &str) -> Self {
+    /// From `CheckMembership`'s role (and, for an expert, the sight it answered with).
+    pub fn from_role(member: bool, role: &str, sight: ExpertSight) -> Self {
         match (member, role) {
             (true, "owner" | "guide") => Standing::Guide,
-            (true, "expert") => Standing::ConsentedExpert,
+            (true, "expert") => Standing::ConsentedExpert(sight),
             (true, "customer") => Standing::Customer,
             _ => Standing::Stranger,
         }
@@ -144,14 +152,19 @@ impl AskRound {
 }
 
 /// Only a guide of the workspace asks; to anyone else the workspace is not there.
-pub fn may_ask(standing: Standing) -> Result<(), ErrorCode> {
-    if standing == Standing::Guide { Ok(()) } else { Err(ErrorCode::NotFound) }
+pub fn may_ask(standing: &Standing) -> Result<(), ErrorCode> {
+    if *standing == Standing::Guide { Ok(()) } else { Err(ErrorCode::NotFound) }
 }
 
-/// Who sees a round: its customer, and the workspace's guides and consented experts.
-pub fn may_see(principal: &Principal, standing: Standing, round: &Round) -> bool {
+/// Who sees a round: its customer (in a group workspace each customer only her own), the
+/// workspace's guides, and an expert by the consent's sight rules (the consenting customers'
+/// rounds, and with "from now on only" those asked since).
+pub fn may_see(principal: &Principal, standing: &Standing, round: &Round) -> bool {
     match standing {
-        Standing::Guide | Standing::ConsentedExpert => true,
+        Standing::Guide => true,
+        Standing::ConsentedExpert(sight) => {
+            sight.customers.contains(&round.customer_id) && sight.from.is_none_or(|from| round.asked_at >= from)
+        }
         Standing::Customer => {
             matches!(principal, Principal::Customer { customer_id } if *customer_id == round.customer_id)
         }
@@ -282,14 +295,32 @@ mod tests {
         let mut mine = round(her, &[]);
         let me = Principal::Customer { customer_id: her };
         let other = Principal::Customer { customer_id: Uuid::now_v7() };
-        assert!(may_see(&me, Standing::Customer, &mine));
-        assert!(!may_see(&other, Standing::Customer, &mine), "another customer of a group workspace");
-        assert!(!may_see(&me, Standing::Stranger, &mine));
+        assert!(may_see(&me, &Standing::Customer, &mine));
+        assert!(!may_see(&other, &Standing::Customer, &mine), "another customer of a group workspace");
+        assert!(!may_see(&me, &Standing::Stranger, &mine));
         assert_eq!(may_answer(&other, &mine), Err(ErrorCode::NotFound));
         assert_eq!(may_answer(&me, &mine), Ok(()));
         mine.submitted_at = Some(Utc::now());
         assert_eq!(may_answer(&me, &mine), Err(ErrorCode::WrongState));
-        assert_eq!(may_ask(Standing::ConsentedExpert), Err(ErrorCode::NotFound));
-        assert_eq!(may_ask(Standing::Guide), Ok(()));
+        assert_eq!(may_ask(&Standing::ConsentedExpert(ExpertSight::default())), Err(ErrorCode::NotFound));
+        assert_eq!(may_ask(&Standing::Guide), Ok(()));
+    }
+
+    #[test]
+    fn a_consented_expert_sees_the_consenting_customers_rounds_by_the_consents_floor() {
+        let (her, another) = (Uuid::now_v7(), Uuid::now_v7());
+        let expert = Principal::Expert { person_id: Uuid::now_v7(), memberships: vec![] };
+        let before = round(her, &[(1, 5)]);
+        let mut since = round(her, &[(1, 6)]);
+        since.asked_at = before.asked_at + chrono::Duration::days(2);
+        let accepted = before.asked_at + chrono::Duration::days(1);
+        let everything = Standing::ConsentedExpert(ExpertSight { customers: vec![her], from: None });
+        assert!(may_see(&expert, &everything, &before) && may_see(&expert, &everything, &since));
+        let from_now_on = Standing::ConsentedExpert(ExpertSight { customers: vec![her], from: Some(accepted) });
+        assert!(!may_see(&expert, &from_now_on, &before), "asked before the consent");
+        assert!(may_see(&expert, &from_now_on, &since));
+        let other_customers = round(another, &[(1, 2)]);
+        assert!(!may_see(&expert, &everything, &other_customers), "a group's customer who gave no consent");
+        assert!(may_see(&expert, &Standing::Guide, &other_customers), "the workspace's guides see every round");
     }
 }

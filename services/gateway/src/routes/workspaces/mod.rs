@@ -13,6 +13,8 @@ pub mod items;
 pub mod live;
 pub mod members;
 pub mod messages;
+// rounds: the 3X10D meter's rounds (surveys).
+pub mod rounds;
 pub mod summary;
 pub mod transfer;
 

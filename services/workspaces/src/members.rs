@@ -62,7 +62,16 @@ impl Workspaces {
             _ => return Err(FieldViolation::new("member_kind", "invalid-member-kind").into()),
         };
         Ok(match store::member_role(self.db(), WorkspaceId(workspace), actor).await? {
-            Some(role) => pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned() },
+            Some(role) => {
+                // Reports (issue 15): the surveys service places a member's answers by these.
+                let placed = store::find_workspace(self.db(), WorkspaceId(workspace)).await?;
+                pb::CheckMembershipResponse {
+                    member: true,
+                    role: role.as_str().to_owned(),
+                    organization_id: placed.as_ref().map(|w| w.organization_id.to_string()).unwrap_or_default(),
+                    office_id: placed.as_ref().map(|w| w.office_id.to_string()).unwrap_or_default(),
+                }
+            }
             None => not_member,
         })
     }

@@ -37,6 +37,8 @@ mod stewardship;
 mod story;
 mod support;
 mod surveys;
+// Reports and feedback (issue 15).
+mod reports;
 mod web_pages;
 mod workspace_content;
 mod workspaces;

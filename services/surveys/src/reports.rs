@@ -79,8 +79,9 @@ impl Surveys {
         let mut report = self.compute_report(&query, &instrument).await?;
         if frozen {
             report.frozen_at = Some(timestamp(now));
-            let mut content = report.clone();
-            content.texts.clear();
+            // Aggregates only: the free texts stay with the answers they came from.
+            report.texts.clear();
+            let content = report.clone();
             let mut tx = self.core().db().begin().await?;
             report_store::freeze(
                 &mut tx,
@@ -103,10 +104,7 @@ impl Surveys {
             )
             .await?
             {
-                let mut stored =
-                    pb::Report::decode(stored.as_slice()).map_err(|_| ServiceError::corrupt("frozen report"))?;
-                stored.texts = report.texts;
-                return Ok(stored);
+                return pb::Report::decode(stored.as_slice()).map_err(|_| ServiceError::corrupt("frozen report"));
             }
         }
         Ok(report)

@@ -17,6 +17,8 @@ mod operator;
 mod organisation;
 mod shell;
 mod workspaces;
+// Reports (issue 15).
+mod reports;
 
 use axum::{
     Form, Router,
@@ -81,6 +83,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/consents/{request}/{decision}", post(workspaces::decide))
         .route("/app/invitations/{token}", get(invitations::landing).post(invitations::accept))
         .route("/app/logout", post(logout))
+        // Reports (issue 15).
+        .route("/app/reports", get(reports::show))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

@@ -127,3 +127,9 @@ proof-expired = The spam check has expired. Reload the page and send again.
 proof-used = This spam check was already used. Reload the page and send again.
 sent-too-fast = The form was sent too quickly after it opened.
 no-reply-address = The visitor gave no email address, so no reply can be sent.
+
+## Reports and feedback (issue 15)
+invalid-report-period = The period is a month (2026-03), a quarter (2026-Q1), a year (2026) or a range of months (2025-01/2026-12).
+invalid-feedback-statement = The feedback has no such statement.
+repeated-feedback-statement = The same statement is rated twice.
+invalid-feedback-rating = A rating is a whole number from 1 to 5.

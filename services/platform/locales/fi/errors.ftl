@@ -127,3 +127,9 @@ proof-expired = Roskapostitarkistus on vanhentunut. Lataa sivu uudelleen ja läh
 proof-used = Tämä roskapostitarkistus on jo käytetty. Lataa sivu uudelleen ja lähetä uudelleen.
 sent-too-fast = Lomake lähetettiin liian pian sen avaamisen jälkeen.
 no-reply-address = Kysyjä ei antanut sähköpostiosoitetta, joten vastausta ei voi lähettää.
+
+## Reports and feedback (issue 15)
+invalid-report-period = Jakso on kuukausi (2026-03), vuosineljännes (2026-Q1), vuosi (2026) tai kuukausiväli (2025-01/2026-12).
+invalid-feedback-statement = Palautteessa ei ole tällaista väittämää.
+repeated-feedback-statement = Sama väittämä on arvioitu kahdesti.
+invalid-feedback-rating = Arvio on kokonaisluku 1–5.

@@ -127,3 +127,9 @@ proof-expired = Skräppostkontrollen har gått ut. Ladda om sidan och skicka ige
 proof-used = Denna skräppostkontroll har redan använts. Ladda om sidan och skicka igen.
 sent-too-fast = Formuläret skickades för snabbt efter att det öppnats.
 no-reply-address = Den som frågade angav ingen e-postadress, så inget svar kan skickas.
+
+## Reports and feedback (issue 15)
+invalid-report-period = Perioden är en månad (2026-03), ett kvartal (2026-Q1), ett år (2026) eller ett månadsintervall (2025-01/2026-12).
+invalid-feedback-statement = Responsen har inget sådant påstående.
+repeated-feedback-statement = Samma påstående har bedömts två gånger.
+invalid-feedback-rating = Bedömningen är ett heltal 1–5.

@@ -40,6 +40,8 @@ mod support;
 mod surveys;
 // rounds: the 3X10D meter's pages in a browser.
 mod rounds_pages;
+// Reports and feedback (issue 15).
+mod reports;
 mod web_pages;
 mod workspace_content;
 mod workspaces;

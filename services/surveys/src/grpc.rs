@@ -15,7 +15,7 @@ use ohjaus_platform::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::{self, GetInstrument, Instrument, Loading, instrument},
+    domain::{self, GetInstrument, Instrument, Loading, disclosure::Threshold, instrument},
     events,
     store::{self, StoredInstrument},
 };
@@ -27,6 +27,8 @@ pub struct Surveys {
     outbox: Outbox,
     keyring: Keyring,
     workspaces: WorkspacesServiceClient<Transport>,
+    // Reports (issue 15): distinct customers a published cell needs.
+    report_threshold: Threshold,
 }
 
 impl Surveys {
@@ -37,7 +39,19 @@ impl Surveys {
             outbox,
             keyring,
             workspaces: WorkspacesServiceClient::new(workspaces),
+            report_threshold: Threshold::default(),
         }
+    }
+
+    /// Reports (issue 15): the disclosure threshold (at least 15 unless built with
+    /// `Threshold::development` for tests and development).
+    pub fn with_report_threshold(mut self, threshold: Threshold) -> Self {
+        self.report_threshold = threshold;
+        self
+    }
+
+    pub(crate) fn report_threshold(&self) -> Threshold {
+        self.report_threshold
     }
 
     pub(crate) fn core(&self) -> &Core {
@@ -231,5 +245,24 @@ impl pb::surveys_service_server::SurveysService for Surveys {
         request: Request<pb::DeleteWorkspaceAnswersRequest>,
     ) -> Result<Response<pb::DeleteWorkspaceAnswersResponse>, Status> {
         ohjaus_platform::unary!(self.delete_workspace_answers, request)
+    }
+
+    // Feedback and reports (issue 15).
+    async fn list_feedback_statements(
+        &self,
+        request: Request<pb::ListFeedbackStatementsRequest>,
+    ) -> Result<Response<pb::ListFeedbackStatementsResponse>, Status> {
+        ohjaus_platform::unary!(self.list_feedback_statements, request)
+    }
+
+    async fn give_feedback(
+        &self,
+        request: Request<pb::GiveFeedbackRequest>,
+    ) -> Result<Response<pb::GiveFeedbackResponse>, Status> {
+        ohjaus_platform::unary!(self.give_feedback, request)
+    }
+
+    async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Result<Response<pb::Report>, Status> {
+        ohjaus_platform::unary!(self.get_report, request)
     }
 }

@@ -17,6 +17,9 @@ mod peers;
 mod retention;
 mod rounds;
 pub mod store;
+// Feedback and reports (issue 15).
+mod feedback;
+mod reports;
 
 use ohjaus_platform::db::Migrations;
 

@@ -29,7 +29,9 @@ impl Surveys {
         }
         self.keyring().delete(Owner::new(KEY_OWNER, workspace)).await?;
         let mut tx = db.begin().await?;
-        let deleted = store::delete_workspace(&mut tx, workspace).await?;
+        let mut deleted = store::delete_workspace(&mut tx, workspace).await?;
+        // Reports (issue 15): the facts of the workspace go too; frozen reports stay.
+        store::reports::delete_workspace(&mut tx, workspace, &mut deleted).await?;
         receipts::remember(&mut tx, deletion, &deleted, self.core().now()).await?;
         tx.commit().await?;
         db.purge_deleted().await?;

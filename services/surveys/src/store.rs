@@ -5,6 +5,9 @@ use ohjaus_platform::db::{DbError, DbResult, Row, Source, Tx};
 
 use uuid::Uuid;
 
+// Feedback and reports (issue 15).
+pub mod reports;
+
 use crate::domain::{Instrument, rounds::RoundId};
 
 /// An instrument version and when it was first loaded.

@@ -62,12 +62,19 @@ impl Workspaces {
             _ => return Err(FieldViolation::new("member_kind", "invalid-member-kind").into()),
         };
         Ok(match store::member_role(self.db(), WorkspaceId(workspace), actor).await? {
-            // rounds: with the sight of an expert who joined by consent (`surveys`).
-            Some(role) if msg.with_sight => {
-                self.membership_with_sight(WorkspaceId(workspace), actor, role, &msg.expert_organizations).await?
-            }
             Some(role) => {
-                pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned(), ..Default::default() }
+                // rounds: with the sight of an expert who joined by consent (`surveys`).
+                let mut answer = if msg.with_sight {
+                    self.membership_with_sight(WorkspaceId(workspace), actor, role, &msg.expert_organizations).await?
+                } else {
+                    pb::CheckMembershipResponse { member: true, role: role.as_str().to_owned(), ..Default::default() }
+                };
+                // Reports: the surveys service places a member's answers by these.
+                if let Some(placed) = store::find_workspace(self.db(), WorkspaceId(workspace)).await? {
+                    answer.organization_id = placed.organization_id.to_string();
+                    answer.office_id = placed.office_id.to_string();
+                }
+                answer
             }
             None => not_member,
         })

@@ -16,6 +16,8 @@ pub mod organizations;
 pub mod public;
 pub mod submissions;
 pub mod workspaces;
+// Reports and feedback (issue 15).
+pub mod reports;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -34,6 +36,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(admin::deletions::router())
         .merge(instruments::router())
         .merge(submissions::router())
+        // Reports and feedback (issue 15).
+        .merge(reports::router())
 }
 
 /// `/organizations` and below.

@@ -22,6 +22,8 @@ mod queue;
 mod rounds;
 mod shell;
 mod workspaces;
+// Reports (issue 15).
+mod reports;
 
 use axum::{
     Form, Router,
@@ -109,6 +111,8 @@ pub fn router() -> Router<AppState> {
         .route("/app/workspaces/{id}/rounds", get(rounds::list).post(rounds::ask))
         .route("/app/workspaces/{id}/rounds/change", get(rounds::change))
         .route("/app/workspaces/{id}/rounds/{round}", get(rounds::show).post(rounds::answer))
+        // Reports (issue 15).
+        .route("/app/reports", get(reports::show))
         .layer(SetResponseHeaderLayer::overriding(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(PAGE_CSP)))
         .route("/assets/ohjaus.css", get(stylesheet))
         .route("/assets/ohjaus.js", get(script))

@@ -107,6 +107,26 @@ fn navigation(t: &Texts, path: &str, principal: Option<&Principal>) -> Vec<NavLi
     // contact forms: the queue of each organisation whose submissions they work or read, the
     // form editor of each they administer
     links.extend(super::queue::navigation(t, principal));
+    // Reports (issue 15): the operator's of the platform, a supervisor's or main user's of
+    // each of their organisations.
+    match principal {
+        Principal::Operator { .. } => links.push(("/app/reports".to_owned(), t.get("web-reports"))),
+        Principal::Expert { memberships, .. } => {
+            let readers: Vec<_> = memberships
+                .iter()
+                .filter(|m| m.roles.contains(&Role::Admin) || m.roles.contains(&Role::Supervisor))
+                .collect();
+            for (i, m) in readers.iter().enumerate() {
+                let label = if readers.len() > 1 {
+                    format!("{} {}", t.get("web-reports"), i + 1)
+                } else {
+                    t.get("web-reports")
+                };
+                links.push((format!("/app/reports?organization={}", m.tenant_id), label));
+            }
+        }
+        _ => {}
+    }
     links.push(("/app/sessions".to_owned(), t.get("web-sessions")));
     links.into_iter().map(|(href, label)| NavLink { current: path == href, href, label }).collect()
 }

@@ -133,3 +133,8 @@ no-reply-address = The visitor gave no email address, so no reply can be sent.
 invalid-export-format = Choose zip (the whole archive) or html (the readable document).
 ## contact forms: conversion
 owner-not-a-guide = Choose a guide of the organisation to own the workspace.
+## Reports and feedback (issue 15)
+invalid-report-period = The period is a month (2026-03), a quarter (2026-Q1), a year (2026) or a range of months (2025-01/2026-12).
+invalid-feedback-statement = The feedback has no such statement.
+repeated-feedback-statement = The same statement is rated twice.
+invalid-feedback-rating = A rating is a whole number from 1 to 5.

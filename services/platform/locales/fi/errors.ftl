@@ -133,3 +133,8 @@ no-reply-address = Kysyjä ei antanut sähköpostiosoitetta, joten vastausta ei 
 invalid-export-format = Valitse zip (koko arkisto) tai html (luettava asiakirja).
 ## contact forms: conversion
 owner-not-a-guide = Valitse työtilan omistajaksi organisaation ohjaaja.
+## Reports and feedback (issue 15)
+invalid-report-period = Jakso on kuukausi (2026-03), vuosineljännes (2026-Q1), vuosi (2026) tai kuukausiväli (2025-01/2026-12).
+invalid-feedback-statement = Palautteessa ei ole tällaista väittämää.
+repeated-feedback-statement = Sama väittämä on arvioitu kahdesti.
+invalid-feedback-rating = Arvio on kokonaisluku 1–5.

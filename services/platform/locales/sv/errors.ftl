@@ -133,3 +133,8 @@ no-reply-address = Den som frågade angav ingen e-postadress, så inget svar kan
 invalid-export-format = Välj zip (hela arkivet) eller html (det läsbara dokumentet).
 ## contact forms: conversion
 owner-not-a-guide = Välj en av organisationens handledare som ägare till arbetsytan.
+## Reports and feedback (issue 15)
+invalid-report-period = Perioden är en månad (2026-03), ett kvartal (2026-Q1), ett år (2026) eller ett månadsintervall (2025-01/2026-12).
+invalid-feedback-statement = Responsen har inget sådant påstående.
+repeated-feedback-statement = Samma påstående har bedömts två gånger.
+invalid-feedback-rating = Bedömningen är ett heltal 1–5.

@@ -3,6 +3,9 @@
 pub mod disclosure;
 pub mod instrument;
 pub mod rounds;
+// Feedback and reports (issue 15).
+pub mod feedback;
+pub mod reports;
 
 use ohjaus_platform::{
     auth::Principal,

@@ -1,6 +1,8 @@
 //! Every protocol file names where its generated code goes in Go, Java and C#, so a client in
 //! another language is generated from the published files as they are.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 fn proto_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {

@@ -328,10 +328,15 @@ fn run_to_the_end(storage: &Storage, run_env: &[(&str, String)]) -> String {
         .stdout(Stdio::piped())
         .output()
         .unwrap();
-    // Its warnings (a step that failed and waits for the next run) explain a failed assertion.
+    let stdout = String::from_utf8(run.stdout).unwrap();
+    // Its warnings (a step that failed and waits for the next run; the log is JSON lines beside
+    // the report) explain a failed assertion.
     eprintln!("{}", String::from_utf8_lossy(&run.stderr));
+    for line in stdout.lines().filter(|l| l.contains("\"WARN\"") || l.contains("\"ERROR\"")) {
+        eprintln!("{line}");
+    }
     assert!(run.status.success(), "the run failed");
-    String::from_utf8(run.stdout).unwrap()
+    stdout
 }
 
 async fn count(db: &ohjaus_platform::db::Db, sql: &str) -> i64 {
@@ -368,7 +373,28 @@ async fn every_deletion_complete_once(
 ) {
     let due = i64::try_from(due).unwrap();
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions").await, due);
-    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL").await, 0);
+    let unfinished = evidence
+        .query(
+            "SELECT d.id, d.claimed_until, s.service, s.outcome, s.attempts FROM deletions d \
+             JOIN deletion_steps s ON s.deletion_id = d.id WHERE d.completed_at IS NULL ORDER BY d.id, s.position",
+        )
+        .fetch_all(evidence)
+        .await
+        .unwrap();
+    let unfinished: Vec<String> = unfinished
+        .iter()
+        .map(|r| {
+            format!(
+                "{} claimed until {:?}: {} {} after {} attempts",
+                r.get::<uuid::Uuid>("id").unwrap(),
+                r.get::<Option<chrono::DateTime<chrono::Utc>>>("claimed_until").unwrap(),
+                r.get::<String>("service").unwrap(),
+                r.get::<String>("outcome").unwrap(),
+                r.get::<i64>("attempts").unwrap()
+            )
+        })
+        .collect();
+    assert!(unfinished.is_empty(), "unfinished deletions:\n{}", unfinished.join("\n"));
     assert_eq!(
         count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE completed_at IS NOT NULL").await,
         5 * due

@@ -251,6 +251,7 @@ impl Surveys {
             workspace_id: workspace.to_string(),
             member_kind: "customer".to_owned(),
             member_id: customer.to_string(),
+            ..Default::default()
         });
         request.extensions_mut().insert(Principal::Service { name: SERVICE.to_owned() });
         let answer =

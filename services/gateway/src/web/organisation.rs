@@ -76,6 +76,8 @@ pub struct ClientForm {
     read: Option<String>,
     #[serde(default)]
     write: Option<String>,
+    #[serde(default)]
+    admin: Option<String>,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -426,11 +428,15 @@ pub async fn add_client(
         Ok(acting) => acting,
         Err(answer) => return *answer,
     };
-    let scopes = [(form.read.is_some(), "tenants.read"), (form.write.is_some(), "tenants.write")]
-        .into_iter()
-        .filter(|(chosen, _)| *chosen)
-        .map(|(_, scope)| scope.to_owned())
-        .collect();
+    let scopes = [
+        (form.read.is_some(), "tenants.read"),
+        (form.write.is_some(), "tenants.write"),
+        (form.admin.is_some(), "tenants.admin"),
+    ]
+    .into_iter()
+    .filter(|(chosen, _)| *chosen)
+    .map(|(_, scope)| scope.to_owned())
+    .collect();
     let request = pb::CreateIntegrationClientRequest {
         organization_id: organisation.clone(),
         name: form.client_name.clone(),

@@ -192,6 +192,7 @@ web-client-name = Name of the client
 web-client-scopes = What it may do
 web-client-scope-read = Read the organisation's data (tenants.read)
 web-client-scope-write = Change the organisation's data (tenants.write)
+web-client-scope-admin = Name and remove main users (tenants.admin)
 web-client-add = Create the client
 web-client-id = Client id
 web-client-secret = Secret

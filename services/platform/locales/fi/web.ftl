@@ -192,6 +192,7 @@ web-client-name = Asiakkaan nimi
 web-client-scopes = Mitä se saa tehdä
 web-client-scope-read = Lukea organisaation tietoja (tenants.read)
 web-client-scope-write = Muuttaa organisaation tietoja (tenants.write)
+web-client-scope-admin = Nimetä ja poistaa pääkäyttäjiä (tenants.admin)
 web-client-add = Luo asiakas
 web-client-id = Asiakkaan tunniste
 web-client-secret = Salaisuus

@@ -192,6 +192,7 @@ web-client-name = Klientens namn
 web-client-scopes = Vad den får göra
 web-client-scope-read = Läsa organisationens uppgifter (tenants.read)
 web-client-scope-write = Ändra organisationens uppgifter (tenants.write)
+web-client-scope-admin = Utse och ta bort huvudanvändare (tenants.admin)
 web-client-add = Skapa klienten
 web-client-id = Klient-id
 web-client-secret = Hemlighet

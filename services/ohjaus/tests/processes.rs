@@ -339,6 +339,34 @@ fn run_to_the_end(storage: &Storage, run_env: &[(&str, String)]) -> String {
     stdout
 }
 
+/// Runs `ohjaus retention` until no deletion is left unfinished, at most three times: a run
+/// finishes what an earlier one left, and a step that fails under load (its warning in the run's
+/// log) is asked again by the run after — the product's promise; any other leftover fails. The
+/// number of runs made and how many deletions were complete before the last one.
+async fn runs_until_finished(
+    storage: &Storage,
+    run_env: &[(&str, String)],
+    evidence: &ohjaus_platform::db::Db,
+) -> (i64, i64) {
+    let unfinished = "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NULL";
+    let completed = "SELECT COUNT(*) AS n FROM deletions WHERE completed_at IS NOT NULL";
+    let mut runs = 0;
+    loop {
+        let before = count(evidence, completed).await;
+        let report = run_to_the_end(storage, run_env);
+        runs += 1;
+        assert!(report.contains("\"action\":\"delete\""), "{report}");
+        let left = count(evidence, unfinished).await;
+        if left == 0 || runs == 3 {
+            return (runs, before);
+        }
+        assert!(
+            report.contains("a deletion step failed; retried next run"),
+            "{left} deletions left unfinished without a failed step"
+        );
+    }
+}
+
 async fn count(db: &ohjaus_platform::db::Db, sql: &str) -> i64 {
     db.query(sql).fetch_one(db).await.unwrap().get::<i64>("n").unwrap()
 }
@@ -364,12 +392,13 @@ async fn until_deleted(evidence: &ohjaus_platform::db::Db, run: &mut Process, at
 
 /// After the runs: every workspace's deletion complete, each of its five services (its
 /// content, its consents, its survey rounds, its converted submissions, its customer's
-/// account) answered once — one completion time, never pending, at most one attempt cut
-/// short — and nothing of the workspaces left.
+/// account) answered once — one completion time, never pending, at most `max_attempts`
+/// attempts (one per run) — and nothing of the workspaces left.
 async fn every_deletion_complete_once(
     workspaces: &ohjaus_platform::db::Db,
     evidence: &ohjaus_platform::db::Db,
     due: usize,
+    max_attempts: i64,
 ) {
     let due = i64::try_from(due).unwrap();
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletions").await, due);
@@ -400,7 +429,8 @@ async fn every_deletion_complete_once(
         5 * due
     );
     assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE outcome = 'pending'").await, 0);
-    assert_eq!(count(evidence, "SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > 2").await, 0);
+    let too_many = format!("SELECT COUNT(*) AS n FROM deletion_steps WHERE attempts > {max_attempts}");
+    assert_eq!(count(evidence, &too_many).await, 0);
     assert_eq!(count(workspaces, "SELECT COUNT(*) AS n FROM workspaces").await, 0, "no workspace left");
     assert_eq!(count(workspaces, "SELECT COUNT(*) AS n FROM members").await, 0, "no member row left");
 }
@@ -443,9 +473,8 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
 
     // Its claims lapse after the lease; the next run finishes everything.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let report = run_to_the_end(&storage, &run_env);
-    assert!(report.contains("\"action\":\"delete\""), "{report}");
-    every_deletion_complete_once(&workspaces, &evidence, due).await;
+    let (runs, done_before_last) = runs_until_finished(&storage, &run_env, &evidence).await;
+    every_deletion_complete_once(&workspaces, &evidence, due, 1 + runs).await;
 
     // The runs' processes are gone; the long-running system shows what they did, from the
     // evidence, on its metrics port (as the chart's retention Deployment does for the CronJob).
@@ -479,9 +508,10 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
         assert!(Instant::now() < deadline, "the metrics did not show the runs within 30 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    // The newest run (the second) finished what the killed one had left; the killed one never
-    // recorded a run.
-    let finished_by_second = i64::try_from(due).unwrap() - done_at_kill;
+    // The newest run finished what the killed one (and any run before it) had left; the killed
+    // one never recorded a run.
+    let finished_by_last = i64::try_from(due).unwrap() - done_before_last;
+    assert!(done_before_last >= done_at_kill);
     let deleted: Vec<&str> = text
         .lines()
         .filter(|l| {
@@ -492,8 +522,8 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
         .collect();
     assert_eq!(deleted.len(), 1, "{text}");
     let figure: f64 = deleted[0].rsplit(' ').next().unwrap().parse().unwrap();
-    assert_eq!(figure, finished_by_second as f64, "{deleted:?}");
-    assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM runs").await, 1, "only a finished run is recorded");
+    assert_eq!(figure, finished_by_last as f64, "{deleted:?}");
+    assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM runs").await, runs, "only finished runs are recorded");
 }
 
 /// `kill -9` of NATS in the middle of a retention run: the run goes on (the deletion requests
@@ -532,8 +562,8 @@ async fn a_retention_run_survives_nats_killed_half_way() {
 
     nats.restart().await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    run_to_the_end(&storage, &run_env);
-    every_deletion_complete_once(&workspaces, &evidence, due).await;
+    let (runs, _) = runs_until_finished(&storage, &run_env, &evidence).await;
+    every_deletion_complete_once(&workspaces, &evidence, due, 1 + runs).await;
     assert_eq!(count(&evidence, "SELECT COUNT(*) AS n FROM outbox").await, 0, "every deletion request was published");
 
     // The stream holds each deletion request exactly once: none lost with the killed server,

@@ -13,6 +13,11 @@ use std::{
 use ohjaus_integration_tests::{BUSINESS_IDS, Backend, NatsPeer, OPERATOR_TOKEN, Storage, registry};
 use serde_json::Value;
 
+/// Held by each test that runs whole systems as processes over PostgreSQL: every such process
+/// opens a pool per service, and three at once outgrow a stock PostgreSQL's 100 connections
+/// (then anything, this test's own queries included, times out waiting for one). One at a time.
+static WHOLE_SYSTEMS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -153,6 +158,7 @@ async fn create_and_fetch(base: &str) -> (Value, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_answer_like_one() {
+    let _one_at_a_time = WHOLE_SYSTEMS.lock().await;
     let storage = Storage::new(Backend::Server).await;
 
     let status = Command::new(env!("CARGO_BIN_EXE_ohjaus"))
@@ -439,6 +445,7 @@ async fn every_deletion_complete_once(
 /// without leftovers, and the evidence holds every service's answer exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
+    let _one_at_a_time = WHOLE_SYSTEMS.lock().await;
     let storage = Storage::new(Backend::Server).await;
     let due = 600;
     let (workspaces, evidence) = due_for_deletion(&storage, due).await;
@@ -532,6 +539,7 @@ async fn a_retention_run_killed_half_way_is_finished_by_the_next() {
 /// each deletion request once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retention_run_survives_nats_killed_half_way() {
+    let _one_at_a_time = WHOLE_SYSTEMS.lock().await;
     let storage = Storage::new(Backend::Server).await;
     let mut nats = NatsPeer::start(&storage.data_dir()).await;
     let due = 300;
